@@ -1,0 +1,73 @@
+//! Hello key registration.
+
+use serde::{Deserialize, Serialize};
+
+/// The algorithm of a Hello public key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum KeyAlgorithm {
+    /// RSA (2048 bits by default); signatures RSASSA-PKCS1-v1_5 with SHA-256.
+    #[serde(rename = "RSA")]
+    Rsa,
+    /// ECDSA on P-256; signatures SHA-256, fixed 64-byte r||s.
+    #[serde(rename = "P-256")]
+    P256,
+}
+
+impl KeyAlgorithm {
+    /// The stable name (`RSA`, `P-256`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            KeyAlgorithm::Rsa => "RSA",
+            KeyAlgorithm::P256 => "P-256",
+        }
+    }
+}
+
+/// A Hello public key on the wire.
+///
+/// For [`KeyAlgorithm::Rsa`], `data` is a `BCRYPT_RSAPUBLIC_BLOB` and the key id is SHA-256
+/// of that blob (the KeyCredentialLink KeyID rule). For [`KeyAlgorithm::P256`], `data` is the
+/// uncompressed SEC1 point (65 bytes) and the key id is SHA-256 of that point.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PublicKey {
+    /// Algorithm.
+    pub alg: KeyAlgorithm,
+    /// Key bytes (base64url), as described above.
+    pub data: String,
+}
+
+/// `POST /v1/keys`.
+///
+/// Both signatures are over `proof_message(RegisterKey, nonce, [tenant_id, device_id, upn,
+/// key_id_hex])`: `device_signature` by the device key, `key_signature` by the new Hello key
+/// (proof of possession). `Authorization: Bearer <enrollment token>` is required unless the
+/// seed's registered-owner rule lets the device stand in for the second factor.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RegisterKeyRequest {
+    /// The device the key is bound to.
+    pub device_id: String,
+    /// The user the key is for.
+    pub upn: String,
+    /// A nonce issued for [`crate::proof::Purpose::RegisterKey`].
+    pub nonce: String,
+    /// The Hello public key.
+    pub public_key: PublicKey,
+    /// Device-key proof (base64url).
+    pub device_signature: String,
+    /// Hello-key proof of possession (base64url).
+    pub key_signature: String,
+}
+
+/// The registered key.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RegisterKeyResponse {
+    /// Key id (lowercase hex of the SHA-256 key id).
+    pub key_id: String,
+    /// Whether an earlier key of this user on this device was replaced.
+    pub replaced_key_id: Option<String>,
+    /// How the key is protected, as the service recorded it (`software` or `tpm`).
+    pub attestation: String,
+}

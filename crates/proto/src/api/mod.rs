@@ -1,0 +1,25 @@
+//! JSON bodies of the HTTP API, one module per resource. Binary members are unpadded
+//! base64url strings (see [`crate::b64`]); unknown members are refused so that a typo in a
+//! client shows up as an error instead of being silently ignored.
+//!
+//! | route | request | response |
+//! |---|---|---|
+//! | `GET /v1/tenant` | – | [`tenant::TenantInfo`] |
+//! | `GET /v1/ca.pem` | – | PEM text |
+//! | `POST /v1/nonce` | [`nonce::NonceRequest`] | [`nonce::NonceResponse`] |
+//! | `POST /v1/auth/password` | [`auth::PasswordSignIn`] | [`auth::EnrollmentToken`] |
+//! | `POST /v1/devices/join` | [`device::JoinRequest`] (Bearer token) | [`device::JoinResponse`] |
+//! | `POST /v1/devices/leave` | [`device::LeaveRequest`] | [`device::LeaveResponse`] |
+//! | `POST /v1/keys` | [`key::RegisterKeyRequest`] (Bearer token when MFA is needed) | [`key::RegisterKeyResponse`] |
+//! | `POST /v1/signin` | [`signin::SignInRequest`] | [`signin::SignInResponse`] |
+//! | `POST /v1/prt/renew` | [`signin::RenewRequest`] | [`signin::SignInResponse`] |
+//! | `POST /v1/token` | [`signin::TokenRequest`] | [`signin::TokenResponse`] |
+//! | `GET /.well-known/openid-configuration` | – | OpenID Provider metadata |
+//! | `GET /v1/jwks` | – | JWK Set |
+
+pub mod auth;
+pub mod device;
+pub mod key;
+pub mod nonce;
+pub mod signin;
+pub mod tenant;

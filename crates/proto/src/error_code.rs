@@ -1,0 +1,143 @@
+//! Stable error codes: the `code` member of every JSON error body and the prefix of every
+//! message a user sees. A code, once published, keeps its meaning forever.
+
+use serde::{Deserialize, Serialize};
+
+macro_rules! error_codes {
+    ($( $(#[$doc:meta])* $variant:ident = ($code:literal, $status:literal, $message:literal), )*) => {
+        /// Every failure the HTTP API can report, with its stable code and HTTP status.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+        pub enum ErrorCode {
+            $( $(#[$doc])* $variant, )*
+        }
+
+        impl ErrorCode {
+            /// Every code, in declaration order (for documentation and exhaustive tests).
+            pub const ALL: &'static [ErrorCode] = &[$(ErrorCode::$variant,)*];
+
+            /// The stable string form, e.g. `LK-AUTH-003`.
+            pub fn as_str(self) -> &'static str {
+                match self { $(ErrorCode::$variant => $code,)* }
+            }
+
+            /// The HTTP status this code is sent with.
+            pub fn http_status(self) -> u16 {
+                match self { $(ErrorCode::$variant => $status,)* }
+            }
+
+            /// A short default description, for people.
+            pub fn default_message(self) -> &'static str {
+                match self { $(ErrorCode::$variant => $message,)* }
+            }
+
+            /// Looks a code up by its string form.
+            pub fn from_code(code: &str) -> Option<ErrorCode> {
+                match code { $($code => Some(ErrorCode::$variant),)* _ => None }
+            }
+        }
+    };
+}
+
+error_codes! {
+    /// The request body is not valid JSON or does not have the expected shape.
+    MalformedRequest = ("LK-REQ-001", 400, "the request body is not valid JSON of the expected shape"),
+    /// The request body exceeds the size limit.
+    BodyTooLarge = ("LK-REQ-002", 413, "the request body is too large"),
+    /// A field is present but its value is not acceptable (bad base64, bad key blob, ...).
+    InvalidField = ("LK-REQ-003", 400, "a field of the request has an invalid value"),
+    /// The route does not exist.
+    NotFound = ("LK-REQ-004", 404, "no such endpoint"),
+    /// The request did not declare a JSON content type.
+    UnsupportedMediaType = ("LK-REQ-005", 415, "the request must be application/json"),
+    /// The HTTP method is not allowed on this route.
+    MethodNotAllowed = ("LK-REQ-006", 405, "method not allowed on this endpoint"),
+    /// Unknown user or wrong password (deliberately indistinguishable).
+    InvalidCredentials = ("LK-AUTH-001", 401, "unknown user or wrong password"),
+    /// The one-time code is wrong or was already used.
+    InvalidOtp = ("LK-AUTH-002", 401, "the one-time code is wrong or was already used"),
+    /// Too many failed attempts for this user or source address.
+    RateLimited = ("LK-AUTH-003", 429, "too many failed attempts; try again later"),
+    /// The bearer token is missing, malformed, forged or expired.
+    InvalidToken = ("LK-AUTH-004", 401, "missing, invalid or expired bearer token"),
+    /// This operation needs a fresh multi-factor sign-in.
+    MfaRequired = ("LK-AUTH-005", 403, "a multi-factor sign-in is required for this operation"),
+    /// The token names another user or device than the request.
+    SubjectMismatch = ("LK-AUTH-006", 403, "the token does not name this user or device"),
+    /// The user is disabled.
+    UserDisabled = ("LK-AUTH-007", 403, "the user is disabled"),
+    /// The nonce is not one this service issued.
+    NonceInvalid = ("LK-NONCE-001", 400, "the nonce was not issued by this service"),
+    /// The nonce has expired.
+    NonceExpired = ("LK-NONCE-002", 400, "the nonce has expired"),
+    /// The nonce was already used.
+    NonceReplayed = ("LK-NONCE-003", 400, "the nonce was already used"),
+    /// The nonce was issued for another purpose.
+    NonceWrongPurpose = ("LK-NONCE-004", 400, "the nonce was issued for another purpose"),
+    /// No such device in this tenant.
+    DeviceNotFound = ("LK-DEV-001", 404, "no such device"),
+    /// The device is disabled.
+    DeviceDisabled = ("LK-DEV-002", 403, "the device is disabled"),
+    /// The device-key proof does not verify.
+    DeviceProofInvalid = ("LK-DEV-003", 401, "the device-key signature does not verify"),
+    /// The device public key is unusable.
+    DeviceKeyInvalid = ("LK-DEV-004", 400, "the device public key is not an acceptable key"),
+    /// No such key credential (never registered, or deleted).
+    KeyNotFound = ("LK-KEY-001", 401, "no such key credential; it may have been deleted"),
+    /// The key is registered for another device.
+    KeyWrongDevice = ("LK-KEY-002", 401, "the key is not registered for this device"),
+    /// The key assertion signature does not verify.
+    AssertionInvalid = ("LK-KEY-003", 401, "the key assertion signature does not verify"),
+    /// The public key is of an unsupported type or malformed.
+    KeyInvalid = ("LK-KEY-004", 400, "the public key is malformed or of an unsupported type"),
+    /// The key is registered for another user.
+    KeyWrongUser = ("LK-KEY-005", 401, "the key is not registered for this user"),
+    /// The primary refresh token is unknown or revoked.
+    PrtInvalid = ("LK-PRT-001", 401, "the primary refresh token is unknown or revoked"),
+    /// The primary refresh token has expired.
+    PrtExpired = ("LK-PRT-002", 401, "the primary refresh token has expired"),
+    /// An internal failure (storage, ...); details are in the service log only.
+    Internal = ("LK-SRV-001", 500, "internal error"),
+}
+
+impl std::fmt::Display for ErrorCode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The JSON body of every error response: `{"code": "LK-...", "message": "..."}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ApiErrorBody {
+    /// The stable error code, e.g. `LK-NONCE-003`.
+    pub code: String,
+    /// A human-readable explanation.
+    pub message: String,
+}
+
+impl ApiErrorBody {
+    /// Builds the body for `code`, with a specific message.
+    pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
+        ApiErrorBody {
+            code: code.as_str().to_owned(),
+            message: message.into(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashSet;
+
+    #[test]
+    fn codes_are_unique_and_round_trip() {
+        let mut seen = HashSet::new();
+        for code in ErrorCode::ALL {
+            assert!(seen.insert(code.as_str()), "duplicate {}", code.as_str());
+            assert_eq!(ErrorCode::from_code(code.as_str()), Some(*code));
+            let status = code.http_status();
+            assert!((400..600).contains(&status), "{code} has status {status}");
+        }
+        assert_eq!(ErrorCode::from_code("LK-NOPE-000"), None);
+    }
+}
