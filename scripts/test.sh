@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# Runs Latchkey's whole test suite on a fresh Debian machine, installing what it needs:
+# Debian packages (apt-get, skipped when present), Python tools in a virtualenv under
+# ~/.cache, then formatting, lints, and every crate's tests including the end-to-end tests
+# that drive the real binaries against a real latchkeyd on loopback.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/latchkey-target}"
+export CARGO_TERM_COLOR="${CARGO_TERM_COLOR:-never}"
+
+step() { printf '\n==> %s\n' "$*"; }
+
+step "Debian packages"
+packages=(openssl ca-certificates)
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ "${#missing[@]}" -gt 0 ]; then
+  apt-get update -q
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}"
+else
+  echo "all present: ${packages[*]}"
+fi
+
+step "Python tools (independent OpenID Connect / JWT relying party)"
+venv="$HOME/.cache/latchkey-venv"
+[ -x "$venv/bin/python" ] || python3 -m venv "$venv"
+"$venv/bin/pip" install -q --disable-pip-version-check -r tests/oidc/requirements.txt
+export LATCHKEY_PYTHON="$venv/bin/python"
+
+step "cargo fmt"
+cargo fmt --all -- --check
+
+step "cargo clippy"
+cargo clippy --workspace --all-targets -- -D warnings
+
+step "build the binaries the end-to-end tests run"
+cargo build --workspace --bins
+export LATCHKEY_BIN_DIR="$CARGO_TARGET_DIR/debug"
+
+step "cargo test"
+cargo test --workspace --no-fail-fast
