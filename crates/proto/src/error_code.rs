@@ -141,3 +141,18 @@ mod tests {
         assert_eq!(ErrorCode::from_code("LK-NOPE-000"), None);
     }
 }
+
+#[cfg(test)]
+mod doc_tests {
+    use super::ErrorCode;
+
+    /// docs/API.md must list every code with its HTTP status, so the page never drifts.
+    #[test]
+    fn api_doc_lists_every_code() {
+        let doc = include_str!("../../../docs/API.md");
+        for code in ErrorCode::ALL {
+            let row = format!("| `{}` | {} |", code.as_str(), code.http_status());
+            assert!(doc.contains(&row), "docs/API.md lacks the row {row}");
+        }
+    }
+}
