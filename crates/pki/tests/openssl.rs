@@ -1,0 +1,74 @@
+//! Issued certificates checked by a verifier no one here wrote: `openssl verify`.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
+
+use std::process::Command;
+
+use latchkey_pki::TenantCa;
+use rcgen::{KeyPair, PublicKeyData, PKCS_ECDSA_P256_SHA256};
+use time::OffsetDateTime;
+
+fn openssl_verify(ca_pem: &str, leaf_pem: &str, purpose: &str) -> (bool, String) {
+    let dir = tempfile::tempdir().unwrap();
+    let ca = dir.path().join("ca.pem");
+    let leaf = dir.path().join("leaf.pem");
+    std::fs::write(&ca, ca_pem).unwrap();
+    std::fs::write(&leaf, leaf_pem).unwrap();
+    let out = Command::new("openssl")
+        .args(["verify", "-purpose", purpose, "-CAfile"])
+        .arg(&ca)
+        .arg(&leaf)
+        .output()
+        .expect("openssl is installed");
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (out.status.success(), text)
+}
+
+#[test]
+fn openssl_accepts_server_and_device_certificates() {
+    let now = OffsetDateTime::now_utc();
+    let ca = TenantCa::create("Fabrikam", now).unwrap();
+    let reloaded = TenantCa::from_pem(ca.cert_pem(), ca.key_pkcs8_pem()).unwrap();
+
+    let server = reloaded.issue_server_certificate("127.0.0.1", now).unwrap();
+    let (ok, text) = openssl_verify(ca.cert_pem(), &server.certificate.pem, "sslserver");
+    assert!(ok, "server certificate: {text}");
+
+    let device_key = KeyPair::generate_for(&PKCS_ECDSA_P256_SHA256).unwrap();
+    let device = ca
+        .issue_device_certificate(&device_key.subject_public_key_info(), "5e0c", now)
+        .unwrap();
+    let (ok, text) = openssl_verify(ca.cert_pem(), &device.pem, "sslclient");
+    assert!(ok, "device certificate: {text}");
+    // A device certificate is not a server certificate.
+    let (ok, _) = openssl_verify(ca.cert_pem(), &device.pem, "sslserver");
+    assert!(!ok);
+}
+
+#[test]
+fn openssl_refuses_a_certificate_from_another_ca() {
+    let now = OffsetDateTime::now_utc();
+    let ca = TenantCa::create("A", now).unwrap();
+    let other = TenantCa::create("B", now).unwrap();
+    let server = other.issue_server_certificate("localhost", now).unwrap();
+    let (ok, _) = openssl_verify(ca.cert_pem(), &server.certificate.pem, "sslserver");
+    assert!(!ok);
+}
+
+#[test]
+fn openssl_reports_the_same_fingerprint() {
+    let ca = TenantCa::create("A", OffsetDateTime::now_utc()).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("ca.pem");
+    std::fs::write(&path, ca.cert_pem()).unwrap();
+    let out = Command::new("openssl")
+        .args(["x509", "-noout", "-fingerprint", "-sha256", "-in"])
+        .arg(&path)
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains(&ca.fingerprint_sha256()), "{text}");
+}
