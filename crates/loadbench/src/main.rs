@@ -1,0 +1,399 @@
+//! `latchkey-loadbench`: drives Hello sign-ins and key registrations against a real
+//! `latchkeyd` (started here, HTTPS on loopback, SQLite in a temporary data directory) from
+//! many concurrent simulated devices, and prints throughput and latency percentiles as a
+//! Markdown table for docs/PERFORMANCE.md.
+//!
+//! On a small machine the load generator shares the cores with the service, and an
+//! RSA-2048 *signature* costs the client far more than its *verification* costs the
+//! service. So the timed sign-in and registration phases send requests whose signatures were
+//! made beforehand (over nonces fetched beforehand, well within their 5-minute life); a last
+//! phase runs the whole flow live (nonce, sign, sign-in, token) to show the end-to-end rate
+//! this machine reaches when it also plays every device.
+
+mod client;
+mod runner;
+mod sim;
+mod stats;
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use anyhow::{Context, Result};
+use clap::Parser;
+use latchkey_proto::api::{auth, device, key, signin};
+use latchkey_proto::b64;
+use latchkey_proto::proof::Purpose;
+
+use client::Api;
+use sim::SimDevice;
+use stats::Summary;
+
+/// Command-line options.
+#[derive(Parser, Debug)]
+#[command(about = "Load benchmark for latchkeyd: Hello sign-ins and key registrations")]
+struct Args {
+    /// Simulated devices (each with its own device key and RSA-2048 Hello key).
+    #[arg(long, default_value_t = 200)]
+    devices: usize,
+    /// Users the devices are spread over.
+    #[arg(long, default_value_t = 4)]
+    users: usize,
+    /// Operations in flight at once in the closed-loop phases.
+    #[arg(long, default_value_t = 64)]
+    concurrency: usize,
+    /// Sign-ins in the closed-loop throughput phase.
+    #[arg(long, default_value_t = 20_000)]
+    signins: usize,
+    /// Key registrations (re-registrations over the devices) in the registration phase.
+    #[arg(long, default_value_t = 4_000)]
+    registrations: usize,
+    /// Rate of the open-loop latency phase, sign-ins per second.
+    #[arg(long, default_value_t = 1000.0)]
+    rate: f64,
+    /// Duration of the open-loop latency phase, seconds.
+    #[arg(long, default_value_t = 10)]
+    rate_seconds: u64,
+    /// Full live flows (client signs live) in the last phase.
+    #[arg(long, default_value_t = 2_000)]
+    live: usize,
+}
+
+const PASSWORD: &str = "load-bench-password";
+
+fn main() -> Result<()> {
+    let args = Args::parse();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    runtime.block_on(run(args))
+}
+
+async fn run(args: Args) -> Result<()> {
+    let world = latchkey_e2e::World::new();
+    let svc = world.start_service();
+    let ca = std::fs::read(world.ca_file()).context("reading the tenant CA")?;
+    let api = Api::new(&svc.url, &ca, args.concurrency)?;
+    let tenant: latchkey_proto::api::tenant::TenantInfo =
+        reqwest_get_json(&svc.url, &ca, "/v1/tenant").await?;
+    let tid = tenant.tenant_id.clone();
+    eprintln!("service {} tenant {tid}", svc.url);
+
+    // Users, and one MFA enrolment token each (joins reuse it within its lifetime).
+    let mut tokens = Vec::new();
+    for u in 0..args.users.max(1) {
+        let upn = format!("bench{u}@example.com");
+        let totp = world.add_user(&upn, PASSWORD);
+        let t: auth::EnrollmentToken = api
+            .post(
+                "/v1/auth/password",
+                &auth::PasswordSignIn {
+                    upn: upn.clone(),
+                    password: PASSWORD.into(),
+                    otp: Some(totp.fresh()),
+                },
+                None,
+            )
+            .await?;
+        tokens.push((upn, t.token));
+    }
+
+    let t0 = Instant::now();
+    let devices = generate_devices(&tokens, args.devices)?;
+    eprintln!(
+        "generated {} RSA-2048 Hello keys in {:.1} s",
+        devices.len(),
+        t0.elapsed().as_secs_f64()
+    );
+
+    let mut table = vec![Summary::header().to_string()];
+
+    // Join every device (timed, informational: each join issues a certificate).
+    let devices: Arc<Vec<SimDevice>> = Arc::new(devices);
+    let tokens = Arc::new(tokens);
+    let (api2, tid2, toks, devs) = (api.clone(), tid.clone(), tokens.clone(), devices.clone());
+    let indices: Vec<usize> = (0..devices.len()).collect();
+    let (summary, _) = runner::closed_loop(
+        "device join (live)",
+        indices,
+        args.concurrency,
+        move |i: Arc<usize>| {
+            let (api, tid, toks, devs) = (api2.clone(), tid2.clone(), toks.clone(), devs.clone());
+            async move {
+                let dev = &devs[*i];
+                let token = &toks.iter().find(|(u, _)| *u == dev.upn).context("token")?.1;
+                let nonce = api.nonce(Purpose::Join).await?;
+                let spki = dev.device_spki_b64()?;
+                let sig = dev.device_sign(Purpose::Join, &nonce, &[&tid, &spki]);
+                let req = device::JoinRequest {
+                    nonce,
+                    display_name: "bench".into(),
+                    os: "bench".into(),
+                    join_type: device::JoinType::Cloud,
+                    device_public_key: spki,
+                    signature: sig,
+                };
+                let r: device::JoinResponse =
+                    api.post("/v1/devices/join", &req, Some(token)).await?;
+                dev.device_id
+                    .set(r.device_id)
+                    .map_err(|_| anyhow::anyhow!("device joined twice"))
+            }
+        },
+    )
+    .await;
+    table.push(summary.row());
+    anyhow::ensure!(summary.failed == 0, "some devices failed to join");
+
+    // Key registrations: nonces fetched and proofs signed beforehand, then sent.
+    let regs = presign(
+        &api,
+        Purpose::RegisterKey,
+        args.registrations,
+        &devices,
+        &tid,
+        |dev, nonce, tid| {
+            let fields = [tid, dev.id(), dev.upn.as_str(), dev.key_id.as_str()];
+            Ok(key::RegisterKeyRequest {
+                device_id: dev.id().to_string(),
+                upn: dev.upn.clone(),
+                nonce: nonce.to_string(),
+                public_key: key::PublicKey {
+                    alg: key::KeyAlgorithm::Rsa,
+                    data: b64::encode(&dev.hello_blob),
+                },
+                device_signature: dev.device_sign(Purpose::RegisterKey, nonce, &fields),
+                key_signature: dev.hello_sign(Purpose::RegisterKey, nonce, &fields)?,
+            })
+        },
+    )
+    .await?;
+    let api2 = api.clone();
+    let (summary, _) = runner::closed_loop(
+        "key registration (pre-signed)",
+        regs,
+        args.concurrency,
+        move |req| {
+            let api = api2.clone();
+            async move {
+                api.post::<_, key::RegisterKeyResponse>("/v1/keys", &*req, None)
+                    .await
+                    .map(|_| ())
+            }
+        },
+    )
+    .await;
+    table.push(summary.row());
+
+    // Nonce issue throughput, then sign-ins with pre-signed assertions.
+    let t0 = Instant::now();
+    let signins = presign(
+        &api,
+        Purpose::SignIn,
+        args.signins,
+        &devices,
+        &tid,
+        signin_request,
+    )
+    .await?;
+    eprintln!(
+        "prepared {} sign-ins in {:.1} s",
+        signins.len(),
+        t0.elapsed().as_secs_f64()
+    );
+    let api2 = api.clone();
+    let (summary, prts) = runner::closed_loop(
+        "Hello sign-in (pre-signed)",
+        signins,
+        args.concurrency,
+        move |req| {
+            let api = api2.clone();
+            async move {
+                let r: signin::SignInResponse = api.post("/v1/signin", &*req, None).await?;
+                Ok(r.prt)
+            }
+        },
+    )
+    .await;
+    table.push(summary.row());
+
+    let api2 = api.clone();
+    let (summary, _) = runner::closed_loop(
+        "token for an audience",
+        prts,
+        args.concurrency,
+        move |prt: Arc<String>| {
+            let api = api2.clone();
+            async move {
+                let req = signin::TokenRequest {
+                    prt: (*prt).clone(),
+                    audience: "api://bench".into(),
+                };
+                api.post::<_, signin::TokenResponse>("/v1/token", &req, None)
+                    .await
+                    .map(|_| ())
+            }
+        },
+    )
+    .await;
+    table.push(summary.row());
+
+    // Latency at a fixed rate (open loop).
+    let count = (args.rate * args.rate_seconds as f64) as usize;
+    let paced = presign(&api, Purpose::SignIn, count, &devices, &tid, signin_request).await?;
+    let api2 = api.clone();
+    let summary = runner::open_loop(
+        &format!("Hello sign-in at {:.0}/s (open loop)", args.rate),
+        paced,
+        args.rate,
+        move |req| {
+            let api = api2.clone();
+            async move {
+                api.post::<_, signin::SignInResponse>("/v1/signin", &*req, None)
+                    .await
+                    .map(|_| ())
+            }
+        },
+    )
+    .await;
+    table.push(summary.row());
+
+    // The whole flow live: nonce, sign (client RSA), sign-in, token.
+    let picks: Vec<usize> = (0..args.live).map(|i| i % devices.len()).collect();
+    let (api2, tid2, devs) = (api.clone(), tid.clone(), devices.clone());
+    let (summary, _) = runner::closed_loop(
+        "full flow live: nonce+sign+sign-in+token",
+        picks,
+        args.concurrency,
+        move |i: Arc<usize>| {
+            let (api, tid, devs) = (api2.clone(), tid2.clone(), devs.clone());
+            async move {
+                let dev = &devs[*i];
+                let nonce = api.nonce(Purpose::SignIn).await?;
+                let req = signin_request(dev, &nonce, &tid)?;
+                let r: signin::SignInResponse = api.post("/v1/signin", &req, None).await?;
+                let t = signin::TokenRequest {
+                    prt: r.prt,
+                    audience: "api://bench".into(),
+                };
+                api.post::<_, signin::TokenResponse>("/v1/token", &t, None)
+                    .await
+                    .map(|_| ())
+            }
+        },
+    )
+    .await;
+    table.push(summary.row());
+
+    println!("{}", table.join("\n"));
+    Ok(())
+}
+
+fn signin_request(dev: &SimDevice, nonce: &str, tid: &str) -> Result<signin::SignInRequest> {
+    let fields = [tid, dev.id(), dev.upn.as_str(), dev.key_id.as_str()];
+    Ok(signin::SignInRequest {
+        upn: dev.upn.clone(),
+        device_id: dev.id().to_string(),
+        key_id: dev.key_id.clone(),
+        nonce: nonce.to_string(),
+        assertion: dev.hello_sign(Purpose::SignIn, nonce, &fields)?,
+        device_signature: dev.device_sign(Purpose::SignIn, nonce, &fields),
+    })
+}
+
+/// Generates the simulated devices on every core.
+fn generate_devices(tokens: &[(String, String)], count: usize) -> Result<Vec<SimDevice>> {
+    let threads = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(2);
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..threads)
+            .map(|t| {
+                scope.spawn(move || {
+                    (t..count)
+                        .step_by(threads)
+                        .map(|i| SimDevice::generate(&tokens[i % tokens.len()].0))
+                        .collect::<Result<Vec<_>>>()
+                })
+            })
+            .collect();
+        let mut all = Vec::new();
+        for h in handles {
+            all.extend(
+                h.join()
+                    .map_err(|_| anyhow::anyhow!("key generation thread panicked"))??,
+            );
+        }
+        Ok(all)
+    })
+}
+
+/// Fetches `count` nonces for `purpose` (timed and printed) and builds the signed requests
+/// on every core (untimed preparation), cycling over the devices.
+async fn presign<R, F>(
+    api: &Api,
+    purpose: Purpose,
+    count: usize,
+    devices: &Arc<Vec<SimDevice>>,
+    tid: &str,
+    build: F,
+) -> Result<Vec<R>>
+where
+    R: Send + Sync + 'static,
+    F: Fn(&SimDevice, &str, &str) -> Result<R> + Sync,
+{
+    let api2 = api.clone();
+    let (summary, nonces) = runner::closed_loop(
+        &format!("nonce issue ({})", purpose.as_str()),
+        vec![(); count],
+        64,
+        move |_| {
+            let api = api2.clone();
+            async move { api.nonce(purpose).await }
+        },
+    )
+    .await;
+    eprintln!("{}", summary.row());
+    let threads = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(2);
+    let build = &build;
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..threads)
+            .map(|t| {
+                let nonces = &nonces;
+                scope.spawn(move || {
+                    (t..nonces.len())
+                        .step_by(threads)
+                        .map(|i| build(&devices[i % devices.len()], &nonces[i], tid))
+                        .collect::<Result<Vec<_>>>()
+                })
+            })
+            .collect();
+        let mut all = Vec::new();
+        for h in handles {
+            all.extend(
+                h.join()
+                    .map_err(|_| anyhow::anyhow!("signing thread panicked"))??,
+            );
+        }
+        Ok(all)
+    })
+}
+
+async fn reqwest_get_json<T: serde::de::DeserializeOwned>(
+    base: &str,
+    ca: &[u8],
+    path: &str,
+) -> Result<T> {
+    let client = reqwest::Client::builder()
+        .tls_built_in_root_certs(false)
+        .add_root_certificate(reqwest::Certificate::from_pem(ca)?)
+        .build()?;
+    Ok(client
+        .get(format!("{base}{path}"))
+        .send()
+        .await?
+        .error_for_status()?
+        .json()
+        .await?)
+}
