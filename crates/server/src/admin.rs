@@ -1,0 +1,275 @@
+//! Administration on the data directory directly (what `latchkeyd user|device|key|audit`
+//! use). Works while the service runs: SQLite in WAL mode, every change one transaction,
+//! and the service reads devices, keys and users per request, so a change applies at once.
+
+use std::path::{Path, PathBuf};
+
+use latchkey_proto::ErrorCode;
+use serde::Serialize;
+
+use crate::audit::{self, event};
+use crate::clock::Env;
+use crate::storage::sqlite::SqliteStorage;
+use crate::storage::{
+    AuditRecord, Counts, DeviceListing, KeyListing, Storage, StorageError, User, UserListing,
+};
+use crate::tenant::{self, SetupError, Tenant, CA_FILE, DEFAULT_TENANT_NAME};
+use crate::{password, totp};
+
+/// The actor recorded for administrative changes.
+pub const ADMIN_ACTOR: &str = "admin";
+
+/// An administrative operation failed.
+#[derive(Debug, thiserror::Error)]
+pub enum AdminError {
+    /// No such user.
+    #[error("no user {0}")]
+    NoSuchUser(String),
+    /// No such device.
+    #[error("no device {0}")]
+    NoSuchDevice(String),
+    /// No such key.
+    #[error("no key {0}")]
+    NoSuchKey(String),
+    /// A value given is not acceptable.
+    #[error("{0}")]
+    Invalid(String),
+    /// Storage or setup failed.
+    #[error(transparent)]
+    Setup(#[from] SetupError),
+}
+
+impl From<StorageError> for AdminError {
+    fn from(err: StorageError) -> AdminError {
+        match err {
+            StorageError::Conflict(what) => AdminError::Invalid(format!("{what} already exists")),
+            other => AdminError::Setup(SetupError::Storage(other)),
+        }
+    }
+}
+
+impl AdminError {
+    /// The stable code to print with the message.
+    pub fn code(&self) -> ErrorCode {
+        match self {
+            AdminError::NoSuchUser(_) => ErrorCode::InvalidCredentials,
+            AdminError::NoSuchDevice(_) => ErrorCode::DeviceNotFound,
+            AdminError::NoSuchKey(_) => ErrorCode::KeyNotFound,
+            AdminError::Invalid(_) => ErrorCode::InvalidField,
+            AdminError::Setup(_) => ErrorCode::Internal,
+        }
+    }
+}
+
+/// What `tenant show` prints.
+#[derive(Debug, Clone, Serialize)]
+pub struct TenantSummary {
+    /// Tenant id.
+    pub tenant_id: String,
+    /// Name.
+    pub name: String,
+    /// CA certificate file.
+    pub ca_file: PathBuf,
+    /// CA fingerprint.
+    pub ca_fingerprint_sha256: String,
+    /// Token-signing key id.
+    pub signing_kid: String,
+}
+
+/// A newly created user and its TOTP enrolment URI.
+#[derive(Debug, Clone, Serialize)]
+pub struct NewUser {
+    /// The user.
+    pub user: UserListing,
+    /// `otpauth://` URI for an authenticator app (a secret: shown once).
+    pub otpauth_uri: String,
+}
+
+/// The administrative interface over one data directory.
+pub struct Admin {
+    storage: SqliteStorage,
+    tenant: Tenant,
+    env: Env,
+    data_dir: PathBuf,
+}
+
+impl std::fmt::Debug for Admin {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Admin")
+            .field("data_dir", &self.data_dir)
+            .field("tenant", &self.tenant.id)
+            .finish()
+    }
+}
+
+impl Admin {
+    /// Opens the data directory (creating it and the tenant if this is the first use).
+    pub async fn open(data_dir: &Path, env: Env) -> Result<Admin, AdminError> {
+        std::fs::create_dir_all(data_dir).map_err(|source| SetupError::Io {
+            path: data_dir.display().to_string(),
+            source,
+        })?;
+        let storage = SqliteStorage::open(data_dir)
+            .await
+            .map_err(SetupError::from)?;
+        let (tenant, _) =
+            tenant::open_or_create(&storage, data_dir, DEFAULT_TENANT_NAME, &env).await?;
+        Ok(Admin {
+            storage,
+            tenant,
+            env,
+            data_dir: data_dir.to_path_buf(),
+        })
+    }
+
+    fn line(&self, event: &str) -> AuditRecord {
+        audit::line(event, self.env.clock.unix()).actor(ADMIN_ACTOR)
+    }
+
+    /// The tenant.
+    pub fn tenant(&self) -> TenantSummary {
+        TenantSummary {
+            tenant_id: self.tenant.id.clone(),
+            name: self.tenant.name.clone(),
+            ca_file: self.data_dir.join(CA_FILE),
+            ca_fingerprint_sha256: self.tenant.ca_fingerprint.clone(),
+            signing_kid: self.tenant.tokens.kid().to_owned(),
+        }
+    }
+
+    /// Creates a user with a password (Argon2id) and a fresh TOTP secret.
+    pub async fn add_user(
+        &self,
+        upn: &str,
+        password: &str,
+        display_name: Option<&str>,
+    ) -> Result<NewUser, AdminError> {
+        let upn = upn.trim().to_lowercase();
+        if upn.len() > 256 || upn.chars().any(char::is_whitespace) || !upn.contains('@') {
+            return Err(AdminError::Invalid(format!(
+                "`{upn}` is not a user principal name (user@domain)"
+            )));
+        }
+        if password.chars().count() < 8 {
+            return Err(AdminError::Invalid(
+                "the password must have at least 8 characters".into(),
+            ));
+        }
+        let rng_error = |_| AdminError::Invalid("the random number generator failed".into());
+        let salt = self.env.random::<16>().map_err(rng_error)?;
+        let secret = self
+            .env
+            .random::<{ totp::SECRET_LEN }>()
+            .map_err(rng_error)?;
+        let owned = password.to_owned();
+        let hash = tokio::task::spawn_blocking(move || password::hash(&owned, &salt))
+            .await
+            .map_err(|e| AdminError::Invalid(e.to_string()))?
+            .map_err(AdminError::Invalid)?;
+        let now = self.env.clock.unix();
+        let user = User {
+            id: self.env.guid().map_err(rng_error)?.to_string(),
+            upn: upn.clone(),
+            display_name: display_name.unwrap_or(&upn).to_owned(),
+            password_hash: hash,
+            totp_secret: secret.to_vec(),
+            last_totp_step: None,
+            disabled: false,
+            created_at: now,
+        };
+        let line = self.line(event::USER_CREATE).note(upn.clone());
+        self.storage
+            .create_user(&self.tenant.id, &user, &line)
+            .await?;
+        Ok(NewUser {
+            otpauth_uri: totp::otpauth_uri(&upn, &secret),
+            user: UserListing {
+                id: user.id,
+                upn: user.upn,
+                display_name: user.display_name,
+                disabled: false,
+                created_at: now,
+            },
+        })
+    }
+
+    /// All users.
+    pub async fn users(&self) -> Result<Vec<UserListing>, AdminError> {
+        Ok(self.storage.list_users(&self.tenant.id).await?)
+    }
+
+    /// Disables a user: sign-in, renewal and tokens are refused at once.
+    pub async fn disable_user(&self, upn: &str) -> Result<(), AdminError> {
+        let upn = upn.trim().to_lowercase();
+        let line = self.line(event::USER_DISABLE).note(upn.clone());
+        if !self
+            .storage
+            .disable_user(&self.tenant.id, &upn, &line)
+            .await?
+        {
+            return Err(AdminError::NoSuchUser(upn));
+        }
+        Ok(())
+    }
+
+    /// All devices.
+    pub async fn devices(&self) -> Result<Vec<DeviceListing>, AdminError> {
+        Ok(self.storage.list_devices(&self.tenant.id).await?)
+    }
+
+    /// Disables a device and revokes its tokens.
+    pub async fn disable_device(&self, device_id: &str) -> Result<(), AdminError> {
+        let line = self.line(event::DEVICE_DISABLE).device(device_id);
+        if !self
+            .storage
+            .disable_device(&self.tenant.id, device_id, &line)
+            .await?
+        {
+            return Err(AdminError::NoSuchDevice(device_id.to_owned()));
+        }
+        Ok(())
+    }
+
+    /// All keys, or one user's.
+    pub async fn keys(&self, upn: Option<&str>) -> Result<Vec<KeyListing>, AdminError> {
+        let upn = upn.map(|u| u.trim().to_lowercase());
+        Ok(self
+            .storage
+            .list_keys(&self.tenant.id, upn.as_deref())
+            .await?)
+    }
+
+    /// Deletes a key: sign-in and tokens with it are refused at once.
+    pub async fn delete_key(&self, key_id: &str) -> Result<(), AdminError> {
+        let key_id = key_id.trim().to_lowercase();
+        let line = self.line(event::KEY_DELETE).key(&key_id);
+        if !self
+            .storage
+            .delete_key(&self.tenant.id, &key_id, &line)
+            .await?
+        {
+            return Err(AdminError::NoSuchKey(key_id));
+        }
+        Ok(())
+    }
+
+    /// The audit trail from `since` (Unix seconds) on.
+    pub async fn audit(&self, since: i64) -> Result<Vec<AuditRecord>, AdminError> {
+        Ok(self.storage.audit_since(&self.tenant.id, since).await?)
+    }
+
+    /// Row counts.
+    pub async fn counts(&self) -> Result<Counts, AdminError> {
+        Ok(self.storage.counts(&self.tenant.id).await?)
+    }
+
+    /// The current time of the admin's clock (Unix seconds).
+    pub fn now(&self) -> i64 {
+        self.env.clock.unix()
+    }
+
+    /// Closes the database.
+    pub async fn close(self) {
+        self.storage.close().await;
+    }
+}

@@ -1,0 +1,84 @@
+//! Building audit lines: what happened, to whom, from where, and how it ended.
+
+use crate::storage::AuditRecord;
+
+/// Audit event names.
+pub mod event {
+    /// A user was created.
+    pub const USER_CREATE: &str = "user_create";
+    /// A user was disabled.
+    pub const USER_DISABLE: &str = "user_disable";
+    /// Password (+ TOTP) sign-in.
+    pub const PASSWORD_SIGNIN: &str = "password_signin";
+    /// Device join.
+    pub const JOIN: &str = "device_join";
+    /// Device leave (by the device).
+    pub const LEAVE: &str = "device_leave";
+    /// Device disabled by an administrator.
+    pub const DEVICE_DISABLE: &str = "device_disable";
+    /// Hello key registration.
+    pub const KEY_REGISTER: &str = "key_register";
+    /// Hello key registration that replaced an earlier key.
+    pub const KEY_REPLACE: &str = "key_replace";
+    /// Key deleted by an administrator.
+    pub const KEY_DELETE: &str = "key_delete";
+    /// Hello sign-in.
+    pub const SIGNIN: &str = "signin";
+    /// Primary refresh token renewal.
+    pub const PRT_RENEW: &str = "prt_renew";
+    /// Access token for an audience.
+    pub const TOKEN: &str = "token";
+}
+
+/// Starts an audit line for `event` at `at`.
+pub fn line(event: &str, at: i64) -> AuditRecord {
+    AuditRecord {
+        at,
+        event: event.to_owned(),
+        actor: None,
+        device_id: None,
+        key_id: None,
+        source: None,
+        outcome: "success".to_owned(),
+        reason: None,
+    }
+}
+
+impl AuditRecord {
+    /// Sets the actor (a UPN, or `admin`).
+    pub fn actor(mut self, actor: impl Into<String>) -> Self {
+        self.actor = Some(actor.into());
+        self
+    }
+
+    /// Sets the device.
+    pub fn device(mut self, device_id: impl Into<String>) -> Self {
+        self.device_id = Some(device_id.into());
+        self
+    }
+
+    /// Sets the key.
+    pub fn key(mut self, key_id: impl Into<String>) -> Self {
+        self.key_id = Some(key_id.into());
+        self
+    }
+
+    /// Sets the source address.
+    pub fn source(mut self, source: impl Into<String>) -> Self {
+        self.source = Some(source.into());
+        self
+    }
+
+    /// Marks a failure with its reason (an error code).
+    pub fn failure(mut self, reason: impl Into<String>) -> Self {
+        self.outcome = "failure".to_owned();
+        self.reason = Some(reason.into());
+        self
+    }
+
+    /// Adds a note on a success.
+    pub fn note(mut self, note: impl Into<String>) -> Self {
+        self.reason = Some(note.into());
+        self
+    }
+}

@@ -1,0 +1,132 @@
+//! Time and randomness as handles: the service never reads the system clock or the OS RNG
+//! ad hoc, so tests can drive expiry by moving a [`ManualClock`].
+
+use std::sync::{Arc, Mutex};
+
+use time::{Duration, OffsetDateTime};
+
+/// A source of the current time.
+pub trait Clock: Send + Sync + 'static {
+    /// The current time (UTC).
+    fn now(&self) -> OffsetDateTime;
+
+    /// The current time in whole seconds since the Unix epoch.
+    fn unix(&self) -> i64 {
+        self.now().unix_timestamp()
+    }
+}
+
+/// The system clock.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    fn now(&self) -> OffsetDateTime {
+        OffsetDateTime::now_utc()
+    }
+}
+
+/// A clock that only moves when told to (for tests). Clones share the same time.
+#[derive(Debug, Clone)]
+pub struct ManualClock {
+    now: Arc<Mutex<OffsetDateTime>>,
+}
+
+impl ManualClock {
+    /// A clock stopped at `start`.
+    pub fn new(start: OffsetDateTime) -> ManualClock {
+        ManualClock {
+            now: Arc::new(Mutex::new(start)),
+        }
+    }
+
+    /// Moves the clock forward (or back, with a negative duration).
+    pub fn advance(&self, by: Duration) {
+        let mut now = self.now.lock().unwrap_or_else(|e| e.into_inner());
+        *now += by;
+    }
+
+    /// Sets the clock.
+    pub fn set(&self, to: OffsetDateTime) {
+        *self.now.lock().unwrap_or_else(|e| e.into_inner()) = to;
+    }
+}
+
+impl Clock for ManualClock {
+    fn now(&self) -> OffsetDateTime {
+        *self.now.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+/// A source of cryptographically secure random bytes.
+pub trait Random: Send + Sync + 'static {
+    /// Fills `dest` with random bytes.
+    fn fill(&self, dest: &mut [u8]) -> Result<(), ring::error::Unspecified>;
+}
+
+/// The operating system's CSPRNG (through ring).
+#[derive(Debug)]
+pub struct SystemRandom(ring::rand::SystemRandom);
+
+impl SystemRandom {
+    /// The system RNG.
+    pub fn new() -> SystemRandom {
+        SystemRandom(ring::rand::SystemRandom::new())
+    }
+}
+
+impl Default for SystemRandom {
+    fn default() -> SystemRandom {
+        SystemRandom::new()
+    }
+}
+
+impl Random for SystemRandom {
+    fn fill(&self, dest: &mut [u8]) -> Result<(), ring::error::Unspecified> {
+        ring::rand::SecureRandom::fill(&self.0, dest)
+    }
+}
+
+/// The handles the service runs with.
+#[derive(Clone)]
+pub struct Env {
+    /// Time.
+    pub clock: Arc<dyn Clock>,
+    /// Randomness.
+    pub rng: Arc<dyn Random>,
+}
+
+impl Env {
+    /// The production environment: system clock, system RNG.
+    pub fn system() -> Env {
+        Env {
+            clock: Arc::new(SystemClock),
+            rng: Arc::new(SystemRandom::new()),
+        }
+    }
+
+    /// `N` random bytes.
+    pub fn random<const N: usize>(&self) -> Result<[u8; N], ring::error::Unspecified> {
+        let mut out = [0u8; N];
+        self.rng.fill(&mut out)?;
+        Ok(out)
+    }
+
+    /// A random (version 4) GUID.
+    pub fn guid(&self) -> Result<uuid::Uuid, ring::error::Unspecified> {
+        Ok(uuid::Builder::from_random_bytes(self.random::<16>()?).into_uuid())
+    }
+}
+
+impl std::fmt::Debug for Env {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Env")
+            .field("now", &self.clock.now())
+            .finish()
+    }
+}
+
+/// Seconds as a [`Duration`] helper for lifetimes configured in seconds.
+pub fn secs(n: i64) -> Duration {
+    Duration::seconds(n)
+}

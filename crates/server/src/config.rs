@@ -1,0 +1,38 @@
+//! How the service is started.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use crate::tenant::DEFAULT_TENANT_NAME;
+
+/// Default data directory.
+pub const DEFAULT_DATA_DIR: &str = "./latchkey-data";
+/// Default listen address.
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:8443";
+/// Request bodies larger than this are refused with LK-REQ-002.
+pub const BODY_LIMIT: usize = 64 * 1024;
+
+/// The service configuration.
+#[derive(Debug, Clone)]
+pub struct ServerConfig {
+    /// Data directory (database, `ca.pem`).
+    pub data_dir: PathBuf,
+    /// Address to listen on; port 0 picks a free port.
+    pub listen: SocketAddr,
+    /// Serve plain HTTP (refused unless `listen` is a loopback address).
+    pub insecure_http: bool,
+    /// Tenant display name, used when the tenant is created.
+    pub tenant_name: String,
+}
+
+impl ServerConfig {
+    /// A configuration with the defaults for `data_dir` and `listen`.
+    pub fn new(data_dir: impl Into<PathBuf>, listen: SocketAddr) -> ServerConfig {
+        ServerConfig {
+            data_dir: data_dir.into(),
+            listen,
+            insecure_http: false,
+            tenant_name: DEFAULT_TENANT_NAME.to_owned(),
+        }
+    }
+}

@@ -1,0 +1,151 @@
+//! Signature verification (ring) and the acceptance rules for device and Hello public keys.
+//!
+//! Device keys are P-256 SubjectPublicKeyInfo DER; signatures are ECDSA/SHA-256, fixed
+//! 64-byte r||s. Hello keys are RSA (BCRYPT_RSAPUBLIC_BLOB, 2048 to 4096 bits, signatures
+//! RSASSA-PKCS1-v1_5/SHA-256) or P-256 (uncompressed point). Verification works on the
+//! stored bytes directly: no per-request parsing beyond slicing them.
+
+use latchkey_proto::api::key::KeyAlgorithm;
+use latchkey_proto::bcrypt::RsaPublicBlob;
+use ring::signature::{self, RsaPublicKeyComponents, UnparsedPublicKey};
+use sha2::{Digest, Sha256};
+
+/// The DER prefix of every P-256 SubjectPublicKeyInfo (id-ecPublicKey, prime256v1, BIT
+/// STRING of 66 bytes), followed by the 65-byte uncompressed point.
+const P256_SPKI_PREFIX: [u8; 26] = [
+    0x30, 0x59, 0x30, 0x13, 0x06, 0x07, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x02, 0x01, 0x06, 0x08, 0x2a,
+    0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07, 0x03, 0x42, 0x00,
+];
+
+/// Smallest accepted RSA Hello key.
+pub const RSA_MIN_BITS: u32 = 2048;
+/// Largest accepted RSA Hello key.
+pub const RSA_MAX_BITS: u32 = 4096;
+
+/// The uncompressed point of a P-256 SubjectPublicKeyInfo, if it is one (not validated).
+pub fn p256_point_of_spki(spki: &[u8]) -> Option<&[u8]> {
+    spki.strip_prefix(&P256_SPKI_PREFIX[..])
+        .filter(|point| point.len() == 65)
+}
+
+/// Whether `spki` is a P-256 SubjectPublicKeyInfo with a point on the curve.
+pub fn is_valid_p256_spki(spki: &[u8]) -> bool {
+    p256_point_of_spki(spki).is_some_and(is_valid_p256_point)
+}
+
+/// Whether `point` is an uncompressed SEC1 point on P-256.
+pub fn is_valid_p256_point(point: &[u8]) -> bool {
+    point.len() == 65
+        && point.first() == Some(&0x04)
+        && p256::PublicKey::from_sec1_bytes(point).is_ok()
+}
+
+/// Verifies a device-key signature (fixed r||s) over `message`.
+pub fn verify_device(spki: &[u8], message: &[u8], sig: &[u8]) -> bool {
+    match p256_point_of_spki(spki) {
+        Some(point) => verify_p256(point, message, sig),
+        None => false,
+    }
+}
+
+fn verify_p256(point: &[u8], message: &[u8], sig: &[u8]) -> bool {
+    UnparsedPublicKey::new(&signature::ECDSA_P256_SHA256_FIXED, point)
+        .verify(message, sig)
+        .is_ok()
+}
+
+/// A Hello public key that passed the acceptance rules.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AcceptedKey {
+    /// Lowercase hex SHA-256 key id.
+    pub key_id: String,
+    /// The stored form (canonical blob, or point).
+    pub public_key: Vec<u8>,
+    /// Algorithm.
+    pub alg: KeyAlgorithm,
+}
+
+/// Why a Hello public key was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum KeyRejection {
+    /// The blob does not decode.
+    #[error("{0}")]
+    Malformed(String),
+    /// The RSA key size is outside 2048..=4096.
+    #[error("RSA key of {0} bits; 2048 to 4096 are accepted")]
+    Size(u32),
+    /// The point is not on P-256.
+    #[error("not an uncompressed P-256 point")]
+    NotOnCurve,
+}
+
+/// Applies the acceptance rules to a Hello public key and computes its key id.
+pub fn accept_hello_key(alg: KeyAlgorithm, data: &[u8]) -> Result<AcceptedKey, KeyRejection> {
+    match alg {
+        KeyAlgorithm::Rsa => {
+            let blob = RsaPublicBlob::from_bytes(data)
+                .map_err(|e| KeyRejection::Malformed(e.to_string()))?;
+            let bits = blob.bit_length();
+            if !(RSA_MIN_BITS..=RSA_MAX_BITS).contains(&bits) {
+                return Err(KeyRejection::Size(bits));
+            }
+            if blob.exponent.len() > 4 || blob.exponent.last().is_none_or(|b| b & 1 == 0) {
+                return Err(KeyRejection::Malformed("unusable public exponent".into()));
+            }
+            Ok(AcceptedKey {
+                key_id: hex::encode(blob.key_id()),
+                public_key: blob.to_bytes(),
+                alg,
+            })
+        }
+        KeyAlgorithm::P256 => {
+            if !is_valid_p256_point(data) {
+                return Err(KeyRejection::NotOnCurve);
+            }
+            Ok(AcceptedKey {
+                key_id: hex::encode(Sha256::digest(data)),
+                public_key: data.to_vec(),
+                alg,
+            })
+        }
+    }
+}
+
+/// Verifies a Hello-key signature over `message` with a stored key.
+pub fn verify_hello(alg: &str, public_key: &[u8], message: &[u8], sig: &[u8]) -> bool {
+    match alg {
+        "RSA" => match RsaPublicBlob::from_bytes(public_key) {
+            Ok(blob) => RsaPublicKeyComponents {
+                n: &blob.modulus,
+                e: &blob.exponent,
+            }
+            .verify(&signature::RSA_PKCS1_2048_8192_SHA256, message, sig)
+            .is_ok(),
+            Err(_) => false,
+        },
+        "P-256" => verify_p256(public_key, message, sig),
+        _ => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn refuses_garbage_keys() {
+        assert!(accept_hello_key(KeyAlgorithm::Rsa, b"nope").is_err());
+        assert_eq!(
+            accept_hello_key(KeyAlgorithm::P256, &[4u8; 65]),
+            Err(KeyRejection::NotOnCurve)
+        );
+        let small = RsaPublicBlob::new(&[1, 0, 1], &[0xffu8; 128]).to_bytes();
+        assert_eq!(
+            accept_hello_key(KeyAlgorithm::Rsa, &small),
+            Err(KeyRejection::Size(1024))
+        );
+        assert!(!is_valid_p256_spki(b"\x30\x00"));
+        assert!(!verify_device(b"", b"m", b"s"));
+        assert!(!verify_hello("DSA", b"", b"m", b"s"));
+    }
+}

@@ -1,0 +1,183 @@
+//! The service's error type: one variant per [`ErrorCode`], sent as a JSON [`ApiErrorBody`]
+//! with the code's HTTP status. Internal details are logged, never sent.
+
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use latchkey_proto::{ApiErrorBody, ErrorCode};
+
+/// Every failure the HTTP API reports. Each variant maps to exactly one [`ErrorCode`].
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    /// LK-REQ-001.
+    #[error("the request body is not valid JSON of the expected shape: {0}")]
+    MalformedRequest(String),
+    /// LK-REQ-002.
+    #[error("the request body is larger than {0} bytes")]
+    BodyTooLarge(usize),
+    /// LK-REQ-003.
+    #[error("field `{0}` has an invalid value")]
+    InvalidField(&'static str),
+    /// LK-REQ-004.
+    #[error("no such endpoint")]
+    NotFound,
+    /// LK-REQ-005.
+    #[error("the request must be application/json")]
+    UnsupportedMediaType,
+    /// LK-REQ-006.
+    #[error("method not allowed on this endpoint")]
+    MethodNotAllowed,
+    /// LK-AUTH-001.
+    #[error("unknown user or wrong password")]
+    InvalidCredentials,
+    /// LK-AUTH-002.
+    #[error("the one-time code is wrong or was already used")]
+    InvalidOtp,
+    /// LK-AUTH-003.
+    #[error("too many failed attempts; try again later")]
+    RateLimited,
+    /// LK-AUTH-004.
+    #[error("missing, invalid or expired bearer token: {0}")]
+    InvalidToken(&'static str),
+    /// LK-AUTH-005.
+    #[error("a multi-factor sign-in is required: {0}")]
+    MfaRequired(&'static str),
+    /// LK-AUTH-006.
+    #[error("the token does not name this user")]
+    SubjectMismatch,
+    /// LK-AUTH-007.
+    #[error("the user is disabled")]
+    UserDisabled,
+    /// LK-NONCE-001.
+    #[error("the nonce was not issued by this service")]
+    NonceInvalid,
+    /// LK-NONCE-002.
+    #[error("the nonce has expired")]
+    NonceExpired,
+    /// LK-NONCE-003.
+    #[error("the nonce was already used")]
+    NonceReplayed,
+    /// LK-NONCE-004.
+    #[error("the nonce was issued for another purpose")]
+    NonceWrongPurpose,
+    /// LK-DEV-001.
+    #[error("no such device")]
+    DeviceNotFound,
+    /// LK-DEV-002.
+    #[error("the device is disabled")]
+    DeviceDisabled,
+    /// LK-DEV-003.
+    #[error("the device-key signature does not verify")]
+    DeviceProofInvalid,
+    /// LK-DEV-004.
+    #[error("the device public key is not a P-256 SubjectPublicKeyInfo")]
+    DeviceKeyInvalid,
+    /// LK-KEY-001.
+    #[error("no such key credential; it may have been deleted")]
+    KeyNotFound,
+    /// LK-KEY-002.
+    #[error("the key is not registered for this device")]
+    KeyWrongDevice,
+    /// LK-KEY-003.
+    #[error("the key signature does not verify")]
+    AssertionInvalid,
+    /// LK-KEY-004.
+    #[error("the public key is not acceptable: {0}")]
+    KeyInvalid(String),
+    /// LK-KEY-005.
+    #[error("the key is not registered for this user")]
+    KeyWrongUser,
+    /// LK-PRT-001.
+    #[error("the primary refresh token is unknown or revoked")]
+    PrtInvalid,
+    /// LK-PRT-002.
+    #[error("the primary refresh token has expired")]
+    PrtExpired,
+    /// LK-SRV-001. The detail is logged, never sent.
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+impl ApiError {
+    /// The stable code of this error.
+    pub fn code(&self) -> ErrorCode {
+        use ApiError::*;
+        match self {
+            MalformedRequest(_) => ErrorCode::MalformedRequest,
+            BodyTooLarge(_) => ErrorCode::BodyTooLarge,
+            InvalidField(_) => ErrorCode::InvalidField,
+            NotFound => ErrorCode::NotFound,
+            UnsupportedMediaType => ErrorCode::UnsupportedMediaType,
+            MethodNotAllowed => ErrorCode::MethodNotAllowed,
+            InvalidCredentials => ErrorCode::InvalidCredentials,
+            InvalidOtp => ErrorCode::InvalidOtp,
+            RateLimited => ErrorCode::RateLimited,
+            InvalidToken(_) => ErrorCode::InvalidToken,
+            MfaRequired(_) => ErrorCode::MfaRequired,
+            SubjectMismatch => ErrorCode::SubjectMismatch,
+            UserDisabled => ErrorCode::UserDisabled,
+            NonceInvalid => ErrorCode::NonceInvalid,
+            NonceExpired => ErrorCode::NonceExpired,
+            NonceReplayed => ErrorCode::NonceReplayed,
+            NonceWrongPurpose => ErrorCode::NonceWrongPurpose,
+            DeviceNotFound => ErrorCode::DeviceNotFound,
+            DeviceDisabled => ErrorCode::DeviceDisabled,
+            DeviceProofInvalid => ErrorCode::DeviceProofInvalid,
+            DeviceKeyInvalid => ErrorCode::DeviceKeyInvalid,
+            KeyNotFound => ErrorCode::KeyNotFound,
+            KeyWrongDevice => ErrorCode::KeyWrongDevice,
+            AssertionInvalid => ErrorCode::AssertionInvalid,
+            KeyInvalid(_) => ErrorCode::KeyInvalid,
+            KeyWrongUser => ErrorCode::KeyWrongUser,
+            PrtInvalid => ErrorCode::PrtInvalid,
+            PrtExpired => ErrorCode::PrtExpired,
+            Internal(_) => ErrorCode::Internal,
+        }
+    }
+
+    /// Wraps an internal failure; its text goes to the log only.
+    pub fn internal(what: impl std::fmt::Display) -> ApiError {
+        ApiError::Internal(what.to_string())
+    }
+}
+
+impl From<crate::storage::StorageError> for ApiError {
+    fn from(err: crate::storage::StorageError) -> ApiError {
+        match err {
+            crate::storage::StorageError::NonceReplayed => ApiError::NonceReplayed,
+            other => ApiError::internal(other),
+        }
+    }
+}
+
+impl From<ring::error::Unspecified> for ApiError {
+    fn from(_: ring::error::Unspecified) -> ApiError {
+        ApiError::internal("the random number generator failed")
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let code = self.code();
+        let message = match &self {
+            ApiError::Internal(detail) => {
+                tracing::error!(error = %detail, "internal error");
+                code.default_message().to_owned()
+            }
+            other => other.to_string(),
+        };
+        let status =
+            StatusCode::from_u16(code.http_status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        (status, axum::Json(ApiErrorBody::new(code, message))).into_response()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn internal_errors_do_not_leak_details() {
+        let response = ApiError::internal("secret path /x").into_response();
+        assert_eq!(response.status(), StatusCode::INTERNAL_SERVER_ERROR);
+    }
+}

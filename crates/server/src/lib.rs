@@ -1,0 +1,29 @@
+//! The Latchkey identity service as a library: directory storage, the HTTP API, tokens,
+//! nonces, and administration.
+//!
+//! Start it with [`start`] (the binary `latchkeyd serve` does exactly that); administer a
+//! data directory with [`admin::Admin`]. Time and randomness come in through
+//! [`clock::Env`], so tests run the real service over real HTTP with a
+//! [`clock::ManualClock`].
+#![forbid(unsafe_code)]
+
+pub mod admin;
+pub mod audit;
+pub mod clock;
+pub mod config;
+pub mod crypto;
+pub mod error;
+pub mod nonce;
+pub mod password;
+pub mod ratelimit;
+pub mod routes;
+mod server;
+pub mod state;
+pub mod storage;
+pub mod tenant;
+pub mod tls;
+pub mod tokens;
+pub mod totp;
+
+pub use config::ServerConfig;
+pub use server::{start, RunningServer, StartError};

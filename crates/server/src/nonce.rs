@@ -1,0 +1,136 @@
+//! Nonces: stateless, HMAC-authenticated, bound to a purpose, valid five minutes, single use.
+//!
+//! A nonce is `base64url(version || purpose || expiry (i64 BE) || id (16 random bytes) ||
+//! HMAC-SHA256(tenant nonce secret, the preceding bytes))`. Checking it needs no database
+//! read; single use is enforced by inserting its id into `used_nonces` inside the
+//! transaction that consumes it (a second insert is a replay). Expired ids are pruned.
+
+use latchkey_proto::proof::Purpose;
+use ring::hmac;
+
+use crate::clock::Env;
+use crate::error::ApiError;
+use crate::storage::ConsumedNonce;
+
+/// How long a nonce is valid, in seconds.
+pub const NONCE_LIFETIME_SECS: i64 = 300;
+const VERSION: u8 = 1;
+const BODY_LEN: usize = 1 + 1 + 8 + 16;
+const TAG_LEN: usize = 32;
+
+/// The tenant's nonce authenticator.
+pub struct NonceKey(hmac::Key);
+
+impl std::fmt::Debug for NonceKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("NonceKey(..)")
+    }
+}
+
+fn purpose_byte(purpose: Purpose) -> u8 {
+    match purpose {
+        Purpose::Join => 1,
+        Purpose::RegisterKey => 2,
+        Purpose::SignIn => 3,
+        Purpose::RenewPrt => 4,
+        Purpose::Leave => 5,
+    }
+}
+
+impl NonceKey {
+    /// A key from the tenant's stored secret.
+    pub fn new(secret: &[u8]) -> NonceKey {
+        NonceKey(hmac::Key::new(hmac::HMAC_SHA256, secret))
+    }
+
+    /// Issues a nonce for `purpose`; returns it and its expiry (Unix seconds).
+    pub fn issue(&self, env: &Env, purpose: Purpose) -> Result<(String, i64), ApiError> {
+        let expires_at = env.clock.unix() + NONCE_LIFETIME_SECS;
+        let mut bytes = Vec::with_capacity(BODY_LEN + TAG_LEN);
+        bytes.push(VERSION);
+        bytes.push(purpose_byte(purpose));
+        bytes.extend_from_slice(&expires_at.to_be_bytes());
+        bytes.extend_from_slice(&env.random::<16>()?);
+        let tag = hmac::sign(&self.0, &bytes);
+        bytes.extend_from_slice(tag.as_ref());
+        Ok((latchkey_proto::b64::encode(&bytes), expires_at))
+    }
+
+    /// Checks a nonce's authenticity, purpose and expiry (not yet its single use, which the
+    /// consuming transaction enforces with the returned [`ConsumedNonce`]).
+    pub fn check(
+        &self,
+        nonce: &str,
+        purpose: Purpose,
+        now: i64,
+    ) -> Result<ConsumedNonce, ApiError> {
+        let bytes =
+            latchkey_proto::b64::decode("nonce", nonce).map_err(|_| ApiError::NonceInvalid)?;
+        if bytes.len() != BODY_LEN + TAG_LEN {
+            return Err(ApiError::NonceInvalid);
+        }
+        let (body, tag) = bytes.split_at(BODY_LEN);
+        hmac::verify(&self.0, body, tag).map_err(|_| ApiError::NonceInvalid)?;
+        if body[0] != VERSION {
+            return Err(ApiError::NonceInvalid);
+        }
+        if body[1] != purpose_byte(purpose) {
+            return Err(ApiError::NonceWrongPurpose);
+        }
+        let mut expiry = [0u8; 8];
+        expiry.copy_from_slice(&body[2..10]);
+        let expires_at = i64::from_be_bytes(expiry);
+        if now >= expires_at {
+            return Err(ApiError::NonceExpired);
+        }
+        Ok(ConsumedNonce {
+            id: hex::encode(&body[10..]),
+            expires_at,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::clock::{ManualClock, SystemRandom};
+    use std::sync::Arc;
+    use time::macros::datetime;
+
+    fn env() -> (Env, ManualClock) {
+        let clock = ManualClock::new(datetime!(2025-01-01 0:00 UTC));
+        let env = Env {
+            clock: Arc::new(clock.clone()),
+            rng: Arc::new(SystemRandom::new()),
+        };
+        (env, clock)
+    }
+
+    #[test]
+    fn checks_authenticity_purpose_and_expiry() -> Result<(), ApiError> {
+        let (env, clock) = env();
+        let key = NonceKey::new(b"secret");
+        let (nonce, exp) = key.issue(&env, Purpose::SignIn)?;
+        assert_eq!(exp, env.clock.unix() + 300);
+        let consumed = key.check(&nonce, Purpose::SignIn, env.clock.unix())?;
+        assert_eq!(consumed.expires_at, exp);
+        assert!(matches!(
+            key.check(&nonce, Purpose::Join, env.clock.unix()),
+            Err(ApiError::NonceWrongPurpose)
+        ));
+        assert!(matches!(
+            NonceKey::new(b"other").check(&nonce, Purpose::SignIn, env.clock.unix()),
+            Err(ApiError::NonceInvalid)
+        ));
+        assert!(matches!(
+            key.check("garbage!", Purpose::SignIn, env.clock.unix()),
+            Err(ApiError::NonceInvalid)
+        ));
+        clock.advance(time::Duration::seconds(300));
+        assert!(matches!(
+            key.check(&nonce, Purpose::SignIn, env.clock.unix()),
+            Err(ApiError::NonceExpired)
+        ));
+        Ok(())
+    }
+}

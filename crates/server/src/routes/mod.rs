@@ -1,0 +1,50 @@
+//! The HTTP API: one module per resource, the routes table in [`router`].
+
+mod auth;
+mod device;
+pub mod extract;
+mod key;
+mod nonce;
+mod oidc;
+mod signin;
+mod token;
+
+use axum::extract::DefaultBodyLimit;
+use axum::routing::{get, post};
+use axum::Router;
+
+use crate::config::BODY_LIMIT;
+use crate::error::ApiError;
+use crate::state::AppState;
+use crate::storage::AuditRecord;
+
+/// Builds the router of the v1 API and the OpenID discovery documents.
+pub fn router(state: AppState) -> Router {
+    Router::new()
+        .route("/v1/tenant", get(oidc::tenant))
+        .route("/v1/ca.pem", get(oidc::ca_pem))
+        .route("/v1/jwks", get(oidc::jwks))
+        .route("/.well-known/openid-configuration", get(oidc::discovery))
+        .route("/v1/nonce", post(nonce::issue))
+        .route("/v1/auth/password", post(auth::password))
+        .route("/v1/devices/join", post(device::join))
+        .route("/v1/devices/leave", post(device::leave))
+        .route("/v1/keys", post(key::register))
+        .route("/v1/signin", post(signin::signin))
+        .route("/v1/prt/renew", post(signin::renew))
+        .route("/v1/token", post(token::token))
+        .fallback(|| async { ApiError::NotFound })
+        .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
+        .layer(DefaultBodyLimit::max(BODY_LIMIT))
+        .with_state(state)
+}
+
+/// Records a failure in the audit trail (with its error code as the reason) and returns
+/// the error. An audit write failure is logged; the original error is still returned.
+pub(crate) async fn audited(state: &AppState, line: AuditRecord, err: ApiError) -> ApiError {
+    let line = line.failure(err.code().as_str());
+    if let Err(e) = state.storage.append_audit(&state.tenant.id, &line).await {
+        tracing::error!(error = %e, "could not write a failure audit line");
+    }
+    err
+}

@@ -1,0 +1,228 @@
+//! Starting the service: storage, tenant, listener, TLS, and the connection loop.
+
+use std::net::{IpAddr, SocketAddr};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use hyper::body::Incoming;
+use hyper::Request;
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::server::conn::auto;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+use tower::Service;
+
+use crate::clock::Env;
+use crate::config::ServerConfig;
+use crate::ratelimit::RateLimiter;
+use crate::routes::{self, extract::ClientAddr};
+use crate::state::AppState;
+use crate::storage::sqlite::SqliteStorage;
+use crate::storage::Storage;
+use crate::tenant::{self, SetupError, CA_FILE};
+
+/// Why the service could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// `--insecure-http` on a non-loopback address.
+    #[error("--insecure-http is only allowed on a loopback address, not {0}")]
+    InsecureNotLoopback(IpAddr),
+    /// Setting up the data directory, storage or tenant failed.
+    #[error(transparent)]
+    Setup(#[from] SetupError),
+    /// Binding the listen address failed.
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        /// The address.
+        addr: SocketAddr,
+        /// The failure.
+        source: std::io::Error,
+    },
+    /// TLS could not be configured.
+    #[error("TLS: {0}")]
+    Tls(String),
+}
+
+/// A running service. Dropping it does not stop it; call [`RunningServer::shutdown`].
+#[derive(Debug)]
+pub struct RunningServer {
+    /// The bound address (the real port when 0 was asked for).
+    pub local_addr: SocketAddr,
+    /// Base URL, e.g. `https://127.0.0.1:8443` (also the token issuer).
+    pub base_url: String,
+    /// Tenant id.
+    pub tenant_id: String,
+    /// Tenant name.
+    pub tenant_name: String,
+    /// `DATA_DIR/ca.pem`.
+    pub ca_file: PathBuf,
+    /// CA certificate fingerprint (SHA-256, colon-separated hex).
+    pub ca_fingerprint: String,
+    /// Whether this start created the tenant.
+    pub created_tenant: bool,
+    storage: Arc<SqliteStorage>,
+    shutdown: watch::Sender<bool>,
+    tasks: Vec<JoinHandle<()>>,
+}
+
+impl RunningServer {
+    /// The storage the service uses (for tests and diagnostics).
+    pub fn storage(&self) -> Arc<dyn Storage> {
+        self.storage.clone()
+    }
+
+    /// Stops accepting connections and closes the database.
+    pub async fn shutdown(self) {
+        let _ = self.shutdown.send(true);
+        for task in self.tasks {
+            let _ = task.await;
+        }
+        self.storage.close().await;
+    }
+}
+
+/// Starts the service described by `config`, with the clock and RNG of `env`.
+pub async fn start(config: ServerConfig, env: Env) -> Result<RunningServer, StartError> {
+    if config.insecure_http && !config.listen.ip().is_loopback() {
+        return Err(StartError::InsecureNotLoopback(config.listen.ip()));
+    }
+    std::fs::create_dir_all(&config.data_dir).map_err(|source| SetupError::Io {
+        path: config.data_dir.display().to_string(),
+        source,
+    })?;
+    let storage = Arc::new(
+        SqliteStorage::open(&config.data_dir)
+            .await
+            .map_err(SetupError::from)?,
+    );
+    let (tenant, created_tenant) =
+        tenant::open_or_create(&*storage, &config.data_dir, &config.tenant_name, &env).await?;
+    let listener = TcpListener::bind(config.listen)
+        .await
+        .map_err(|source| StartError::Bind {
+            addr: config.listen,
+            source,
+        })?;
+    let local_addr = listener.local_addr().map_err(|source| StartError::Bind {
+        addr: config.listen,
+        source,
+    })?;
+    let host = match local_addr.ip() {
+        IpAddr::V6(v6) => format!("[{v6}]"),
+        IpAddr::V4(v4) => v4.to_string(),
+    };
+    let tls = if config.insecure_http {
+        None
+    } else {
+        let cert_host = local_addr.ip().to_string();
+        Some(tenant_tls(&tenant, &cert_host, &env)?)
+    };
+    let scheme = if tls.is_some() { "https" } else { "http" };
+    let base_url = format!("{scheme}://{host}:{}", local_addr.port());
+    let summary = (
+        tenant.id.clone(),
+        tenant.name.clone(),
+        tenant.ca_fingerprint.clone(),
+    );
+    let state = AppState {
+        storage: storage.clone(),
+        tenant: Arc::new(tenant),
+        env,
+        limiter: Arc::new(RateLimiter::new()),
+        issuer: Arc::from(base_url.as_str()),
+    };
+    let (shutdown, watcher) = watch::channel(false);
+    let tasks = vec![
+        tokio::spawn(prune_loop(state.clone(), watcher.clone())),
+        tokio::spawn(accept_loop(listener, routes::router(state), tls, watcher)),
+    ];
+    Ok(RunningServer {
+        local_addr,
+        base_url,
+        tenant_id: summary.0,
+        tenant_name: summary.1,
+        ca_file: config.data_dir.join(CA_FILE),
+        ca_fingerprint: summary.2,
+        created_tenant,
+        storage,
+        shutdown,
+        tasks,
+    })
+}
+
+fn tenant_tls(
+    tenant: &tenant::Tenant,
+    host: &str,
+    env: &Env,
+) -> Result<tokio_rustls::TlsAcceptor, StartError> {
+    crate::tls::acceptor(&tenant.ca, host, env.clock.now()).map_err(StartError::Tls)
+}
+
+async fn accept_loop(
+    listener: TcpListener,
+    router: axum::Router,
+    tls: Option<tokio_rustls::TlsAcceptor>,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    loop {
+        let (stream, peer) = tokio::select! {
+            _ = shutdown.changed() => return,
+            accepted = listener.accept() => match accepted {
+                Ok(pair) => pair,
+                Err(e) => {
+                    tracing::warn!(error = %e, "accept failed");
+                    tokio::time::sleep(Duration::from_millis(20)).await;
+                    continue;
+                }
+            },
+        };
+        let _ = stream.set_nodelay(true);
+        let router = router.clone();
+        let tls = tls.clone();
+        tokio::spawn(async move {
+            let service = hyper::service::service_fn(move |mut req: Request<Incoming>| {
+                req.extensions_mut().insert(ClientAddr(peer));
+                router.clone().call(req)
+            });
+            let builder = auto::Builder::new(TokioExecutor::new());
+            let served = match tls {
+                Some(acceptor) => match acceptor.accept(stream).await {
+                    Ok(stream) => {
+                        builder
+                            .serve_connection(TokioIo::new(stream), service)
+                            .await
+                    }
+                    Err(e) => {
+                        tracing::debug!(error = %e, %peer, "TLS handshake failed");
+                        return;
+                    }
+                },
+                None => {
+                    builder
+                        .serve_connection(TokioIo::new(stream), service)
+                        .await
+                }
+            };
+            if let Err(e) = served {
+                tracing::debug!(error = %e, %peer, "connection ended with an error");
+            }
+        });
+    }
+}
+
+/// Deletes expired consumed nonces once a minute.
+async fn prune_loop(state: AppState, mut shutdown: watch::Receiver<bool>) {
+    let mut interval = tokio::time::interval(Duration::from_secs(60));
+    loop {
+        tokio::select! {
+            _ = shutdown.changed() => return,
+            _ = interval.tick() => {
+                if let Err(e) = state.storage.prune_nonces(&state.tenant.id, state.now()).await {
+                    tracing::warn!(error = %e, "pruning used nonces failed");
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,30 @@
+//! The state every request handler shares.
+
+use std::sync::Arc;
+
+use crate::clock::Env;
+use crate::ratelimit::RateLimiter;
+use crate::storage::Storage;
+use crate::tenant::Tenant;
+
+/// Shared handler state (cheap to clone).
+#[derive(Clone)]
+pub struct AppState {
+    /// Storage.
+    pub storage: Arc<dyn Storage>,
+    /// The tenant with its in-memory keys.
+    pub tenant: Arc<Tenant>,
+    /// Clock and RNG.
+    pub env: Env,
+    /// Failed sign-in throttling.
+    pub limiter: Arc<RateLimiter>,
+    /// The issuer URL (the service's base URL, no trailing slash).
+    pub issuer: Arc<str>,
+}
+
+impl AppState {
+    /// The current time, Unix seconds.
+    pub fn now(&self) -> i64 {
+        self.env.clock.unix()
+    }
+}

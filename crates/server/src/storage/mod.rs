@@ -1,0 +1,160 @@
+//! The storage interface. Each method is one operation and one transaction: it commits whole
+//! or not at all. Every method takes the tenant id, and every query filters on it.
+//!
+//! [`sqlite::SqliteStorage`] is the embedded implementation; a PostgreSQL one will implement
+//! the same trait with the same (portable) SQL.
+
+mod models;
+pub mod sqlite;
+
+use async_trait::async_trait;
+
+pub use models::*;
+
+/// A storage failure.
+#[derive(Debug, thiserror::Error)]
+pub enum StorageError {
+    /// The nonce was already consumed.
+    #[error("nonce already used")]
+    NonceReplayed,
+    /// A uniqueness rule was violated (e.g. the UPN exists).
+    #[error("already exists: {0}")]
+    Conflict(String),
+    /// The database failed.
+    #[error("database error: {0}")]
+    Database(#[from] sqlx::Error),
+    /// Migrating the schema failed.
+    #[error("migration failed: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+}
+
+/// Result of storage operations.
+pub type StorageResult<T> = Result<T, StorageError>;
+
+/// The directory's persistent state.
+#[async_trait]
+pub trait Storage: Send + Sync + 'static {
+    /// The tenant of this data directory, if created.
+    async fn load_tenant(&self) -> StorageResult<Option<TenantRecord>>;
+    /// Creates the tenant unless one exists; returns the tenant that is stored.
+    async fn create_tenant(&self, tenant: &TenantRecord) -> StorageResult<TenantRecord>;
+
+    /// Creates a user (conflict if the UPN exists), audited.
+    async fn create_user(
+        &self,
+        tenant: &str,
+        user: &User,
+        audit: &AuditRecord,
+    ) -> StorageResult<()>;
+    /// Looks a user up by UPN.
+    async fn user_by_upn(&self, tenant: &str, upn: &str) -> StorageResult<Option<User>>;
+    /// All users.
+    async fn list_users(&self, tenant: &str) -> StorageResult<Vec<UserListing>>;
+    /// Disables a user; false if there is no such user.
+    async fn disable_user(
+        &self,
+        tenant: &str,
+        upn: &str,
+        audit: &AuditRecord,
+    ) -> StorageResult<bool>;
+    /// Records a successful password sign-in: the TOTP step used (refused, returning false,
+    /// if that step or a later one was already used) and the audit line.
+    async fn password_signin(
+        &self,
+        tenant: &str,
+        user_id: &str,
+        totp_step: Option<i64>,
+        audit: &AuditRecord,
+    ) -> StorageResult<bool>;
+    /// Appends one audit line (failures are recorded this way).
+    async fn append_audit(&self, tenant: &str, audit: &AuditRecord) -> StorageResult<()>;
+    /// The audit trail from `since` on, oldest first.
+    async fn audit_since(&self, tenant: &str, since: i64) -> StorageResult<Vec<AuditRecord>>;
+
+    /// Looks a device up.
+    async fn device(&self, tenant: &str, device_id: &str) -> StorageResult<Option<Device>>;
+    /// Consumes the nonce and records the device, audited.
+    async fn join_device(
+        &self,
+        tenant: &str,
+        nonce: &ConsumedNonce,
+        device: &Device,
+        audit: &AuditRecord,
+    ) -> StorageResult<()>;
+    /// Consumes the nonce, disables the device and revokes its tokens, audited.
+    async fn leave_device(
+        &self,
+        tenant: &str,
+        nonce: &ConsumedNonce,
+        device_id: &str,
+        audit: &AuditRecord,
+    ) -> StorageResult<()>;
+    /// Disables a device and revokes its tokens (admin); false if there is no such device.
+    async fn disable_device(
+        &self,
+        tenant: &str,
+        device_id: &str,
+        audit: &AuditRecord,
+    ) -> StorageResult<bool>;
+    /// All devices with their owners.
+    async fn list_devices(&self, tenant: &str) -> StorageResult<Vec<DeviceListing>>;
+
+    /// Consumes the nonce and registers the key, replacing the user's earlier key on the
+    /// same device; returns the replaced key id. Audited (as `key_replace` when replacing).
+    async fn register_key(
+        &self,
+        tenant: &str,
+        nonce: &ConsumedNonce,
+        key: &KeyCredential,
+        audit: &AuditRecord,
+    ) -> StorageResult<Option<String>>;
+    /// All keys, or one user's.
+    async fn list_keys(&self, tenant: &str, upn: Option<&str>) -> StorageResult<Vec<KeyListing>>;
+    /// Deletes a key (admin); false if there is no such key.
+    async fn delete_key(
+        &self,
+        tenant: &str,
+        key_id: &str,
+        audit: &AuditRecord,
+    ) -> StorageResult<bool>;
+
+    /// Reads the user, device and key a sign-in names.
+    async fn signin_context(
+        &self,
+        tenant: &str,
+        upn: &str,
+        device_id: &str,
+        key_id: &str,
+    ) -> StorageResult<SignInContext>;
+    /// Consumes the nonce and stores the new token, provided the key is still registered
+    /// for its user and device and neither device nor user is disabled (false otherwise,
+    /// and nothing is written). Audited.
+    async fn complete_signin(
+        &self,
+        tenant: &str,
+        nonce: &ConsumedNonce,
+        prt: &Prt,
+        audit: &AuditRecord,
+    ) -> StorageResult<bool>;
+    /// Reads a primary refresh token with its user, device and key.
+    async fn prt_context(
+        &self,
+        tenant: &str,
+        token_hash: &str,
+    ) -> StorageResult<Option<PrtContext>>;
+    /// Consumes the nonce, revokes the old token and stores the new one (false if the old
+    /// one was revoked meanwhile, or its key, device or user went away). Audited.
+    async fn renew_prt(
+        &self,
+        tenant: &str,
+        nonce: &ConsumedNonce,
+        old_hash: &str,
+        new: &Prt,
+        audit: &AuditRecord,
+    ) -> StorageResult<bool>;
+
+    /// Deletes consumed nonces that expired before `now`.
+    async fn prune_nonces(&self, tenant: &str, now: i64) -> StorageResult<u64>;
+    /// Row counts of the tenant's tables.
+    async fn counts(&self, tenant: &str) -> StorageResult<Counts>;
+}

@@ -1,0 +1,635 @@
+//! The SQLite implementation of [`Storage`]: one file in the data directory, WAL mode (so the
+//! admin commands work while the service runs), foreign keys on, a busy timeout, and write
+//! transactions begun with `BEGIN IMMEDIATE` so concurrent writers queue instead of failing.
+
+use std::path::Path;
+use std::str::FromStr;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::{Sqlite, SqlitePool, Transaction};
+
+use super::*;
+
+const USER_COLUMNS: &str = "id, upn, display_name, password_hash, totp_secret, last_totp_step, \
+     disabled, created_at";
+const DEVICE_COLUMNS: &str = "id, display_name, os, join_type, owner_user_id, joined_with_mfa, \
+     public_key_spki, cert_pem, cert_thumbprint, disabled, created_at";
+const KEY_COLUMNS: &str =
+    "key_id, user_id, device_id, alg, public_key, usage, attestation, created_at";
+
+/// The database file name inside the data directory.
+pub const DB_FILE: &str = "latchkey.db";
+
+/// SQLite storage.
+#[derive(Debug, Clone)]
+pub struct SqliteStorage {
+    pool: SqlitePool,
+}
+
+impl SqliteStorage {
+    /// Opens (creating if needed) `DATA_DIR/latchkey.db` and applies the migrations.
+    pub async fn open(data_dir: &Path) -> StorageResult<SqliteStorage> {
+        let options = SqliteConnectOptions::from_str("sqlite:")?
+            .filename(data_dir.join(DB_FILE))
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Normal)
+            .busy_timeout(Duration::from_secs(10))
+            .foreign_keys(true);
+        let pool = SqlitePoolOptions::new()
+            .max_connections(8)
+            .connect_with(options)
+            .await?;
+        sqlx::migrate!("./migrations").run(&pool).await?;
+        Ok(SqliteStorage { pool })
+    }
+
+    async fn write(&self) -> StorageResult<Transaction<'static, Sqlite>> {
+        Ok(self.pool.begin_with("BEGIN IMMEDIATE").await?)
+    }
+
+    /// Closes the pool (waits for connections to finish).
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+}
+
+fn is_unique_violation(err: &sqlx::Error) -> bool {
+    matches!(err, sqlx::Error::Database(db) if db.is_unique_violation())
+}
+
+async fn consume_nonce(
+    tx: &mut Transaction<'static, Sqlite>,
+    tenant: &str,
+    nonce: &ConsumedNonce,
+) -> StorageResult<()> {
+    let inserted = sqlx::query(
+        "INSERT INTO used_nonces (tenant_id, nonce_id, expires_at) VALUES ($1, $2, $3)",
+    )
+    .bind(tenant)
+    .bind(&nonce.id)
+    .bind(nonce.expires_at)
+    .execute(&mut **tx)
+    .await;
+    match inserted {
+        Ok(_) => Ok(()),
+        Err(e) if is_unique_violation(&e) => Err(StorageError::NonceReplayed),
+        Err(e) => Err(e.into()),
+    }
+}
+
+async fn insert_audit(
+    conn: &mut sqlx::SqliteConnection,
+    tenant: &str,
+    a: &AuditRecord,
+) -> StorageResult<()> {
+    sqlx::query(
+        "INSERT INTO audit (tenant_id, at, event, actor, device_id, key_id, source, outcome, reason) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+    )
+    .bind(tenant)
+    .bind(a.at)
+    .bind(&a.event)
+    .bind(&a.actor)
+    .bind(&a.device_id)
+    .bind(&a.key_id)
+    .bind(&a.source)
+    .bind(&a.outcome)
+    .bind(&a.reason)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+async fn insert_prt(
+    tx: &mut Transaction<'static, Sqlite>,
+    tenant: &str,
+    prt: &Prt,
+) -> StorageResult<bool> {
+    // Guarded insert: only if the key is still registered for this user and device and
+    // neither the user nor the device is disabled, all checked inside this transaction.
+    let done = sqlx::query(
+        "INSERT INTO prts (tenant_id, token_hash, user_id, device_id, key_id, issued_at, expires_at, revoked) \
+         SELECT $1, $2, $3, $4, $5, $6, $7, $8 FROM key_credentials k \
+         JOIN devices d ON d.tenant_id = k.tenant_id AND d.id = k.device_id \
+         JOIN users u ON u.tenant_id = k.tenant_id AND u.id = k.user_id \
+         WHERE k.tenant_id = $1 AND k.key_id = $5 AND k.user_id = $3 AND k.device_id = $4 \
+         AND d.disabled = $9 AND u.disabled = $9",
+    )
+    .bind(tenant)
+    .bind(&prt.token_hash)
+    .bind(&prt.user_id)
+    .bind(&prt.device_id)
+    .bind(&prt.key_id)
+    .bind(prt.issued_at)
+    .bind(prt.expires_at)
+    .bind(prt.revoked)
+    .bind(false)
+    .execute(&mut **tx)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+#[async_trait]
+impl Storage for SqliteStorage {
+    async fn load_tenant(&self) -> StorageResult<Option<TenantRecord>> {
+        // A data directory holds one tenant; this is the one query without a tenant id,
+        // because it is how the tenant id is found.
+        Ok(sqlx::query_as::<_, TenantRecord>(
+            "SELECT id, name, ca_cert_pem, ca_key_pem, signing_key_pkcs8, signing_kid, \
+             nonce_secret, created_at FROM tenants ORDER BY created_at, id LIMIT 1",
+        )
+        .fetch_optional(&self.pool)
+        .await?)
+    }
+
+    async fn create_tenant(&self, t: &TenantRecord) -> StorageResult<TenantRecord> {
+        let mut tx = self.write().await?;
+        let existing = sqlx::query_as::<_, TenantRecord>(
+            "SELECT id, name, ca_cert_pem, ca_key_pem, signing_key_pkcs8, signing_kid, \
+             nonce_secret, created_at FROM tenants ORDER BY created_at, id LIMIT 1",
+        )
+        .fetch_optional(&mut *tx)
+        .await?;
+        if let Some(existing) = existing {
+            return Ok(existing);
+        }
+        sqlx::query(
+            "INSERT INTO tenants (id, name, ca_cert_pem, ca_key_pem, signing_key_pkcs8, \
+             signing_kid, nonce_secret, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+        )
+        .bind(&t.id)
+        .bind(&t.name)
+        .bind(&t.ca_cert_pem)
+        .bind(&t.ca_key_pem)
+        .bind(&t.signing_key_pkcs8)
+        .bind(&t.signing_kid)
+        .bind(&t.nonce_secret)
+        .bind(t.created_at)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(t.clone())
+    }
+
+    async fn create_user(&self, tenant: &str, u: &User, audit: &AuditRecord) -> StorageResult<()> {
+        let mut tx = self.write().await?;
+        let inserted = sqlx::query(
+            "INSERT INTO users (tenant_id, id, upn, display_name, password_hash, totp_secret, \
+             last_totp_step, disabled, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+        )
+        .bind(tenant)
+        .bind(&u.id)
+        .bind(&u.upn)
+        .bind(&u.display_name)
+        .bind(&u.password_hash)
+        .bind(&u.totp_secret)
+        .bind(u.last_totp_step)
+        .bind(u.disabled)
+        .bind(u.created_at)
+        .execute(&mut *tx)
+        .await;
+        match inserted {
+            Ok(_) => {}
+            Err(e) if is_unique_violation(&e) => {
+                return Err(StorageError::Conflict(format!("user {}", u.upn)))
+            }
+            Err(e) => return Err(e.into()),
+        }
+        insert_audit(&mut tx, tenant, audit).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn user_by_upn(&self, tenant: &str, upn: &str) -> StorageResult<Option<User>> {
+        Ok(sqlx::query_as::<_, User>(&format!(
+            "SELECT {USER_COLUMNS} FROM users WHERE tenant_id = $1 AND upn = $2"
+        ))
+        .bind(tenant)
+        .bind(upn)
+        .fetch_optional(&self.pool)
+        .await?)
+    }
+
+    async fn list_users(&self, tenant: &str) -> StorageResult<Vec<UserListing>> {
+        Ok(sqlx::query_as::<_, UserListing>(
+            "SELECT id, upn, display_name, disabled, created_at FROM users \
+             WHERE tenant_id = $1 ORDER BY upn",
+        )
+        .bind(tenant)
+        .fetch_all(&self.pool)
+        .await?)
+    }
+
+    async fn disable_user(
+        &self,
+        tenant: &str,
+        upn: &str,
+        audit: &AuditRecord,
+    ) -> StorageResult<bool> {
+        let mut tx = self.write().await?;
+        let done = sqlx::query("UPDATE users SET disabled = $3 WHERE tenant_id = $1 AND upn = $2")
+            .bind(tenant)
+            .bind(upn)
+            .bind(true)
+            .execute(&mut *tx)
+            .await?;
+        if done.rows_affected() != 1 {
+            return Ok(false);
+        }
+        insert_audit(&mut tx, tenant, audit).await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    async fn password_signin(
+        &self,
+        tenant: &str,
+        user_id: &str,
+        totp_step: Option<i64>,
+        audit: &AuditRecord,
+    ) -> StorageResult<bool> {
+        let mut tx = self.write().await?;
+        if let Some(step) = totp_step {
+            let done = sqlx::query(
+                "UPDATE users SET last_totp_step = $3 WHERE tenant_id = $1 AND id = $2 \
+                 AND (last_totp_step IS NULL OR last_totp_step < $3)",
+            )
+            .bind(tenant)
+            .bind(user_id)
+            .bind(step)
+            .execute(&mut *tx)
+            .await?;
+            if done.rows_affected() != 1 {
+                return Ok(false);
+            }
+        }
+        insert_audit(&mut tx, tenant, audit).await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    async fn append_audit(&self, tenant: &str, audit: &AuditRecord) -> StorageResult<()> {
+        let mut conn = self.pool.acquire().await?;
+        insert_audit(&mut conn, tenant, audit).await
+    }
+
+    async fn audit_since(&self, tenant: &str, since: i64) -> StorageResult<Vec<AuditRecord>> {
+        Ok(sqlx::query_as::<_, AuditRecord>(
+            "SELECT at, event, actor, device_id, key_id, source, outcome, reason FROM audit \
+             WHERE tenant_id = $1 AND at >= $2 ORDER BY at, seq",
+        )
+        .bind(tenant)
+        .bind(since)
+        .fetch_all(&self.pool)
+        .await?)
+    }
+
+    async fn device(&self, tenant: &str, device_id: &str) -> StorageResult<Option<Device>> {
+        Ok(sqlx::query_as::<_, Device>(&format!(
+            "SELECT {DEVICE_COLUMNS} FROM devices WHERE tenant_id = $1 AND id = $2"
+        ))
+        .bind(tenant)
+        .bind(device_id)
+        .fetch_optional(&self.pool)
+        .await?)
+    }
+
+    async fn join_device(
+        &self,
+        tenant: &str,
+        nonce: &ConsumedNonce,
+        d: &Device,
+        audit: &AuditRecord,
+    ) -> StorageResult<()> {
+        let mut tx = self.write().await?;
+        consume_nonce(&mut tx, tenant, nonce).await?;
+        sqlx::query(&format!(
+            "INSERT INTO devices (tenant_id, {DEVICE_COLUMNS}) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)"
+        ))
+        .bind(tenant)
+        .bind(&d.id)
+        .bind(&d.display_name)
+        .bind(&d.os)
+        .bind(&d.join_type)
+        .bind(&d.owner_user_id)
+        .bind(d.joined_with_mfa)
+        .bind(&d.public_key_spki)
+        .bind(&d.cert_pem)
+        .bind(&d.cert_thumbprint)
+        .bind(d.disabled)
+        .bind(d.created_at)
+        .execute(&mut *tx)
+        .await?;
+        insert_audit(&mut tx, tenant, audit).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn leave_device(
+        &self,
+        tenant: &str,
+        nonce: &ConsumedNonce,
+        device_id: &str,
+        audit: &AuditRecord,
+    ) -> StorageResult<()> {
+        let mut tx = self.write().await?;
+        consume_nonce(&mut tx, tenant, nonce).await?;
+        disable_device_tx(&mut tx, tenant, device_id).await?;
+        insert_audit(&mut tx, tenant, audit).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn disable_device(
+        &self,
+        tenant: &str,
+        device_id: &str,
+        audit: &AuditRecord,
+    ) -> StorageResult<bool> {
+        let mut tx = self.write().await?;
+        if !disable_device_tx(&mut tx, tenant, device_id).await? {
+            return Ok(false);
+        }
+        insert_audit(&mut tx, tenant, audit).await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    async fn list_devices(&self, tenant: &str) -> StorageResult<Vec<DeviceListing>> {
+        Ok(sqlx::query_as::<_, DeviceListing>(
+            "SELECT d.id, d.display_name, d.os, d.join_type, u.upn AS owner, d.joined_with_mfa, \
+             d.cert_thumbprint, d.disabled, d.created_at FROM devices d \
+             JOIN users u ON u.tenant_id = d.tenant_id AND u.id = d.owner_user_id \
+             WHERE d.tenant_id = $1 ORDER BY d.created_at, d.id",
+        )
+        .bind(tenant)
+        .fetch_all(&self.pool)
+        .await?)
+    }
+
+    async fn register_key(
+        &self,
+        tenant: &str,
+        nonce: &ConsumedNonce,
+        k: &KeyCredential,
+        audit: &AuditRecord,
+    ) -> StorageResult<Option<String>> {
+        let mut tx = self.write().await?;
+        consume_nonce(&mut tx, tenant, nonce).await?;
+        let replaced: Option<String> = sqlx::query_scalar(
+            "SELECT key_id FROM key_credentials WHERE tenant_id = $1 AND user_id = $2 AND device_id = $3",
+        )
+        .bind(tenant)
+        .bind(&k.user_id)
+        .bind(&k.device_id)
+        .fetch_optional(&mut *tx)
+        .await?;
+        if let Some(old) = &replaced {
+            sqlx::query("DELETE FROM key_credentials WHERE tenant_id = $1 AND key_id = $2")
+                .bind(tenant)
+                .bind(old)
+                .execute(&mut *tx)
+                .await?;
+        }
+        let inserted = sqlx::query(&format!(
+            "INSERT INTO key_credentials (tenant_id, {KEY_COLUMNS}) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"
+        ))
+        .bind(tenant)
+        .bind(&k.key_id)
+        .bind(&k.user_id)
+        .bind(&k.device_id)
+        .bind(&k.alg)
+        .bind(&k.public_key)
+        .bind(&k.usage)
+        .bind(&k.attestation)
+        .bind(k.created_at)
+        .execute(&mut *tx)
+        .await;
+        match inserted {
+            Ok(_) => {}
+            Err(e) if is_unique_violation(&e) => {
+                return Err(StorageError::Conflict(format!("key {}", k.key_id)))
+            }
+            Err(e) => return Err(e.into()),
+        }
+        let mut audit = audit.clone();
+        if let Some(old) = &replaced {
+            audit.event = crate::audit::event::KEY_REPLACE.to_owned();
+            let note = audit.reason.take().unwrap_or_default();
+            audit.reason = Some(format!("{note} replaced {old}").trim().to_owned());
+        }
+        insert_audit(&mut tx, tenant, &audit).await?;
+        tx.commit().await?;
+        Ok(replaced)
+    }
+
+    async fn list_keys(&self, tenant: &str, upn: Option<&str>) -> StorageResult<Vec<KeyListing>> {
+        Ok(sqlx::query_as::<_, KeyListing>(
+            "SELECT k.key_id, u.upn, k.device_id, k.alg, k.usage, k.attestation, k.created_at \
+             FROM key_credentials k JOIN users u ON u.tenant_id = k.tenant_id AND u.id = k.user_id \
+             WHERE k.tenant_id = $1 AND ($2 IS NULL OR u.upn = $2) ORDER BY k.created_at, k.key_id",
+        )
+        .bind(tenant)
+        .bind(upn)
+        .fetch_all(&self.pool)
+        .await?)
+    }
+
+    async fn delete_key(
+        &self,
+        tenant: &str,
+        key_id: &str,
+        audit: &AuditRecord,
+    ) -> StorageResult<bool> {
+        let mut tx = self.write().await?;
+        let done = sqlx::query("DELETE FROM key_credentials WHERE tenant_id = $1 AND key_id = $2")
+            .bind(tenant)
+            .bind(key_id)
+            .execute(&mut *tx)
+            .await?;
+        if done.rows_affected() != 1 {
+            return Ok(false);
+        }
+        insert_audit(&mut tx, tenant, audit).await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    async fn signin_context(
+        &self,
+        tenant: &str,
+        upn: &str,
+        device_id: &str,
+        key_id: &str,
+    ) -> StorageResult<SignInContext> {
+        let mut conn = self.pool.acquire().await?;
+        let user = sqlx::query_as::<_, User>(&format!(
+            "SELECT {USER_COLUMNS} FROM users WHERE tenant_id = $1 AND upn = $2"
+        ))
+        .bind(tenant)
+        .bind(upn)
+        .fetch_optional(&mut *conn)
+        .await?;
+        let device = sqlx::query_as::<_, Device>(&format!(
+            "SELECT {DEVICE_COLUMNS} FROM devices WHERE tenant_id = $1 AND id = $2"
+        ))
+        .bind(tenant)
+        .bind(device_id)
+        .fetch_optional(&mut *conn)
+        .await?;
+        let key = sqlx::query_as::<_, KeyCredential>(&format!(
+            "SELECT {KEY_COLUMNS} FROM key_credentials WHERE tenant_id = $1 AND key_id = $2"
+        ))
+        .bind(tenant)
+        .bind(key_id)
+        .fetch_optional(&mut *conn)
+        .await?;
+        Ok(SignInContext { user, device, key })
+    }
+
+    async fn complete_signin(
+        &self,
+        tenant: &str,
+        nonce: &ConsumedNonce,
+        prt: &Prt,
+        audit: &AuditRecord,
+    ) -> StorageResult<bool> {
+        let mut tx = self.write().await?;
+        consume_nonce(&mut tx, tenant, nonce).await?;
+        if !insert_prt(&mut tx, tenant, prt).await? {
+            return Ok(false);
+        }
+        insert_audit(&mut tx, tenant, audit).await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    async fn prt_context(
+        &self,
+        tenant: &str,
+        token_hash: &str,
+    ) -> StorageResult<Option<PrtContext>> {
+        let mut conn = self.pool.acquire().await?;
+        let prt = sqlx::query_as::<_, Prt>(
+            "SELECT token_hash, user_id, device_id, key_id, issued_at, expires_at, revoked \
+             FROM prts WHERE tenant_id = $1 AND token_hash = $2",
+        )
+        .bind(tenant)
+        .bind(token_hash)
+        .fetch_optional(&mut *conn)
+        .await?;
+        let Some(prt) = prt else { return Ok(None) };
+        let user = sqlx::query_as::<_, User>(&format!(
+            "SELECT {USER_COLUMNS} FROM users WHERE tenant_id = $1 AND id = $2"
+        ))
+        .bind(tenant)
+        .bind(&prt.user_id)
+        .fetch_optional(&mut *conn)
+        .await?;
+        let device = sqlx::query_as::<_, Device>(&format!(
+            "SELECT {DEVICE_COLUMNS} FROM devices WHERE tenant_id = $1 AND id = $2"
+        ))
+        .bind(tenant)
+        .bind(&prt.device_id)
+        .fetch_optional(&mut *conn)
+        .await?;
+        let key = sqlx::query_as::<_, KeyCredential>(&format!(
+            "SELECT {KEY_COLUMNS} FROM key_credentials WHERE tenant_id = $1 AND key_id = $2 \
+             AND user_id = $3 AND device_id = $4"
+        ))
+        .bind(tenant)
+        .bind(&prt.key_id)
+        .bind(&prt.user_id)
+        .bind(&prt.device_id)
+        .fetch_optional(&mut *conn)
+        .await?;
+        Ok(Some(PrtContext {
+            prt,
+            user,
+            device,
+            key,
+        }))
+    }
+
+    async fn renew_prt(
+        &self,
+        tenant: &str,
+        nonce: &ConsumedNonce,
+        old_hash: &str,
+        new: &Prt,
+        audit: &AuditRecord,
+    ) -> StorageResult<bool> {
+        let mut tx = self.write().await?;
+        consume_nonce(&mut tx, tenant, nonce).await?;
+        let revoked = sqlx::query(
+            "UPDATE prts SET revoked = $3 WHERE tenant_id = $1 AND token_hash = $2 AND revoked = $4",
+        )
+        .bind(tenant)
+        .bind(old_hash)
+        .bind(true)
+        .bind(false)
+        .execute(&mut *tx)
+        .await?;
+        if revoked.rows_affected() != 1 || !insert_prt(&mut tx, tenant, new).await? {
+            return Ok(false);
+        }
+        insert_audit(&mut tx, tenant, audit).await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    async fn prune_nonces(&self, tenant: &str, now: i64) -> StorageResult<u64> {
+        let done = sqlx::query("DELETE FROM used_nonces WHERE tenant_id = $1 AND expires_at < $2")
+            .bind(tenant)
+            .bind(now)
+            .execute(&self.pool)
+            .await?;
+        Ok(done.rows_affected())
+    }
+
+    async fn counts(&self, tenant: &str) -> StorageResult<Counts> {
+        let mut conn = self.pool.acquire().await?;
+        let mut out = Counts::default();
+        for (table, slot) in [
+            ("users", &mut out.users),
+            ("devices", &mut out.devices),
+            ("key_credentials", &mut out.keys),
+            ("prts", &mut out.prts),
+            ("used_nonces", &mut out.used_nonces),
+            ("audit", &mut out.audit),
+        ] {
+            *slot = sqlx::query_scalar(&format!(
+                "SELECT COUNT(*) FROM {table} WHERE tenant_id = $1"
+            ))
+            .bind(tenant)
+            .fetch_one(&mut *conn)
+            .await?;
+        }
+        Ok(out)
+    }
+}
+
+async fn disable_device_tx(
+    tx: &mut Transaction<'static, Sqlite>,
+    tenant: &str,
+    device_id: &str,
+) -> StorageResult<bool> {
+    let done = sqlx::query("UPDATE devices SET disabled = $3 WHERE tenant_id = $1 AND id = $2")
+        .bind(tenant)
+        .bind(device_id)
+        .bind(true)
+        .execute(&mut **tx)
+        .await?;
+    sqlx::query("UPDATE prts SET revoked = $3 WHERE tenant_id = $1 AND device_id = $2")
+        .bind(tenant)
+        .bind(device_id)
+        .bind(true)
+        .execute(&mut **tx)
+        .await?;
+    Ok(done.rows_affected() == 1)
+}

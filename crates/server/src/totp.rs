@@ -1,0 +1,121 @@
+//! RFC 6238 time-based one-time codes: HMAC-SHA-1, 6 digits, 30-second steps (what
+//! authenticator apps expect), one step of drift accepted either way.
+
+use ring::hmac;
+
+/// Step length in seconds.
+pub const PERIOD: i64 = 30;
+/// Number of digits.
+pub const DIGITS: u32 = 6;
+/// Length of a generated secret in bytes (160 bits, as RFC 4226 recommends).
+pub const SECRET_LEN: usize = 20;
+
+/// The time step containing `unix_seconds`.
+pub fn step_at(unix_seconds: i64) -> i64 {
+    unix_seconds.div_euclid(PERIOD)
+}
+
+/// The code for `step` (RFC 4226 HOTP with the step as counter).
+pub fn code_for_step(secret: &[u8], step: i64) -> String {
+    let key = hmac::Key::new(hmac::HMAC_SHA1_FOR_LEGACY_USE_ONLY, secret);
+    let mac = hmac::sign(&key, &step.to_be_bytes());
+    let mac = mac.as_ref();
+    let offset = usize::from(mac[mac.len() - 1] & 0x0f);
+    let binary = (u32::from(mac[offset] & 0x7f) << 24)
+        | (u32::from(mac[offset + 1]) << 16)
+        | (u32::from(mac[offset + 2]) << 8)
+        | u32::from(mac[offset + 3]);
+    format!("{:06}", binary % 10u32.pow(DIGITS))
+}
+
+/// The step (within ±1 of now) whose code equals `code`, if any. Compares in constant time.
+pub fn matching_step(secret: &[u8], code: &str, unix_seconds: i64) -> Option<i64> {
+    if code.len() != DIGITS as usize || !code.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let now = step_at(unix_seconds);
+    let mut found = None;
+    for step in [now - 1, now, now + 1] {
+        let expected = code_for_step(secret, step);
+        if constant_time_eq(expected.as_bytes(), code.as_bytes()) {
+            found = Some(step);
+        }
+    }
+    found
+}
+
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+/// RFC 4648 base32 without padding (the `secret=` of an otpauth URI).
+pub fn base32(bytes: &[u8]) -> String {
+    const ALPHABET: &[u8; 32] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
+    let mut out = String::new();
+    let (mut buffer, mut bits) = (0u32, 0u32);
+    for &byte in bytes {
+        buffer = (buffer << 8) | u32::from(byte);
+        bits += 8;
+        while bits >= 5 {
+            bits -= 5;
+            out.push(char::from(ALPHABET[((buffer >> bits) & 31) as usize]));
+        }
+    }
+    if bits > 0 {
+        out.push(char::from(ALPHABET[((buffer << (5 - bits)) & 31) as usize]));
+    }
+    out
+}
+
+/// The `otpauth://` URI that authenticator apps import.
+pub fn otpauth_uri(upn: &str, secret: &[u8]) -> String {
+    let label: String = upn
+        .bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || b"-._~@".contains(&b) {
+                char::from(b).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect();
+    format!(
+        "otpauth://totp/Latchkey:{label}?secret={}&issuer=Latchkey&algorithm=SHA1&digits=6&period=30",
+        base32(secret)
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rfc6238_sha1_vectors() {
+        // RFC 6238 appendix B, SHA-1 secret, last six digits.
+        let secret = b"12345678901234567890";
+        assert_eq!(code_for_step(secret, step_at(59)), "287082");
+        assert_eq!(code_for_step(secret, step_at(1111111109)), "081804");
+        assert_eq!(code_for_step(secret, step_at(2000000000)), "279037");
+    }
+
+    #[test]
+    fn accepts_one_step_of_drift() {
+        let secret = b"12345678901234567890";
+        let now = 1_000_000_000;
+        let code = code_for_step(secret, step_at(now) - 1);
+        assert_eq!(matching_step(secret, &code, now), Some(step_at(now) - 1));
+        let old = code_for_step(secret, step_at(now) - 2);
+        assert_eq!(matching_step(secret, &old, now), None);
+        assert_eq!(matching_step(secret, "12345", now), None);
+    }
+
+    #[test]
+    fn base32_and_uri() {
+        assert_eq!(base32(b"foobar"), "MZXW6YTBOI");
+        let uri = otpauth_uri("a b@x.com", b"foobar");
+        assert_eq!(
+            uri,
+            "otpauth://totp/Latchkey:a%20b@x.com?secret=MZXW6YTBOI&issuer=Latchkey&algorithm=SHA1&digits=6&period=30"
+        );
+    }
+}
