@@ -25,6 +25,10 @@ pub enum Purpose {
     RegisterKey,
     /// Hello sign-in. Fields: tenant id, device id, user UPN, key id (hex).
     /// Signed by the Hello key (the assertion) and by the device key.
+    ///
+    /// In JSON this is `sign_in` (the enum's snake_case form); `signin`, the spelling of
+    /// [`Purpose::as_str`] used in the signed message, is accepted as an alias.
+    #[serde(alias = "signin")]
     SignIn,
     /// Primary refresh token renewal. Fields: tenant id, device id.
     RenewPrt,
