@@ -1,0 +1,424 @@
+//! Test harness: the real service on a free loopback port (HTTPS with the tenant CA), a
+//! manual clock, and simulated devices with real P-256 device keys and RSA-2048 / P-256
+//! Hello keys.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    missing_docs,
+    dead_code
+)]
+
+use std::path::PathBuf;
+use std::sync::{Arc, OnceLock};
+
+use latchkey_proto::b64;
+use latchkey_proto::bcrypt::RsaPublicBlob;
+use latchkey_proto::proof::{proof_message, Purpose};
+use latchkey_server::admin::Admin;
+use latchkey_server::clock::{Clock, Env, ManualClock, SystemRandom};
+use latchkey_server::storage::{AuditRecord, Counts};
+use latchkey_server::{RunningServer, ServerConfig};
+use p256::ecdsa::signature::Signer;
+use p256::pkcs8::EncodePublicKey;
+use rsa::signature::SignatureEncoding;
+use rsa::traits::PublicKeyParts;
+use serde_json::{json, Value};
+use sha2::{Digest, Sha256};
+use time::OffsetDateTime;
+
+pub const PASSWORD: &str = "correct horse battery";
+
+pub struct Harness {
+    pub dir: tempfile::TempDir,
+    pub clock: ManualClock,
+    pub server: Option<RunningServer>,
+    pub url: String,
+    pub client: reqwest::Client,
+    pub admin: Admin,
+    pub tenant_id: String,
+}
+
+pub fn env(clock: &ManualClock) -> Env {
+    Env {
+        clock: Arc::new(clock.clone()),
+        rng: Arc::new(SystemRandom::new()),
+    }
+}
+
+impl Harness {
+    pub async fn start() -> Harness {
+        let dir = tempfile::tempdir().unwrap();
+        let clock = ManualClock::new(OffsetDateTime::now_utc());
+        let (server, client) = Self::boot(dir.path().join("data"), &clock, "127.0.0.1:0").await;
+        let admin = Admin::open(&dir.path().join("data"), env(&clock))
+            .await
+            .unwrap();
+        Harness {
+            url: server.base_url.clone(),
+            tenant_id: server.tenant_id.clone(),
+            server: Some(server),
+            dir,
+            clock,
+            client,
+            admin,
+        }
+    }
+
+    async fn boot(
+        data: PathBuf,
+        clock: &ManualClock,
+        listen: &str,
+    ) -> (RunningServer, reqwest::Client) {
+        let config = ServerConfig::new(data, listen.parse().unwrap());
+        let server = latchkey_server::start(config, env(clock)).await.unwrap();
+        let ca = std::fs::read(&server.ca_file).unwrap();
+        let client = reqwest::Client::builder()
+            .use_rustls_tls()
+            .tls_built_in_root_certs(false)
+            .add_root_certificate(reqwest::Certificate::from_pem(&ca).unwrap())
+            .build()
+            .unwrap();
+        (server, client)
+    }
+
+    /// Stops the service and starts it again on the same data directory and port.
+    pub async fn restart(&mut self) {
+        let server = self.server.take().unwrap();
+        let addr = server.local_addr.to_string();
+        server.shutdown().await;
+        let (server, client) = Self::boot(self.dir.path().join("data"), &self.clock, &addr).await;
+        self.url = server.base_url.clone();
+        self.server = Some(server);
+        self.client = client;
+    }
+
+    pub fn data_dir(&self) -> PathBuf {
+        self.dir.path().join("data")
+    }
+
+    pub async fn post(&self, path: &str, body: &Value, bearer: Option<&str>) -> (u16, Value) {
+        let mut req = self.client.post(format!("{}{path}", self.url)).json(body);
+        if let Some(token) = bearer {
+            req = req.bearer_auth(token);
+        }
+        let resp = req.send().await.unwrap();
+        let status = resp.status().as_u16();
+        (status, resp.json().await.unwrap_or(Value::Null))
+    }
+
+    pub async fn post_raw(&self, path: &str, body: Vec<u8>) -> (u16, Value) {
+        let resp = self
+            .client
+            .post(format!("{}{path}", self.url))
+            .header("content-type", "application/json")
+            .body(body)
+            .send()
+            .await
+            .unwrap();
+        let status = resp.status().as_u16();
+        (status, resp.json().await.unwrap_or(Value::Null))
+    }
+
+    pub async fn get(&self, path: &str) -> (u16, String) {
+        let resp = self
+            .client
+            .get(format!("{}{path}", self.url))
+            .send()
+            .await
+            .unwrap();
+        (resp.status().as_u16(), resp.text().await.unwrap())
+    }
+
+    /// Creates a user; returns the TOTP secret.
+    pub async fn add_user(&self, upn: &str) -> Vec<u8> {
+        let created = self.admin.add_user(upn, PASSWORD, None).await.unwrap();
+        let secret = created
+            .otpauth_uri
+            .split("secret=")
+            .nth(1)
+            .unwrap()
+            .split('&')
+            .next()
+            .unwrap()
+            .to_owned();
+        base32_decode(&secret)
+    }
+
+    /// The TOTP code `offset` steps from now.
+    pub fn otp(&self, secret: &[u8], offset: i64) -> String {
+        let now = self.clock.now().unix_timestamp();
+        latchkey_server::totp::code_for_step(secret, latchkey_server::totp::step_at(now) + offset)
+    }
+
+    /// Password (+ TOTP) sign-in; the raw response.
+    pub async fn password(&self, upn: &str, password: &str, otp: Option<&str>) -> (u16, Value) {
+        let body = match otp {
+            Some(code) => json!({"upn": upn, "password": password, "otp": code}),
+            None => json!({"upn": upn, "password": password}),
+        };
+        self.post("/v1/auth/password", &body, None).await
+    }
+
+    /// An enrolment token with MFA (moves the clock one step so the code is fresh).
+    pub async fn mfa_token(&self, upn: &str, secret: &[u8]) -> String {
+        self.clock.advance(time::Duration::seconds(30));
+        let (status, body) = self.password(upn, PASSWORD, Some(&self.otp(secret, 0))).await;
+        assert_eq!(status, 200, "{body}");
+        body["token"].as_str().unwrap().to_owned()
+    }
+
+    pub async fn nonce(&self, purpose: Purpose) -> String {
+        let purpose = serde_json::to_value(purpose).unwrap();
+        let (status, body) = self.post("/v1/nonce", &json!({ "purpose": purpose }), None).await;
+        assert_eq!(status, 200, "{body}");
+        body["nonce"].as_str().unwrap().to_owned()
+    }
+
+    pub async fn counts(&self) -> Counts {
+        self.admin.counts().await.unwrap()
+    }
+
+    pub async fn audit(&self) -> Vec<AuditRecord> {
+        self.admin.audit(0).await.unwrap()
+    }
+
+    /// Joins a new device for the holder of `token`.
+    pub async fn join(&self, token: &str, join_type: &str) -> Device {
+        let mut device = Device::new();
+        let (status, body) = device.join(self, token, join_type).await;
+        assert_eq!(status, 200, "{body}");
+        device.id = body["device_id"].as_str().unwrap().to_owned();
+        device
+    }
+
+    /// Registers `key` for `upn` on `device`; the raw response.
+    pub async fn register(
+        &self,
+        device: &Device,
+        upn: &str,
+        key: &HelloKey,
+        bearer: Option<&str>,
+    ) -> (u16, Value) {
+        let nonce = self.nonce(Purpose::RegisterKey).await;
+        let key_id = key.key_id();
+        let msg = proof_message(
+            Purpose::RegisterKey,
+            &nonce,
+            &[&self.tenant_id, &device.id, upn, &key_id],
+        );
+        let body = json!({
+            "device_id": device.id,
+            "upn": upn,
+            "nonce": nonce,
+            "public_key": key.wire(),
+            "device_signature": device.sign(&msg),
+            "key_signature": key.sign(&msg),
+        });
+        self.post("/v1/keys", &body, bearer).await
+    }
+
+    /// The body of a sign-in: `key` signs as the Hello key, `key_id` is named.
+    pub async fn signin_body(
+        &self,
+        device: &Device,
+        upn: &str,
+        key_id: &str,
+        key: &HelloKey,
+    ) -> Value {
+        let nonce = self.nonce(Purpose::SignIn).await;
+        let msg = proof_message(
+            Purpose::SignIn,
+            &nonce,
+            &[&self.tenant_id, &device.id, upn, key_id],
+        );
+        json!({
+            "upn": upn,
+            "device_id": device.id,
+            "key_id": key_id,
+            "nonce": nonce,
+            "assertion": key.sign(&msg),
+            "device_signature": device.sign(&msg),
+        })
+    }
+
+    pub async fn signin(&self, device: &Device, upn: &str, key: &HelloKey) -> (u16, Value) {
+        let body = self.signin_body(device, upn, &key.key_id(), key).await;
+        self.post("/v1/signin", &body, None).await
+    }
+
+    pub async fn renew(&self, device: &Device, prt: &str) -> (u16, Value) {
+        let nonce = self.nonce(Purpose::RenewPrt).await;
+        let msg = proof_message(Purpose::RenewPrt, &nonce, &[&self.tenant_id, &device.id]);
+        let body = json!({
+            "prt": prt,
+            "device_id": device.id,
+            "nonce": nonce,
+            "device_signature": device.sign(&msg),
+        });
+        self.post("/v1/prt/renew", &body, None).await
+    }
+
+    pub async fn token(&self, prt: &str, audience: &str) -> (u16, Value) {
+        self.post("/v1/token", &json!({"prt": prt, "audience": audience}), None)
+            .await
+    }
+}
+
+/// Asserts an error response with `code`.
+pub fn assert_error(response: &(u16, Value), code: &str) {
+    let (status, body) = response;
+    assert_eq!(body["code"], code, "status {status}: {body}");
+    let expected = latchkey_proto::ErrorCode::from_code(code).unwrap();
+    assert_eq!(*status, expected.http_status(), "{body}");
+    assert!(body["message"].as_str().is_some_and(|m| !m.is_empty()));
+}
+
+/// A simulated device: its P-256 device key.
+pub struct Device {
+    pub key: p256::ecdsa::SigningKey,
+    pub id: String,
+}
+
+impl Device {
+    pub fn new() -> Device {
+        Device {
+            key: p256::ecdsa::SigningKey::random(&mut rand_core::OsRng),
+            id: String::new(),
+        }
+    }
+
+    pub fn spki_b64(&self) -> String {
+        let der = self.key.verifying_key().to_public_key_der().unwrap();
+        b64::encode(der.as_bytes())
+    }
+
+    pub fn sign(&self, msg: &[u8]) -> String {
+        let sig: p256::ecdsa::Signature = self.key.sign(msg);
+        b64::encode(sig.to_bytes())
+    }
+
+    pub async fn join_body(&self, h: &Harness, join_type: &str) -> Value {
+        let nonce = h.nonce(Purpose::Join).await;
+        let spki = self.spki_b64();
+        let msg = proof_message(Purpose::Join, &nonce, &[&h.tenant_id, &spki]);
+        json!({
+            "nonce": nonce,
+            "display_name": "test-pc",
+            "os": "Linux 6.1",
+            "join_type": join_type,
+            "device_public_key": spki,
+            "signature": self.sign(&msg),
+        })
+    }
+
+    pub async fn join(&self, h: &Harness, token: &str, join_type: &str) -> (u16, Value) {
+        let body = self.join_body(h, join_type).await;
+        h.post("/v1/devices/join", &body, Some(token)).await
+    }
+}
+
+impl Default for Device {
+    fn default() -> Self {
+        Device::new()
+    }
+}
+
+/// A Hello key as the agent would hold it.
+#[derive(Clone)]
+pub enum HelloKey {
+    Rsa(rsa::RsaPrivateKey),
+    P256(p256::ecdsa::SigningKey),
+}
+
+/// The `i`-th RSA-2048 key of this test binary (generated once: generation is slow).
+pub fn rsa_key(i: usize) -> HelloKey {
+    static KEYS: OnceLock<Vec<rsa::RsaPrivateKey>> = OnceLock::new();
+    let keys = KEYS.get_or_init(|| {
+        (0..3)
+            .map(|_| rsa::RsaPrivateKey::new(&mut rand_core::OsRng, 2048).unwrap())
+            .collect()
+    });
+    HelloKey::Rsa(keys[i].clone())
+}
+
+pub fn p256_key() -> HelloKey {
+    HelloKey::P256(p256::ecdsa::SigningKey::random(&mut rand_core::OsRng))
+}
+
+impl HelloKey {
+    pub fn bytes(&self) -> Vec<u8> {
+        match self {
+            HelloKey::Rsa(key) => {
+                RsaPublicBlob::new(&key.e().to_bytes_be(), &key.n().to_bytes_be()).to_bytes()
+            }
+            HelloKey::P256(key) => key
+                .verifying_key()
+                .to_encoded_point(false)
+                .as_bytes()
+                .to_vec(),
+        }
+    }
+
+    pub fn key_id(&self) -> String {
+        hex::encode(Sha256::digest(self.bytes()))
+    }
+
+    pub fn wire(&self) -> Value {
+        let alg = match self {
+            HelloKey::Rsa(_) => "RSA",
+            HelloKey::P256(_) => "P-256",
+        };
+        json!({"alg": alg, "data": b64::encode(self.bytes())})
+    }
+
+    pub fn sign(&self, msg: &[u8]) -> String {
+        match self {
+            HelloKey::Rsa(key) => {
+                let signer = rsa::pkcs1v15::SigningKey::<sha2::Sha256>::new(key.clone());
+                b64::encode(signer.sign(msg).to_vec())
+            }
+            HelloKey::P256(key) => {
+                let sig: p256::ecdsa::Signature = key.sign(msg);
+                b64::encode(sig.to_bytes())
+            }
+        }
+    }
+}
+
+fn base32_decode(text: &str) -> Vec<u8> {
+    const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
+    let (mut buffer, mut bits, mut out) = (0u32, 0u32, Vec::new());
+    for c in text.bytes() {
+        let v = ALPHABET.iter().position(|a| *a == c).unwrap() as u32;
+        buffer = (buffer << 5) | v;
+        bits += 5;
+        if bits >= 8 {
+            bits -= 8;
+            out.push((buffer >> bits) as u8);
+        }
+    }
+    out
+}
+
+/// A user with a device joined (cloud, with MFA) and an RSA Hello key registered.
+pub struct Enrolled {
+    pub upn: String,
+    pub secret: Vec<u8>,
+    pub device: Device,
+    pub key: HelloKey,
+}
+
+pub async fn enrolled(h: &Harness, upn: &str, key: HelloKey) -> Enrolled {
+    let secret = h.add_user(upn).await;
+    let token = h.mfa_token(upn, &secret).await;
+    let device = h.join(&token, "cloud").await;
+    let (status, body) = h.register(&device, upn, &key, None).await;
+    assert_eq!(status, 200, "{body}");
+    Enrolled {
+        upn: upn.to_owned(),
+        secret,
+        device,
+        key,
+    }
+}
