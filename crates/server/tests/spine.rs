@@ -14,7 +14,10 @@ async fn verify_with_jwks(h: &Harness, token: &str, audience: &str) -> TokenClai
     let (_, discovery) = h.get("/.well-known/openid-configuration").await;
     let discovery: serde_json::Value = serde_json::from_str(&discovery).unwrap();
     assert_eq!(discovery["issuer"], h.url);
-    assert_eq!(discovery["id_token_signing_alg_values_supported"], json!(["ES256"]));
+    assert_eq!(
+        discovery["id_token_signing_alg_values_supported"],
+        json!(["ES256"])
+    );
     let jwks_path = discovery["jwks_uri"].as_str().unwrap().replace(&h.url, "");
     let (_, jwks) = h.get(&jwks_path).await;
     let jwks: JwkSet = serde_json::from_str(&jwks).unwrap();
@@ -62,7 +65,12 @@ async fn join_register_signin_token_renew_leave() {
 
     let (status, session) = h.signin(&device, "alice@example.com", &key).await;
     assert_eq!(status, 200, "{session}");
-    let claims = verify_with_jwks(&h, session["access_token"].as_str().unwrap(), "urn:latchkey:api").await;
+    let claims = verify_with_jwks(
+        &h,
+        session["access_token"].as_str().unwrap(),
+        "urn:latchkey:api",
+    )
+    .await;
     assert_eq!(claims.upn, "alice@example.com");
     assert_eq!(claims.sub, claims.oid);
     assert_eq!(claims.tid, h.tenant_id);
@@ -73,7 +81,8 @@ async fn join_register_signin_token_renew_leave() {
     let (status, body) = h.token(&prt, "api://payroll").await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["token_type"], "Bearer");
-    let claims = verify_with_jwks(&h, body["access_token"].as_str().unwrap(), "api://payroll").await;
+    let claims =
+        verify_with_jwks(&h, body["access_token"].as_str().unwrap(), "api://payroll").await;
     assert_eq!(claims.typ, "access");
 
     // Renewal: a new token, the old one revoked.
@@ -97,7 +106,10 @@ async fn join_register_signin_token_renew_leave() {
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["replaced_key_id"], key.key_id());
     assert_eq!(h.admin.keys(None).await.unwrap().len(), 1);
-    assert_error(&h.signin(&device, "alice@example.com", &key).await, "LK-KEY-001");
+    assert_error(
+        &h.signin(&device, "alice@example.com", &key).await,
+        "LK-KEY-001",
+    );
     assert_eq!(h.signin(&device, "alice@example.com", &key2).await.0, 200);
     assert!(h.audit().await.iter().any(|a| a.event == "key_replace"));
 
@@ -113,11 +125,22 @@ async fn join_register_signin_token_renew_leave() {
         .await;
     assert_eq!(status, 200, "{body}");
     assert!(h.admin.devices().await.unwrap()[0].disabled);
-    assert_error(&h.signin(&device, "alice@example.com", &key2).await, "LK-DEV-002");
+    assert_error(
+        &h.signin(&device, "alice@example.com", &key2).await,
+        "LK-DEV-002",
+    );
     assert_error(&h.token(&new_prt, "api://payroll").await, "LK-DEV-002");
 
     let events: Vec<String> = h.audit().await.into_iter().map(|a| a.event).collect();
-    for e in ["user_create", "password_signin", "device_join", "key_register", "signin", "prt_renew", "device_leave"] {
+    for e in [
+        "user_create",
+        "password_signin",
+        "device_join",
+        "key_register",
+        "signin",
+        "prt_renew",
+        "device_leave",
+    ] {
         assert!(events.iter().any(|x| x == e), "{e} audited: {events:?}");
     }
 }
@@ -132,20 +155,33 @@ async fn the_seed_mfa_rules_for_registration() {
     // Another user on the owner's cloud device: no token -> MFA required.
     let before = h.counts().await;
     assert_error(
-        &h.register(&owner.device, "judy@example.com", &judy_key, None).await,
+        &h.register(&owner.device, "judy@example.com", &judy_key, None)
+            .await,
         "LK-AUTH-005",
     );
     // A password-only token is not enough either.
     let (_, pwd_only) = h.password("judy@example.com", PASSWORD, None).await;
     let pwd_only = pwd_only["token"].as_str().unwrap().to_owned();
     assert_error(
-        &h.register(&owner.device, "judy@example.com", &judy_key, Some(&pwd_only)).await,
+        &h.register(
+            &owner.device,
+            "judy@example.com",
+            &judy_key,
+            Some(&pwd_only),
+        )
+        .await,
         "LK-AUTH-005",
     );
     // An MFA token naming someone else.
     let ivan_token = h.mfa_token("ivan@example.com", &owner.secret).await;
     assert_error(
-        &h.register(&owner.device, "judy@example.com", &judy_key, Some(&ivan_token)).await,
+        &h.register(
+            &owner.device,
+            "judy@example.com",
+            &judy_key,
+            Some(&ivan_token),
+        )
+        .await,
         "LK-AUTH-006",
     );
     let after = h.counts().await;
@@ -154,7 +190,12 @@ async fn the_seed_mfa_rules_for_registration() {
     // With her own MFA token, she registers.
     let judy_token = h.mfa_token("judy@example.com", &judy_secret).await;
     let (status, body) = h
-        .register(&owner.device, "judy@example.com", &judy_key, Some(&judy_token))
+        .register(
+            &owner.device,
+            "judy@example.com",
+            &judy_key,
+            Some(&judy_token),
+        )
         .await;
     assert_eq!(status, 200, "{body}");
 
@@ -164,16 +205,26 @@ async fn the_seed_mfa_rules_for_registration() {
     let hybrid = h.join(&token, "hybrid").await;
     let hank_key = rsa_key(2);
     assert_error(
-        &h.register(&hybrid, "hank@example.com", &hank_key, None).await,
+        &h.register(&hybrid, "hank@example.com", &hank_key, None)
+            .await,
         "LK-AUTH-005",
     );
     let token = h.mfa_token("hank@example.com", &hank_secret).await;
-    assert_eq!(h.register(&hybrid, "hank@example.com", &hank_key, Some(&token)).await.0, 200);
+    assert_eq!(
+        h.register(&hybrid, "hank@example.com", &hank_key, Some(&token))
+            .await
+            .0,
+        200
+    );
 
     // A cloud device joined without MFA gives its owner no exemption.
     let (_, pwd_only) = h.password("hank@example.com", PASSWORD, None).await;
     let weak = h.join(pwd_only["token"].as_str().unwrap(), "cloud").await;
-    assert_error(&h.register(&weak, "hank@example.com", &p256_key(), None).await, "LK-AUTH-005");
+    assert_error(
+        &h.register(&weak, "hank@example.com", &p256_key(), None)
+            .await,
+        "LK-AUTH-005",
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -192,7 +243,10 @@ async fn everything_survives_a_restart() {
     assert!(!server.created_tenant);
     assert_eq!(std::fs::read(h.data_dir().join("ca.pem")).unwrap(), ca);
     // Keys, users, devices and tokens survive; the signing key too (same kid).
-    assert_eq!(h.token(session["prt"].as_str().unwrap(), "api://x").await.0, 200);
+    assert_eq!(
+        h.token(session["prt"].as_str().unwrap(), "api://x").await.0,
+        200
+    );
     assert_eq!(h.signin(&user.device, &user.upn, &user.key).await.0, 200);
     assert_eq!(h.password(&user.upn, PASSWORD, None).await.0, 200);
 }
@@ -203,6 +257,11 @@ async fn insecure_http_is_refused_off_loopback() {
     let mut config = latchkey_server::ServerConfig::new(dir.path(), "0.0.0.0:0".parse().unwrap());
     config.insecure_http = true;
     let clock = latchkey_server::clock::ManualClock::new(time::OffsetDateTime::now_utc());
-    let err = latchkey_server::start(config, env(&clock)).await.unwrap_err();
-    assert!(matches!(err, latchkey_server::StartError::InsecureNotLoopback(_)));
+    let err = latchkey_server::start(config, env(&clock))
+        .await
+        .unwrap_err();
+    assert!(matches!(
+        err,
+        latchkey_server::StartError::InsecureNotLoopback(_)
+    ));
 }

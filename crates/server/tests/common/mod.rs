@@ -163,14 +163,18 @@ impl Harness {
     /// An enrolment token with MFA (moves the clock one step so the code is fresh).
     pub async fn mfa_token(&self, upn: &str, secret: &[u8]) -> String {
         self.clock.advance(time::Duration::seconds(30));
-        let (status, body) = self.password(upn, PASSWORD, Some(&self.otp(secret, 0))).await;
+        let (status, body) = self
+            .password(upn, PASSWORD, Some(&self.otp(secret, 0)))
+            .await;
         assert_eq!(status, 200, "{body}");
         body["token"].as_str().unwrap().to_owned()
     }
 
     pub async fn nonce(&self, purpose: Purpose) -> String {
         let purpose = serde_json::to_value(purpose).unwrap();
-        let (status, body) = self.post("/v1/nonce", &json!({ "purpose": purpose }), None).await;
+        let (status, body) = self
+            .post("/v1/nonce", &json!({ "purpose": purpose }), None)
+            .await;
         assert_eq!(status, 200, "{body}");
         body["nonce"].as_str().unwrap().to_owned()
     }
@@ -260,8 +264,12 @@ impl Harness {
     }
 
     pub async fn token(&self, prt: &str, audience: &str) -> (u16, Value) {
-        self.post("/v1/token", &json!({"prt": prt, "audience": audience}), None)
-            .await
+        self.post(
+            "/v1/token",
+            &json!({"prt": prt, "audience": audience}),
+            None,
+        )
+        .await
     }
 }
 
@@ -327,7 +335,7 @@ impl Default for Device {
 /// A Hello key as the agent would hold it.
 #[derive(Clone)]
 pub enum HelloKey {
-    Rsa(rsa::RsaPrivateKey),
+    Rsa(Box<rsa::RsaPrivateKey>),
     P256(p256::ecdsa::SigningKey),
 }
 
@@ -339,7 +347,7 @@ pub fn rsa_key(i: usize) -> HelloKey {
             .map(|_| rsa::RsaPrivateKey::new(&mut rand_core::OsRng, 2048).unwrap())
             .collect()
     });
-    HelloKey::Rsa(keys[i].clone())
+    HelloKey::Rsa(Box::new(keys[i].clone()))
 }
 
 pub fn p256_key() -> HelloKey {
@@ -375,7 +383,7 @@ impl HelloKey {
     pub fn sign(&self, msg: &[u8]) -> String {
         match self {
             HelloKey::Rsa(key) => {
-                let signer = rsa::pkcs1v15::SigningKey::<sha2::Sha256>::new(key.clone());
+                let signer = rsa::pkcs1v15::SigningKey::<sha2::Sha256>::new((**key).clone());
                 b64::encode(signer.sign(msg).to_vec())
             }
             HelloKey::P256(key) => {
