@@ -1,0 +1,183 @@
+//! The real `latchkeyd` binary: serve's banner, admin commands while it runs, output
+//! formats and exit codes.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
+
+use std::io::{BufRead, BufReader, Write};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+
+const BIN: &str = env!("CARGO_BIN_EXE_latchkeyd");
+
+struct Run {
+    code: i32,
+    stdout: String,
+    stderr: String,
+}
+
+fn run(data: &Path, args: &[&str], stdin: &str) -> Run {
+    let mut child = Command::new(BIN)
+        .args(args)
+        .arg("--data-dir")
+        .arg(data)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(stdin.as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    Run {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+/// Starts `serve`; returns the child and the lines up to the listening line.
+fn serve(data: &Path, extra: &[&str]) -> (Child, Vec<String>) {
+    let mut child = Command::new(BIN)
+        .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+        .arg(data)
+        .args(extra)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .unwrap();
+    let mut lines = Vec::new();
+    let mut reader = BufReader::new(child.stdout.take().unwrap());
+    loop {
+        let mut line = String::new();
+        assert!(
+            reader.read_line(&mut line).unwrap() > 0,
+            "serve exited: {lines:?}"
+        );
+        let done = line.starts_with("listening on ");
+        lines.push(line.trim_end().to_owned());
+        if done {
+            break;
+        }
+    }
+    (child, lines)
+}
+
+fn stop(mut child: Child) {
+    let _ = child.kill();
+    let _ = child.wait();
+}
+
+#[test]
+fn serve_and_administer_while_running() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let (child, banner) = serve(&data, &["--tenant-name", "Contoso"]);
+    let text = banner.join("\n");
+    assert!(
+        banner
+            .last()
+            .unwrap()
+            .starts_with("listening on https://127.0.0.1:"),
+        "{text}"
+    );
+    assert!(text.contains("created tenant Contoso"), "{text}");
+    assert!(data.join("ca.pem").is_file());
+
+    let show = run(&data, &["tenant", "show", "--json"], "");
+    assert_eq!(show.code, 0, "{}", show.stderr);
+    let tenant: serde_json::Value = serde_json::from_str(&show.stdout).unwrap();
+    assert_eq!(tenant["name"], "Contoso");
+    let fingerprint = tenant["ca_fingerprint_sha256"].as_str().unwrap();
+    assert!(text.contains(fingerprint) && text.contains(tenant["tenant_id"].as_str().unwrap()));
+
+    let add = run(
+        &data,
+        &["user", "add", "alice@example.com", "--password-stdin"],
+        "pa55word-for-tests\n",
+    );
+    assert_eq!(add.code, 0, "{}", add.stderr);
+    let uri = add
+        .stdout
+        .lines()
+        .find(|l| l.starts_with("otpauth://"))
+        .unwrap();
+    assert!(
+        uri.starts_with("otpauth://totp/Latchkey:alice@example.com?secret="),
+        "{uri}"
+    );
+    assert!(
+        uri.ends_with("&issuer=Latchkey&algorithm=SHA1&digits=6&period=30"),
+        "{uri}"
+    );
+
+    let again = run(
+        &data,
+        &["user", "add", "alice@example.com", "--password-stdin"],
+        "pa55word-for-tests\n",
+    );
+    assert_eq!(again.code, 1);
+    assert!(
+        again.stderr.starts_with("error: LK-REQ-003: "),
+        "{}",
+        again.stderr
+    );
+
+    let list = run(&data, &["user", "list", "--json"], "");
+    let users: serde_json::Value = serde_json::from_str(&list.stdout).unwrap();
+    assert_eq!(users[0]["upn"], "alice@example.com");
+    let table = run(&data, &["user", "list"], "");
+    assert!(table.stdout.starts_with("UPN"), "{}", table.stdout);
+
+    for (args, code) in [
+        (vec!["key", "delete", "abcd"], "LK-KEY-001"),
+        (vec!["device", "disable", "nope"], "LK-DEV-001"),
+        (vec!["audit", "--since", "someday"], "LK-REQ-003"),
+    ] {
+        let out = run(&data, &args, "");
+        assert_eq!(out.code, 1, "{args:?}");
+        assert!(
+            out.stderr.starts_with(&format!("error: {code}: ")),
+            "{}",
+            out.stderr
+        );
+    }
+    assert_eq!(
+        run(&data, &["device", "list", "--json"], "").stdout.trim(),
+        "[]"
+    );
+    assert_eq!(
+        run(&data, &["key", "list", "--json"], "").stdout.trim(),
+        "[]"
+    );
+    let audit = run(&data, &["audit", "--since", "1h", "--json"], "");
+    assert!(audit.stdout.contains("user_create"), "{}", audit.stdout);
+    assert_eq!(
+        run(&data, &["user", "disable", "alice@example.com"], "").code,
+        0
+    );
+
+    // Restart: the same tenant, nothing created.
+    stop(child);
+    let (child, banner) = serve(&data, &[]);
+    let text = banner.join("\n");
+    assert!(!text.contains("created tenant"), "{text}");
+    assert!(text.contains(fingerprint), "{text}");
+    stop(child);
+}
+
+#[test]
+fn usage_errors_and_insecure_http_off_loopback() {
+    let dir = tempfile::tempdir().unwrap();
+    assert_eq!(run(dir.path(), &["frobnicate"], "").code, 2);
+    assert_eq!(run(dir.path(), &["user", "add"], "").code, 2);
+    let out = run(
+        dir.path(),
+        &["serve", "--insecure-http", "--listen", "0.0.0.0:0"],
+        "",
+    );
+    assert_eq!(out.code, 1);
+    assert!(out.stderr.contains("loopback"), "{}", out.stderr);
+}
