@@ -1,0 +1,101 @@
+//! Statements shared by several operations, run inside the caller's transaction.
+
+use sqlx::{Sqlite, Transaction};
+
+use crate::storage::{AuditRecord, ConsumedNonce, Prt, StorageError, StorageResult};
+
+pub(super) fn is_unique_violation(err: &sqlx::Error) -> bool {
+    matches!(err, sqlx::Error::Database(db) if db.is_unique_violation())
+}
+
+pub(super) async fn consume_nonce(
+    tx: &mut Transaction<'static, Sqlite>,
+    tenant: &str,
+    nonce: &ConsumedNonce,
+) -> StorageResult<()> {
+    let inserted = sqlx::query(
+        "INSERT INTO used_nonces (tenant_id, nonce_id, expires_at) VALUES ($1, $2, $3)",
+    )
+    .bind(tenant)
+    .bind(&nonce.id)
+    .bind(nonce.expires_at)
+    .execute(&mut **tx)
+    .await;
+    match inserted {
+        Ok(_) => Ok(()),
+        Err(e) if is_unique_violation(&e) => Err(StorageError::NonceReplayed),
+        Err(e) => Err(e.into()),
+    }
+}
+
+pub(super) async fn insert_audit(
+    conn: &mut sqlx::SqliteConnection,
+    tenant: &str,
+    a: &AuditRecord,
+) -> StorageResult<()> {
+    sqlx::query(
+        "INSERT INTO audit (tenant_id, at, event, actor, device_id, key_id, source, outcome, reason) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+    )
+    .bind(tenant)
+    .bind(a.at)
+    .bind(&a.event)
+    .bind(&a.actor)
+    .bind(&a.device_id)
+    .bind(&a.key_id)
+    .bind(&a.source)
+    .bind(&a.outcome)
+    .bind(&a.reason)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+pub(super) async fn insert_prt(
+    tx: &mut Transaction<'static, Sqlite>,
+    tenant: &str,
+    prt: &Prt,
+) -> StorageResult<bool> {
+    // Guarded insert: only if the key is still registered for this user and device and
+    // neither the user nor the device is disabled, all checked inside this transaction.
+    let done = sqlx::query(
+        "INSERT INTO prts (tenant_id, token_hash, user_id, device_id, key_id, issued_at, expires_at, revoked) \
+         SELECT $1, $2, $3, $4, $5, $6, $7, $8 FROM key_credentials k \
+         JOIN devices d ON d.tenant_id = k.tenant_id AND d.id = k.device_id \
+         JOIN users u ON u.tenant_id = k.tenant_id AND u.id = k.user_id \
+         WHERE k.tenant_id = $1 AND k.key_id = $5 AND k.user_id = $3 AND k.device_id = $4 \
+         AND d.disabled = $9 AND u.disabled = $9",
+    )
+    .bind(tenant)
+    .bind(&prt.token_hash)
+    .bind(&prt.user_id)
+    .bind(&prt.device_id)
+    .bind(&prt.key_id)
+    .bind(prt.issued_at)
+    .bind(prt.expires_at)
+    .bind(prt.revoked)
+    .bind(false)
+    .execute(&mut **tx)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+pub(super) async fn disable_device_tx(
+    tx: &mut Transaction<'static, Sqlite>,
+    tenant: &str,
+    device_id: &str,
+) -> StorageResult<bool> {
+    let done = sqlx::query("UPDATE devices SET disabled = $3 WHERE tenant_id = $1 AND id = $2")
+        .bind(tenant)
+        .bind(device_id)
+        .bind(true)
+        .execute(&mut **tx)
+        .await?;
+    sqlx::query("UPDATE prts SET revoked = $3 WHERE tenant_id = $1 AND device_id = $2")
+        .bind(tenant)
+        .bind(device_id)
+        .bind(true)
+        .execute(&mut **tx)
+        .await?;
+    Ok(done.rows_affected() == 1)
+}
