@@ -4,14 +4,17 @@
 
 use std::path::Path;
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{Sqlite, SqlitePool, Transaction};
+use tokio::sync::{Mutex, OwnedMutexGuard};
 
 use super::*;
 
+mod signin;
 mod tx;
 
 use tx::{consume_nonce, disable_device_tx, insert_audit, insert_prt, is_unique_violation};
@@ -27,9 +30,14 @@ const KEY_COLUMNS: &str =
 pub const DB_FILE: &str = "latchkey.db";
 
 /// SQLite storage.
+///
+/// Writers of this process queue on an in-process gate before `BEGIN IMMEDIATE`, so SQLite's
+/// busy handler (which sleeps) only comes into play against other processes (the admin
+/// commands), never between the service's own requests.
 #[derive(Debug, Clone)]
 pub struct SqliteStorage {
     pool: SqlitePool,
+    write_gate: Arc<Mutex<()>>,
 }
 
 impl SqliteStorage {
@@ -47,11 +55,16 @@ impl SqliteStorage {
             .connect_with(options)
             .await?;
         sqlx::migrate!("./migrations").run(&pool).await?;
-        Ok(SqliteStorage { pool })
+        Ok(SqliteStorage {
+            pool,
+            write_gate: Arc::new(Mutex::new(())),
+        })
     }
 
-    async fn write(&self) -> StorageResult<Transaction<'static, Sqlite>> {
-        Ok(self.pool.begin_with("BEGIN IMMEDIATE").await?)
+    /// Begins a write transaction; the returned guard must live until it commits.
+    async fn write(&self) -> StorageResult<(Transaction<'static, Sqlite>, OwnedMutexGuard<()>)> {
+        let gate = self.write_gate.clone().lock_owned().await;
+        Ok((self.pool.begin_with("BEGIN IMMEDIATE").await?, gate))
     }
 
     /// Closes the pool (waits for connections to finish).
@@ -74,7 +87,7 @@ impl Storage for SqliteStorage {
     }
 
     async fn create_tenant(&self, t: &TenantRecord) -> StorageResult<TenantRecord> {
-        let mut tx = self.write().await?;
+        let (mut tx, _gate) = self.write().await?;
         let existing = sqlx::query_as::<_, TenantRecord>(
             "SELECT id, name, ca_cert_pem, ca_key_pem, signing_key_pkcs8, signing_kid, \
              nonce_secret, created_at FROM tenants ORDER BY created_at, id LIMIT 1",
@@ -103,7 +116,7 @@ impl Storage for SqliteStorage {
     }
 
     async fn create_user(&self, tenant: &str, u: &User, audit: &AuditRecord) -> StorageResult<()> {
-        let mut tx = self.write().await?;
+        let (mut tx, _gate) = self.write().await?;
         let inserted = sqlx::query(
             "INSERT INTO users (tenant_id, id, upn, display_name, password_hash, totp_secret, \
              last_totp_step, disabled, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
@@ -157,7 +170,7 @@ impl Storage for SqliteStorage {
         upn: &str,
         audit: &AuditRecord,
     ) -> StorageResult<bool> {
-        let mut tx = self.write().await?;
+        let (mut tx, _gate) = self.write().await?;
         let done = sqlx::query("UPDATE users SET disabled = $3 WHERE tenant_id = $1 AND upn = $2")
             .bind(tenant)
             .bind(upn)
@@ -179,7 +192,7 @@ impl Storage for SqliteStorage {
         totp_step: Option<i64>,
         audit: &AuditRecord,
     ) -> StorageResult<bool> {
-        let mut tx = self.write().await?;
+        let (mut tx, _gate) = self.write().await?;
         if let Some(step) = totp_step {
             let done = sqlx::query(
                 "UPDATE users SET last_totp_step = $3 WHERE tenant_id = $1 AND id = $2 \
@@ -232,7 +245,7 @@ impl Storage for SqliteStorage {
         d: &Device,
         audit: &AuditRecord,
     ) -> StorageResult<()> {
-        let mut tx = self.write().await?;
+        let (mut tx, _gate) = self.write().await?;
         consume_nonce(&mut tx, tenant, nonce).await?;
         sqlx::query(&format!(
             "INSERT INTO devices (tenant_id, {DEVICE_COLUMNS}) \
@@ -264,7 +277,7 @@ impl Storage for SqliteStorage {
         device_id: &str,
         audit: &AuditRecord,
     ) -> StorageResult<()> {
-        let mut tx = self.write().await?;
+        let (mut tx, _gate) = self.write().await?;
         consume_nonce(&mut tx, tenant, nonce).await?;
         disable_device_tx(&mut tx, tenant, device_id).await?;
         insert_audit(&mut tx, tenant, audit).await?;
@@ -278,7 +291,7 @@ impl Storage for SqliteStorage {
         device_id: &str,
         audit: &AuditRecord,
     ) -> StorageResult<bool> {
-        let mut tx = self.write().await?;
+        let (mut tx, _gate) = self.write().await?;
         if !disable_device_tx(&mut tx, tenant, device_id).await? {
             return Ok(false);
         }
@@ -306,7 +319,7 @@ impl Storage for SqliteStorage {
         k: &KeyCredential,
         audit: &AuditRecord,
     ) -> StorageResult<Option<String>> {
-        let mut tx = self.write().await?;
+        let (mut tx, _gate) = self.write().await?;
         consume_nonce(&mut tx, tenant, nonce).await?;
         let replaced: Option<String> = sqlx::query_scalar(
             "SELECT key_id FROM key_credentials WHERE tenant_id = $1 AND user_id = $2 AND device_id = $3",
@@ -374,7 +387,7 @@ impl Storage for SqliteStorage {
         key_id: &str,
         audit: &AuditRecord,
     ) -> StorageResult<bool> {
-        let mut tx = self.write().await?;
+        let (mut tx, _gate) = self.write().await?;
         let done = sqlx::query("DELETE FROM key_credentials WHERE tenant_id = $1 AND key_id = $2")
             .bind(tenant)
             .bind(key_id)
@@ -427,14 +440,19 @@ impl Storage for SqliteStorage {
         prt: &Prt,
         audit: &AuditRecord,
     ) -> StorageResult<bool> {
-        let mut tx = self.write().await?;
-        consume_nonce(&mut tx, tenant, nonce).await?;
-        if !insert_prt(&mut tx, tenant, prt).await? {
-            return Ok(false);
-        }
-        insert_audit(&mut tx, tenant, audit).await?;
-        tx.commit().await?;
-        Ok(true)
+        // The hot path: one round trip to SQLite (see `signin::SCRIPT`), run in its own task
+        // holding the write gate, so a client that disconnects mid-request cannot leave a
+        // transaction open on a pooled connection.
+        let gate = self.write_gate.clone().lock_owned().await;
+        let pool = self.pool.clone();
+        let (tenant, nonce, prt, audit) =
+            (tenant.to_owned(), nonce.clone(), prt.clone(), audit.clone());
+        tokio::spawn(async move {
+            let _gate = gate;
+            signin::complete(&pool, &tenant, &nonce, &prt, &audit).await
+        })
+        .await
+        .map_err(|e| StorageError::Database(sqlx::Error::Protocol(e.to_string())))?
     }
 
     async fn prt_context(
@@ -492,7 +510,7 @@ impl Storage for SqliteStorage {
         new: &Prt,
         audit: &AuditRecord,
     ) -> StorageResult<bool> {
-        let mut tx = self.write().await?;
+        let (mut tx, _gate) = self.write().await?;
         consume_nonce(&mut tx, tenant, nonce).await?;
         let revoked = sqlx::query(
             "UPDATE prts SET revoked = $3 WHERE tenant_id = $1 AND token_hash = $2 AND revoked = $4",
