@@ -161,7 +161,6 @@ fn read_value(node: Node, item: &Item, cmd_meta: &Meta) -> Result<Value, PolicyE
             expected: expected.as_str(),
             got: clip(declared),
         })?;
-    debug_assert!(spec.ty != ValueType::Node);
     let data = item
         .data
         .as_deref()
