@@ -7,6 +7,7 @@ use sha2::{Digest, Sha256};
 use crate::authdata::AuthenticatorData;
 use crate::clientdata::{self, Ceremony};
 use crate::cose::CoseKey;
+use crate::crypto::CoseAlg;
 use crate::error::AttestError;
 use crate::options::{AssertionOptions, CounterPolicy, Expected};
 
@@ -80,6 +81,9 @@ pub fn verify_assertion(
         return Err(AttestError::CredentialIdMismatch);
     }
     let key = CoseKey::from_bytes(&credential.public_key_cose)?;
+    if key.alg == CoseAlg::Rs1 {
+        return Err(AttestError::InsecureAlgorithmRefused { alg: "RS1" });
+    }
     let client = clientdata::check(
         response.client_data_json,
         Ceremony::Get,

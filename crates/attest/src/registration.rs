@@ -8,6 +8,7 @@ use crate::authdata::{AuthenticatorData, Flags};
 use crate::chain::ValidatedChain;
 use crate::clientdata::{self, Ceremony};
 use crate::cose::{read_cbor_item, CoseKey};
+use crate::crypto::CoseAlg;
 use crate::error::AttestError;
 use crate::formats::{verify_statement, AttestationType, StatementInput};
 use crate::options::{AttestationFormat, Expected, RegistrationPolicy, MAX_INPUT_LEN};
@@ -156,6 +157,10 @@ pub fn verify_registration(
         .attested
         .as_ref()
         .ok_or(AttestError::MissingCredentialData)?;
+    // Credentials that would sign assertions with SHA-1 are never registered.
+    if credential.public_key.alg == CoseAlg::Rs1 {
+        return Err(AttestError::InsecureAlgorithmRefused { alg: "RS1" });
+    }
     let format = AttestationFormat::from_fmt(&object.fmt)?;
     let outcome = verify_statement(&StatementInput {
         format,

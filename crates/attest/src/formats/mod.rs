@@ -9,7 +9,7 @@ use crate::chain::{validate_chain, ValidatedChain};
 use crate::cose::as_int;
 use crate::crypto::CoseAlg;
 use crate::error::AttestError;
-use crate::options::{AttestationFormat, RegistrationPolicy};
+use crate::options::{AttestationFormat, RegistrationPolicy, Sha1Policy};
 
 mod android_key;
 mod android_safetynet;
@@ -74,14 +74,21 @@ impl StatementInput<'_> {
             .map(|(_, v)| v)
     }
 
-    /// attStmt.alg as a supported COSE algorithm.
+    /// attStmt.alg as a supported COSE algorithm. RS1 is refused except in `tpm`
+    /// statements under [`Sha1Policy::AllowTpmRs1`].
     pub fn alg(&self) -> Result<CoseAlg, AttestError> {
         let n = self
             .member("alg")
             .and_then(as_int)
             .ok_or_else(|| self.malformed("alg missing or not an integer"))?;
         let n = i64::try_from(n).map_err(|_| self.malformed("alg out of range"))?;
-        CoseAlg::from_i64(n)
+        let alg = CoseAlg::from_i64(n)?;
+        let rs1_allowed =
+            self.format == AttestationFormat::Tpm && self.policy.sha1 == Sha1Policy::AllowTpmRs1;
+        if alg == CoseAlg::Rs1 && !rs1_allowed {
+            return Err(AttestError::InsecureAlgorithmRefused { alg: "RS1" });
+        }
+        Ok(alg)
     }
 
     /// A byte-string member.

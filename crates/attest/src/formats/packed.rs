@@ -7,7 +7,6 @@
 
 use crate::certs::{check_aaguid_extension, require_not_ca, require_v3};
 use crate::chain::{cert_key, parse_cert};
-use crate::crypto::CoseAlg;
 use crate::error::AttestError;
 
 use super::{AttestationType, StatementInput, StatementOutcome};
@@ -17,9 +16,6 @@ const REQUIRED_OU: &str = "Authenticator Attestation";
 
 pub(super) fn verify(input: &StatementInput<'_>) -> Result<StatementOutcome, AttestError> {
     let alg = input.alg()?;
-    if alg == CoseAlg::Rs1 {
-        return Err(AttestError::InsecureAlgorithmRefused { alg: "RS1" });
-    }
     let sig = input.bytes("sig")?;
     let msg = input.signed_data();
     match input.x5c()? {

@@ -7,9 +7,7 @@
 //! ```
 
 use crate::chain::{cert_key, parse_cert};
-use crate::crypto::CoseAlg;
 use crate::error::AttestError;
-use crate::options::Sha1Policy;
 use crate::tpm::aik::check_aik_certificate;
 use crate::tpm::attest::TpmsAttest;
 use crate::tpm::public::TpmtPublic;
@@ -30,10 +28,8 @@ pub(super) fn verify(input: &StatementInput<'_>) -> Result<StatementOutcome, Att
             detail: "ECDAA is not supported".into(),
         });
     }
+    // RS1 is refused here unless the SHA-1 policy allows it (see `StatementInput::alg`).
     let alg = input.alg()?;
-    if alg == CoseAlg::Rs1 && input.policy.sha1 == Sha1Policy::Refuse {
-        return Err(AttestError::InsecureAlgorithmRefused { alg: "RS1" });
-    }
     let sig = input.bytes("sig")?;
     let pub_area = input.bytes("pubArea")?;
     let cert_info = input.bytes("certInfo")?;
