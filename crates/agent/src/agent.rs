@@ -1,0 +1,144 @@
+//! The device agent: one state directory, a clock, the policy in force and the session.
+
+use latchkey_policy::EffectivePolicy;
+
+use crate::clock::Clock;
+use crate::container::{Container, KdfParams};
+use crate::error::AgentError;
+use crate::events;
+use crate::prereq;
+use crate::provider::{KeyProvider, SoftwareProvider};
+use crate::records::{user_file, DeviceRecord, SsoRecord};
+use crate::status::{self, StatusReport};
+use crate::store::StateDir;
+
+/// The agent's handle on the device.
+pub struct Agent {
+    pub(crate) state: StateDir,
+    pub(crate) clock: Box<dyn Clock>,
+    pub(crate) policy: EffectivePolicy,
+    pub(crate) remote_session: bool,
+    pub(crate) provider: Box<dyn KeyProvider>,
+}
+
+/// The subdirectory of Hello containers.
+pub const HELLO_DIR: &str = "hello";
+/// The subdirectory of primary refresh tokens.
+pub const SSO_DIR: &str = "sso";
+
+impl Agent {
+    /// An agent over `state` with the seed's policy defaults (until the device receives
+    /// policy from the service).
+    pub fn new(state: StateDir, clock: Box<dyn Clock>, remote_session: bool) -> Self {
+        Agent {
+            state,
+            clock,
+            policy: EffectivePolicy::default(),
+            remote_session,
+            provider: Box::new(SoftwareProvider::default()),
+        }
+    }
+
+    /// Uses the software provider with other Argon2id costs (tests use cheap ones).
+    pub fn with_kdf(mut self, kdf: KdfParams) -> Self {
+        self.provider = Box::new(SoftwareProvider { kdf });
+        self
+    }
+
+    /// Uses another key provider.
+    pub fn with_provider(mut self, provider: Box<dyn KeyProvider>) -> Self {
+        self.provider = provider;
+        self
+    }
+
+    /// The key provider.
+    pub fn provider(&self) -> &dyn KeyProvider {
+        self.provider.as_ref()
+    }
+
+    /// The state directory.
+    pub fn state(&self) -> &StateDir {
+        &self.state
+    }
+
+    /// Now, from the agent's clock.
+    pub fn now(&self) -> i64 {
+        self.clock.now()
+    }
+
+    /// The join, if any.
+    pub fn device(&self) -> Result<Option<DeviceRecord>, AgentError> {
+        DeviceRecord::load(&self.state)
+    }
+
+    /// `upn`, or the device's registered owner when `None`.
+    pub fn user_or_owner(&self, upn: Option<&str>) -> Result<String, AgentError> {
+        match upn {
+            Some(u) => Ok(u.trim().to_owned()),
+            None => Ok(DeviceRecord::require(&self.state)?.owner_upn),
+        }
+    }
+
+    /// The user's Hello container, if any.
+    pub fn container(&self, upn: &str) -> Result<Option<Container>, AgentError> {
+        self.state.read_json(&user_file(HELLO_DIR, upn))
+    }
+
+    pub(crate) fn save_container(&self, c: &Container) -> Result<(), AgentError> {
+        self.state.write_json(&user_file(HELLO_DIR, &c.upn), c)
+    }
+
+    /// The user's primary refresh token, if any.
+    pub fn sso(&self, upn: &str) -> Result<Option<SsoRecord>, AgentError> {
+        self.state.read_json(&user_file(SSO_DIR, upn))
+    }
+
+    pub(crate) fn save_sso(&self, s: &SsoRecord) -> Result<(), AgentError> {
+        self.state.write_json(&user_file(SSO_DIR, &s.upn), s)
+    }
+
+    /// The prerequisite check as it stands.
+    pub fn prerequisites(
+        &self,
+    ) -> Result<latchkey_policy::provision::ProvisioningDecision, AgentError> {
+        let device = self.device()?;
+        Ok(prereq::check(
+            device.as_ref(),
+            &self.policy,
+            self.remote_session,
+            self.provider.tpm_state(),
+        ))
+    }
+
+    /// `latchkey status` for `upn` (default: the registered owner).
+    pub fn status(&self, upn: Option<&str>) -> Result<StatusReport, AgentError> {
+        let device = self.device()?;
+        let user = match upn {
+            Some(u) => Some(u.to_owned()),
+            None => device.as_ref().map(|d| d.owner_upn.clone()),
+        };
+        let container = match &user {
+            Some(u) => self.container(u)?,
+            None => None,
+        };
+        let sso = match &user {
+            Some(u) => self.sso(u)?,
+            None => None,
+        };
+        let decision = self.prerequisites()?;
+        Ok(status::report(
+            self.provider.name(),
+            device.as_ref(),
+            user.as_deref(),
+            container.as_ref(),
+            sso.as_ref(),
+            &decision,
+            self.now(),
+        ))
+    }
+
+    /// The event log, oldest first.
+    pub fn events(&self) -> Result<Vec<events::Event>, AgentError> {
+        events::read(&self.state)
+    }
+}

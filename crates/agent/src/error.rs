@@ -1,0 +1,148 @@
+//! The agent's one error type, with the stable codes users see in messages.
+
+use thiserror::Error;
+
+/// Everything that can go wrong on the device. Every message starts with its stable code
+/// (`LK-AGENT-…`, `LK-PIN-…`, or the service's own code for refusals by the service).
+#[derive(Debug, Error)]
+pub enum AgentError {
+    /// The device has not joined (or has left).
+    #[error("LK-AGENT-001: this device is not joined; run `latchkey join` first")]
+    NotJoined,
+    /// The device is joined already.
+    #[error("LK-AGENT-002: this device is already joined to tenant {tenant} as device {device}; run `latchkey leave` first")]
+    AlreadyJoined {
+        /// Tenant id.
+        tenant: String,
+        /// Device id.
+        device: String,
+    },
+    /// A state file exists but cannot be understood.
+    #[error("LK-AGENT-003: the state file {path} is unreadable or corrupt: {reason}")]
+    CorruptState {
+        /// The file.
+        path: String,
+        /// Why.
+        reason: String,
+    },
+    /// Reading or writing the state directory failed.
+    #[error("LK-AGENT-004: cannot {action} {path}: {source}")]
+    Io {
+        /// What was being done.
+        action: &'static str,
+        /// The path.
+        path: String,
+        /// The OS error.
+        source: std::io::Error,
+    },
+    /// The service could not be reached, or TLS failed.
+    #[error("LK-AGENT-005: cannot reach the service at {url}: {reason}")]
+    Unreachable {
+        /// The URL.
+        url: String,
+        /// Why.
+        reason: String,
+    },
+    /// The service answered with something that is not the documented response.
+    #[error("LK-AGENT-006: unexpected response from the service ({context}): {reason}")]
+    BadResponse {
+        /// Which call.
+        context: &'static str,
+        /// Why.
+        reason: String,
+    },
+    /// The service's CA is not trusted and could not be confirmed.
+    #[error("LK-AGENT-007: the service's CA is not trusted: {0}")]
+    UntrustedCa(String),
+    /// A CA file or fingerprint given on the command line is unusable or does not match.
+    #[error("LK-AGENT-008: {0}")]
+    BadCa(String),
+    /// The user has no Hello key on this device.
+    #[error(
+        "LK-AGENT-009: {upn} has no Windows Hello key on this device; run `latchkey hello setup`"
+    )]
+    NotProvisioned {
+        /// The user.
+        upn: String,
+    },
+    /// The prerequisite check failed: provisioning will not launch.
+    #[error("LK-AGENT-010: provisioning will not launch: {failed}")]
+    WillNotProvision {
+        /// The failed checks, in words.
+        failed: String,
+    },
+    /// No primary refresh token is held for the user.
+    #[error("LK-AGENT-011: no primary refresh token for {upn}; run `latchkey signin`")]
+    NoPrt {
+        /// The user.
+        upn: String,
+    },
+    /// A key could not be generated or used.
+    #[error("LK-AGENT-012: key operation failed: {0}")]
+    Crypto(String),
+    /// A command-line value is unusable.
+    #[error("LK-AGENT-013: {0}")]
+    InvalidInput(String),
+    /// The wrong PIN was entered.
+    #[error("LK-PIN-001: the PIN is incorrect ({remaining} tries left before a lockout)")]
+    WrongPin {
+        /// Tries left before the lockout begins (0 when the next failure extends it).
+        remaining: u32,
+    },
+    /// Too many wrong PINs: tries are refused until the delay has passed.
+    #[error("LK-PIN-002: too many incorrect PINs; try again in {wait_seconds} s")]
+    PinLocked {
+        /// Seconds until the next try is accepted.
+        wait_seconds: i64,
+    },
+    /// The PIN breaks the PIN policy.
+    #[error("LK-PIN-003: the PIN {0}")]
+    PinPolicy(String),
+    /// The two PIN entries differ.
+    #[error("LK-PIN-004: the PINs do not match")]
+    PinMismatch,
+    /// The service refused the request; `code` is the service's stable code.
+    #[error("{code}: {message}")]
+    Service {
+        /// The service's code, e.g. `LK-KEY-001`.
+        code: String,
+        /// The service's message.
+        message: String,
+        /// The HTTP status.
+        status: u16,
+    },
+}
+
+impl AgentError {
+    /// The stable code, e.g. `LK-PIN-001`.
+    pub fn code(&self) -> &str {
+        match self {
+            AgentError::NotJoined => "LK-AGENT-001",
+            AgentError::AlreadyJoined { .. } => "LK-AGENT-002",
+            AgentError::CorruptState { .. } => "LK-AGENT-003",
+            AgentError::Io { .. } => "LK-AGENT-004",
+            AgentError::Unreachable { .. } => "LK-AGENT-005",
+            AgentError::BadResponse { .. } => "LK-AGENT-006",
+            AgentError::UntrustedCa(_) => "LK-AGENT-007",
+            AgentError::BadCa(_) => "LK-AGENT-008",
+            AgentError::NotProvisioned { .. } => "LK-AGENT-009",
+            AgentError::WillNotProvision { .. } => "LK-AGENT-010",
+            AgentError::NoPrt { .. } => "LK-AGENT-011",
+            AgentError::Crypto(_) => "LK-AGENT-012",
+            AgentError::InvalidInput(_) => "LK-AGENT-013",
+            AgentError::WrongPin { .. } => "LK-PIN-001",
+            AgentError::PinLocked { .. } => "LK-PIN-002",
+            AgentError::PinPolicy(_) => "LK-PIN-003",
+            AgentError::PinMismatch => "LK-PIN-004",
+            AgentError::Service { code, .. } => code,
+        }
+    }
+
+    pub(crate) fn io(action: &'static str, path: &std::path::Path, source: std::io::Error) -> Self {
+        AgentError::Io {
+            action,
+            path: path.display().to_string(),
+            source,
+        }
+    }
+}

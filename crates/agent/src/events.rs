@@ -1,0 +1,82 @@
+//! The client event log, with the event ids of the Windows Hello for Business seeds.
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::AgentError;
+use crate::store::StateDir;
+
+/// The log file.
+pub const EVENTS_FILE: &str = "events.json";
+/// How many events are kept (the oldest are dropped first).
+pub const MAX_EVENTS: usize = 1000;
+
+/// The seed's event ids.
+pub mod id {
+    /// A Hello key was registered (key id and UPN).
+    pub const KEY_REGISTERED: u32 = 300;
+    /// Every prerequisite passed: provisioning will launch.
+    pub const PREREQUISITES_PASSED: u32 = 358;
+    /// Provisioning will not launch (a yes/no per check).
+    pub const WILL_NOT_LAUNCH: u32 = 360;
+}
+
+/// One event.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Event {
+    /// The event id (see [`id`]).
+    pub id: u32,
+    /// When (seconds since the epoch).
+    pub time: i64,
+    /// `Information` or `Warning`.
+    pub level: String,
+    /// What happened, in words.
+    pub message: String,
+    /// Named details (key id, UPN, each check's result, ...), in order.
+    pub data: Vec<(String, String)>,
+}
+
+/// Reads the log, oldest first.
+pub fn read(state: &StateDir) -> Result<Vec<Event>, AgentError> {
+    Ok(state.read_json(EVENTS_FILE)?.unwrap_or_default())
+}
+
+/// Appends `event` (rewriting the log atomically, dropping the oldest beyond
+/// [`MAX_EVENTS`]).
+pub fn record(state: &StateDir, event: Event) -> Result<(), AgentError> {
+    let mut all = read(state)?;
+    all.push(event);
+    if all.len() > MAX_EVENTS {
+        let excess = all.len() - MAX_EVENTS;
+        all.drain(..excess);
+    }
+    state.write_json(EVENTS_FILE, &all)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn events_append_in_order_and_the_log_is_bounded() {
+        let tmp = tempfile::tempdir().unwrap();
+        let state = StateDir::new(tmp.path());
+        assert!(read(&state).unwrap().is_empty());
+        for i in 0..(MAX_EVENTS as i64 + 3) {
+            record(
+                &state,
+                Event {
+                    id: id::KEY_REGISTERED,
+                    time: i,
+                    level: "Information".into(),
+                    message: "m".into(),
+                    data: vec![("UPN".into(), "a".into())],
+                },
+            )
+            .unwrap();
+        }
+        let all = read(&state).unwrap();
+        assert_eq!(all.len(), MAX_EVENTS);
+        assert_eq!(all[0].time, 3, "the oldest were dropped");
+        assert_eq!(all.last().unwrap().time, MAX_EVENTS as i64 + 2);
+    }
+}

@@ -1,0 +1,39 @@
+//! # latchkey-agent
+//!
+//! The device side of Latchkey: what `latchkey` (the device CLI) does, as a library.
+//!
+//! - [`store`]: the state directory, private files written atomically.
+//! - [`records`]: the join and the primary refresh tokens as stored.
+//! - [`device_key`] and [`hello_key`]: the device's P-256 key and the user's RSA Hello key.
+//! - [`container`]: the Hello key wrapped under the PIN (AES-256-GCM, Argon2id) with the
+//!   wrong-PIN lockout; [`provider`]: the key-provider interface (software now, TPM later).
+//! - [`pool`]: RSA keys generated ahead of time.
+//! - [`prereq`]: the Ngc prerequisite check; [`events`]: events 300, 358 and 360.
+//! - [`client`] and [`trust`]: the service's HTTP API over TLS pinned to the tenant CA.
+//! - [`Agent`]: join, hello setup, sign-in, tokens, leave and status.
+#![forbid(unsafe_code)]
+
+mod agent;
+pub mod client;
+pub mod clock;
+pub mod container;
+pub mod device_key;
+mod error;
+pub mod events;
+pub mod hello_key;
+mod ops_join;
+mod ops_setup;
+mod ops_signin;
+pub mod pool;
+pub mod prereq;
+pub mod provider;
+pub mod records;
+pub mod status;
+pub mod store;
+pub mod trust;
+
+pub use agent::{Agent, HELLO_DIR, SSO_DIR};
+pub use error::AgentError;
+pub use ops_join::JoinOptions;
+pub use ops_setup::{check_pin, owner_stands_in, Credentials, Provisioned};
+pub use ops_signin::RENEW_MARGIN_SECS;

@@ -1,0 +1,122 @@
+//! `latchkey join` and `latchkey leave`.
+
+use latchkey_proto::api::auth::PasswordSignIn;
+use latchkey_proto::api::device::{JoinRequest, JoinType, LeaveRequest};
+use latchkey_proto::proof::Purpose;
+
+use crate::agent::Agent;
+use crate::client::ServiceClient;
+use crate::device_key::DeviceKey;
+use crate::error::AgentError;
+use crate::records::{DeviceRecord, DEVICE_FILE};
+
+/// What `join` needs.
+#[derive(Debug, Clone)]
+pub struct JoinOptions {
+    /// The service's base URL.
+    pub server: String,
+    /// The tenant CA (PEM), already trusted by the user (see [`crate::trust`]).
+    pub ca_pem: String,
+    /// The joining user.
+    pub upn: String,
+    /// Their password.
+    pub password: String,
+    /// Their one-time code (without it the join is recorded as done without MFA).
+    pub otp: Option<String>,
+    /// Join type.
+    pub join_type: JoinType,
+    /// The device's display name.
+    pub display_name: String,
+    /// The operating system.
+    pub os: String,
+}
+
+impl Agent {
+    /// Signs the user in, generates the device key, joins, and stores the join. Nothing is
+    /// written unless the service accepted the join.
+    pub fn join(&self, opts: &JoinOptions) -> Result<DeviceRecord, AgentError> {
+        if let Some(existing) = self.device()? {
+            return Err(AgentError::AlreadyJoined {
+                tenant: existing.tenant_id,
+                device: existing.device_id,
+            });
+        }
+        let client = ServiceClient::new(&opts.server, &opts.ca_pem)?;
+        let tenant = client.tenant()?;
+        let token = client.password(&PasswordSignIn {
+            upn: opts.upn.clone(),
+            password: opts.password.clone(),
+            otp: opts.otp.clone(),
+        })?;
+        let key = DeviceKey::generate();
+        let spki = key.spki_b64()?;
+        let nonce = client.nonce(Purpose::Join)?;
+        let signature = key.prove(Purpose::Join, &nonce, &[&tenant.tenant_id, &spki]);
+        let joined = client.join(
+            &JoinRequest {
+                nonce,
+                display_name: opts.display_name.clone(),
+                os: opts.os.clone(),
+                join_type: opts.join_type,
+                device_public_key: spki,
+                signature,
+            },
+            &token.token,
+        )?;
+        if joined.tenant_id != tenant.tenant_id {
+            return Err(AgentError::BadResponse {
+                context: "POST /v1/devices/join",
+                reason: "the join names another tenant than the service".to_owned(),
+            });
+        }
+        latchkey_pki::pem_to_der(&joined.device_certificate_pem, "CERTIFICATE").map_err(|e| {
+            AgentError::BadResponse {
+                context: "POST /v1/devices/join",
+                reason: format!("device certificate: {e}"),
+            }
+        })?;
+        let record = DeviceRecord {
+            server_url: client.base().to_owned(),
+            ca_pem: opts.ca_pem.clone(),
+            tenant_id: joined.tenant_id,
+            tenant_name: joined.tenant_name,
+            device_id: joined.device_id,
+            join_type: opts.join_type,
+            owner_upn: opts.upn.clone(),
+            joined_with_mfa: joined.joined_with_mfa,
+            joined_at: self.now(),
+            device_certificate_pem: joined.device_certificate_pem,
+            device_key: latchkey_proto::b64::encode(key.to_pkcs8()?.as_slice()),
+        };
+        self.state.write_json(DEVICE_FILE, &record)?;
+        Ok(record)
+    }
+
+    /// Asks the service to disable this device, then removes all local state. With
+    /// `force`, local state is removed even when the service cannot be told.
+    pub fn leave(&self, force: bool) -> Result<String, AgentError> {
+        let device = self.device()?.ok_or(AgentError::NotJoined)?;
+        let told = (|| {
+            let client = ServiceClient::new(&device.server_url, &device.ca_pem)?;
+            let key = device.key()?;
+            let nonce = client.nonce(Purpose::Leave)?;
+            let signature = key.prove(
+                Purpose::Leave,
+                &nonce,
+                &[&device.tenant_id, &device.device_id],
+            );
+            client.leave(&LeaveRequest {
+                device_id: device.device_id.clone(),
+                nonce,
+                signature,
+            })
+        })();
+        match told {
+            Ok(_) => {}
+            Err(e) if !force => return Err(e),
+            Err(_) => {}
+        }
+        self.state.wipe()?;
+        Ok(device.device_id)
+    }
+}

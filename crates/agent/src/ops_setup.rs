@@ -1,0 +1,175 @@
+//! `latchkey hello setup`: provision a PIN-protected Hello key and register it.
+
+use latchkey_policy::EffectivePolicy;
+use latchkey_proto::api::auth::PasswordSignIn;
+use latchkey_proto::api::device::JoinType;
+use latchkey_proto::api::key::RegisterKeyRequest;
+use latchkey_proto::proof::Purpose;
+
+use crate::agent::Agent;
+use crate::client::ServiceClient;
+use crate::error::AgentError;
+use crate::events::{self, Event};
+use crate::hello_key::HelloKey;
+use crate::pool;
+use crate::prereq;
+use crate::records::DeviceRecord;
+
+/// A password and, for a multi-factor sign-in, a one-time code.
+#[derive(Debug, Clone)]
+pub struct Credentials {
+    /// The password.
+    pub password: String,
+    /// The one-time code.
+    pub otp: Option<String>,
+}
+
+/// The result of provisioning.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Provisioned {
+    /// The user.
+    pub upn: String,
+    /// The registered key id.
+    pub key_id: String,
+    /// The key it replaced, if the user had one on this device.
+    pub replaced_key_id: Option<String>,
+    /// Whether the key came from the pool (false: generated on the spot).
+    pub from_pool: bool,
+}
+
+/// Whether the seed's rule lets the device stand in for a fresh MFA: the user is the
+/// registered owner of a cloud-joined device that was joined with MFA.
+pub fn owner_stands_in(device: &DeviceRecord, upn: &str) -> bool {
+    device.join_type == JoinType::Cloud
+        && device.joined_with_mfa
+        && device.owner_upn.eq_ignore_ascii_case(upn)
+}
+
+/// Checks `pin` against the PIN rules of `policy`, listing every rule it breaks.
+pub fn check_pin(pin: &str, policy: &EffectivePolicy) -> Result<(), AgentError> {
+    latchkey_policy::validate_pin(pin, policy).map_err(|broken| {
+        AgentError::PinPolicy(
+            broken
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join("; "),
+        )
+    })
+}
+
+impl Agent {
+    /// Whether provisioning for `upn` needs a fresh multi-factor sign-in.
+    pub fn mfa_needed(&self, upn: &str) -> Result<bool, AgentError> {
+        let device = DeviceRecord::require(&self.state)?;
+        Ok(!owner_stands_in(&device, upn))
+    }
+
+    /// The policy in force.
+    pub fn policy(&self) -> &EffectivePolicy {
+        &self.policy
+    }
+
+    /// Runs the prerequisite check for `upn` and records event 358 or 360; fails with
+    /// [`AgentError::WillNotProvision`] when a check fails.
+    pub fn check_prerequisites(&self, upn: &str) -> Result<(), AgentError> {
+        let decision = self.prerequisites()?;
+        events::record(
+            &self.state,
+            prereq::decision_event(&decision, upn, self.now()),
+        )?;
+        if prereq::will_provision(&decision) {
+            Ok(())
+        } else {
+            Err(AgentError::WillNotProvision {
+                failed: prereq::failed_checks(&decision),
+            })
+        }
+    }
+
+    /// Provisions a Hello key for `upn` protected by `pin`. Call
+    /// [`Agent::check_prerequisites`] first. `credentials` are required when
+    /// [`Agent::mfa_needed`]; the service is the judge and refuses without them.
+    /// `progress` receives a line while a key has to be generated on the spot.
+    pub fn provision(
+        &self,
+        upn: &str,
+        pin: &str,
+        credentials: Option<&Credentials>,
+        progress: &mut dyn FnMut(&str),
+    ) -> Result<Provisioned, AgentError> {
+        let device = DeviceRecord::require(&self.state)?;
+        check_pin(pin, &self.policy)?;
+        let client = ServiceClient::new(&device.server_url, &device.ca_pem)?;
+        let token = match credentials {
+            Some(c) => Some(
+                client
+                    .password(&PasswordSignIn {
+                        upn: upn.to_owned(),
+                        password: c.password.clone(),
+                        otp: c.otp.clone(),
+                    })?
+                    .token,
+            ),
+            None => None,
+        };
+        let (key, from_pool) = match pool::take(&self.state)? {
+            Some(key) => (key, true),
+            None => {
+                progress(
+                    "The key pool is empty: generating an RSA-2048 key (this takes a moment)...",
+                );
+                (HelloKey::generate()?, false)
+            }
+        };
+        let key_id = key.key_id();
+        // Seal before registering, so that once the service has the key nothing slow or
+        // fallible stands between it and the container being stored.
+        let container = self.provider.seal(upn, &key, pin, self.now())?;
+        let nonce = client.nonce(Purpose::RegisterKey)?;
+        let fields = [
+            device.tenant_id.as_str(),
+            device.device_id.as_str(),
+            upn,
+            key_id.as_str(),
+        ];
+        let response = client.register_key(
+            &RegisterKeyRequest {
+                device_id: device.device_id.clone(),
+                upn: upn.to_owned(),
+                nonce: nonce.clone(),
+                public_key: key.public_key(),
+                device_signature: device.key()?.prove(Purpose::RegisterKey, &nonce, &fields),
+                key_signature: key.prove(Purpose::RegisterKey, &nonce, &fields),
+            },
+            token.as_deref(),
+        )?;
+        if response.key_id != key_id {
+            return Err(AgentError::BadResponse {
+                context: "POST /v1/keys",
+                reason: format!("registered key id {} is not {key_id}", response.key_id),
+            });
+        }
+        self.save_container(&container)?;
+        events::record(
+            &self.state,
+            Event {
+                id: events::id::KEY_REGISTERED,
+                time: self.now(),
+                level: "Information".to_owned(),
+                message: "Windows Hello for Business key registered successfully".to_owned(),
+                data: vec![
+                    ("UPN".to_owned(), upn.to_owned()),
+                    ("KeyId".to_owned(), key_id.clone()),
+                    ("Attestation".to_owned(), response.attestation.clone()),
+                ],
+            },
+        )?;
+        Ok(Provisioned {
+            upn: upn.to_owned(),
+            key_id,
+            replaced_key_id: response.replaced_key_id,
+            from_pool,
+        })
+    }
+}

@@ -1,0 +1,100 @@
+//! `latchkey signin` and `latchkey token`.
+
+use latchkey_proto::api::signin::{RenewRequest, SignInRequest, SignInResponse, TokenRequest};
+use latchkey_proto::proof::Purpose;
+
+use crate::agent::Agent;
+use crate::client::ServiceClient;
+use crate::error::AgentError;
+use crate::records::{DeviceRecord, SsoRecord};
+
+/// A primary refresh token closer than this to expiry is renewed before use (seconds).
+pub const RENEW_MARGIN_SECS: i64 = 300;
+
+impl Agent {
+    /// Unlocks `upn`'s container with `pin`, signs a fresh nonce and stores the primary
+    /// refresh token. A wrong PIN is counted before the service is contacted.
+    pub fn signin(&self, upn: &str, pin: &str) -> Result<SsoRecord, AgentError> {
+        let device = DeviceRecord::require(&self.state)?;
+        let mut container = self
+            .container(upn)?
+            .ok_or_else(|| AgentError::NotProvisioned {
+                upn: upn.to_owned(),
+            })?;
+        let before = container.lockout;
+        let unlocked = self.provider.unlock(&mut container, pin, self.now());
+        if container.lockout != before {
+            self.save_container(&container)?;
+        }
+        let hello = unlocked?;
+        let client = ServiceClient::new(&device.server_url, &device.ca_pem)?;
+        let nonce = client.nonce(Purpose::SignIn)?;
+        let fields = [
+            device.tenant_id.as_str(),
+            device.device_id.as_str(),
+            upn,
+            container.key_id.as_str(),
+        ];
+        let response = client.signin(&SignInRequest {
+            upn: upn.to_owned(),
+            device_id: device.device_id.clone(),
+            key_id: container.key_id.clone(),
+            nonce: nonce.clone(),
+            assertion: hello.prove(Purpose::SignIn, &nonce, &fields),
+            device_signature: device.key()?.prove(Purpose::SignIn, &nonce, &fields),
+        })?;
+        self.store_prt(upn, response)
+    }
+
+    fn store_prt(&self, upn: &str, response: SignInResponse) -> Result<SsoRecord, AgentError> {
+        let record = SsoRecord {
+            upn: upn.to_owned(),
+            prt: response.prt,
+            prt_expires_at: response.prt_expires_at,
+            obtained_at: self.now(),
+            id_token: response.id_token,
+        };
+        self.save_sso(&record)?;
+        Ok(record)
+    }
+
+    /// Renews `upn`'s primary refresh token with a fresh device-key proof.
+    pub fn renew(&self, upn: &str) -> Result<SsoRecord, AgentError> {
+        let device = DeviceRecord::require(&self.state)?;
+        let sso = self.sso(upn)?.ok_or_else(|| AgentError::NoPrt {
+            upn: upn.to_owned(),
+        })?;
+        let client = ServiceClient::new(&device.server_url, &device.ca_pem)?;
+        let nonce = client.nonce(Purpose::RenewPrt)?;
+        let device_signature = device.key()?.prove(
+            Purpose::RenewPrt,
+            &nonce,
+            &[&device.tenant_id, &device.device_id],
+        );
+        let response = client.renew(&RenewRequest {
+            prt: sso.prt,
+            device_id: device.device_id.clone(),
+            nonce,
+            device_signature,
+        })?;
+        self.store_prt(upn, response)
+    }
+
+    /// An access token for `audience`, renewing the primary refresh token first when it is
+    /// within [`RENEW_MARGIN_SECS`] of expiry.
+    pub fn token(&self, upn: &str, audience: &str) -> Result<String, AgentError> {
+        let device = DeviceRecord::require(&self.state)?;
+        let mut sso = self.sso(upn)?.ok_or_else(|| AgentError::NoPrt {
+            upn: upn.to_owned(),
+        })?;
+        if sso.prt_expires_at - self.now() < RENEW_MARGIN_SECS {
+            sso = self.renew(upn)?;
+        }
+        let client = ServiceClient::new(&device.server_url, &device.ca_pem)?;
+        let response = client.token(&TokenRequest {
+            prt: sso.prt,
+            audience: audience.to_owned(),
+        })?;
+        Ok(response.access_token)
+    }
+}

@@ -1,0 +1,247 @@
+//! `latchkey status`: the device's state in the manner of `dsregcmd /status`.
+
+use latchkey_policy::provision::ProvisioningDecision;
+use serde::Serialize;
+
+use crate::container::Container;
+use crate::prereq;
+use crate::records::{DeviceRecord, SsoRecord};
+
+/// The name of the software key provider, as `status` shows it.
+pub const SOFTWARE_PROVIDER: &str = "Latchkey Software Key Storage Provider";
+
+/// What `status` says about software keys, plainly.
+pub const SOFTWARE_KEY_WARNING: &str = "the Hello key is protected by software only: anyone who copies the container file can try PINs offline without a lockout; a TPM resists this";
+
+/// Device State.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct DeviceState {
+    /// Whether the device is joined.
+    pub joined: bool,
+    /// `cloud`, `hybrid` or `registered`.
+    pub join_type: Option<String>,
+    /// Device id.
+    pub device_id: Option<String>,
+    /// Tenant id.
+    pub tenant_id: Option<String>,
+    /// Tenant name.
+    pub tenant_name: Option<String>,
+    /// The service.
+    pub server_url: Option<String>,
+    /// SHA-1 thumbprint of the device certificate.
+    pub device_certificate_thumbprint: Option<String>,
+    /// The key provider.
+    pub key_provider: String,
+    /// The limit of the software provider.
+    pub key_provider_warning: Option<String>,
+}
+
+/// User State.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct UserState {
+    /// The user.
+    pub user: Option<String>,
+    /// Whether the user has a Hello key on this device.
+    pub ngc_set: bool,
+    /// Its key id.
+    pub ngc_key_id: Option<String>,
+    /// Whether the PIN can be reset (PIN recovery is not offered yet).
+    pub can_reset: bool,
+    /// Wrong PINs since the last right one.
+    pub pin_failures: u32,
+    /// When tries are accepted again, if locked.
+    pub pin_locked_until: Option<i64>,
+}
+
+/// SSO State.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct SsoState {
+    /// Whether a primary refresh token is held.
+    pub prt_present: bool,
+    /// When it expires (RFC 3339).
+    pub prt_expiry: Option<String>,
+}
+
+/// One line of the prerequisite check.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct CheckLine {
+    /// YES, NO, PENDING or NOT REQUIRED.
+    pub state: String,
+    /// Why.
+    pub detail: String,
+}
+
+/// Ngc Prerequisite Check.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct PrerequisiteState {
+    /// Every check by its `dsregcmd` name.
+    pub checks: std::collections::BTreeMap<String, CheckLine>,
+    /// `WillProvision` or `WillNotProvision`.
+    pub pre_req_result: String,
+}
+
+/// The whole report.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct StatusReport {
+    /// Device State.
+    pub device_state: DeviceState,
+    /// User State.
+    pub user_state: UserState,
+    /// SSO State.
+    pub sso_state: SsoState,
+    /// Ngc Prerequisite Check.
+    pub ngc_prerequisite_check: PrerequisiteState,
+}
+
+fn rfc3339(ts: i64) -> String {
+    time::OffsetDateTime::from_unix_timestamp(ts)
+        .ok()
+        .and_then(|t| {
+            t.format(&time::format_description::well_known::Rfc3339)
+                .ok()
+        })
+        .unwrap_or_else(|| ts.to_string())
+}
+
+/// Builds the report from what is on the device.
+pub fn report(
+    provider: &str,
+    device: Option<&DeviceRecord>,
+    upn: Option<&str>,
+    container: Option<&Container>,
+    sso: Option<&SsoRecord>,
+    decision: &ProvisioningDecision,
+    now: i64,
+) -> StatusReport {
+    let thumbprint = device.and_then(|d| d.certificate_thumbprint().ok());
+    StatusReport {
+        device_state: DeviceState {
+            joined: device.is_some(),
+            join_type: device.map(|d| d.join_type.as_str().to_owned()),
+            device_id: device.map(|d| d.device_id.clone()),
+            tenant_id: device.map(|d| d.tenant_id.clone()),
+            tenant_name: device.map(|d| d.tenant_name.clone()),
+            server_url: device.map(|d| d.server_url.clone()),
+            device_certificate_thumbprint: thumbprint,
+            key_provider: provider.to_owned(),
+            key_provider_warning: (provider == SOFTWARE_PROVIDER)
+                .then(|| SOFTWARE_KEY_WARNING.to_owned()),
+        },
+        user_state: UserState {
+            user: upn.map(str::to_owned),
+            ngc_set: container.is_some(),
+            ngc_key_id: container.map(|c| c.key_id.clone()),
+            can_reset: false,
+            pin_failures: container.map_or(0, |c| c.lockout.failures),
+            pin_locked_until: container
+                .and_then(|c| c.locked_for(now).map(|_| c.lockout.locked_until)),
+        },
+        sso_state: SsoState {
+            prt_present: sso.is_some_and(|s| s.prt_expires_at > now),
+            prt_expiry: sso.map(|s| rfc3339(s.prt_expires_at)),
+        },
+        ngc_prerequisite_check: PrerequisiteState {
+            checks: decision
+                .checks
+                .iter()
+                .map(|c| {
+                    (
+                        prereq::check_label(c.name).to_owned(),
+                        CheckLine {
+                            state: prereq::state_word(c.state).to_owned(),
+                            detail: c.detail.clone(),
+                        },
+                    )
+                })
+                .collect(),
+            pre_req_result: if prereq::will_provision(decision) {
+                "WillProvision".to_owned()
+            } else {
+                "WillNotProvision".to_owned()
+            },
+        },
+    }
+}
+
+fn yes_no(b: bool) -> &'static str {
+    if b {
+        "YES"
+    } else {
+        "NO"
+    }
+}
+
+fn section(out: &mut String, title: &str, rows: &[(&str, String)]) {
+    let rule = format!("+{}+\n", "-".repeat(70));
+    out.push_str(&rule);
+    out.push_str(&format!("| {title:<68} |\n"));
+    out.push_str(&rule);
+    out.push('\n');
+    for (k, v) in rows {
+        out.push_str(&format!("{k:>30} : {v}\n"));
+    }
+    out.push('\n');
+}
+
+/// Renders the report as text for people.
+pub fn render(r: &StatusReport) -> String {
+    let none = || "-".to_owned();
+    let d = &r.device_state;
+    let mut out = String::new();
+    section(
+        &mut out,
+        "Device State",
+        &[
+            ("Joined", yes_no(d.joined).to_owned()),
+            ("JoinType", d.join_type.clone().unwrap_or_else(none)),
+            ("DeviceId", d.device_id.clone().unwrap_or_else(none)),
+            ("TenantId", d.tenant_id.clone().unwrap_or_else(none)),
+            ("TenantName", d.tenant_name.clone().unwrap_or_else(none)),
+            ("ServerUrl", d.server_url.clone().unwrap_or_else(none)),
+            (
+                "DeviceCertificateThumbprint",
+                d.device_certificate_thumbprint.clone().unwrap_or_else(none),
+            ),
+            ("KeyProvider", d.key_provider.clone()),
+        ],
+    );
+    if let Some(w) = &d.key_provider_warning {
+        out.push_str(&format!("  Warning: {w}.\n\n"));
+    }
+    let u = &r.user_state;
+    section(
+        &mut out,
+        "User State",
+        &[
+            ("User", u.user.clone().unwrap_or_else(none)),
+            ("NgcSet", yes_no(u.ngc_set).to_owned()),
+            ("NgcKeyId", u.ngc_key_id.clone().unwrap_or_else(none)),
+            ("CanReset", yes_no(u.can_reset).to_owned()),
+            ("PinFailures", u.pin_failures.to_string()),
+        ],
+    );
+    let s = &r.sso_state;
+    section(
+        &mut out,
+        "SSO State",
+        &[
+            ("PrtPresent", yes_no(s.prt_present).to_owned()),
+            ("PrtExpiry", s.prt_expiry.clone().unwrap_or_else(none)),
+        ],
+    );
+    let p = &r.ngc_prerequisite_check;
+    let mut rows: Vec<(&str, String)> = p
+        .checks
+        .iter()
+        .map(|(k, v)| (k.as_str(), format!("{} ({})", v.state, v.detail)))
+        .collect();
+    rows.push(("PreReqResult", p.pre_req_result.clone()));
+    section(&mut out, "Ngc Prerequisite Check", &rows);
+    out
+}

@@ -1,0 +1,170 @@
+//! The command line of `latchkey`.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+/// Latchkey on this device: join the organisation, set up Windows Hello with a PIN, sign in,
+/// and get tokens.
+#[derive(Debug, Parser)]
+#[command(name = "latchkey", version)]
+pub struct Cli {
+    /// The agent's state directory [default: $LATCHKEY_STATE_DIR, else
+    /// $XDG_STATE_HOME/latchkey, else ~/.local/state/latchkey].
+    #[arg(long, global = true, value_name = "DIR")]
+    pub state_dir: Option<PathBuf>,
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Join this device to an organisation.
+    Join(JoinArgs),
+    /// Windows Hello: set up a PIN-protected key.
+    Hello {
+        /// What to do.
+        #[command(subcommand)]
+        command: HelloCommand,
+    },
+    /// Sign in with the PIN and obtain a primary refresh token.
+    Signin(SigninArgs),
+    /// Print an access token for an audience on stdout.
+    Token(TokenArgs),
+    /// Show the device, user, SSO and prerequisite state (like `dsregcmd /status`).
+    Status(StatusArgs),
+    /// Show the client event log.
+    Events(EventsArgs),
+    /// Leave the organisation: the service disables the device and local state is removed.
+    Leave(LeaveArgs),
+    /// The pool of pre-generated keys.
+    Pool {
+        /// What to do.
+        #[command(subcommand)]
+        command: PoolCommand,
+    },
+}
+
+/// How the device joins.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum JoinTypeArg {
+    /// Joined to the organisation (Azure AD joined).
+    Cloud,
+    /// Domain joined and registered.
+    Hybrid,
+    /// A personal device with a work account.
+    Registered,
+}
+
+/// `latchkey join`.
+#[derive(Debug, Args)]
+pub struct JoinArgs {
+    /// The identity service, e.g. https://id.example.com:8443.
+    #[arg(long, value_name = "URL")]
+    pub server: String,
+    /// The joining user (becomes the device's registered owner).
+    #[arg(long, value_name = "UPN")]
+    pub user: String,
+    /// The tenant CA certificate to trust (pins it without asking).
+    #[arg(long, value_name = "FILE")]
+    pub ca: Option<PathBuf>,
+    /// Trust the CA the service presents if its SHA-256 fingerprint is this.
+    #[arg(long, value_name = "SHA256", conflicts_with = "ca")]
+    pub ca_fingerprint: Option<String>,
+    /// Join type.
+    #[arg(long, value_enum, default_value = "cloud")]
+    pub join_type: JoinTypeArg,
+    /// Read the password from the first line of standard input.
+    #[arg(long)]
+    pub password_stdin: bool,
+    /// The one-time code from the authenticator app (the join is then done with MFA).
+    #[arg(long, value_name = "CODE")]
+    pub otp: Option<String>,
+    /// The device's display name [default: the host name].
+    #[arg(long, value_name = "NAME")]
+    pub name: Option<String>,
+}
+
+/// `latchkey hello ...`.
+#[derive(Debug, Subcommand)]
+pub enum HelloCommand {
+    /// Check the prerequisites, then create and register a PIN-protected Hello key.
+    Setup(SetupArgs),
+}
+
+/// `latchkey hello setup`.
+#[derive(Debug, Args)]
+pub struct SetupArgs {
+    /// The user [default: the device's registered owner].
+    #[arg(long, value_name = "UPN")]
+    pub user: Option<String>,
+    /// Read the PIN from a line of standard input (after the password, if any).
+    #[arg(long)]
+    pub pin_stdin: bool,
+    /// Read the password (for a fresh MFA) from the first line of standard input.
+    #[arg(long)]
+    pub password_stdin: bool,
+    /// The one-time code, when a fresh MFA is needed.
+    #[arg(long, value_name = "CODE")]
+    pub otp: Option<String>,
+}
+
+/// `latchkey signin`.
+#[derive(Debug, Args)]
+pub struct SigninArgs {
+    /// The user [default: the device's registered owner].
+    #[arg(long, value_name = "UPN")]
+    pub user: Option<String>,
+    /// Read the PIN from the first line of standard input.
+    #[arg(long)]
+    pub pin_stdin: bool,
+}
+
+/// `latchkey token`.
+#[derive(Debug, Args)]
+pub struct TokenArgs {
+    /// The audience the token is for, e.g. api://payroll.
+    #[arg(long, value_name = "AUD")]
+    pub audience: String,
+    /// The user [default: the device's registered owner].
+    #[arg(long, value_name = "UPN")]
+    pub user: Option<String>,
+}
+
+/// `latchkey status`.
+#[derive(Debug, Args)]
+pub struct StatusArgs {
+    /// The user whose state to show [default: the device's registered owner].
+    #[arg(long, value_name = "UPN")]
+    pub user: Option<String>,
+    /// JSON for scripts.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `latchkey events`.
+#[derive(Debug, Args)]
+pub struct EventsArgs {
+    /// JSON for scripts.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `latchkey leave`.
+#[derive(Debug, Args)]
+pub struct LeaveArgs {
+    /// Remove local state even when the service cannot be told.
+    #[arg(long)]
+    pub force: bool,
+}
+
+/// `latchkey pool ...`.
+#[derive(Debug, Subcommand)]
+pub enum PoolCommand {
+    /// Generate keys until the pool is full ($LATCHKEY_POOL_SIZE, default 2).
+    Fill,
+    /// Show how many keys are waiting.
+    Status,
+}

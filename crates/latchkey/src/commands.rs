@@ -1,0 +1,204 @@
+//! One function per subcommand: read input, call the agent, print.
+
+use anyhow::Result;
+use latchkey_agent::{pool, trust, Agent, Credentials, JoinOptions};
+use latchkey_proto::api::device::JoinType;
+
+use crate::cli::{
+    EventsArgs, JoinArgs, JoinTypeArg, LeaveArgs, PoolCommand, SetupArgs, SigninArgs, StatusArgs,
+    TokenArgs,
+};
+use crate::{background, input};
+
+/// `latchkey join`.
+pub fn join(agent: &Agent, args: JoinArgs) -> Result<()> {
+    if let Some(existing) = agent.device()? {
+        return Err(latchkey_agent::AgentError::AlreadyJoined {
+            tenant: existing.tenant_id,
+            device: existing.device_id,
+        }
+        .into());
+    }
+    let ca_pem = match &args.ca {
+        Some(path) => trust::ca_from_file(path)?,
+        None => {
+            let server = args.server.clone();
+            trust::ca_on_first_contact(&args.server, args.ca_fingerprint.as_deref(), &mut |fp| {
+                input::confirm_fingerprint(&server, fp)
+            })?
+        }
+    };
+    let password = input::password(args.password_stdin)?;
+    let otp = input::otp(args.otp, !args.password_stdin)?;
+    let record = agent.join(&JoinOptions {
+        server: args.server,
+        ca_pem,
+        upn: args.user.trim().to_owned(),
+        password,
+        otp,
+        join_type: match args.join_type {
+            JoinTypeArg::Cloud => JoinType::Cloud,
+            JoinTypeArg::Hybrid => JoinType::Hybrid,
+            JoinTypeArg::Registered => JoinType::Registered,
+        },
+        display_name: args.name.unwrap_or_else(host_name),
+        os: os_name(),
+    })?;
+    println!(
+        "Joined {} ({}) as device {}, join type {}{}.",
+        record.tenant_name,
+        record.tenant_id,
+        record.device_id,
+        record.join_type.as_str(),
+        if record.joined_with_mfa {
+            ", with MFA"
+        } else {
+            ""
+        }
+    );
+    background::refill_pool(agent);
+    Ok(())
+}
+
+/// `latchkey hello setup`.
+pub fn hello_setup(agent: &Agent, args: SetupArgs) -> Result<()> {
+    let upn = agent.user_or_owner(args.user.as_deref())?;
+    agent.check_prerequisites(&upn)?;
+    let credentials = if agent.mfa_needed(&upn)? || args.otp.is_some() || args.password_stdin {
+        let password = input::password(args.password_stdin)?;
+        let otp = input::otp(args.otp, !args.password_stdin)?;
+        Some(Credentials { password, otp })
+    } else {
+        None
+    };
+    let pin = input::new_pin(args.pin_stdin)?;
+    latchkey_agent::check_pin(&pin, agent.policy())?;
+    let done = agent.provision(&upn, &pin, credentials.as_ref(), &mut |line| {
+        eprintln!("{line}")
+    })?;
+    println!("Windows Hello key registered for {}.", done.upn);
+    println!("Key id: {}", done.key_id);
+    if let Some(old) = done.replaced_key_id {
+        println!("Replaced key: {old}");
+    }
+    background::refill_pool(agent);
+    Ok(())
+}
+
+/// `latchkey signin`.
+pub fn signin(agent: &Agent, args: SigninArgs) -> Result<()> {
+    let upn = agent.user_or_owner(args.user.as_deref())?;
+    let pin = input::pin(args.pin_stdin)?;
+    let sso = agent.signin(&upn, &pin)?;
+    println!(
+        "Signed in as {}. Primary refresh token valid until {}.",
+        sso.upn,
+        rfc3339(sso.prt_expires_at)
+    );
+    Ok(())
+}
+
+/// `latchkey token`.
+pub fn token(agent: &Agent, args: TokenArgs) -> Result<()> {
+    let upn = agent.user_or_owner(args.user.as_deref())?;
+    println!("{}", agent.token(&upn, &args.audience)?);
+    Ok(())
+}
+
+/// `latchkey status`.
+pub fn status(agent: &Agent, args: StatusArgs) -> Result<()> {
+    let report = agent.status(args.user.as_deref())?;
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        print!("{}", latchkey_agent::status::render(&report));
+    }
+    Ok(())
+}
+
+/// `latchkey events`.
+pub fn events(agent: &Agent, args: EventsArgs) -> Result<()> {
+    let events = agent.events()?;
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&events)?);
+        return Ok(());
+    }
+    if events.is_empty() {
+        println!("No events.");
+    }
+    for e in events {
+        println!(
+            "{}  {:>4}  {:<11}  {}",
+            rfc3339(e.time),
+            e.id,
+            e.level,
+            e.message
+        );
+        for (k, v) in e.data {
+            println!("{:>26}: {v}", k);
+        }
+    }
+    Ok(())
+}
+
+/// `latchkey leave`.
+pub fn leave(agent: &Agent, args: LeaveArgs) -> Result<()> {
+    let device_id = agent.leave(args.force)?;
+    println!("Left the organisation: device {device_id} is disabled and local state removed.");
+    Ok(())
+}
+
+/// `latchkey pool ...`.
+pub fn pool(agent: &Agent, command: PoolCommand) -> Result<()> {
+    match command {
+        PoolCommand::Fill => {
+            let target = background::pool_target();
+            let added = pool::fill(agent.state(), target)?;
+            println!(
+                "Key pool: {added} generated, {} waiting.",
+                pool::count(agent.state())?
+            );
+        }
+        PoolCommand::Status => {
+            println!(
+                "Key pool: {} waiting (target {}).",
+                pool::count(agent.state())?,
+                background::pool_target()
+            );
+        }
+    }
+    Ok(())
+}
+
+fn rfc3339(ts: i64) -> String {
+    time::OffsetDateTime::from_unix_timestamp(ts)
+        .ok()
+        .and_then(|t| {
+            t.format(&time::format_description::well_known::Rfc3339)
+                .ok()
+        })
+        .unwrap_or_else(|| ts.to_string())
+}
+
+fn host_name() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .or_else(|_| std::fs::read_to_string("/etc/hostname"))
+        .map(|s| s.trim().to_owned())
+        .ok()
+        .filter(|s| !s.is_empty())
+        .unwrap_or_else(|| "unknown-host".to_owned())
+}
+
+fn os_name() -> String {
+    let pretty = std::fs::read_to_string("/etc/os-release")
+        .ok()
+        .and_then(|text| {
+            text.lines()
+                .find_map(|l| l.strip_prefix("PRETTY_NAME="))
+                .map(|v| v.trim_matches('"').to_owned())
+        });
+    match pretty {
+        Some(p) => format!("{p} ({})", std::env::consts::ARCH),
+        None => format!("{} ({})", std::env::consts::OS, std::env::consts::ARCH),
+    }
+}

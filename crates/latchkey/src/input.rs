@@ -1,0 +1,97 @@
+//! Reading secrets: lines of standard input for scripts, prompts without echo for people.
+
+use std::io::{BufRead, IsTerminal, Write};
+
+use anyhow::{bail, Context, Result};
+use latchkey_agent::AgentError;
+
+/// Reads one line of standard input, without its line ending.
+pub fn stdin_line(what: &str) -> Result<String> {
+    let mut line = String::new();
+    let n = std::io::stdin()
+        .lock()
+        .read_line(&mut line)
+        .with_context(|| format!("reading the {what} from standard input"))?;
+    if n == 0 {
+        bail!(AgentError::InvalidInput(format!(
+            "standard input ended before the {what}"
+        )));
+    }
+    Ok(line.trim_end_matches(['\r', '\n']).to_owned())
+}
+
+/// Prompts on the terminal without echo.
+pub fn hidden(prompt: &str) -> Result<String> {
+    rpassword::prompt_password(prompt).with_context(|| format!("reading {prompt:?}"))
+}
+
+/// The password: from standard input, or prompted.
+pub fn password(from_stdin: bool) -> Result<String> {
+    if from_stdin {
+        stdin_line("password")
+    } else {
+        hidden("Password: ")
+    }
+}
+
+/// A one-time code given on the command line, or prompted for when a person is there.
+pub fn otp(given: Option<String>, prompt_if_terminal: bool) -> Result<Option<String>> {
+    if given.is_some() || !prompt_if_terminal || !std::io::stdin().is_terminal() {
+        return Ok(given);
+    }
+    eprint!("One-time code from your authenticator app: ");
+    std::io::stderr().flush().ok();
+    let mut line = String::new();
+    std::io::stdin()
+        .lock()
+        .read_line(&mut line)
+        .context("reading the one-time code")?;
+    let code = line.trim().to_owned();
+    Ok((!code.is_empty()).then_some(code))
+}
+
+/// A new PIN: one line of standard input, or prompted twice without echo.
+pub fn new_pin(from_stdin: bool) -> Result<String> {
+    if from_stdin {
+        return stdin_line("PIN");
+    }
+    let first = hidden("New PIN: ")?;
+    let second = hidden("Confirm PIN: ")?;
+    if first != second {
+        bail!(AgentError::PinMismatch);
+    }
+    Ok(first)
+}
+
+/// The PIN for a sign-in.
+pub fn pin(from_stdin: bool) -> Result<String> {
+    if from_stdin {
+        stdin_line("PIN")
+    } else {
+        hidden("PIN: ")
+    }
+}
+
+/// Asks the person at the terminal whether to trust a CA fingerprint.
+pub fn confirm_fingerprint(server: &str, fingerprint: &str) -> Result<bool, AgentError> {
+    let tty = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open("/dev/tty")
+        .map_err(|_| {
+            AgentError::UntrustedCa(
+                "there is no terminal to confirm it on; pass --ca FILE or --ca-fingerprint SHA256"
+                    .to_owned(),
+            )
+        })?;
+    let mut out = &tty;
+    let _ = write!(
+        out,
+        "The service at {server} presents a CA with SHA-256 fingerprint\n  {fingerprint}\nCompare it with the one your administrator published (`latchkeyd tenant show`).\nTrust this CA? [y/N] "
+    );
+    let mut answer = String::new();
+    std::io::BufReader::new(&tty)
+        .read_line(&mut answer)
+        .map_err(|e| AgentError::UntrustedCa(format!("no answer: {e}")))?;
+    Ok(matches!(answer.trim(), "y" | "Y" | "yes" | "YES" | "Yes"))
+}
