@@ -12,7 +12,7 @@ use crate::cli::{Command, DeviceCommand, KeyCommand, TenantCommand, UserCommand}
 use crate::output::{self, table, time, yes_no};
 use crate::{coded, since};
 
-fn admin_error(err: AdminError) -> anyhow::Error {
+pub(crate) fn admin_error(err: AdminError) -> anyhow::Error {
     coded(err.code(), err.to_string())
 }
 
@@ -148,6 +148,9 @@ async fn dispatch(admin: &Admin, json: bool, command: Command) -> anyhow::Result
             admin.delete_key(&key_id).await.map_err(admin_error)?;
             done(json, "key deleted", &key_id)
         }
+        Command::Policy(c) => crate::policy::policy(admin, json, c).await,
+        Command::Group(c) => crate::policy::group(admin, json, c).await,
+        Command::AdminToken(c) => crate::policy::admin_token(admin, json, c).await,
         Command::Audit(args) => {
             let from = match &args.since {
                 None => 0,

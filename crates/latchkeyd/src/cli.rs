@@ -40,6 +40,176 @@ pub enum Command {
     Key(KeyCommand),
     /// Show the audit trail.
     Audit(AuditArgs),
+    /// Manage policy: SyncML, Group Policy, the effective policy.
+    #[command(subcommand)]
+    Policy(PolicyCommand),
+    /// Manage security groups (Group Policy filtering).
+    #[command(subcommand)]
+    Group(GroupCommand),
+    /// Manage administrator API tokens (for POST /v1/policy/syncml).
+    #[command(subcommand, name = "admin-token")]
+    AdminToken(AdminTokenCommand),
+}
+
+/// `policy ...`.
+#[derive(Debug, Subcommand)]
+pub enum PolicyCommand {
+    /// Apply a SyncML (OMA-DM 1.2) message; prints one line per Status: CmdID, command,
+    /// target, status code.
+    Apply {
+        /// The SyncML file.
+        file: PathBuf,
+        /// Whose ./User scope the message addresses (default: every user's).
+        #[arg(long, value_name = "UPN")]
+        user: Option<String>,
+    },
+    /// Show the effective policy, each setting with the source that set it.
+    Show {
+        /// For this device (its groups, computer Group Policy filtered on them).
+        #[arg(long, value_name = "ID")]
+        device: Option<String>,
+        /// For this user.
+        #[arg(long, value_name = "UPN")]
+        user: Option<String>,
+    },
+    /// Manage Group Policy objects.
+    #[command(subcommand)]
+    Gpo(GpoCommand),
+    /// Show a device's policy sessions.
+    Sessions {
+        /// Device id.
+        device: String,
+    },
+}
+
+/// Where a GPO applies.
+#[derive(Debug, Args)]
+pub struct GpoTargetArgs {
+    /// Apply only to members of this group (security filtering).
+    #[arg(long, value_name = "NAME", conflicts_with = "all")]
+    pub group: Option<String>,
+    /// Apply to every device/user (removes the group filter).
+    #[arg(long)]
+    pub all: bool,
+    /// Link order: lower applies first and wins (default: after the others).
+    #[arg(long, value_name = "N")]
+    pub order: Option<i64>,
+}
+
+/// `policy gpo ...`.
+#[derive(Debug, Subcommand)]
+pub enum GpoCommand {
+    /// Configure settings: Enabled, UseCertificateForOnPremAuth, RequireSecurityDevice,
+    /// TPM12, MinimumPINLength, MaximumPINLength, UppercaseLetters, LowercaseLetters,
+    /// SpecialCharacters, Digits, History, Expiration (NAME=VALUE; true/false or a number).
+    Set {
+        /// GPO name.
+        name: String,
+        /// computer or user.
+        #[arg(long, default_value = "computer")]
+        scope: String,
+        /// Where it applies.
+        #[command(flatten)]
+        target: GpoTargetArgs,
+        /// NAME=VALUE settings.
+        #[arg(required = true)]
+        settings: Vec<String>,
+    },
+    /// Make settings "not configured".
+    Unset {
+        /// GPO name.
+        name: String,
+        /// computer or user.
+        #[arg(long, default_value = "computer")]
+        scope: String,
+        /// Setting names.
+        #[arg(required = true)]
+        settings: Vec<String>,
+    },
+    /// Import a .reg file (HKLM into the computer half, HKCU into the user half).
+    Import {
+        /// The .reg file.
+        file: PathBuf,
+        /// GPO name.
+        #[arg(long, default_value = "Imported", value_name = "NAME")]
+        name: String,
+        /// Import only this half: computer or user.
+        #[arg(long)]
+        scope: Option<String>,
+        /// Where it applies.
+        #[command(flatten)]
+        target: GpoTargetArgs,
+    },
+    /// Delete a GPO (both halves unless --scope).
+    Delete {
+        /// GPO name.
+        name: String,
+        /// computer or user.
+        #[arg(long)]
+        scope: Option<String>,
+    },
+    /// List GPOs in link order.
+    List,
+}
+
+/// `group ...`.
+#[derive(Debug, Subcommand)]
+pub enum GroupCommand {
+    /// Create a group.
+    Add {
+        /// Group name.
+        name: String,
+    },
+    /// Delete a group (refused while a GPO is filtered on it).
+    Delete {
+        /// Group name.
+        name: String,
+    },
+    /// List groups and members.
+    List,
+    /// Add or remove members.
+    #[command(subcommand)]
+    Member(MemberCommand),
+}
+
+/// A member: a user or a device.
+#[derive(Debug, Args)]
+pub struct MemberArgs {
+    /// Group name.
+    pub group: String,
+    /// A user.
+    #[arg(long, value_name = "UPN")]
+    pub user: Option<String>,
+    /// A device.
+    #[arg(long, value_name = "ID")]
+    pub device: Option<String>,
+}
+
+/// `group member ...`.
+#[derive(Debug, Subcommand)]
+pub enum MemberCommand {
+    /// Add a member.
+    Add(MemberArgs),
+    /// Remove a member.
+    Remove(MemberArgs),
+}
+
+/// `admin-token ...`.
+#[derive(Debug, Subcommand)]
+pub enum AdminTokenCommand {
+    /// Create a token (printed once).
+    Create {
+        /// A label, e.g. who or what uses it.
+        #[arg(long, default_value = "", value_name = "TEXT")]
+        label: String,
+    },
+    /// List tokens.
+    List,
+    /// Revoke a token.
+    Revoke {
+        /// Token id.
+        id: String,
+    },
 }
 
 /// `serve`.

@@ -7,6 +7,7 @@
 mod admin;
 mod cli;
 mod output;
+mod policy;
 mod serve;
 mod since;
 

@@ -116,6 +116,36 @@ impl PolicyDocument {
         }
     }
 
+    /// A document rebuilt from stored scope stores (what a server loads from its database).
+    ///
+    /// Every value is checked again against the node reference: a leaf outside its scope, an
+    /// interior node or an invalid value is refused, so a tampered database cannot inject
+    /// what [`crate::engine::apply`] would never have stored.
+    pub fn from_stores(
+        tenant: TenantId,
+        version: u64,
+        device: ScopeStore,
+        user: ScopeStore,
+    ) -> Result<Self, PolicyError> {
+        for (scope, store) in [(Scope::Device, &device), (Scope::User, &user)] {
+            for (node, value) in &store.values {
+                let spec = node.spec();
+                if !node.is_leaf() || !spec.scopes.contains(scope) {
+                    return Err(PolicyError::NodeNotInScope {
+                        node: node.to_string(),
+                    });
+                }
+                spec.check(value)?;
+            }
+        }
+        Ok(Self {
+            tenant,
+            version,
+            device,
+            user,
+        })
+    }
+
     /// The tenant this document belongs to.
     pub fn tenant(&self) -> TenantId {
         self.tenant
@@ -227,6 +257,21 @@ mod tests {
         assert!(d.delete(Scope::Device, Node::History).expect("ok"));
         assert!(!d.delete(Scope::Device, Node::History).expect("ok"));
         assert_eq!(d.version(), 2);
+    }
+
+    #[test]
+    fn from_stores_checks_values() {
+        let mut device = ScopeStore::default();
+        device.values.insert(Node::History, Value::Int(5));
+        let d = PolicyDocument::from_stores(tenant(), 9, device.clone(), ScopeStore::default())
+            .expect("valid");
+        assert_eq!(d.version(), 9);
+        assert_eq!(d.get(Scope::Device, Node::History), Some(&Value::Int(5)));
+        device.values.insert(Node::History, Value::Int(51));
+        assert!(PolicyDocument::from_stores(tenant(), 9, device, ScopeStore::default()).is_err());
+        let mut user = ScopeStore::default();
+        user.values.insert(Node::Tpm12, Value::Bool(true));
+        assert!(PolicyDocument::from_stores(tenant(), 1, ScopeStore::default(), user).is_err());
     }
 
     #[test]

@@ -95,6 +95,15 @@ error_codes! {
     PrtInvalid = ("LK-PRT-001", 401, "the primary refresh token is unknown or revoked"),
     /// The primary refresh token has expired.
     PrtExpired = ("LK-PRT-002", 401, "the primary refresh token has expired"),
+    /// The SyncML message could not be parsed (not XML, not SyncML, over a limit).
+    SyncMlMalformed = ("LK-SYNCML-001", 400, "the SyncML message is malformed"),
+    /// A SyncML endpoint was called without a SyncML content type.
+    SyncMlMediaType = ("LK-SYNCML-002", 415, "the request must be application/vnd.syncml.dm+xml"),
+    /// The policy session named is unknown, closed, or belongs to another device.
+    PolicySessionUnknown = ("LK-SYNCML-003", 404, "no such open policy session for this device"),
+    /// A policy administration request names something that does not exist or is invalid
+    /// (group, Group Policy object, setting).
+    PolicyInvalid = ("LK-POLICY-001", 400, "the policy request is invalid"),
     /// An internal failure (storage, ...); details are in the service log only.
     Internal = ("LK-SRV-001", 500, "internal error"),
 }

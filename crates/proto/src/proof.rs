@@ -34,6 +34,11 @@ pub enum Purpose {
     RenewPrt,
     /// Leaving the organisation (device disable). Fields: tenant id, device id.
     Leave,
+    /// A policy session message or an effective-policy request (`/v1/policy/...`).
+    /// Fields: tenant id, device id, user UPN (empty when none), lowercase hex SHA-256 of
+    /// the request body (of the SyncML message; of the empty string for
+    /// `POST /v1/policy/effective`).
+    PolicySync,
 }
 
 impl Purpose {
@@ -45,16 +50,18 @@ impl Purpose {
             Purpose::SignIn => "signin",
             Purpose::RenewPrt => "renew_prt",
             Purpose::Leave => "leave",
+            Purpose::PolicySync => "policy_sync",
         }
     }
 
     /// Every purpose.
-    pub const ALL: [Purpose; 5] = [
+    pub const ALL: [Purpose; 6] = [
         Purpose::Join,
         Purpose::RegisterKey,
         Purpose::SignIn,
         Purpose::RenewPrt,
         Purpose::Leave,
+        Purpose::PolicySync,
     ];
 }
 

@@ -16,6 +16,10 @@ use crate::storage::{
 use crate::tenant::{self, SetupError, Tenant, CA_FILE, DEFAULT_TENANT_NAME};
 use crate::{password, totp};
 
+mod policy;
+
+pub use policy::{AdminTokenListing, GpoListing, GroupListing, TargetChange, ADMIN_TOKEN_PREFIX};
+
 /// The actor recorded for administrative changes.
 pub const ADMIN_ACTOR: &str = "admin";
 
@@ -34,6 +38,9 @@ pub enum AdminError {
     /// A value given is not acceptable.
     #[error("{0}")]
     Invalid(String),
+    /// A policy operation failed.
+    #[error(transparent)]
+    Policy(crate::policy::PolicyServiceError),
     /// Storage or setup failed.
     #[error(transparent)]
     Setup(#[from] SetupError),
@@ -56,6 +63,11 @@ impl AdminError {
             AdminError::NoSuchDevice(_) => ErrorCode::DeviceNotFound,
             AdminError::NoSuchKey(_) => ErrorCode::KeyNotFound,
             AdminError::Invalid(_) => ErrorCode::InvalidField,
+            AdminError::Policy(p) => match p {
+                crate::policy::PolicyServiceError::Malformed(_) => ErrorCode::SyncMlMalformed,
+                crate::policy::PolicyServiceError::Invalid(_) => ErrorCode::PolicyInvalid,
+                _ => ErrorCode::Internal,
+            },
             AdminError::Setup(_) => ErrorCode::Internal,
         }
     }

@@ -28,6 +28,24 @@ pub mod event {
     pub const PRT_RENEW: &str = "prt_renew";
     /// Access token for an audience.
     pub const TOKEN: &str = "token";
+    /// A SyncML message changed the CSP policy layer.
+    pub const POLICY_CHANGE: &str = "policy_change";
+    /// A SyncML message to the admin endpoint was refused (authentication, format).
+    pub const POLICY_SYNCML: &str = "policy_syncml";
+    /// A Group Policy object was set, imported or deleted.
+    pub const GPO_CHANGE: &str = "gpo_change";
+    /// A group was created or deleted, or its members changed.
+    pub const GROUP_CHANGE: &str = "group_change";
+    /// An administrator's API token was created.
+    pub const ADMIN_TOKEN_CREATE: &str = "admin_token_create";
+    /// An administrator's API token was revoked.
+    pub const ADMIN_TOKEN_REVOKE: &str = "admin_token_revoke";
+    /// A device opened a policy session (policy sent).
+    pub const POLICY_SESSION_OPEN: &str = "policy_session_open";
+    /// A device reported the statuses of a policy session.
+    pub const POLICY_SESSION_CLOSE: &str = "policy_session_close";
+    /// A device fetched its effective policy as JSON.
+    pub const POLICY_FETCH: &str = "policy_fetch";
 }
 
 /// Starts an audit line for `event` at `at`.

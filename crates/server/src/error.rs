@@ -92,6 +92,18 @@ pub enum ApiError {
     /// LK-PRT-002.
     #[error("the primary refresh token has expired")]
     PrtExpired,
+    /// LK-SYNCML-001.
+    #[error("the SyncML message is malformed: {0}")]
+    SyncMlMalformed(String),
+    /// LK-SYNCML-002.
+    #[error("the request must be application/vnd.syncml.dm+xml (or application/xml)")]
+    SyncMlMediaType,
+    /// LK-SYNCML-003.
+    #[error("no such open policy session for this device")]
+    PolicySessionUnknown,
+    /// LK-POLICY-001.
+    #[error("{0}")]
+    PolicyInvalid(String),
     /// LK-SRV-001. The detail is logged, never sent.
     #[error("internal error: {0}")]
     Internal(String),
@@ -130,6 +142,10 @@ impl ApiError {
             KeyWrongUser => ErrorCode::KeyWrongUser,
             PrtInvalid => ErrorCode::PrtInvalid,
             PrtExpired => ErrorCode::PrtExpired,
+            SyncMlMalformed(_) => ErrorCode::SyncMlMalformed,
+            SyncMlMediaType => ErrorCode::SyncMlMediaType,
+            PolicySessionUnknown => ErrorCode::PolicySessionUnknown,
+            PolicyInvalid(_) => ErrorCode::PolicyInvalid,
             Internal(_) => ErrorCode::Internal,
         }
     }

@@ -15,6 +15,7 @@ pub mod crypto;
 pub mod error;
 pub mod nonce;
 pub mod password;
+pub mod policy;
 pub mod ratelimit;
 pub mod routes;
 mod server;

@@ -34,6 +34,7 @@ fn purpose_byte(purpose: Purpose) -> u8 {
         Purpose::SignIn => 3,
         Purpose::RenewPrt => 4,
         Purpose::Leave => 5,
+        Purpose::PolicySync => 6,
     }
 }
 

@@ -14,6 +14,9 @@
 //! | `POST /v1/signin` | [`signin::SignInRequest`] | [`signin::SignInResponse`] |
 //! | `POST /v1/prt/renew` | [`signin::RenewRequest`] | [`signin::SignInResponse`] |
 //! | `POST /v1/token` | [`signin::TokenRequest`] | [`signin::TokenResponse`] |
+//! | `POST /v1/policy/effective` | [`policy::EffectivePolicyRequest`] | [`policy::EffectivePolicyResponse`] |
+//! | `POST /v1/policy/session` | SyncML (device proof in headers) | SyncML |
+//! | `POST /v1/policy/syncml` | SyncML (admin Bearer token) | SyncML |
 //! | `GET /.well-known/openid-configuration` | – | OpenID Provider metadata |
 //! | `GET /v1/jwks` | – | JWK Set |
 
@@ -21,5 +24,6 @@ pub mod auth;
 pub mod device;
 pub mod key;
 pub mod nonce;
+pub mod policy;
 pub mod signin;
 pub mod tenant;

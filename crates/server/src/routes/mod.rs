@@ -6,6 +6,8 @@ pub mod extract;
 mod key;
 mod nonce;
 mod oidc;
+pub mod policy;
+mod policy_session;
 mod signin;
 mod token;
 
@@ -33,6 +35,9 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/signin", post(signin::signin))
         .route("/v1/prt/renew", post(signin::renew))
         .route("/v1/token", post(token::token))
+        .route("/v1/policy/syncml", post(policy::admin_syncml))
+        .route("/v1/policy/session", post(policy_session::session))
+        .route("/v1/policy/effective", post(policy::effective_json))
         .fallback(|| async { ApiError::NotFound })
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
         .layer(DefaultBodyLimit::max(BODY_LIMIT))

@@ -5,11 +5,13 @@
 //! the same trait with the same (portable) SQL.
 
 mod models;
+pub mod policy;
 pub mod sqlite;
 
 use async_trait::async_trait;
 
 pub use models::*;
+pub use policy::PolicyStorage;
 
 /// A storage failure.
 #[derive(Debug, thiserror::Error)]
@@ -33,7 +35,7 @@ pub type StorageResult<T> = Result<T, StorageError>;
 
 /// The directory's persistent state.
 #[async_trait]
-pub trait Storage: Send + Sync + 'static {
+pub trait Storage: PolicyStorage + Send + Sync + 'static {
     /// The tenant of this data directory, if created.
     async fn load_tenant(&self) -> StorageResult<Option<TenantRecord>>;
     /// Creates the tenant unless one exists; returns the tenant that is stored.

@@ -14,6 +14,7 @@ use tokio::sync::{Mutex, OwnedMutexGuard};
 
 use super::*;
 
+mod policy;
 mod signin;
 mod tx;
 
