@@ -79,7 +79,9 @@ fn item(cmd: &str, id: u32, uri: &str, format: Option<&str>, data: Option<&str>)
     let meta = format
         .map(|f| format!("<Meta><Format xmlns=\"syncml:metinf\">{f}</Format></Meta>"))
         .unwrap_or_default();
-    let data = data.map(|d| format!("<Data>{d}</Data>")).unwrap_or_default();
+    let data = data
+        .map(|d| format!("<Data>{d}</Data>"))
+        .unwrap_or_default();
     format!("<{cmd}><CmdID>{id}</CmdID><Item><Target><LocURI>{uri}</LocURI></Target>{meta}{data}</Item></{cmd}>")
 }
 
@@ -129,20 +131,74 @@ async fn every_status_code_from_a_real_message() {
     let t = h.tenant_id.clone();
     let other = "0f0f0f0f-1111-2222-3333-444444444444";
     let body = [
-        item("Add", 1, &pol(&t, "PINComplexity/MinimumPINLength"), Some("int"), Some("6")),
-        item("Add", 2, &pol(&t, "PINComplexity/MinimumPINLength"), Some("int"), Some("7")),
-        item("Replace", 3, &pol(&t, "PINComplexity/MinimumPINLength"), Some("int"), Some("200")),
-        item("Replace", 4, &pol(&t, "NoSuchNode"), Some("bool"), Some("true")),
-        item("Add", 5, "./Device/Vendor/MSFT/PassportForWork/SecurityKey", Some("node"), None),
+        item(
+            "Add",
+            1,
+            &pol(&t, "PINComplexity/MinimumPINLength"),
+            Some("int"),
+            Some("6"),
+        ),
+        item(
+            "Add",
+            2,
+            &pol(&t, "PINComplexity/MinimumPINLength"),
+            Some("int"),
+            Some("7"),
+        ),
+        item(
+            "Replace",
+            3,
+            &pol(&t, "PINComplexity/MinimumPINLength"),
+            Some("int"),
+            Some("200"),
+        ),
+        item(
+            "Replace",
+            4,
+            &pol(&t, "NoSuchNode"),
+            Some("bool"),
+            Some("true"),
+        ),
+        item(
+            "Add",
+            5,
+            "./Device/Vendor/MSFT/PassportForWork/SecurityKey",
+            Some("node"),
+            None,
+        ),
         item("Copy", 6, &pol(&t, "PINComplexity/History"), None, None),
-        item("Replace", 7, &pol(&t, "PINComplexity/History"), Some("chr"), Some("5")),
-        item("Replace", 8, &pol(other, "RequireSecurityDevice"), Some("bool"), Some("true")),
+        item(
+            "Replace",
+            7,
+            &pol(&t, "PINComplexity/History"),
+            Some("chr"),
+            Some("5"),
+        ),
+        item(
+            "Replace",
+            8,
+            &pol(other, "RequireSecurityDevice"),
+            Some("bool"),
+            Some("true"),
+        ),
         format!(
             "<Atomic><CmdID>9</CmdID>{}{}</Atomic>",
-            item("Replace", 10, &pol(&t, "PINComplexity/History"), Some("int"), Some("5")),
+            item(
+                "Replace",
+                10,
+                &pol(&t, "PINComplexity/History"),
+                Some("int"),
+                Some("5")
+            ),
             item("Get", 11, &pol(&t, "PINComplexity/History"), None, None)
         ),
-        item("Get", 12, &pol(&t, "PINComplexity/MinimumPINLength"), None, None),
+        item(
+            "Get",
+            12,
+            &pol(&t, "PINComplexity/MinimumPINLength"),
+            None,
+            None,
+        ),
     ]
     .concat();
     let r = send(&h, Some(&token), SYNCML, &wrap(&body), "").await;
@@ -180,9 +236,27 @@ async fn atomic_rollback_leaves_nothing_changed() {
     let before = h.counts().await;
     let body = format!(
         "<Atomic><CmdID>1</CmdID>{}{}{}</Atomic>",
-        item("Add", 2, &pol(&t, "RequireSecurityDevice"), Some("bool"), Some("true")),
-        item("Add", 3, &pol(&t, "PINComplexity/History"), Some("int"), Some("10")),
-        item("Add", 4, &pol(&t, "PINComplexity/Expiration"), Some("int"), Some("731")),
+        item(
+            "Add",
+            2,
+            &pol(&t, "RequireSecurityDevice"),
+            Some("bool"),
+            Some("true")
+        ),
+        item(
+            "Add",
+            3,
+            &pol(&t, "PINComplexity/History"),
+            Some("int"),
+            Some("10")
+        ),
+        item(
+            "Add",
+            4,
+            &pol(&t, "PINComplexity/Expiration"),
+            Some("int"),
+            Some("731")
+        ),
     );
     let r = send(&h, Some(&token), SYNCML, &wrap(&body), "").await;
     let (st, _) = statuses(&r.body);
@@ -204,8 +278,20 @@ async fn another_tenants_locuri_never_touches_this_tenant() {
     let (h, token) = setup().await;
     let other = "0f0f0f0f-1111-2222-3333-444444444444";
     let body = [
-        item("Add", 1, &format!("./Device/Vendor/MSFT/PassportForWork/{other}"), None, None),
-        item("Replace", 2, &pol(other, "UsePassportForWork"), Some("bool"), Some("false")),
+        item(
+            "Add",
+            1,
+            &format!("./Device/Vendor/MSFT/PassportForWork/{other}"),
+            None,
+            None,
+        ),
+        item(
+            "Replace",
+            2,
+            &pol(other, "UsePassportForWork"),
+            Some("bool"),
+            Some("false"),
+        ),
         item("Delete", 3, &pol(other, "UsePassportForWork"), None, None),
         item("Get", 4, &pol(other, "UsePassportForWork"), None, None),
     ]
@@ -226,13 +312,26 @@ async fn version_bumps_and_audit_per_change_and_user_scope() {
     let t = h.tenant_id.clone();
     let user_uri = format!("./User/Vendor/MSFT/PassportForWork/{t}/Policies/PINComplexity/Digits");
     for (i, v) in ["0", "1"].iter().enumerate() {
-        let body = item("Replace", 1, &pol(&t, "PINComplexity/Digits"), Some("int"), Some(v));
+        let body = item(
+            "Replace",
+            1,
+            &pol(&t, "PINComplexity/Digits"),
+            Some("int"),
+            Some(v),
+        );
         let r = send(&h, Some(&token), SYNCML, &wrap(&body), "").await;
         assert_eq!(r.version, Some((i + 1).to_string()));
     }
     // alice's own user scope.
     let body = item("Replace", 1, &user_uri, Some("int"), Some("2"));
-    let r = send(&h, Some(&token), SYNCML, &wrap(&body), "?user=alice%40example.com").await;
+    let r = send(
+        &h,
+        Some(&token),
+        SYNCML,
+        &wrap(&body),
+        "?user=alice%40example.com",
+    )
+    .await;
     assert_eq!(r.version.as_deref(), Some("3"), "{}", r.body);
     let alice = h
         .admin
@@ -253,10 +352,25 @@ async fn version_bumps_and_audit_per_change_and_user_scope() {
         .filter(|a| a.event == "policy_change")
         .collect();
     assert_eq!(lines.len(), 3);
-    assert!(lines[2].reason.as_deref().unwrap().contains("alice@example.com"));
-    assert!(lines[0].actor.as_deref().unwrap().starts_with("admin-token:"));
+    assert!(lines[2]
+        .reason
+        .as_deref()
+        .unwrap()
+        .contains("alice@example.com"));
+    assert!(lines[0]
+        .actor
+        .as_deref()
+        .unwrap()
+        .starts_with("admin-token:"));
     // No such user.
-    let r = send(&h, Some(&token), SYNCML, &wrap(&body), "?user=nobody%40example.com").await;
+    let r = send(
+        &h,
+        Some(&token),
+        SYNCML,
+        &wrap(&body),
+        "?user=nobody%40example.com",
+    )
+    .await;
     let v: Value = serde_json::from_str(&r.body).unwrap();
     assert_error(&(r.status, v), "LK-POLICY-001");
 }
@@ -264,7 +378,13 @@ async fn version_bumps_and_audit_per_change_and_user_scope() {
 #[tokio::test]
 async fn negative_paths() {
     let (h, token) = setup().await;
-    let ok = wrap(&item("Get", 1, "./Device/Vendor/MSFT/PassportForWork", None, None));
+    let ok = wrap(&item(
+        "Get",
+        1,
+        "./Device/Vendor/MSFT/PassportForWork",
+        None,
+        None,
+    ));
     let json = |r: Reply| (r.status, serde_json::from_str::<Value>(&r.body).unwrap());
     assert_error(&json(send(&h, None, SYNCML, &ok, "").await), "LK-AUTH-004");
     assert_error(
@@ -294,7 +414,10 @@ async fn negative_paths() {
     // A revoked token stops at once.
     let list = h.admin.admin_tokens().await.unwrap();
     h.admin.admin_token_revoke(&list[0].id).await.unwrap();
-    assert_error(&json(send(&h, Some(&token), SYNCML, &ok, "").await), "LK-AUTH-004");
+    assert_error(
+        &json(send(&h, Some(&token), SYNCML, &ok, "").await),
+        "LK-AUTH-004",
+    );
     // Every refusal was audited, nothing changed.
     let refused = h
         .audit()
