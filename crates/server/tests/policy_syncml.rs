@@ -39,8 +39,13 @@ async fn send(h: &Harness, token: Option<&str>, ctype: &str, body: &str, query: 
     }
 }
 
-/// `(CmdRef, Cmd, code)` of every Status but the SyncHdr's, and the number of Results.
-fn statuses(xml: &str) -> (Vec<(String, String, u16)>, Vec<(String, Vec<String>)>) {
+/// `(CmdRef, Cmd, code)` of a Status.
+type StatusLine = (String, String, u16);
+/// `(CmdRef, values)` of a Results.
+type ResultsLine = (String, Vec<String>);
+
+/// Every Status but the SyncHdr's, and every Results.
+fn statuses(xml: &str) -> (Vec<StatusLine>, Vec<ResultsLine>) {
     let msg = parse_message(xml, &Limits::default()).unwrap();
     let mut out = Vec::new();
     let mut results = Vec::new();
