@@ -58,3 +58,70 @@ fn main() -> ExitCode {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn the_command_line_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn the_documented_flags_parse() {
+        let cli = Cli::try_parse_from([
+            "latchkey",
+            "--state-dir",
+            "/tmp/s",
+            "hello",
+            "setup",
+            "--user",
+            "a@x",
+            "--pin-stdin",
+            "--password-stdin",
+            "--otp",
+            "123456",
+        ])
+        .unwrap();
+        assert_eq!(
+            cli.state_dir.as_deref(),
+            Some(std::path::Path::new("/tmp/s"))
+        );
+        assert!(matches!(
+            cli.command,
+            Command::Hello {
+                command: HelloCommand::Setup(_)
+            }
+        ));
+        let conflicting = Cli::try_parse_from([
+            "latchkey",
+            "join",
+            "--server",
+            "https://x",
+            "--user",
+            "a@x",
+            "--ca",
+            "ca.pem",
+            "--ca-fingerprint",
+            "AB",
+        ]);
+        assert!(
+            conflicting.is_err(),
+            "--ca and --ca-fingerprint exclude each other"
+        );
+        assert!(Cli::try_parse_from(["latchkey", "join", "--server", "https://x"]).is_err());
+        assert!(Cli::try_parse_from([
+            "latchkey",
+            "join",
+            "--server",
+            "https://x",
+            "--user",
+            "a@x",
+            "--join-type",
+            "bogus"
+        ])
+        .is_err());
+    }
+}
