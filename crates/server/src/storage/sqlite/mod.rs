@@ -16,6 +16,7 @@ use super::*;
 
 mod policy;
 mod signin;
+mod signin_batch;
 mod tx;
 
 use tx::{consume_nonce, disable_device_tx, insert_audit, insert_prt, is_unique_violation};
@@ -39,6 +40,7 @@ pub const DB_FILE: &str = "latchkey.db";
 pub struct SqliteStorage {
     pool: SqlitePool,
     write_gate: Arc<Mutex<()>>,
+    signins: signin_batch::SignInWriter,
 }
 
 impl SqliteStorage {
@@ -56,9 +58,11 @@ impl SqliteStorage {
             .connect_with(options)
             .await?;
         sqlx::migrate!("./migrations").run(&pool).await?;
+        let write_gate = Arc::new(Mutex::new(()));
         Ok(SqliteStorage {
+            signins: signin_batch::SignInWriter::spawn(pool.clone(), write_gate.clone()),
             pool,
-            write_gate: Arc::new(Mutex::new(())),
+            write_gate,
         })
     }
 
@@ -441,19 +445,10 @@ impl Storage for SqliteStorage {
         prt: &Prt,
         audit: &AuditRecord,
     ) -> StorageResult<bool> {
-        // The hot path: one round trip to SQLite (see `signin::SCRIPT`), run in its own task
-        // holding the write gate, so a client that disconnects mid-request cannot leave a
-        // transaction open on a pooled connection.
-        let gate = self.write_gate.clone().lock_owned().await;
-        let pool = self.pool.clone();
-        let (tenant, nonce, prt, audit) =
-            (tenant.to_owned(), nonce.clone(), prt.clone(), audit.clone());
-        tokio::spawn(async move {
-            let _gate = gate;
-            signin::complete(&pool, &tenant, &nonce, &prt, &audit).await
-        })
-        .await
-        .map_err(|e| StorageError::Database(sqlx::Error::Protocol(e.to_string())))?
+        // The hot path: the writer task commits every sign-in waiting at the time in one
+        // transaction (see `signin_batch`); it runs apart from the request, so a client that
+        // disconnects mid-request cannot leave a transaction open on a pooled connection.
+        self.signins.write(tenant, nonce, prt, audit).await
     }
 
     async fn prt_context(
