@@ -12,7 +12,7 @@ export CARGO_TERM_COLOR="${CARGO_TERM_COLOR:-never}"
 step() { printf '\n==> %s\n' "$*"; }
 
 step "Debian packages"
-packages=(openssl ca-certificates)
+packages=(openssl ca-certificates chromium)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -30,6 +30,9 @@ venv="$HOME/.cache/latchkey-venv"
 "$venv/bin/pip" install -q --disable-pip-version-check -r tests/oidc/requirements.txt
 export LATCHKEY_PYTHON="$venv/bin/python"
 
+step "Browser test tools (playwright-core, pinned in tests/browser/package-lock.json)"
+(cd tests/browser && npm ci --no-audit --no-fund --loglevel=error)
+
 step "cargo fmt"
 cargo fmt --all -- --check
 
@@ -42,3 +45,7 @@ export LATCHKEY_BIN_DIR="$CARGO_TARGET_DIR/debug"
 
 step "cargo test"
 cargo test --workspace --no-fail-fast
+
+step "browser tests (headless Chromium, DevTools virtual authenticator)"
+LATCHKEY_SCREENSHOTS="$CARGO_TARGET_DIR/browser-screenshots" node tests/browser/flow.mjs
+echo "screenshots: $CARGO_TARGET_DIR/browser-screenshots"

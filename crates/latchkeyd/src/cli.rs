@@ -49,6 +49,12 @@ pub enum Command {
     /// Manage administrator API tokens (for POST /v1/policy/syncml).
     #[command(subcommand, name = "admin-token")]
     AdminToken(AdminTokenCommand),
+    /// Manage OpenID Connect applications.
+    #[command(subcommand)]
+    Client(crate::web::ClientCommand),
+    /// Manage FIDO2 security keys and the tenant's settings for them.
+    #[command(subcommand, name = "security-key")]
+    SecurityKey(crate::web::SecurityKeyCommand),
 }
 
 /// `policy ...`.
@@ -221,6 +227,10 @@ pub struct ServeArgs {
     /// Serve plain HTTP instead of HTTPS (loopback addresses only).
     #[arg(long)]
     pub insecure_http: bool,
+    /// The URL browsers and applications use (token issuer, WebAuthn origin and RP ID),
+    /// e.g. http://localhost:8080; default: the listen address's URL.
+    #[arg(long, value_name = "URL")]
+    pub public_url: Option<String>,
     /// Tenant name, used when the tenant is created on first start.
     #[arg(long, default_value = latchkey_server::tenant::DEFAULT_TENANT_NAME, value_name = "NAME")]
     pub tenant_name: String,

@@ -10,6 +10,7 @@ mod output;
 mod policy;
 mod serve;
 mod since;
+mod web;
 
 use std::process::ExitCode;
 

@@ -14,6 +14,7 @@ pub async fn run(data_dir: &Path, args: ServeArgs) -> anyhow::Result<()> {
     let mut config = ServerConfig::new(data_dir, args.listen);
     config.insecure_http = args.insecure_http;
     config.tenant_name = args.tenant_name;
+    config.public_url = args.public_url;
     let server = latchkey_server::start(config, Env::system())
         .await
         .map_err(|e| match e {

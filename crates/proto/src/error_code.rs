@@ -104,6 +104,40 @@ error_codes! {
     /// A policy administration request names something that does not exist or is invalid
     /// (group, Group Policy object, setting).
     PolicyInvalid = ("LK-POLICY-001", 400, "the policy request is invalid"),
+    /// A user already has the most security keys allowed (10).
+    SecurityKeyLimit = ("LK-SK-001", 409, "a user may register at most 10 security keys; remove one first"),
+    /// The security key's registration (attestation) does not verify.
+    SecurityKeyAttestationInvalid = ("LK-SK-002", 400, "the security key registration does not verify"),
+    /// The security key's sign-in (assertion) does not verify.
+    SecurityKeyAssertionInvalid = ("LK-SK-003", 401, "the security key signature does not verify"),
+    /// The tenant's settings do not allow this security key (AAGUID list, trusted roots).
+    SecurityKeyNotAllowed = ("LK-SK-004", 403, "this security key is not allowed by the tenant's settings"),
+    /// No such security key (never registered, or removed).
+    SecurityKeyNotFound = ("LK-SK-005", 401, "no such security key; it may have been removed"),
+    /// The signature counter did not increase: a possible cloned key.
+    SecurityKeyCounterRegressed = ("LK-SK-006", 401, "the security key's signature counter went backwards: possible cloned key"),
+    /// Security-key sign-in is not enabled (SecurityKey/UseSecurityKeyForSignin).
+    SecurityKeySigninDisabled = ("LK-SK-007", 403, "security-key sign-in is not enabled for this tenant"),
+    /// The key did not verify the user (no PIN), and user verification is required.
+    SecurityKeyUserNotVerified = ("LK-SK-008", 401, "the security key did not verify the user (PIN); user verification is required"),
+    /// The WebAuthn ceremony is unknown, expired, already used or for another purpose.
+    CeremonyInvalid = ("LK-SK-009", 400, "the security key ceremony is unknown, expired or already used"),
+    /// A form or browser request lacked the right anti-forgery (CSRF) token.
+    CsrfInvalid = ("LK-WEB-001", 403, "the anti-forgery token is missing or wrong; reload the page"),
+    /// No web session, or it expired.
+    SessionRequired = ("LK-WEB-002", 401, "not signed in, or the session expired"),
+    /// The page is for administrators only.
+    AdminRequired = ("LK-WEB-003", 403, "this page is for administrators only"),
+    /// An OAuth/OpenID Connect request is malformed or names an unknown client or a
+    /// redirect URI that is not registered (`invalid_request`).
+    OidcInvalidRequest = ("LK-OIDC-001", 400, "the OpenID Connect request is invalid"),
+    /// Client authentication failed (`invalid_client`).
+    OidcInvalidClient = ("LK-OIDC-002", 401, "client authentication failed"),
+    /// The code or refresh token is unknown, expired, used, or the PKCE verifier or
+    /// redirect URI does not match (`invalid_grant`).
+    OidcInvalidGrant = ("LK-OIDC-003", 400, "the authorization grant is invalid, expired or already used"),
+    /// The grant type is not supported (`unsupported_grant_type`).
+    OidcUnsupportedGrant = ("LK-OIDC-004", 400, "the grant type is not supported"),
     /// An internal failure (storage, ...); details are in the service log only.
     Internal = ("LK-SRV-001", 500, "internal error"),
 }

@@ -17,8 +17,10 @@ use crate::tenant::{self, SetupError, Tenant, CA_FILE, DEFAULT_TENANT_NAME};
 use crate::{password, totp};
 
 mod policy;
+mod web;
 
 pub use policy::{AdminTokenListing, GpoListing, GroupListing, TargetChange, ADMIN_TOKEN_PREFIX};
+pub use web::{ClientListing, NewClient, SecurityKeyReport};
 
 /// The actor recorded for administrative changes.
 pub const ADMIN_ACTOR: &str = "admin";

@@ -44,6 +44,26 @@ pub mod event {
     pub const POLICY_SESSION_OPEN: &str = "policy_session_open";
     /// A device reported the statuses of a policy session.
     pub const POLICY_SESSION_CLOSE: &str = "policy_session_close";
+    /// An OpenID Connect application was registered.
+    pub const CLIENT_CREATE: &str = "oidc_client_create";
+    /// An application received tokens for a user (authorization code redeemed).
+    pub const OIDC_TOKEN: &str = "oidc_token";
+    /// Password + TOTP sign-in on the web pages.
+    pub const WEB_SIGNIN: &str = "web_signin";
+    /// Sign-in on the web pages with a security key.
+    pub const SECURITY_KEY_SIGNIN: &str = "security_key_signin";
+    /// Sign-out from the web pages.
+    pub const WEB_SIGNOUT: &str = "web_signout";
+    /// A security key was registered.
+    pub const SECURITY_KEY_REGISTER: &str = "security_key_register";
+    /// A security key was renamed.
+    pub const SECURITY_KEY_RENAME: &str = "security_key_rename";
+    /// A security key was removed (by its user or an administrator).
+    pub const SECURITY_KEY_DELETE: &str = "security_key_delete";
+    /// A security key's counter went backwards: a possible cloned key (sign-in refused).
+    pub const SECURITY_KEY_CLONE: &str = "security_key_clone_suspected";
+    /// The tenant's security-key settings changed.
+    pub const SECURITY_KEY_SETTINGS: &str = "security_key_settings";
     /// A device fetched its effective policy as JSON.
     pub const POLICY_FETCH: &str = "policy_fetch";
 }

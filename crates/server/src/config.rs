@@ -23,6 +23,10 @@ pub struct ServerConfig {
     pub insecure_http: bool,
     /// Tenant display name, used when the tenant is created.
     pub tenant_name: String,
+    /// The URL people and applications reach the service at (the token issuer, the
+    /// WebAuthn origin; its host is the RP ID), e.g. `http://localhost:8080`. Default:
+    /// the listen address's URL.
+    pub public_url: Option<String>,
 }
 
 impl ServerConfig {
@@ -33,6 +37,7 @@ impl ServerConfig {
             listen,
             insecure_http: false,
             tenant_name: DEFAULT_TENANT_NAME.to_owned(),
+            public_url: None,
         }
     }
 }

@@ -104,6 +104,46 @@ pub enum ApiError {
     /// LK-POLICY-001.
     #[error("{0}")]
     PolicyInvalid(String),
+    /// LK-SK-001.
+    #[error(
+        "you already have 10 security keys, the most allowed; remove one before adding another"
+    )]
+    SecurityKeyLimit,
+    /// LK-SK-002.
+    #[error("the security key registration does not verify: {0}")]
+    SecurityKeyAttestation(String),
+    /// LK-SK-003.
+    #[error("the security key signature does not verify: {0}")]
+    SecurityKeyAssertion(String),
+    /// LK-SK-004.
+    #[error("this security key is not allowed: {0}")]
+    SecurityKeyNotAllowed(String),
+    /// LK-SK-005.
+    #[error("no such security key; it may have been removed")]
+    SecurityKeyNotFound,
+    /// LK-SK-006.
+    #[error(
+        "the security key's signature counter went backwards: possible cloned key; sign-in refused"
+    )]
+    SecurityKeyCounterRegressed,
+    /// LK-SK-007.
+    #[error("security-key sign-in is not enabled (SecurityKey/UseSecurityKeyForSignin)")]
+    SecurityKeySigninDisabled,
+    /// LK-SK-008.
+    #[error("the security key did not verify you (its PIN); user verification is required")]
+    SecurityKeyUserNotVerified,
+    /// LK-SK-009.
+    #[error("the security key ceremony is unknown, expired or already used; try again")]
+    CeremonyInvalid,
+    /// LK-WEB-001.
+    #[error("the anti-forgery token is missing or wrong; reload the page and try again")]
+    CsrfInvalid,
+    /// LK-WEB-002.
+    #[error("you are not signed in, or your session expired")]
+    SessionRequired,
+    /// LK-WEB-003.
+    #[error("this page is for administrators only")]
+    AdminRequired,
     /// LK-SRV-001. The detail is logged, never sent.
     #[error("internal error: {0}")]
     Internal(String),
@@ -146,6 +186,18 @@ impl ApiError {
             SyncMlMediaType => ErrorCode::SyncMlMediaType,
             PolicySessionUnknown => ErrorCode::PolicySessionUnknown,
             PolicyInvalid(_) => ErrorCode::PolicyInvalid,
+            SecurityKeyLimit => ErrorCode::SecurityKeyLimit,
+            SecurityKeyAttestation(_) => ErrorCode::SecurityKeyAttestationInvalid,
+            SecurityKeyAssertion(_) => ErrorCode::SecurityKeyAssertionInvalid,
+            SecurityKeyNotAllowed(_) => ErrorCode::SecurityKeyNotAllowed,
+            SecurityKeyNotFound => ErrorCode::SecurityKeyNotFound,
+            SecurityKeyCounterRegressed => ErrorCode::SecurityKeyCounterRegressed,
+            SecurityKeySigninDisabled => ErrorCode::SecurityKeySigninDisabled,
+            SecurityKeyUserNotVerified => ErrorCode::SecurityKeyUserNotVerified,
+            CeremonyInvalid => ErrorCode::CeremonyInvalid,
+            CsrfInvalid => ErrorCode::CsrfInvalid,
+            SessionRequired => ErrorCode::SessionRequired,
+            AdminRequired => ErrorCode::AdminRequired,
             Internal(_) => ErrorCode::Internal,
         }
     }

@@ -18,6 +18,7 @@ pub mod password;
 pub mod policy;
 pub mod ratelimit;
 pub mod routes;
+pub mod seckey;
 mod server;
 pub mod state;
 pub mod storage;

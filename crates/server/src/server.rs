@@ -20,6 +20,7 @@ use crate::ratelimit::RateLimiter;
 use crate::routes::{self, extract::ClientAddr};
 use crate::state::AppState;
 use crate::storage::sqlite::SqliteStorage;
+use crate::storage::web_sqlite::SqliteWebStorage;
 use crate::storage::Storage;
 use crate::tenant::{self, SetupError, CA_FILE};
 
@@ -63,6 +64,7 @@ pub struct RunningServer {
     /// Whether this start created the tenant.
     pub created_tenant: bool,
     storage: Arc<SqliteStorage>,
+    web: Arc<SqliteWebStorage>,
     shutdown: watch::Sender<bool>,
     tasks: Vec<JoinHandle<()>>,
 }
@@ -79,6 +81,7 @@ impl RunningServer {
         for task in self.tasks {
             let _ = task.await;
         }
+        self.web.close().await;
         self.storage.close().await;
     }
 }
@@ -120,7 +123,15 @@ pub async fn start(config: ServerConfig, env: Env) -> Result<RunningServer, Star
         Some(tenant_tls(&tenant, &cert_host, &env)?)
     };
     let scheme = if tls.is_some() { "https" } else { "http" };
-    let base_url = format!("{scheme}://{host}:{}", local_addr.port());
+    let base_url = match &config.public_url {
+        Some(url) => url.trim_end_matches('/').to_owned(),
+        None => format!("{scheme}://{host}:{}", local_addr.port()),
+    };
+    let web = Arc::new(
+        SqliteWebStorage::open(&config.data_dir)
+            .await
+            .map_err(SetupError::from)?,
+    );
     let summary = (
         tenant.id.clone(),
         tenant.name.clone(),
@@ -130,6 +141,7 @@ pub async fn start(config: ServerConfig, env: Env) -> Result<RunningServer, Star
         storage: storage.clone(),
         tenant: Arc::new(tenant),
         env,
+        web: web.clone(),
         limiter: Arc::new(RateLimiter::new()),
         issuer: Arc::from(base_url.as_str()),
     };
@@ -147,6 +159,7 @@ pub async fn start(config: ServerConfig, env: Env) -> Result<RunningServer, Star
         ca_fingerprint: summary.2,
         created_tenant,
         storage,
+        web,
         shutdown,
         tasks,
     })

@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use crate::clock::Env;
 use crate::ratelimit::RateLimiter;
-use crate::storage::Storage;
+use crate::storage::{Storage, WebStorage};
 use crate::tenant::Tenant;
 
 /// Shared handler state (cheap to clone).
@@ -18,6 +18,8 @@ pub struct AppState {
     pub env: Env,
     /// Failed sign-in throttling.
     pub limiter: Arc<RateLimiter>,
+    /// Storage of the web side (OpenID Connect, sessions, security keys).
+    pub web: Arc<dyn WebStorage>,
     /// The issuer URL (the service's base URL, no trailing slash).
     pub issuer: Arc<str>,
 }

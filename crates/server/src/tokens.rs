@@ -109,6 +109,12 @@ impl TokenKeys {
 
     /// Signs `claims` as a compact JWS (ES256, with `kid`).
     pub fn sign(&self, claims: &TokenClaims) -> Result<String, ApiError> {
+        self.sign_json(claims)
+    }
+
+    /// Signs any claims set as a compact JWS (ES256, with `kid`): the OpenID Connect
+    /// tokens of applications, whose claims differ from the device tokens'.
+    pub fn sign_json<T: Serialize>(&self, claims: &T) -> Result<String, ApiError> {
         let header = serde_json::to_vec(&Header {
             alg: "ES256",
             typ: "JWT",
@@ -156,6 +162,30 @@ impl TokenKeys {
             return Err(ApiError::InvalidToken("the token is not valid yet"));
         }
         Ok(claims)
+    }
+
+    /// Verifies the signature, issuer and expiry of a token this service signed and
+    /// returns its claims (audience not checked: the caller checks what it needs).
+    pub fn verify_json<T: serde::de::DeserializeOwned>(
+        &self,
+        token: &str,
+        issuer: &str,
+        now: i64,
+    ) -> Result<T, ApiError> {
+        let mut validation = Validation::new(Algorithm::ES256);
+        validation.validate_aud = false;
+        validation.set_issuer(&[issuer]);
+        validation.validate_exp = false;
+        validation.validate_nbf = false;
+        validation.set_required_spec_claims(&["exp", "iss"]);
+        let data = jsonwebtoken::decode::<serde_json::Value>(token, &self.decoding, &validation)
+            .map_err(|_| ApiError::InvalidToken("the token does not verify"))?;
+        let exp = data.claims.get("exp").and_then(serde_json::Value::as_i64);
+        if exp.is_none_or(|exp| now >= exp) {
+            return Err(ApiError::InvalidToken("the token has expired"));
+        }
+        serde_json::from_value(data.claims)
+            .map_err(|_| ApiError::InvalidToken("the token is not of the expected kind"))
     }
 
     /// The JWK Set with this key.

@@ -24,6 +24,8 @@ pub mod auth;
 pub mod device;
 pub mod key;
 pub mod nonce;
+pub mod oidc;
 pub mod policy;
 pub mod signin;
 pub mod tenant;
+pub mod webauthn;

@@ -5,11 +5,16 @@ mod device;
 pub mod extract;
 mod key;
 mod nonce;
+mod oauth;
 mod oidc;
 pub mod policy;
 mod policy_session;
+mod seckey_settings;
 mod signin;
 mod token;
+pub mod web;
+
+pub use seckey_settings::validate as seckey_settings_validate;
 
 use axum::extract::DefaultBodyLimit;
 use axum::routing::{get, post};
@@ -38,6 +43,17 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/policy/syncml", post(policy::admin_syncml))
         .route("/v1/policy/session", post(policy_session::session))
         .route("/v1/policy/effective", post(policy::effective_json))
+        .route("/oauth2/authorize", get(oauth::authorize))
+        .route("/oauth2/token", post(oauth::token))
+        .route(
+            "/oauth2/userinfo",
+            get(oauth::userinfo).post(oauth::userinfo),
+        )
+        .route(
+            "/v1/security-keys/settings",
+            get(seckey_settings::get_settings).put(seckey_settings::put_settings),
+        )
+        .merge(web::router())
         .fallback(|| async { ApiError::NotFound })
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
         .layer(DefaultBodyLimit::max(BODY_LIMIT))

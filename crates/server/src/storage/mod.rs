@@ -7,11 +7,14 @@
 mod models;
 pub mod policy;
 pub mod sqlite;
+pub mod web;
+pub mod web_sqlite;
 
 use async_trait::async_trait;
 
 pub use models::*;
 pub use policy::PolicyStorage;
+pub use web::WebStorage;
 
 /// A storage failure.
 #[derive(Debug, thiserror::Error)]

@@ -1,0 +1,308 @@
+//! The Administration page (members of `latchkey-admins`): users, devices, Hello keys,
+//! security keys and the audit trail; disable a device, delete a key.
+
+use axum::extract::State;
+use axum::http::HeaderMap;
+use axum::response::{Html, Response};
+use serde::Deserialize;
+
+use super::html::{esc, page as layout, when};
+use super::{check_csrf, is_admin, require_session, see_other, Form, PageError, SignedIn};
+use crate::audit::{self, event};
+use crate::error::ApiError;
+use crate::routes::extract::ClientAddr;
+use crate::state::AppState;
+
+async fn require_admin(state: &AppState, headers: &HeaderMap) -> Result<SignedIn, PageError> {
+    let who = require_session(state, headers).await?;
+    if !is_admin(state, &who.user.upn).await? {
+        return Err(PageError(ApiError::AdminRequired));
+    }
+    Ok(who)
+}
+
+fn action(csrf: &str, path: &str, field: &str, value: &str, label: &str) -> String {
+    format!(
+        "<form class=\"inline\" method=\"post\" action=\"{path}\"><input type=\"hidden\" name=\"csrf\" value=\"{}\">\
+         <input type=\"hidden\" name=\"{field}\" value=\"{}\"><button type=\"submit\">{label}</button></form>",
+        esc(csrf),
+        esc(value)
+    )
+}
+
+fn table(id: &str, caption: &str, head: &[&str], rows: &[Vec<String>]) -> String {
+    let head: String = head
+        .iter()
+        .map(|h| format!("<th scope=\"col\">{h}</th>"))
+        .collect();
+    let body: String = rows
+        .iter()
+        .map(|r| {
+            format!(
+                "<tr>{}</tr>",
+                r.iter()
+                    .map(|c| format!("<td>{c}</td>"))
+                    .collect::<String>()
+            )
+        })
+        .collect();
+    format!("<section><h2>{caption}</h2><table id=\"{id}\"><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table></section>")
+}
+
+/// `GET /admin`.
+pub async fn page(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+) -> Result<Html<String>, PageError> {
+    let who = require_admin(&state, &headers).await?;
+    let t = &state.tenant.id;
+    let csrf = who.session.csrf.clone();
+    let users: Vec<Vec<String>> = state
+        .storage
+        .list_users(t)
+        .await?
+        .into_iter()
+        .map(|u| {
+            vec![
+                esc(&u.upn),
+                esc(&u.display_name),
+                if u.disabled {
+                    "disabled".into()
+                } else {
+                    "active".into()
+                },
+                when(u.created_at),
+            ]
+        })
+        .collect();
+    let devices: Vec<Vec<String>> = state
+        .storage
+        .list_devices(t)
+        .await?
+        .into_iter()
+        .map(|d| {
+            let act = if d.disabled {
+                String::new()
+            } else {
+                action(
+                    &csrf,
+                    "/admin/devices/disable",
+                    "device_id",
+                    &d.id,
+                    &format!("Disable {}", esc(&d.display_name)),
+                )
+            };
+            vec![
+                esc(&d.display_name),
+                format!("<code>{}</code>", esc(&d.id)),
+                esc(&d.join_type),
+                esc(&d.owner),
+                if d.disabled {
+                    "disabled".into()
+                } else {
+                    "active".into()
+                },
+                act,
+            ]
+        })
+        .collect();
+    let hello: Vec<Vec<String>> = state
+        .storage
+        .list_keys(t, None)
+        .await?
+        .into_iter()
+        .map(|k| {
+            vec![
+                format!("<code>{}</code>", esc(&k.key_id)),
+                esc(&k.upn),
+                format!("<code>{}</code>", esc(&k.device_id)),
+                esc(&k.alg),
+                esc(&k.attestation),
+                action(&csrf, "/admin/keys/delete", "key_id", &k.key_id, "Delete"),
+            ]
+        })
+        .collect();
+    let sks: Vec<Vec<String>> = state
+        .web
+        .list_security_keys(t, None)
+        .await?
+        .into_iter()
+        .map(|l| {
+            let k = l.key;
+            vec![
+                esc(&k.name),
+                esc(&l.upn),
+                format!("<code>{}</code>", esc(&k.aaguid)),
+                esc(&k.format),
+                if k.trusted_root {
+                    "yes".into()
+                } else {
+                    "no".into()
+                },
+                k.sign_count.to_string(),
+                action(
+                    &csrf,
+                    "/admin/security-keys/delete",
+                    "credential_id",
+                    &k.credential_id,
+                    &format!("Delete {}", esc(&k.name)),
+                ),
+            ]
+        })
+        .collect();
+    let audit: Vec<Vec<String>> = state
+        .web
+        .audit_latest(t, 100)
+        .await?
+        .into_iter()
+        .map(|a| {
+            vec![
+                when(a.at),
+                esc(&a.event),
+                esc(a.actor.as_deref().unwrap_or("")),
+                esc(&a.outcome),
+                esc(a.reason.as_deref().unwrap_or("")),
+                esc(a.source.as_deref().unwrap_or("")),
+            ]
+        })
+        .collect();
+    let main = [
+        table(
+            "users",
+            "Users",
+            &["UPN", "Name", "State", "Created"],
+            &users,
+        ),
+        table(
+            "devices",
+            "Devices",
+            &["Name", "Id", "Join type", "Owner", "State", "Action"],
+            &devices,
+        ),
+        table(
+            "hello-keys",
+            "Hello keys",
+            &[
+                "Key id",
+                "User",
+                "Device",
+                "Algorithm",
+                "Attestation",
+                "Action",
+            ],
+            &hello,
+        ),
+        table(
+            "security-keys",
+            "Security keys",
+            &[
+                "Name",
+                "User",
+                "AAGUID",
+                "Attestation",
+                "Trusted root",
+                "Counter",
+                "Action",
+            ],
+            &sks,
+        ),
+        table(
+            "audit",
+            "Audit log (latest 100)",
+            &["When", "Event", "Actor", "Outcome", "Reason", "From"],
+            &audit,
+        ),
+    ]
+    .concat();
+    Ok(layout("Administration", Some(&who), true, &csrf, &main))
+}
+
+/// An administrator's action form.
+#[derive(Debug, Deserialize)]
+pub struct ActionForm {
+    csrf: String,
+    #[serde(default)]
+    device_id: Option<String>,
+    #[serde(default)]
+    key_id: Option<String>,
+    #[serde(default)]
+    credential_id: Option<String>,
+}
+
+fn field(v: &Option<String>, name: &'static str) -> Result<String, PageError> {
+    v.clone()
+        .filter(|s| !s.is_empty())
+        .ok_or(PageError(ApiError::InvalidField(name)))
+}
+
+/// `POST /admin/devices/disable`.
+pub async fn disable_device(
+    State(state): State<AppState>,
+    addr: ClientAddr,
+    headers: HeaderMap,
+    Form(f): Form<ActionForm>,
+) -> Result<Response, PageError> {
+    let who = require_admin(&state, &headers).await?;
+    check_csrf(&who.session.csrf, &f.csrf)?;
+    let id = field(&f.device_id, "device_id")?;
+    let line = audit::line(event::DEVICE_DISABLE, state.now())
+        .actor(&who.user.upn)
+        .source(addr.ip())
+        .device(&id);
+    if !state
+        .storage
+        .disable_device(&state.tenant.id, &id, &line)
+        .await?
+    {
+        return Err(PageError(ApiError::DeviceNotFound));
+    }
+    Ok(see_other("/admin", vec![]))
+}
+
+/// `POST /admin/keys/delete` (a Hello key).
+pub async fn delete_key(
+    State(state): State<AppState>,
+    addr: ClientAddr,
+    headers: HeaderMap,
+    Form(f): Form<ActionForm>,
+) -> Result<Response, PageError> {
+    let who = require_admin(&state, &headers).await?;
+    check_csrf(&who.session.csrf, &f.csrf)?;
+    let id = field(&f.key_id, "key_id")?;
+    let line = audit::line(event::KEY_DELETE, state.now())
+        .actor(&who.user.upn)
+        .source(addr.ip())
+        .key(&id);
+    if !state
+        .storage
+        .delete_key(&state.tenant.id, &id, &line)
+        .await?
+    {
+        return Err(PageError(ApiError::KeyNotFound));
+    }
+    Ok(see_other("/admin", vec![]))
+}
+
+/// `POST /admin/security-keys/delete`.
+pub async fn delete_security_key(
+    State(state): State<AppState>,
+    addr: ClientAddr,
+    headers: HeaderMap,
+    Form(f): Form<ActionForm>,
+) -> Result<Response, PageError> {
+    let who = require_admin(&state, &headers).await?;
+    check_csrf(&who.session.csrf, &f.csrf)?;
+    let id = field(&f.credential_id, "credential_id")?;
+    let line = audit::line(event::SECURITY_KEY_DELETE, state.now())
+        .actor(&who.user.upn)
+        .source(addr.ip())
+        .key(&id);
+    if !state
+        .web
+        .delete_security_key(&state.tenant.id, None, &id, &line)
+        .await?
+    {
+        return Err(PageError(ApiError::SecurityKeyNotFound));
+    }
+    Ok(see_other("/admin", vec![]))
+}

@@ -1,0 +1,226 @@
+//! The sign-in page (password + one-time code, or a security key), sign-out, and `/`.
+
+use axum::extract::{RawQuery, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use latchkey_proto::claims::amr;
+use serde::Deserialize;
+
+use super::html::{esc, page as layout};
+use super::{
+    check_csrf, cookie, new_session, require_session, safe_next, see_other, set_cookie, signed_in,
+    Form, PageError, CSRF_COOKIE, SESSION_COOKIE, SESSION_LIFETIME_SECS,
+};
+use crate::audit::{self, event};
+use crate::error::ApiError;
+use crate::routes::extract::ClientAddr;
+use crate::state::AppState;
+use crate::storage::User;
+use crate::{password as pw, totp};
+
+/// `GET /`: Security info when signed in, else the sign-in page.
+pub async fn home(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+) -> Result<Response, PageError> {
+    let to = if signed_in(&state, &headers).await?.is_some() {
+        "/security-info"
+    } else {
+        "/signin"
+    };
+    Ok(see_other(to, vec![]))
+}
+
+#[derive(Debug, Default, Deserialize)]
+struct NextQuery {
+    #[serde(default)]
+    next: Option<String>,
+}
+
+/// `GET /signin?next=/path`.
+pub async fn page_handler(
+    state: &AppState,
+    headers: &HeaderMap,
+    next: Option<&str>,
+    error: Option<&str>,
+) -> Result<Response, PageError> {
+    let (csrf, fresh) = match cookie(headers, CSRF_COOKIE).filter(|c| c.len() >= 16) {
+        Some(c) => (c, false),
+        None => (
+            latchkey_proto::b64::encode(state.env.random::<24>().map_err(ApiError::from)?),
+            true,
+        ),
+    };
+    let next = safe_next(next);
+    let alert = error
+        .map(|e| {
+            format!(
+                "<p role=\"alert\" class=\"error\" id=\"error\">{}</p>",
+                esc(e)
+            )
+        })
+        .unwrap_or_default();
+    let main = format!(
+        "{alert}<section aria-labelledby=\"pw-h\"><h2 id=\"pw-h\">Password and one-time code</h2>\
+         <form method=\"post\" action=\"/signin/password\">\
+         <input type=\"hidden\" name=\"csrf\" value=\"{c}\"><input type=\"hidden\" name=\"next\" value=\"{n}\">\
+         <label for=\"upn\">User name (user@domain)</label><input type=\"text\" id=\"upn\" name=\"upn\" autocomplete=\"username\" required>\
+         <label for=\"password\">Password</label><input type=\"password\" id=\"password\" name=\"password\" autocomplete=\"current-password\" required>\
+         <label for=\"otp\">One-time code from your authenticator app</label><input type=\"text\" id=\"otp\" name=\"otp\" inputmode=\"numeric\" autocomplete=\"one-time-code\" pattern=\"[0-9]{{6}}\" required>\
+         <p><button type=\"submit\" id=\"password-signin\">Sign in</button></p></form></section>\
+         <section aria-labelledby=\"key-h\"><h2 id=\"key-h\">Security key</h2>\
+         <p>Insert your security key; you will be asked for its PIN. Leave the user name empty if your key remembers you.</p>\
+         <label for=\"key-upn\">User name (optional)</label><input type=\"text\" id=\"key-upn\" autocomplete=\"username webauthn\">\
+         <p><button type=\"button\" id=\"key-signin\" data-next=\"{n}\">Sign in with a security key</button></p>\
+         <p role=\"status\" id=\"key-status\" aria-live=\"polite\"></p></section>",
+        c = esc(&csrf),
+        n = esc(&next)
+    );
+    let status = if error.is_some() {
+        StatusCode::UNAUTHORIZED
+    } else {
+        StatusCode::OK
+    };
+    let mut response = (status, layout("Sign in", None, false, &csrf, &main)).into_response();
+    if fresh {
+        response.headers_mut().append(
+            axum::http::header::SET_COOKIE,
+            set_cookie(state, CSRF_COOKIE, &csrf, SESSION_LIFETIME_SECS),
+        );
+    }
+    Ok(response)
+}
+
+/// `GET /signin`.
+pub async fn page(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    RawQuery(query): RawQuery,
+) -> Result<Response, PageError> {
+    let q: NextQuery =
+        serde_urlencoded::from_str(query.as_deref().unwrap_or("")).unwrap_or_default();
+    page_handler(&state, &headers, q.next.as_deref(), None).await
+}
+
+/// The password form.
+#[derive(Debug, Deserialize)]
+pub struct PasswordForm {
+    csrf: String,
+    upn: String,
+    password: String,
+    otp: String,
+    #[serde(default)]
+    next: Option<String>,
+}
+
+/// `POST /signin/password`: password + TOTP; rate-limited like `/v1/auth/password`.
+pub async fn password(
+    State(state): State<AppState>,
+    addr: ClientAddr,
+    headers: HeaderMap,
+    Form(form): Form<PasswordForm>,
+) -> Result<Response, PageError> {
+    check_csrf(
+        &cookie(&headers, CSRF_COOKIE).unwrap_or_default(),
+        &form.csrf,
+    )?;
+    let upn = form.upn.trim().to_lowercase();
+    let now = state.now();
+    let ip = addr.ip();
+    let line = audit::line(event::WEB_SIGNIN, now).actor(&upn).source(&ip);
+    let outcome = if state.limiter.is_limited(&upn, &ip, now) {
+        Err(ApiError::RateLimited)
+    } else {
+        check_password(&state, &upn, &form, line.clone()).await
+    };
+    match outcome {
+        Ok((cookie_value, next)) => Ok(see_other(
+            &next,
+            vec![set_cookie(
+                &state,
+                SESSION_COOKIE,
+                &cookie_value,
+                SESSION_LIFETIME_SECS,
+            )],
+        )),
+        Err(err) => {
+            if matches!(err, ApiError::InvalidCredentials | ApiError::InvalidOtp) {
+                state.limiter.record_failure(&upn, &ip, now);
+            }
+            let err = crate::routes::audited(&state, line, err).await;
+            if matches!(err, ApiError::Internal(_)) {
+                return Err(PageError(err));
+            }
+            let message = format!("{}: {err}", err.code());
+            page_handler(&state, &headers, form.next.as_deref(), Some(&message)).await
+        }
+    }
+}
+
+async fn check_password(
+    state: &AppState,
+    upn: &str,
+    form: &PasswordForm,
+    line: crate::storage::AuditRecord,
+) -> Result<(String, String), ApiError> {
+    let user = state.storage.user_by_upn(&state.tenant.id, upn).await?;
+    let user = verify(user, form.password.clone()).await?;
+    if user.disabled {
+        return Err(ApiError::UserDisabled);
+    }
+    let now = state.now();
+    let step =
+        totp::matching_step(&user.totp_secret, form.otp.trim(), now).ok_or(ApiError::InvalidOtp)?;
+    let methods = [amr::PWD, amr::OTP, amr::MFA];
+    let (cookie_value, session) = new_session(state, &user, &methods)?;
+    let line = line.note(methods.join(" "));
+    if !state
+        .web
+        .password_session(&state.tenant.id, step, &session, &line)
+        .await?
+    {
+        return Err(ApiError::InvalidOtp);
+    }
+    Ok((cookie_value, safe_next(form.next.as_deref())))
+}
+
+async fn verify(user: Option<User>, password: String) -> Result<User, ApiError> {
+    tokio::task::spawn_blocking(move || match user {
+        Some(user) if pw::verify(&user.password_hash, &password) => Ok(user),
+        Some(_) => Err(ApiError::InvalidCredentials),
+        None => {
+            pw::verify_dummy(&password);
+            Err(ApiError::InvalidCredentials)
+        }
+    })
+    .await
+    .map_err(ApiError::internal)?
+}
+
+/// The sign-out form.
+#[derive(Debug, Deserialize)]
+pub struct CsrfOnly {
+    csrf: String,
+}
+
+/// `POST /signout`.
+pub async fn signout(
+    State(state): State<AppState>,
+    addr: ClientAddr,
+    headers: HeaderMap,
+    Form(form): Form<CsrfOnly>,
+) -> Result<Response, PageError> {
+    let who = require_session(&state, &headers).await?;
+    check_csrf(&who.session.csrf, &form.csrf)?;
+    let line = audit::line(event::WEB_SIGNOUT, state.now())
+        .actor(&who.user.upn)
+        .source(addr.ip());
+    state
+        .web
+        .delete_session(&state.tenant.id, &who.session.id_hash, &line)
+        .await?;
+    Ok(see_other(
+        "/signin",
+        vec![set_cookie(&state, SESSION_COOKIE, "", 0)],
+    ))
+}

@@ -1,0 +1,624 @@
+//! The SQLite implementation of [`WebStorage`], on its own connection pool to the same
+//! database file as [`super::sqlite::SqliteStorage`] (which applies the migrations first).
+//! Writes begin with `BEGIN IMMEDIATE`; the busy timeout queues them behind other writers.
+
+use std::path::Path;
+use std::str::FromStr;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::{Sqlite, SqlitePool, Transaction};
+
+use super::sqlite::DB_FILE;
+use super::web::*;
+use super::{AuditRecord, StorageResult, User};
+
+const USER_COLUMNS: &str = "id, upn, display_name, password_hash, totp_secret, last_totp_step, \
+     disabled, created_at";
+const KEY_COLUMNS: &str = "k.credential_id, k.user_id, k.name, k.aaguid, k.format, \
+     k.trusted_root, k.public_key_cose, k.sign_count, k.created_at, k.last_used_at";
+
+/// SQLite storage of the web side.
+#[derive(Debug, Clone)]
+pub struct SqliteWebStorage {
+    pool: SqlitePool,
+}
+
+impl SqliteWebStorage {
+    /// Opens `DATA_DIR/latchkey.db` (already migrated by `SqliteStorage::open`).
+    pub async fn open(data_dir: &Path) -> StorageResult<SqliteWebStorage> {
+        let options = SqliteConnectOptions::from_str("sqlite:")?
+            .filename(data_dir.join(DB_FILE))
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Normal)
+            .busy_timeout(Duration::from_secs(10))
+            .foreign_keys(true);
+        let pool = SqlitePoolOptions::new()
+            .max_connections(4)
+            .connect_with(options)
+            .await?;
+        Ok(SqliteWebStorage { pool })
+    }
+
+    async fn write(&self) -> StorageResult<Transaction<'static, Sqlite>> {
+        Ok(self.pool.begin_with("BEGIN IMMEDIATE").await?)
+    }
+
+    /// Closes the pool.
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+}
+
+async fn audit(
+    tx: &mut Transaction<'static, Sqlite>,
+    tenant: &str,
+    a: &AuditRecord,
+) -> StorageResult<()> {
+    sqlx::query(
+        "INSERT INTO audit (tenant_id, at, event, actor, device_id, key_id, source, outcome, \
+         reason) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+    )
+    .bind(tenant)
+    .bind(a.at)
+    .bind(&a.event)
+    .bind(&a.actor)
+    .bind(&a.device_id)
+    .bind(&a.key_id)
+    .bind(&a.source)
+    .bind(&a.outcome)
+    .bind(&a.reason)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+async fn insert_session(
+    tx: &mut Transaction<'static, Sqlite>,
+    tenant: &str,
+    s: &WebSession,
+) -> StorageResult<()> {
+    sqlx::query(
+        "INSERT INTO web_sessions (tenant_id, id_hash, user_id, amr, csrf, created_at, \
+         expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+    )
+    .bind(tenant)
+    .bind(&s.id_hash)
+    .bind(&s.user_id)
+    .bind(&s.amr)
+    .bind(&s.csrf)
+    .bind(s.created_at)
+    .bind(s.expires_at)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+async fn consume_challenge(
+    tx: &mut Transaction<'static, Sqlite>,
+    tenant: &str,
+    id: &str,
+    now: i64,
+) -> StorageResult<bool> {
+    let done = sqlx::query(
+        "DELETE FROM webauthn_challenges WHERE tenant_id = $1 AND id = $2 AND expires_at > $3",
+    )
+    .bind(tenant)
+    .bind(id)
+    .bind(now)
+    .execute(&mut **tx)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+#[async_trait]
+impl WebStorage for SqliteWebStorage {
+    async fn user_by_id(&self, tenant: &str, user_id: &str) -> StorageResult<Option<User>> {
+        Ok(sqlx::query_as::<_, User>(&format!(
+            "SELECT {USER_COLUMNS} FROM users WHERE tenant_id = $1 AND id = $2"
+        ))
+        .bind(tenant)
+        .bind(user_id)
+        .fetch_optional(&self.pool)
+        .await?)
+    }
+
+    async fn create_client(
+        &self,
+        tenant: &str,
+        c: &OidcClient,
+        a: &AuditRecord,
+    ) -> StorageResult<()> {
+        let mut tx = self.write().await?;
+        sqlx::query(
+            "INSERT INTO oidc_clients (tenant_id, client_id, name, secret_hash, redirect_uris, \
+             created_at) VALUES ($1, $2, $3, $4, $5, $6)",
+        )
+        .bind(tenant)
+        .bind(&c.client_id)
+        .bind(&c.name)
+        .bind(&c.secret_hash)
+        .bind(&c.redirect_uris)
+        .bind(c.created_at)
+        .execute(&mut *tx)
+        .await?;
+        audit(&mut tx, tenant, a).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn client(&self, tenant: &str, client_id: &str) -> StorageResult<Option<OidcClient>> {
+        Ok(sqlx::query_as::<_, OidcClient>(
+            "SELECT client_id, name, secret_hash, redirect_uris, created_at FROM oidc_clients \
+             WHERE tenant_id = $1 AND client_id = $2",
+        )
+        .bind(tenant)
+        .bind(client_id)
+        .fetch_optional(&self.pool)
+        .await?)
+    }
+
+    async fn list_clients(&self, tenant: &str) -> StorageResult<Vec<OidcClient>> {
+        Ok(sqlx::query_as::<_, OidcClient>(
+            "SELECT client_id, name, secret_hash, redirect_uris, created_at FROM oidc_clients \
+             WHERE tenant_id = $1 ORDER BY created_at, client_id",
+        )
+        .bind(tenant)
+        .fetch_all(&self.pool)
+        .await?)
+    }
+
+    async fn store_code(&self, tenant: &str, c: &AuthCode) -> StorageResult<()> {
+        let mut tx = self.write().await?;
+        sqlx::query("DELETE FROM oidc_codes WHERE tenant_id = $1 AND expires_at < $2")
+            .bind(tenant)
+            .bind(c.expires_at - 3600)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query(
+            "INSERT INTO oidc_codes (tenant_id, code_hash, client_id, user_id, redirect_uri, \
+             scope, nonce, code_challenge, amr, auth_time, expires_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+        )
+        .bind(tenant)
+        .bind(&c.code_hash)
+        .bind(&c.grant.client_id)
+        .bind(&c.grant.user_id)
+        .bind(&c.redirect_uri)
+        .bind(&c.grant.scope)
+        .bind(&c.nonce)
+        .bind(&c.code_challenge)
+        .bind(&c.grant.amr)
+        .bind(c.grant.auth_time)
+        .bind(c.expires_at)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn take_code(&self, tenant: &str, code_hash: &str) -> StorageResult<Option<AuthCode>> {
+        let mut tx = self.write().await?;
+        let code = sqlx::query_as::<_, AuthCode>(
+            "DELETE FROM oidc_codes WHERE tenant_id = $1 AND code_hash = $2 RETURNING \
+             code_hash, client_id, user_id, redirect_uri, scope, nonce, code_challenge, amr, \
+             auth_time, expires_at",
+        )
+        .bind(tenant)
+        .bind(code_hash)
+        .fetch_optional(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(code)
+    }
+
+    async fn store_refresh(
+        &self,
+        tenant: &str,
+        t: &RefreshGrant,
+        a: &AuditRecord,
+    ) -> StorageResult<()> {
+        let mut tx = self.write().await?;
+        insert_refresh(&mut tx, tenant, t).await?;
+        audit(&mut tx, tenant, a).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn rotate_refresh(
+        &self,
+        tenant: &str,
+        old_hash: &str,
+        new: &RefreshGrant,
+        now: i64,
+    ) -> StorageResult<Option<Grant>> {
+        let mut tx = self.write().await?;
+        let old = sqlx::query_as::<_, Grant>(
+            "UPDATE oidc_refresh_tokens SET revoked = TRUE WHERE tenant_id = $1 \
+             AND token_hash = $2 AND revoked = FALSE AND expires_at > $3 \
+             AND user_id IN (SELECT id FROM users WHERE tenant_id = $1 AND disabled = FALSE) \
+             RETURNING client_id, user_id, scope, amr, auth_time",
+        )
+        .bind(tenant)
+        .bind(old_hash)
+        .bind(now)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some(old) = old else {
+            return Ok(None);
+        };
+        let mut new = new.clone();
+        new.grant = old.clone();
+        insert_refresh(&mut tx, tenant, &new).await?;
+        tx.commit().await?;
+        Ok(Some(old))
+    }
+
+    async fn password_session(
+        &self,
+        tenant: &str,
+        step: i64,
+        s: &WebSession,
+        a: &AuditRecord,
+    ) -> StorageResult<bool> {
+        let mut tx = self.write().await?;
+        let done = sqlx::query(
+            "UPDATE users SET last_totp_step = $3 WHERE tenant_id = $1 AND id = $2 \
+             AND disabled = FALSE AND (last_totp_step IS NULL OR last_totp_step < $3)",
+        )
+        .bind(tenant)
+        .bind(&s.user_id)
+        .bind(step)
+        .execute(&mut *tx)
+        .await?;
+        if done.rows_affected() != 1 {
+            return Ok(false);
+        }
+        insert_session(&mut tx, tenant, s).await?;
+        audit(&mut tx, tenant, a).await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    async fn session(
+        &self,
+        tenant: &str,
+        id_hash: &str,
+        now: i64,
+    ) -> StorageResult<Option<(WebSession, User)>> {
+        let session = sqlx::query_as::<_, WebSession>(
+            "SELECT id_hash, user_id, amr, csrf, created_at, expires_at FROM web_sessions \
+             WHERE tenant_id = $1 AND id_hash = $2 AND expires_at > $3",
+        )
+        .bind(tenant)
+        .bind(id_hash)
+        .bind(now)
+        .fetch_optional(&self.pool)
+        .await?;
+        let Some(session) = session else {
+            return Ok(None);
+        };
+        Ok(self
+            .user_by_id(tenant, &session.user_id)
+            .await?
+            .filter(|u| !u.disabled)
+            .map(|u| (session, u)))
+    }
+
+    async fn delete_session(
+        &self,
+        tenant: &str,
+        id_hash: &str,
+        a: &AuditRecord,
+    ) -> StorageResult<()> {
+        let mut tx = self.write().await?;
+        sqlx::query("DELETE FROM web_sessions WHERE tenant_id = $1 AND id_hash = $2")
+            .bind(tenant)
+            .bind(id_hash)
+            .execute(&mut *tx)
+            .await?;
+        audit(&mut tx, tenant, a).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn store_challenge(&self, tenant: &str, c: &Challenge, now: i64) -> StorageResult<()> {
+        let mut tx = self.write().await?;
+        sqlx::query("DELETE FROM webauthn_challenges WHERE tenant_id = $1 AND expires_at <= $2")
+            .bind(tenant)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query(
+            "INSERT INTO webauthn_challenges (tenant_id, id, purpose, user_id, challenge, \
+             expires_at) VALUES ($1, $2, $3, $4, $5, $6)",
+        )
+        .bind(tenant)
+        .bind(&c.id)
+        .bind(&c.purpose)
+        .bind(&c.user_id)
+        .bind(&c.challenge)
+        .bind(c.expires_at)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn challenge(
+        &self,
+        tenant: &str,
+        id: &str,
+        now: i64,
+    ) -> StorageResult<Option<Challenge>> {
+        Ok(sqlx::query_as::<_, Challenge>(
+            "SELECT id, purpose, user_id, challenge, expires_at FROM webauthn_challenges \
+             WHERE tenant_id = $1 AND id = $2 AND expires_at > $3",
+        )
+        .bind(tenant)
+        .bind(id)
+        .bind(now)
+        .fetch_optional(&self.pool)
+        .await?)
+    }
+
+    async fn list_security_keys(
+        &self,
+        tenant: &str,
+        user_id: Option<&str>,
+    ) -> StorageResult<Vec<SecurityKeyListing>> {
+        Ok(sqlx::query_as::<_, SecurityKeyListing>(&format!(
+            "SELECT u.upn, {KEY_COLUMNS} FROM security_keys k JOIN users u \
+             ON u.tenant_id = k.tenant_id AND u.id = k.user_id \
+             WHERE k.tenant_id = $1 AND ($2 IS NULL OR k.user_id = $2) \
+             ORDER BY u.upn, k.created_at, k.credential_id"
+        ))
+        .bind(tenant)
+        .bind(user_id)
+        .fetch_all(&self.pool)
+        .await?)
+    }
+
+    async fn security_key(
+        &self,
+        tenant: &str,
+        credential_id: &str,
+    ) -> StorageResult<Option<SecurityKey>> {
+        Ok(sqlx::query_as::<_, SecurityKey>(&format!(
+            "SELECT {KEY_COLUMNS} FROM security_keys k \
+             WHERE k.tenant_id = $1 AND k.credential_id = $2"
+        ))
+        .bind(tenant)
+        .bind(credential_id)
+        .fetch_optional(&self.pool)
+        .await?)
+    }
+
+    async fn register_security_key(
+        &self,
+        tenant: &str,
+        challenge_id: &str,
+        k: &SecurityKey,
+        max: i64,
+        now: i64,
+        a: &AuditRecord,
+    ) -> StorageResult<RegisterOutcome> {
+        let mut tx = self.write().await?;
+        if !consume_challenge(&mut tx, tenant, challenge_id, now).await? {
+            return Ok(RegisterOutcome::CeremonyGone);
+        }
+        let (count,): (i64,) = sqlx::query_as(
+            "SELECT COUNT(*) FROM security_keys WHERE tenant_id = $1 AND user_id = $2",
+        )
+        .bind(tenant)
+        .bind(&k.user_id)
+        .fetch_one(&mut *tx)
+        .await?;
+        if count >= max {
+            return Ok(RegisterOutcome::LimitReached);
+        }
+        let inserted = sqlx::query(
+            "INSERT INTO security_keys (tenant_id, credential_id, user_id, name, aaguid, \
+             format, trusted_root, public_key_cose, sign_count, created_at, last_used_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, NULL)",
+        )
+        .bind(tenant)
+        .bind(&k.credential_id)
+        .bind(&k.user_id)
+        .bind(&k.name)
+        .bind(&k.aaguid)
+        .bind(&k.format)
+        .bind(k.trusted_root)
+        .bind(&k.public_key_cose)
+        .bind(k.sign_count)
+        .bind(k.created_at)
+        .execute(&mut *tx)
+        .await;
+        match inserted {
+            Ok(_) => {}
+            Err(sqlx::Error::Database(db)) if db.is_unique_violation() => {
+                return Ok(RegisterOutcome::Duplicate)
+            }
+            Err(e) => return Err(e.into()),
+        }
+        audit(&mut tx, tenant, a).await?;
+        tx.commit().await?;
+        Ok(RegisterOutcome::Registered)
+    }
+
+    async fn security_key_session(
+        &self,
+        tenant: &str,
+        challenge_id: &str,
+        credential_id: &str,
+        old_count: i64,
+        new_count: i64,
+        s: &WebSession,
+        a: &AuditRecord,
+    ) -> StorageResult<bool> {
+        let mut tx = self.write().await?;
+        if !consume_challenge(&mut tx, tenant, challenge_id, s.created_at).await? {
+            return Ok(false);
+        }
+        let moved = sqlx::query(
+            "UPDATE security_keys SET sign_count = $4, last_used_at = $5 \
+             WHERE tenant_id = $1 AND credential_id = $2 AND sign_count = $3 \
+             AND user_id IN (SELECT id FROM users WHERE tenant_id = $1 AND disabled = FALSE)",
+        )
+        .bind(tenant)
+        .bind(credential_id)
+        .bind(old_count)
+        .bind(new_count)
+        .bind(s.created_at)
+        .execute(&mut *tx)
+        .await?;
+        if moved.rows_affected() != 1 {
+            return Ok(false);
+        }
+        insert_session(&mut tx, tenant, s).await?;
+        audit(&mut tx, tenant, a).await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    async fn rename_security_key(
+        &self,
+        tenant: &str,
+        user_id: Option<&str>,
+        credential_id: &str,
+        name: &str,
+        a: &AuditRecord,
+    ) -> StorageResult<bool> {
+        let mut tx = self.write().await?;
+        let done = sqlx::query(
+            "UPDATE security_keys SET name = $4 WHERE tenant_id = $1 AND credential_id = $2 \
+             AND ($3 IS NULL OR user_id = $3)",
+        )
+        .bind(tenant)
+        .bind(credential_id)
+        .bind(user_id)
+        .bind(name)
+        .execute(&mut *tx)
+        .await?;
+        if done.rows_affected() != 1 {
+            return Ok(false);
+        }
+        audit(&mut tx, tenant, a).await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    async fn delete_security_key(
+        &self,
+        tenant: &str,
+        user_id: Option<&str>,
+        credential_id: &str,
+        a: &AuditRecord,
+    ) -> StorageResult<bool> {
+        let mut tx = self.write().await?;
+        let done = sqlx::query(
+            "DELETE FROM security_keys WHERE tenant_id = $1 AND credential_id = $2 \
+             AND ($3 IS NULL OR user_id = $3)",
+        )
+        .bind(tenant)
+        .bind(credential_id)
+        .bind(user_id)
+        .execute(&mut *tx)
+        .await?;
+        if done.rows_affected() != 1 {
+            return Ok(false);
+        }
+        audit(&mut tx, tenant, a).await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    async fn security_key_settings(&self, tenant: &str) -> StorageResult<SecurityKeySettings> {
+        let row = sqlx::query_as::<_, SecurityKeySettings>(
+            "SELECT require_trusted_root, aaguid_mode, aaguids, roots_pem \
+             FROM security_key_settings WHERE tenant_id = $1",
+        )
+        .bind(tenant)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(row.unwrap_or_else(|| SecurityKeySettings {
+            aaguid_mode: "any".to_owned(),
+            ..SecurityKeySettings::default()
+        }))
+    }
+
+    async fn set_security_key_settings(
+        &self,
+        tenant: &str,
+        s: &SecurityKeySettings,
+        a: &AuditRecord,
+    ) -> StorageResult<()> {
+        let mut tx = self.write().await?;
+        sqlx::query(
+            "INSERT INTO security_key_settings (tenant_id, require_trusted_root, aaguid_mode, \
+             aaguids, roots_pem) VALUES ($1, $2, $3, $4, $5) ON CONFLICT (tenant_id) DO UPDATE \
+             SET require_trusted_root = $2, aaguid_mode = $3, aaguids = $4, roots_pem = $5",
+        )
+        .bind(tenant)
+        .bind(s.require_trusted_root)
+        .bind(&s.aaguid_mode)
+        .bind(&s.aaguids)
+        .bind(&s.roots_pem)
+        .execute(&mut *tx)
+        .await?;
+        audit(&mut tx, tenant, a).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn audit_of(
+        &self,
+        tenant: &str,
+        actor: &str,
+        limit: i64,
+    ) -> StorageResult<Vec<AuditRecord>> {
+        Ok(sqlx::query_as::<_, AuditRecord>(
+            "SELECT at, event, actor, device_id, key_id, source, outcome, reason FROM audit \
+             WHERE tenant_id = $1 AND actor = $2 ORDER BY seq DESC LIMIT $3",
+        )
+        .bind(tenant)
+        .bind(actor)
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?)
+    }
+
+    async fn audit_latest(&self, tenant: &str, limit: i64) -> StorageResult<Vec<AuditRecord>> {
+        Ok(sqlx::query_as::<_, AuditRecord>(
+            "SELECT at, event, actor, device_id, key_id, source, outcome, reason FROM audit \
+             WHERE tenant_id = $1 ORDER BY seq DESC LIMIT $2",
+        )
+        .bind(tenant)
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?)
+    }
+}
+
+async fn insert_refresh(
+    tx: &mut Transaction<'static, Sqlite>,
+    tenant: &str,
+    t: &RefreshGrant,
+) -> StorageResult<()> {
+    sqlx::query(
+        "INSERT INTO oidc_refresh_tokens (tenant_id, token_hash, client_id, user_id, scope, amr, \
+         auth_time, expires_at, revoked) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, FALSE)",
+    )
+    .bind(tenant)
+    .bind(&t.token_hash)
+    .bind(&t.grant.client_id)
+    .bind(&t.grant.user_id)
+    .bind(&t.grant.scope)
+    .bind(&t.grant.amr)
+    .bind(t.grant.auth_time)
+    .bind(t.expires_at)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}

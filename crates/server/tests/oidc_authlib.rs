@@ -1,0 +1,259 @@
+//! OpenID Connect for applications, accepted by Authlib (tests/oidc/rp_code_flow.py): the
+//! real service over loopback HTTPS, a password + TOTP web sign-in, the code flow with PKCE
+//! and a confidential client, UserInfo and refresh; plus the endpoint's refusals.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
+
+mod common;
+
+use std::io::{BufRead, BufReader, Write};
+use std::process::{Command, Stdio};
+
+use common::{Harness, PASSWORD};
+
+fn python() -> String {
+    std::env::var("LATCHKEY_PYTHON").unwrap_or_else(|_| {
+        let venv = format!(
+            "{}/.cache/latchkey-venv/bin/python",
+            std::env::var("HOME").unwrap_or_default()
+        );
+        if std::path::Path::new(&venv).exists() {
+            venv
+        } else {
+            "python3".into()
+        }
+    })
+}
+
+fn browser(h: &Harness) -> reqwest::Client {
+    let ca = std::fs::read(h.dir.path().join("data/ca.pem")).unwrap();
+    reqwest::Client::builder()
+        .use_rustls_tls()
+        .tls_built_in_root_certs(false)
+        .add_root_certificate(reqwest::Certificate::from_pem(&ca).unwrap())
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+}
+
+fn set_cookie(resp: &reqwest::Response, name: &str) -> Option<String> {
+    resp.headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find(|v| v.starts_with(&format!("{name}=")))
+        .map(|v| v.split(';').next().unwrap().to_owned())
+}
+
+/// Signs in on the web page with password + TOTP; returns the session cookie pair.
+async fn web_signin(h: &Harness, b: &reqwest::Client, upn: &str, secret: &[u8]) -> String {
+    let page = b.get(format!("{}/signin", h.url)).send().await.unwrap();
+    let csrf_cookie = set_cookie(&page, "lk_csrf").unwrap();
+    let headers = page.headers().clone();
+    let html = page.text().await.unwrap();
+    assert!(headers.get_all("set-cookie").iter().any(|v| {
+        let v = v.to_str().unwrap();
+        v.contains("HttpOnly") && v.contains("SameSite=Lax") && v.contains("Secure")
+    }));
+    let csrf = csrf_cookie.split_once('=').unwrap().1.to_owned();
+    assert!(html.contains(&csrf));
+    // A form without the anti-forgery token is refused.
+    let forged = b
+        .post(format!("{}/signin/password", h.url))
+        .form(&[
+            ("csrf", "nope"),
+            ("upn", upn),
+            ("password", PASSWORD),
+            ("otp", "000000"),
+        ])
+        .header("cookie", &csrf_cookie)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(forged.status(), 403);
+    let otp = h.otp(secret, 0);
+    let resp = b
+        .post(format!("{}/signin/password", h.url))
+        .form(&[
+            ("csrf", csrf.as_str()),
+            ("upn", upn),
+            ("password", PASSWORD),
+            ("otp", &otp),
+        ])
+        .header("cookie", &csrf_cookie)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 303);
+    set_cookie(&resp, "lk_session").expect("a session cookie")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn authlib_accepts_the_code_flow_and_refresh() {
+    let h = Harness::start().await;
+    let upn = "carol@example.com";
+    let secret = h.add_user(upn).await;
+    let redirect = "https://127.0.0.1:1/callback";
+    let app = h
+        .admin
+        .client_add("Authlib app", &[redirect.to_owned()], false)
+        .await
+        .unwrap();
+    let b = browser(&h);
+    let session = web_signin(&h, &b, upn, &secret).await;
+
+    let mut rp = Command::new(python())
+        .arg(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../tests/oidc/rp_code_flow.py"
+        ))
+        .args([
+            &h.url,
+            &app.client_id,
+            app.client_secret.as_deref().unwrap(),
+            redirect,
+        ])
+        .arg(h.dir.path().join("data/ca.pem"))
+        .env("REQUESTS_CA_BUNDLE", h.dir.path().join("data/ca.pem"))
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("python with Authlib (scripts/test.sh installs it)");
+    let mut out = BufReader::new(rp.stdout.take().unwrap());
+    let mut auth_url = String::new();
+    tokio::task::block_in_place(|| out.read_line(&mut auth_url)).unwrap();
+    let resp = b
+        .get(auth_url.trim())
+        .header("cookie", &session)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 303, "{:?}", resp.text().await);
+    let location = resp.headers()["location"].to_str().unwrap().to_owned();
+    assert!(location.starts_with(redirect), "{location}");
+    let mut stdin = rp.stdin.take().unwrap();
+    writeln!(stdin, "{location}").unwrap();
+    let mut result = String::new();
+    tokio::task::block_in_place(|| out.read_line(&mut result)).unwrap();
+    let status = tokio::task::block_in_place(|| rp.wait()).unwrap();
+    assert!(status.success(), "the Authlib relying party failed");
+    let v: serde_json::Value = serde_json::from_str(&result).unwrap();
+    assert_eq!(v["upn"], upn);
+    assert_eq!(v["amr"], serde_json::json!(["pwd", "otp", "mfa"]));
+    assert_eq!(v["userinfo"]["preferred_username"], upn);
+    assert_eq!(v["refreshed_sub"], v["sub"]);
+    assert_eq!(v["refresh_rotated"], true);
+}
+
+#[tokio::test]
+async fn authorize_and_token_refusals() {
+    let h = Harness::start().await;
+    let secret = h.add_user("dave@example.com").await;
+    let redirect = "http://localhost:9/cb";
+    let app = h
+        .admin
+        .client_add("Public app", &[redirect.to_owned()], true)
+        .await
+        .unwrap();
+    assert!(app.client_secret.is_none());
+    let b = browser(&h);
+    let authorize = |query: String| {
+        let b = b.clone();
+        let url = format!("{}/oauth2/authorize?{query}", h.url);
+        async move { b.get(url).send().await.unwrap() }
+    };
+    let cid = &app.client_id;
+    // A redirect URI that is not registered exactly is shown, never redirected to.
+    let r = authorize(format!(
+        "response_type=code&client_id={cid}&scope=openid&redirect_uri=http://localhost:9/cb/"
+    ))
+    .await;
+    assert_eq!(r.status(), 400);
+    // A public client without PKCE goes back with an error.
+    let r = authorize(format!(
+        "response_type=code&client_id={cid}&scope=openid&redirect_uri={redirect}&state=s"
+    ))
+    .await;
+    assert_eq!(r.status(), 303);
+    assert!(r.headers()["location"]
+        .to_str()
+        .unwrap()
+        .contains("error=invalid_request"));
+    // Not signed in: to the sign-in page, coming back afterwards.
+    let pkce =
+        "code_challenge=E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM&code_challenge_method=S256";
+    let r = authorize(format!(
+        "response_type=code&client_id={cid}&scope=openid&redirect_uri={redirect}&{pkce}"
+    ))
+    .await;
+    assert!(r.headers()["location"]
+        .to_str()
+        .unwrap()
+        .starts_with("/signin?next="));
+    let session = web_signin(&h, &b, "dave@example.com", &secret).await;
+    let r = b
+        .get(format!("{}/oauth2/authorize?response_type=code&client_id={cid}&scope=openid&redirect_uri={redirect}&{pkce}", h.url))
+        .header("cookie", &session)
+        .send()
+        .await
+        .unwrap();
+    let location = r.headers()["location"].to_str().unwrap().to_owned();
+    let code = location
+        .split("code=")
+        .nth(1)
+        .unwrap()
+        .split('&')
+        .next()
+        .unwrap()
+        .to_owned();
+    let token = |verifier: &'static str, code: String| {
+        let b = b.clone();
+        let url = format!("{}/oauth2/token", h.url);
+        let cid = cid.clone();
+        async move {
+            let r = b
+                .post(url)
+                .form(&[
+                    ("grant_type", "authorization_code"),
+                    ("code", &code),
+                    ("redirect_uri", redirect),
+                    ("client_id", &cid),
+                    ("code_verifier", verifier),
+                ])
+                .send()
+                .await
+                .unwrap();
+            (
+                r.status().as_u16(),
+                r.json::<serde_json::Value>().await.unwrap(),
+            )
+        }
+    };
+    // RFC 7636 appendix B's verifier matches the challenge above; a wrong one is refused
+    // and the code is spent.
+    let (status, body) = token(
+        "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk_wrong",
+        code.clone(),
+    )
+    .await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (400, Some("invalid_grant"))
+    );
+    assert_eq!(body["code"], "LK-OIDC-003");
+    let (status, _) = token("dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk", code).await;
+    assert_eq!(
+        status, 400,
+        "a code is single-use even after a failed attempt"
+    );
+    let r = b
+        .post(format!("{}/oauth2/token", h.url))
+        .form(&[("grant_type", "password"), ("client_id", cid.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 400);
+    assert_eq!(
+        r.json::<serde_json::Value>().await.unwrap()["error"],
+        "unsupported_grant_type"
+    );
+}
