@@ -14,6 +14,7 @@ use tokio::sync::{Mutex, OwnedMutexGuard};
 
 use super::*;
 
+mod context;
 mod policy;
 mod signin;
 mod signin_batch;
@@ -413,29 +414,7 @@ impl Storage for SqliteStorage {
         device_id: &str,
         key_id: &str,
     ) -> StorageResult<SignInContext> {
-        let mut conn = self.pool.acquire().await?;
-        let user = sqlx::query_as::<_, User>(&format!(
-            "SELECT {USER_COLUMNS} FROM users WHERE tenant_id = $1 AND upn = $2"
-        ))
-        .bind(tenant)
-        .bind(upn)
-        .fetch_optional(&mut *conn)
-        .await?;
-        let device = sqlx::query_as::<_, Device>(&format!(
-            "SELECT {DEVICE_COLUMNS} FROM devices WHERE tenant_id = $1 AND id = $2"
-        ))
-        .bind(tenant)
-        .bind(device_id)
-        .fetch_optional(&mut *conn)
-        .await?;
-        let key = sqlx::query_as::<_, KeyCredential>(&format!(
-            "SELECT {KEY_COLUMNS} FROM key_credentials WHERE tenant_id = $1 AND key_id = $2"
-        ))
-        .bind(tenant)
-        .bind(key_id)
-        .fetch_optional(&mut *conn)
-        .await?;
-        Ok(SignInContext { user, device, key })
+        context::signin(&self.pool, tenant, upn, device_id, key_id).await
     }
 
     async fn complete_signin(
@@ -456,46 +435,7 @@ impl Storage for SqliteStorage {
         tenant: &str,
         token_hash: &str,
     ) -> StorageResult<Option<PrtContext>> {
-        let mut conn = self.pool.acquire().await?;
-        let prt = sqlx::query_as::<_, Prt>(
-            "SELECT token_hash, user_id, device_id, key_id, issued_at, expires_at, revoked \
-             FROM prts WHERE tenant_id = $1 AND token_hash = $2",
-        )
-        .bind(tenant)
-        .bind(token_hash)
-        .fetch_optional(&mut *conn)
-        .await?;
-        let Some(prt) = prt else { return Ok(None) };
-        let user = sqlx::query_as::<_, User>(&format!(
-            "SELECT {USER_COLUMNS} FROM users WHERE tenant_id = $1 AND id = $2"
-        ))
-        .bind(tenant)
-        .bind(&prt.user_id)
-        .fetch_optional(&mut *conn)
-        .await?;
-        let device = sqlx::query_as::<_, Device>(&format!(
-            "SELECT {DEVICE_COLUMNS} FROM devices WHERE tenant_id = $1 AND id = $2"
-        ))
-        .bind(tenant)
-        .bind(&prt.device_id)
-        .fetch_optional(&mut *conn)
-        .await?;
-        let key = sqlx::query_as::<_, KeyCredential>(&format!(
-            "SELECT {KEY_COLUMNS} FROM key_credentials WHERE tenant_id = $1 AND key_id = $2 \
-             AND user_id = $3 AND device_id = $4"
-        ))
-        .bind(tenant)
-        .bind(&prt.key_id)
-        .bind(&prt.user_id)
-        .bind(&prt.device_id)
-        .fetch_optional(&mut *conn)
-        .await?;
-        Ok(Some(PrtContext {
-            prt,
-            user,
-            device,
-            key,
-        }))
+        context::prt(&self.pool, tenant, token_hash).await
     }
 
     async fn renew_prt(
