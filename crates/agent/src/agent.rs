@@ -1,4 +1,5 @@
-//! The device agent: one state directory, a clock, the policy in force and the session.
+//! The device agent: one state directory, a clock, the key provider and the session. The
+//! policy in force is read from the state directory at each operation ([`crate::policy_store`]).
 
 use latchkey_policy::EffectivePolicy;
 
@@ -6,6 +7,7 @@ use crate::clock::Clock;
 use crate::container::{Container, KdfParams};
 use crate::error::AgentError;
 use crate::events;
+use crate::policy_store::{self, PolicyInForce};
 use crate::prereq;
 use crate::provider::{KeyProvider, SoftwareProvider};
 use crate::records::{user_file, DeviceRecord, SsoRecord};
@@ -16,7 +18,6 @@ use crate::store::StateDir;
 pub struct Agent {
     pub(crate) state: StateDir,
     pub(crate) clock: Box<dyn Clock>,
-    pub(crate) policy: EffectivePolicy,
     pub(crate) remote_session: bool,
     pub(crate) provider: Box<dyn KeyProvider>,
 }
@@ -27,13 +28,12 @@ pub const HELLO_DIR: &str = "hello";
 pub const SSO_DIR: &str = "sso";
 
 impl Agent {
-    /// An agent over `state` with the seed's policy defaults (until the device receives
-    /// policy from the service).
+    /// An agent over `state`. The policy in force is what the device last received from the
+    /// service, the seed's defaults until then.
     pub fn new(state: StateDir, clock: Box<dyn Clock>, remote_session: bool) -> Self {
         Agent {
             state,
             clock,
-            policy: EffectivePolicy::default(),
             remote_session,
             provider: Box::new(SoftwareProvider::default()),
         }
@@ -97,14 +97,35 @@ impl Agent {
         self.state.write_json(&user_file(SSO_DIR, &s.upn), s)
     }
 
-    /// The prerequisite check as it stands.
+    /// The policy in force for `upn` (default: the registered owner) and where it came from:
+    /// the user's received policy, else the owner's, else the seed's defaults.
+    pub fn policy_in_force(&self, upn: Option<&str>) -> Result<PolicyInForce, AgentError> {
+        let owner = self.device()?.map(|d| d.owner_upn);
+        let user = upn.map(str::to_owned).or_else(|| owner.clone());
+        policy_store::in_force(&self.state, user.as_deref(), owner.as_deref())
+    }
+
+    /// The effective policy in force for `upn` (default: the registered owner).
+    pub fn policy_for(&self, upn: Option<&str>) -> Result<EffectivePolicy, AgentError> {
+        Ok(self.policy_in_force(upn)?.policy())
+    }
+
+    /// The prerequisite check as it stands for the registered owner.
     pub fn prerequisites(
         &self,
+    ) -> Result<latchkey_policy::provision::ProvisioningDecision, AgentError> {
+        self.prerequisites_for(None)
+    }
+
+    /// The prerequisite check as it stands for `upn` (default: the registered owner).
+    pub fn prerequisites_for(
+        &self,
+        upn: Option<&str>,
     ) -> Result<latchkey_policy::provision::ProvisioningDecision, AgentError> {
         let device = self.device()?;
         Ok(prereq::check(
             device.as_ref(),
-            &self.policy,
+            &self.policy_for(upn)?,
             self.remote_session,
             self.provider.tpm_state(),
         ))
@@ -125,14 +146,18 @@ impl Agent {
             Some(u) => self.sso(u)?,
             None => None,
         };
-        let decision = self.prerequisites()?;
+        let decision = self.prerequisites_for(user.as_deref())?;
+        let policy = self.policy_in_force(user.as_deref())?;
         Ok(status::report(
             self.provider.name(),
-            device.as_ref(),
-            user.as_deref(),
-            container.as_ref(),
-            sso.as_ref(),
-            &decision,
+            &status::Observed {
+                device: device.as_ref(),
+                upn: user.as_deref(),
+                container: container.as_ref(),
+                sso: sso.as_ref(),
+                decision: &decision,
+                policy: &policy,
+            },
             self.now(),
         ))
     }

@@ -9,6 +9,10 @@ use latchkey_proto::api::auth::{EnrollmentToken, PasswordSignIn};
 use latchkey_proto::api::device::{JoinRequest, JoinResponse, LeaveRequest, LeaveResponse};
 use latchkey_proto::api::key::{RegisterKeyRequest, RegisterKeyResponse};
 use latchkey_proto::api::nonce::{NonceRequest, NonceResponse};
+use latchkey_proto::api::policy::{
+    EffectivePolicyRequest, EffectivePolicyResponse, HEADER_DEVICE_ID, HEADER_DEVICE_SIGNATURE,
+    HEADER_NEXT_NONCE, HEADER_NONCE, HEADER_POLICY_VERSION, HEADER_UPN, SYNCML_CONTENT_TYPE,
+};
 use latchkey_proto::api::signin::{
     RenewRequest, SignInRequest, SignInResponse, TokenRequest, TokenResponse,
 };
@@ -22,6 +26,33 @@ use crate::error::AgentError;
 
 /// How long one request may take.
 const TIMEOUT: Duration = Duration::from_secs(30);
+
+/// The largest SyncML reply the agent reads (the service's own message limit).
+pub const MAX_SYNCML_REPLY: usize = 512 * 1024;
+
+/// The proof headers of one `POST /v1/policy/session` message.
+#[derive(Debug, Clone)]
+pub struct PolicyProof {
+    /// The device id.
+    pub device_id: String,
+    /// The user, empty for the device alone.
+    pub upn: String,
+    /// A `policy_sync` nonce.
+    pub nonce: String,
+    /// The device-key signature over the proof message and the body's SHA-256.
+    pub signature: String,
+}
+
+/// The service's reply to one policy session message.
+#[derive(Debug, Clone)]
+pub struct SyncMlReply {
+    /// The SyncML reply.
+    pub body: String,
+    /// `X-Latchkey-Policy-Version`.
+    pub version: Option<u64>,
+    /// `X-Latchkey-Next-Nonce` (reply 1 only).
+    pub next_nonce: Option<String>,
+}
 
 /// A connection to one identity service.
 #[derive(Debug, Clone)]
@@ -168,6 +199,73 @@ impl ServiceClient {
     /// `POST /v1/token`.
     pub fn token(&self, req: &TokenRequest) -> Result<TokenResponse, AgentError> {
         self.post("/v1/token", req, None)
+    }
+
+    /// `POST /v1/policy/effective`.
+    pub fn policy_effective(
+        &self,
+        req: &EffectivePolicyRequest,
+    ) -> Result<EffectivePolicyResponse, AgentError> {
+        self.post("/v1/policy/effective", req, None)
+    }
+
+    /// `POST /v1/policy/session`: one SyncML message with its proof headers.
+    pub fn policy_session(
+        &self,
+        proof: &PolicyProof,
+        body: String,
+    ) -> Result<SyncMlReply, AgentError> {
+        const CONTEXT: &str = "/v1/policy/session";
+        let url = format!("{}{CONTEXT}", self.base);
+        let response = self
+            .http
+            .post(&url)
+            .header("content-type", SYNCML_CONTENT_TYPE)
+            .header(HEADER_DEVICE_ID, &proof.device_id)
+            .header(HEADER_UPN, &proof.upn)
+            .header(HEADER_NONCE, &proof.nonce)
+            .header(HEADER_DEVICE_SIGNATURE, &proof.signature)
+            .body(body)
+            .send()
+            .map_err(|e| unreachable(&url, &e))?;
+        if !response.status().is_success() {
+            let status = response.status();
+            return Err(match decode::<serde_json::Value>(response, CONTEXT) {
+                Err(e) => e,
+                Ok(_) => AgentError::BadResponse {
+                    context: CONTEXT,
+                    reason: format!("HTTP {status}"),
+                },
+            });
+        }
+        let header = |name: &str| {
+            response
+                .headers()
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_owned)
+        };
+        let version = header(HEADER_POLICY_VERSION).and_then(|v| v.parse().ok());
+        let next_nonce = header(HEADER_NEXT_NONCE);
+        let bytes = response.bytes().map_err(|e| AgentError::BadResponse {
+            context: CONTEXT,
+            reason: e.to_string(),
+        })?;
+        if bytes.len() > MAX_SYNCML_REPLY {
+            return Err(AgentError::BadResponse {
+                context: CONTEXT,
+                reason: format!("the reply is larger than {MAX_SYNCML_REPLY} bytes"),
+            });
+        }
+        let body = String::from_utf8(bytes.to_vec()).map_err(|_| AgentError::BadResponse {
+            context: CONTEXT,
+            reason: "the reply is not UTF-8".to_owned(),
+        })?;
+        Ok(SyncMlReply {
+            body,
+            version,
+            next_nonce,
+        })
     }
 
     fn post<Req: Serialize, Resp: DeserializeOwned>(

@@ -88,7 +88,11 @@ pub struct Container {
     pub lockout: Lockout,
 }
 
-fn derive(pin: &str, salt: &[u8], kdf: KdfParams) -> Result<Zeroizing<[u8; 32]>, AgentError> {
+pub(crate) fn derive(
+    pin: &str,
+    salt: &[u8],
+    kdf: KdfParams,
+) -> Result<Zeroizing<[u8; 32]>, AgentError> {
     let params = Params::new(kdf.m_cost_kib, kdf.t_cost, kdf.p_cost, Some(32))
         .map_err(|e| AgentError::Crypto(format!("Argon2 parameters: {e}")))?;
     let mut out = Zeroizing::new([0u8; 32]);

@@ -83,6 +83,13 @@ pub enum AgentError {
     /// A command-line value is unusable.
     #[error("LK-AGENT-013: {0}")]
     InvalidInput(String),
+    /// Policy requires the certificate step (UseCertificateForOnPremAuth) and it has not
+    /// completed: provisioning waits for it.
+    #[error("LK-AGENT-014: waiting for certificate enrollment: {detail}; the Hello key is not registered until the certificate step completes")]
+    WaitingForCertificate {
+        /// The policy and its source, in words.
+        detail: String,
+    },
     /// The wrong PIN was entered.
     #[error("LK-PIN-001: the PIN is incorrect ({remaining} tries left before a lockout)")]
     WrongPin {
@@ -101,6 +108,22 @@ pub enum AgentError {
     /// The two PIN entries differ.
     #[error("LK-PIN-004: the PINs do not match")]
     PinMismatch,
+    /// The new PIN is one of the last PINs the history policy remembers.
+    #[error("LK-PIN-005: the new PIN was used recently; PIN history forbids reusing any of the last {history} PINs (the current one included)")]
+    PinReused {
+        /// PINComplexity/History in force.
+        history: u32,
+    },
+    /// The PIN is older than PINComplexity/Expiration allows.
+    #[error("LK-PIN-006: the PIN of {upn} expired {expired_on} (PINs expire after {days} days); run `latchkey hello pin change` to set a new one")]
+    PinExpired {
+        /// The user.
+        upn: String,
+        /// PINComplexity/Expiration in force, in days.
+        days: u32,
+        /// When it expired (RFC 3339).
+        expired_on: String,
+    },
     /// The service refused the request; `code` is the service's stable code.
     #[error("{code}: {message}")]
     Service {
@@ -130,10 +153,13 @@ impl AgentError {
             AgentError::NoPrt { .. } => "LK-AGENT-011",
             AgentError::Crypto(_) => "LK-AGENT-012",
             AgentError::InvalidInput(_) => "LK-AGENT-013",
+            AgentError::WaitingForCertificate { .. } => "LK-AGENT-014",
             AgentError::WrongPin { .. } => "LK-PIN-001",
             AgentError::PinLocked { .. } => "LK-PIN-002",
             AgentError::PinPolicy(_) => "LK-PIN-003",
             AgentError::PinMismatch => "LK-PIN-004",
+            AgentError::PinReused { .. } => "LK-PIN-005",
+            AgentError::PinExpired { .. } => "LK-PIN-006",
             AgentError::Service { code, .. } => code,
         }
     }

@@ -8,9 +8,12 @@
 //! - [`container`]: the Hello key wrapped under the PIN (AES-256-GCM, Argon2id) with the
 //!   wrong-PIN lockout; [`provider`]: the key-provider interface (software now, TPM later).
 //! - [`pool`]: RSA keys generated ahead of time.
+//! - [`policy_sync`]: the policy session with the service; [`policy_store`]: the policy in
+//!   force, per user; [`policy_view`]: `policy show`; [`pin_history`]: previous PINs as
+//!   salted Argon2id hashes.
 //! - [`prereq`]: the Ngc prerequisite check; [`events`]: events 300, 358 and 360.
 //! - [`client`] and [`trust`]: the service's HTTP API over TLS pinned to the tenant CA.
-//! - [`Agent`]: join, hello setup, sign-in, tokens, leave and status.
+//! - [`Agent`]: join, hello setup, PIN change, sign-in, policy sync, tokens, leave and status.
 #![forbid(unsafe_code)]
 
 mod agent;
@@ -22,8 +25,13 @@ mod error;
 pub mod events;
 pub mod hello_key;
 mod ops_join;
+mod ops_pin;
 mod ops_setup;
 mod ops_signin;
+pub mod pin_history;
+pub mod policy_store;
+pub mod policy_sync;
+pub mod policy_view;
 pub mod pool;
 pub mod prereq;
 pub mod provider;
@@ -35,5 +43,6 @@ pub mod trust;
 pub use agent::{Agent, HELLO_DIR, SSO_DIR};
 pub use error::AgentError;
 pub use ops_join::JoinOptions;
+pub use ops_pin::{check_expiry, PinChanged};
 pub use ops_setup::{check_pin, owner_stands_in, Credentials, Provisioned};
-pub use ops_signin::RENEW_MARGIN_SECS;
+pub use ops_signin::{SignedIn, RENEW_MARGIN_SECS};

@@ -8,6 +8,7 @@ use crate::agent::Agent;
 use crate::client::ServiceClient;
 use crate::device_key::DeviceKey;
 use crate::error::AgentError;
+use crate::policy_sync::PolicyRefresh;
 use crate::records::{DeviceRecord, DEVICE_FILE};
 
 /// What `join` needs.
@@ -32,9 +33,11 @@ pub struct JoinOptions {
 }
 
 impl Agent {
-    /// Signs the user in, generates the device key, joins, and stores the join. Nothing is
-    /// written unless the service accepted the join.
-    pub fn join(&self, opts: &JoinOptions) -> Result<DeviceRecord, AgentError> {
+    /// Signs the user in, generates the device key, joins, and stores the join, then
+    /// receives the policy for the registered owner (a failure there leaves the defaults in
+    /// force and is reported, not fatal). Nothing is written unless the service accepted the
+    /// join.
+    pub fn join(&self, opts: &JoinOptions) -> Result<(DeviceRecord, PolicyRefresh), AgentError> {
         if let Some(existing) = self.device()? {
             return Err(AgentError::AlreadyJoined {
                 tenant: existing.tenant_id,
@@ -89,7 +92,8 @@ impl Agent {
             device_key: latchkey_proto::b64::encode(key.to_pkcs8()?.as_slice()),
         };
         self.state.write_json(DEVICE_FILE, &record)?;
-        Ok(record)
+        let policy = self.refresh_policy(&record.owner_upn);
+        Ok((record, policy))
     }
 
     /// Asks the service to disable this device, then removes all local state. With

@@ -1,5 +1,6 @@
 //! `latchkey hello setup`: provision a PIN-protected Hello key and register it.
 
+use latchkey_policy::provision::ProvisioningOutcome;
 use latchkey_policy::EffectivePolicy;
 use latchkey_proto::api::auth::PasswordSignIn;
 use latchkey_proto::api::device::JoinType;
@@ -11,6 +12,7 @@ use crate::client::ServiceClient;
 use crate::error::AgentError;
 use crate::events::{self, Event};
 use crate::hello_key::HelloKey;
+use crate::pin_history::PinHistory;
 use crate::pool;
 use crate::prereq;
 use crate::records::DeviceRecord;
@@ -45,16 +47,19 @@ pub fn owner_stands_in(device: &DeviceRecord, upn: &str) -> bool {
         && device.owner_upn.eq_ignore_ascii_case(upn)
 }
 
-/// Checks `pin` against the PIN rules of `policy`, listing every rule it breaks.
+/// Checks `pin` against the PIN rules of `policy`, listing every rule it breaks and then
+/// the rules in force.
 pub fn check_pin(pin: &str, policy: &EffectivePolicy) -> Result<(), AgentError> {
     latchkey_policy::validate_pin(pin, policy).map_err(|broken| {
-        AgentError::PinPolicy(
+        AgentError::PinPolicy(format!(
+            "{} (PIN rules in force: {})",
             broken
                 .iter()
                 .map(ToString::to_string)
                 .collect::<Vec<_>>()
                 .join("; "),
-        )
+            crate::policy_view::pin_rules_summary(policy)
+        ))
     })
 }
 
@@ -65,25 +70,36 @@ impl Agent {
         Ok(!owner_stands_in(&device, upn))
     }
 
-    /// The policy in force.
-    pub fn policy(&self) -> &EffectivePolicy {
-        &self.policy
-    }
-
-    /// Runs the prerequisite check for `upn` and records event 358 or 360; fails with
-    /// [`AgentError::WillNotProvision`] when a check fails.
+    /// Runs the prerequisite check for `upn` under the policy in force for them and records
+    /// event 358 or 360; fails with [`AgentError::WillNotProvision`] when a check fails, and
+    /// with [`AgentError::WaitingForCertificate`] when policy makes provisioning wait for the
+    /// certificate step (UseCertificateForOnPremAuth), which has not completed.
     pub fn check_prerequisites(&self, upn: &str) -> Result<(), AgentError> {
-        let decision = self.prerequisites()?;
+        let decision = self.prerequisites_for(Some(upn))?;
         events::record(
             &self.state,
             prereq::decision_event(&decision, upn, self.now()),
         )?;
-        if prereq::will_provision(&decision) {
-            Ok(())
-        } else {
-            Err(AgentError::WillNotProvision {
+        match decision.outcome {
+            ProvisioningOutcome::WillNotProvision => Err(AgentError::WillNotProvision {
                 failed: prereq::failed_checks(&decision),
-            })
+            }),
+            ProvisioningOutcome::WillProvision {
+                waits_for_certificate: true,
+                ..
+            } => {
+                let source = self
+                    .policy_for(Some(upn))?
+                    .use_certificate_for_on_prem_auth
+                    .source;
+                Err(AgentError::WaitingForCertificate {
+                    detail: format!(
+                        "UseCertificateForOnPremAuth is on ({}), CertEnrollment is PENDING",
+                        source.label()
+                    ),
+                })
+            }
+            ProvisioningOutcome::WillProvision { .. } => Ok(()),
         }
     }
 
@@ -99,7 +115,7 @@ impl Agent {
         progress: &mut dyn FnMut(&str),
     ) -> Result<Provisioned, AgentError> {
         let device = DeviceRecord::require(&self.state)?;
-        check_pin(pin, &self.policy)?;
+        check_pin(pin, &self.policy_for(Some(upn))?)?;
         let client = ServiceClient::new(&device.server_url, &device.ca_pem)?;
         let token = match credentials {
             Some(c) => Some(
@@ -151,6 +167,8 @@ impl Agent {
             });
         }
         self.save_container(&container)?;
+        // A new key starts a new PIN history: history is not kept through a reset.
+        PinHistory::forget(&self.state, upn)?;
         events::record(
             &self.state,
             Event {

@@ -6,15 +6,27 @@ use latchkey_proto::proof::Purpose;
 use crate::agent::Agent;
 use crate::client::ServiceClient;
 use crate::error::AgentError;
+use crate::ops_pin::check_expiry;
+use crate::policy_sync::PolicyRefresh;
 use crate::records::{DeviceRecord, SsoRecord};
 
 /// A primary refresh token closer than this to expiry is renewed before use (seconds).
 pub const RENEW_MARGIN_SECS: i64 = 300;
 
+/// The result of a sign-in.
+#[derive(Debug)]
+pub struct SignedIn {
+    /// The primary refresh token stored.
+    pub sso: SsoRecord,
+    /// What became of the policy refresh that comes with every sign-in.
+    pub policy: PolicyRefresh,
+}
+
 impl Agent {
-    /// Unlocks `upn`'s container with `pin`, signs a fresh nonce and stores the primary
-    /// refresh token. A wrong PIN is counted before the service is contacted.
-    pub fn signin(&self, upn: &str, pin: &str) -> Result<SsoRecord, AgentError> {
+    /// Unlocks `upn`'s container with `pin`, refreshes the policy (a failure keeps the last
+    /// one), refuses an expired PIN, signs a fresh nonce and stores the primary refresh
+    /// token. A wrong PIN is counted before the service is contacted.
+    pub fn signin(&self, upn: &str, pin: &str) -> Result<SignedIn, AgentError> {
         let device = DeviceRecord::require(&self.state)?;
         let mut container = self
             .container(upn)?
@@ -27,6 +39,8 @@ impl Agent {
             self.save_container(&container)?;
         }
         let hello = unlocked?;
+        let policy = self.refresh_policy(upn);
+        check_expiry(&container, &self.policy_for(Some(upn))?, self.now())?;
         let client = ServiceClient::new(&device.server_url, &device.ca_pem)?;
         let nonce = client.nonce(Purpose::SignIn)?;
         let fields = [
@@ -43,7 +57,10 @@ impl Agent {
             assertion: hello.prove(Purpose::SignIn, &nonce, &fields),
             device_signature: device.key()?.prove(Purpose::SignIn, &nonce, &fields),
         })?;
-        self.store_prt(upn, response)
+        Ok(SignedIn {
+            sso: self.store_prt(upn, response)?,
+            policy,
+        })
     }
 
     fn store_prt(&self, upn: &str, response: SignInResponse) -> Result<SsoRecord, AgentError> {

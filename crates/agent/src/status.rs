@@ -4,6 +4,7 @@ use latchkey_policy::provision::ProvisioningDecision;
 use serde::Serialize;
 
 use crate::container::Container;
+use crate::policy_store::PolicyInForce;
 use crate::prereq;
 use crate::records::{DeviceRecord, SsoRecord};
 
@@ -53,6 +54,8 @@ pub struct UserState {
     pub pin_failures: u32,
     /// When tries are accepted again, if locked.
     pub pin_locked_until: Option<i64>,
+    /// When the PIN expires under the policy in force (RFC 3339), `None`: never.
+    pub pin_expiry: Option<String>,
 }
 
 /// SSO State.
@@ -85,6 +88,20 @@ pub struct PrerequisiteState {
     pub pre_req_result: String,
 }
 
+/// Policy: what is in force and where it came from (`latchkey policy show` has the detail).
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct PolicyState {
+    /// The tenant's policy version in force, `None` when only the defaults apply.
+    pub version: Option<u64>,
+    /// `service` (received) or `defaults` (nothing received yet).
+    pub origin: String,
+    /// The user the policy in force was computed for.
+    pub received_for: Option<String>,
+    /// When it was received (RFC 3339).
+    pub synced_at: Option<String>,
+}
+
 /// The whole report.
 #[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "PascalCase")]
@@ -97,6 +114,25 @@ pub struct StatusReport {
     pub sso_state: SsoState,
     /// Ngc Prerequisite Check.
     pub ngc_prerequisite_check: PrerequisiteState,
+    /// Policy.
+    pub policy: PolicyState,
+}
+
+/// What the device holds that the report is built from.
+#[derive(Debug, Clone, Copy)]
+pub struct Observed<'a> {
+    /// The join, if any.
+    pub device: Option<&'a DeviceRecord>,
+    /// The user shown.
+    pub upn: Option<&'a str>,
+    /// Their Hello container.
+    pub container: Option<&'a Container>,
+    /// Their primary refresh token.
+    pub sso: Option<&'a SsoRecord>,
+    /// The prerequisite check.
+    pub decision: &'a ProvisioningDecision,
+    /// The policy in force.
+    pub policy: &'a PolicyInForce,
 }
 
 fn rfc3339(ts: i64) -> String {
@@ -110,15 +146,16 @@ fn rfc3339(ts: i64) -> String {
 }
 
 /// Builds the report from what is on the device.
-pub fn report(
-    provider: &str,
-    device: Option<&DeviceRecord>,
-    upn: Option<&str>,
-    container: Option<&Container>,
-    sso: Option<&SsoRecord>,
-    decision: &ProvisioningDecision,
-    now: i64,
-) -> StatusReport {
+pub fn report(provider: &str, o: &Observed<'_>, now: i64) -> StatusReport {
+    let Observed {
+        device,
+        upn,
+        container,
+        sso,
+        decision,
+        policy,
+    } = *o;
+    let pin_rules = policy.policy().pin;
     let thumbprint = device.and_then(|d| d.certificate_thumbprint().ok());
     StatusReport {
         device_state: DeviceState {
@@ -141,6 +178,11 @@ pub fn report(
             pin_failures: container.map_or(0, |c| c.lockout.failures),
             pin_locked_until: container
                 .and_then(|c| c.locked_for(now).map(|_| c.lockout.locked_until)),
+            pin_expiry: container.and_then(|c| {
+                pin_rules
+                    .max_age_seconds()
+                    .map(|age| rfc3339(c.pin_set_at.saturating_add(age)))
+            }),
         },
         sso_state: SsoState {
             prt_present: sso.is_some_and(|s| s.prt_expires_at > now),
@@ -165,6 +207,16 @@ pub fn report(
             } else {
                 "WillNotProvision".to_owned()
             },
+        },
+        policy: PolicyState {
+            version: policy.version(),
+            origin: if policy.stored.is_some() {
+                "service".to_owned()
+            } else {
+                "defaults".to_owned()
+            },
+            received_for: policy.stored.as_ref().map(|s| s.upn.clone()),
+            synced_at: policy.stored.as_ref().map(|s| rfc3339(s.synced_at)),
         },
     }
 }
@@ -224,6 +276,10 @@ pub fn render(r: &StatusReport) -> String {
             ("NgcKeyId", u.ngc_key_id.clone().unwrap_or_else(none)),
             ("CanReset", yes_no(u.can_reset).to_owned()),
             ("PinFailures", u.pin_failures.to_string()),
+            (
+                "PinExpiry",
+                u.pin_expiry.clone().unwrap_or_else(|| "never".to_owned()),
+            ),
         ],
     );
     let s = &r.sso_state;
@@ -243,5 +299,20 @@ pub fn render(r: &StatusReport) -> String {
         .collect();
     rows.push(("PreReqResult", p.pre_req_result.clone()));
     section(&mut out, "Ngc Prerequisite Check", &rows);
+    let pol = &r.policy;
+    section(
+        &mut out,
+        "Policy",
+        &[
+            (
+                "PolicyVersion",
+                pol.version
+                    .map_or_else(|| "- (defaults)".to_owned(), |v| v.to_string()),
+            ),
+            ("Origin", pol.origin.clone()),
+            ("ReceivedFor", pol.received_for.clone().unwrap_or_else(none)),
+            ("SyncedAt", pol.synced_at.clone().unwrap_or_else(none)),
+        ],
+    );
     out
 }

@@ -39,6 +39,12 @@ pub enum Command {
     Events(EventsArgs),
     /// Leave the organisation: the service disables the device and local state is removed.
     Leave(LeaveArgs),
+    /// The policy in force: receive it from the service, show it.
+    Policy {
+        /// What to do.
+        #[command(subcommand)]
+        command: PolicyCommand,
+    },
     /// The pool of pre-generated keys.
     Pool {
         /// What to do.
@@ -92,6 +98,51 @@ pub struct JoinArgs {
 pub enum HelloCommand {
     /// Check the prerequisites, then create and register a PIN-protected Hello key.
     Setup(SetupArgs),
+    /// The PIN of the Hello key.
+    Pin {
+        /// What to do.
+        #[command(subcommand)]
+        command: PinCommand,
+    },
+}
+
+/// `latchkey hello pin ...`.
+#[derive(Debug, Subcommand)]
+pub enum PinCommand {
+    /// Change the PIN: the key is re-protected under the new PIN and keeps its key id.
+    Change(PinChangeArgs),
+}
+
+/// `latchkey hello pin change`.
+#[derive(Debug, Args)]
+pub struct PinChangeArgs {
+    /// The user [default: the device's registered owner].
+    #[arg(long, value_name = "UPN")]
+    pub user: Option<String>,
+    /// Read the current PIN from the first line of standard input and the new PIN from the
+    /// second.
+    #[arg(long)]
+    pub pin_stdin: bool,
+}
+
+/// `latchkey policy ...`.
+#[derive(Debug, Subcommand)]
+pub enum PolicyCommand {
+    /// Receive the effective policy from the service now and store it.
+    Sync(PolicyArgs),
+    /// Show the policy in force, where each setting came from, and what this device enforces.
+    Show(PolicyArgs),
+}
+
+/// `latchkey policy sync|show`.
+#[derive(Debug, Args)]
+pub struct PolicyArgs {
+    /// The user [default: the device's registered owner].
+    #[arg(long, value_name = "UPN")]
+    pub user: Option<String>,
+    /// JSON for scripts.
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// `latchkey hello setup`.

@@ -1,6 +1,7 @@
 //! One function per subcommand: read input, call the agent, print.
 
 use anyhow::Result;
+use latchkey_agent::policy_sync::PolicyRefresh;
 use latchkey_agent::{pool, trust, Agent, Credentials, JoinOptions};
 use latchkey_proto::api::device::JoinType;
 
@@ -30,7 +31,7 @@ pub fn join(agent: &Agent, args: JoinArgs) -> Result<()> {
     };
     let password = input::password(args.password_stdin)?;
     let otp = input::otp(args.otp, !args.password_stdin)?;
-    let record = agent.join(&JoinOptions {
+    let (record, policy) = agent.join(&JoinOptions {
         server: args.server,
         ca_pem,
         upn: args.user.trim().to_owned(),
@@ -56,8 +57,18 @@ pub fn join(agent: &Agent, args: JoinArgs) -> Result<()> {
             ""
         }
     );
+    report_refresh(&policy);
     background::refill_pool(agent);
     Ok(())
+}
+
+/// Prints what became of a policy refresh: on stdout when received, on stderr when the last
+/// policy was kept.
+pub fn report_refresh(refresh: &PolicyRefresh) {
+    match refresh {
+        PolicyRefresh::Received { .. } => println!("{}", refresh.describe()),
+        PolicyRefresh::Kept { .. } => eprintln!("{}", refresh.describe()),
+    }
 }
 
 /// `latchkey hello setup`.
@@ -72,7 +83,7 @@ pub fn hello_setup(agent: &Agent, args: SetupArgs) -> Result<()> {
         None
     };
     let pin = input::new_pin(args.pin_stdin)?;
-    latchkey_agent::check_pin(&pin, agent.policy())?;
+    latchkey_agent::check_pin(&pin, &agent.policy_for(Some(&upn))?)?;
     let done = agent.provision(&upn, &pin, credentials.as_ref(), &mut |line| {
         eprintln!("{line}")
     })?;
@@ -89,12 +100,13 @@ pub fn hello_setup(agent: &Agent, args: SetupArgs) -> Result<()> {
 pub fn signin(agent: &Agent, args: SigninArgs) -> Result<()> {
     let upn = agent.user_or_owner(args.user.as_deref())?;
     let pin = input::pin(args.pin_stdin)?;
-    let sso = agent.signin(&upn, &pin)?;
+    let done = agent.signin(&upn, &pin)?;
     println!(
         "Signed in as {}. Primary refresh token valid until {}.",
-        sso.upn,
-        rfc3339(sso.prt_expires_at)
+        done.sso.upn,
+        rfc3339(done.sso.prt_expires_at)
     );
+    report_refresh(&done.policy);
     Ok(())
 }
 
@@ -170,7 +182,8 @@ pub fn pool(agent: &Agent, command: PoolCommand) -> Result<()> {
     Ok(())
 }
 
-fn rfc3339(ts: i64) -> String {
+/// Seconds since the epoch as RFC 3339.
+pub fn rfc3339(ts: i64) -> String {
     time::OffsetDateTime::from_unix_timestamp(ts)
         .ok()
         .and_then(|t| {

@@ -63,6 +63,19 @@ pub fn new_pin(from_stdin: bool) -> Result<String> {
     Ok(first)
 }
 
+/// The current and the new PIN for a PIN change: lines 1 and 2 of standard input, or
+/// prompted (the new one twice) without echo.
+pub fn pin_change(from_stdin: bool) -> Result<(String, String)> {
+    if from_stdin {
+        let old = stdin_line("current PIN")?;
+        let new = stdin_line("new PIN")?;
+        return Ok((old, new));
+    }
+    let old = hidden("Current PIN: ")?;
+    let new = new_pin(false)?;
+    Ok((old, new))
+}
+
 /// The PIN for a sign-in.
 pub fn pin(from_stdin: bool) -> Result<String> {
     if from_stdin {

@@ -8,6 +8,7 @@ mod background;
 mod cli;
 mod commands;
 mod input;
+mod policy_commands;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -17,7 +18,7 @@ use latchkey_agent::clock::SystemClock;
 use latchkey_agent::store::StateDir;
 use latchkey_agent::{prereq, Agent, AgentError};
 
-use cli::{Cli, Command, HelloCommand};
+use cli::{Cli, Command, HelloCommand, PinCommand, PolicyCommand};
 
 fn default_state_dir() -> PathBuf {
     if let Some(dir) = std::env::var_os("LATCHKEY_STATE_DIR") {
@@ -40,6 +41,18 @@ fn main() -> ExitCode {
         Command::Hello {
             command: HelloCommand::Setup(args),
         } => commands::hello_setup(&agent, args),
+        Command::Hello {
+            command:
+                HelloCommand::Pin {
+                    command: PinCommand::Change(args),
+                },
+        } => policy_commands::pin_change(&agent, args),
+        Command::Policy {
+            command: PolicyCommand::Sync(args),
+        } => policy_commands::sync(&agent, args),
+        Command::Policy {
+            command: PolicyCommand::Show(args),
+        } => policy_commands::show(&agent, args),
         Command::Signin(args) => commands::signin(&agent, args),
         Command::Token(args) => commands::token(&agent, args),
         Command::Status(args) => commands::status(&agent, args),
