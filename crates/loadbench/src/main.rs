@@ -11,6 +11,7 @@
 //! this machine reaches when it also plays every device.
 
 mod client;
+mod costs;
 mod runner;
 mod sim;
 mod stats;
@@ -56,6 +57,9 @@ struct Args {
     /// Full live flows (client signs live) in the last phase.
     #[arg(long, default_value_t = 2_000)]
     live: usize,
+    /// Only print the cost table (signature checks and token signing on one core).
+    #[arg(long)]
+    costs_only: bool,
 }
 
 const PASSWORD: &str = "load-bench-password";
@@ -69,6 +73,12 @@ fn main() -> Result<()> {
 }
 
 async fn run(args: Args) -> Result<()> {
+    let cost_device = SimDevice::generate("user@example.com")?;
+    let costs = costs::measure(&cost_device, 2_000)?;
+    if args.costs_only {
+        println!("{}", costs.join("\n"));
+        return Ok(());
+    }
     let world = latchkey_e2e::World::new();
     let svc = world.start_service();
     let ca = std::fs::read(world.ca_file()).context("reading the tenant CA")?;
@@ -285,6 +295,8 @@ async fn run(args: Args) -> Result<()> {
     table.push(summary.row());
 
     println!("{}", table.join("\n"));
+    println!();
+    println!("{}", costs.join("\n"));
     Ok(())
 }
 
