@@ -4,7 +4,8 @@
 //! 1. Message 1 (`latchkey_policy::device::open_session`): Alert 1201 and `./DevInfo`.
 //! 2. Reply 1: the complete effective configuration as `Replace` commands. The device
 //!    applies them with the policy crate's engine to an empty document, computes the
-//!    effective policy from it, and returns one Status per command in message 2.
+//!    effective policy from it, and returns in message 2 a Status for the reply's SyncHdr
+//!    (CmdRef 0) and one per command.
 //! 3. `POST /v1/policy/effective`: the same policy with the source of every setting (the
 //!    session only says device or user scope). When both name the same version their values
 //!    must agree; the JSON one (values and sources) is stored.
@@ -73,7 +74,7 @@ impl PolicyRefresh {
 pub struct AppliedReply {
     /// The effective policy computed from the commands.
     pub computed: EffectivePolicy,
-    /// Message 2: one Status per command.
+    /// Message 2: the Status for the reply's SyncHdr, then one per command.
     pub statuses: SyncMl,
     /// How many commands there were.
     pub commands: usize,
@@ -127,14 +128,14 @@ pub fn apply_reply(
     let mut failed = 0;
     for c in applied.reply.commands {
         let Command::Status(mut s) = c else { continue };
-        if s.cmd_ref == "0" {
-            continue;
-        }
-        if !s
-            .data
-            .trim()
-            .parse()
-            .is_ok_and(|c| StatusCode(c).is_success())
+        // The Status for the service's SyncHdr (CmdRef 0) comes first, as OMA-DM has it; it
+        // also keeps message 2 a status message when the reply carried no command.
+        if s.cmd_ref != "0"
+            && !s
+                .data
+                .trim()
+                .parse()
+                .is_ok_and(|c| StatusCode(c).is_success())
         {
             failed += 1;
         }
@@ -390,6 +391,7 @@ mod tests {
         assert_eq!(
             codes,
             vec![
+                ("0".into(), "200".into()),
                 ("3".into(), "200".into()),
                 ("4".into(), "200".into()),
                 ("5".into(), "404".into())

@@ -1,0 +1,168 @@
+//! The in-process service and a device agent with both clocks in the test's hands.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    missing_docs,
+    dead_code
+)]
+
+use std::sync::Arc;
+
+use latchkey_agent::clock::FixedClock;
+use latchkey_agent::container::KdfParams;
+use latchkey_agent::store::StateDir;
+use latchkey_agent::{Agent, JoinOptions};
+use latchkey_proto::api::device::JoinType;
+use latchkey_server::admin::Admin;
+use latchkey_server::clock::{Env, ManualClock, SystemRandom};
+use time::OffsetDateTime;
+
+pub const PASSWORD: &str = "correct horse battery";
+pub const PIN: &str = "864213";
+pub const CHEAP: KdfParams = KdfParams {
+    m_cost_kib: 1024,
+    t_cost: 1,
+    p_cost: 1,
+};
+
+pub struct Shared(pub Arc<FixedClock>);
+
+impl latchkey_agent::clock::Clock for Shared {
+    fn now(&self) -> i64 {
+        self.0.now()
+    }
+}
+
+pub struct World {
+    pub _dir: tempfile::TempDir,
+    pub runtime: tokio::runtime::Runtime,
+    pub server_clock: ManualClock,
+    pub device_clock: Arc<FixedClock>,
+    pub admin: Admin,
+    pub url: String,
+    pub ca_pem: String,
+    pub state: StateDir,
+}
+
+pub fn world() -> World {
+    let dir = tempfile::tempdir().unwrap();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let start = OffsetDateTime::now_utc();
+    let server_clock = ManualClock::new(start);
+    let env = || Env {
+        clock: Arc::new(server_clock.clone()),
+        rng: Arc::new(SystemRandom::new()),
+    };
+    let data = dir.path().join("data");
+    let config = latchkey_server::ServerConfig::new(data.clone(), "127.0.0.1:0".parse().unwrap());
+    let server = runtime
+        .block_on(latchkey_server::start(config, env()))
+        .unwrap();
+    let admin = runtime.block_on(Admin::open(&data, env())).unwrap();
+    let url = server.base_url.clone();
+    let ca_pem = std::fs::read_to_string(&server.ca_file).unwrap();
+    // The server runs on the runtime's workers until the runtime is dropped.
+    std::mem::forget(server);
+    World {
+        state: StateDir::new(dir.path().join("device")),
+        _dir: dir,
+        runtime,
+        server_clock,
+        device_clock: Arc::new(FixedClock::at(start.unix_timestamp())),
+        admin,
+        url,
+        ca_pem,
+    }
+}
+
+impl World {
+    pub fn agent(&self) -> Agent {
+        Agent::new(
+            self.state.clone(),
+            Box::new(Shared(self.device_clock.clone())),
+            false,
+        )
+        .with_kdf(CHEAP)
+    }
+
+    pub fn otp(&self, secret: &[u8]) -> String {
+        let now = self.server_clock.now_unix();
+        latchkey_server::totp::code_for_step(secret, latchkey_server::totp::step_at(now))
+    }
+
+    /// A user who joined a cloud device with MFA, set up Hello and signed in.
+    pub fn enrolled(&self, upn: &str) -> Agent {
+        let agent = self.joined(upn, JoinType::Cloud);
+        agent.check_prerequisites(upn).unwrap();
+        assert!(!agent.mfa_needed(upn).unwrap(), "the owner stands in");
+        agent.provision(upn, PIN, None, &mut |_| {}).unwrap();
+        agent.signin(upn, PIN).unwrap();
+        agent
+    }
+
+    /// A user who joined a device of `join_type` with MFA (no Hello key yet).
+    pub fn joined(&self, upn: &str, join_type: JoinType) -> Agent {
+        let created = self
+            .runtime
+            .block_on(self.admin.add_user(upn, PASSWORD, None))
+            .unwrap();
+        let secret = created
+            .otpauth_uri
+            .split("secret=")
+            .nth(1)
+            .unwrap()
+            .split('&')
+            .next()
+            .unwrap()
+            .to_owned();
+        let secret = base32(&secret);
+        let agent = self.agent();
+        agent
+            .join(&JoinOptions {
+                server: self.url.clone(),
+                ca_pem: self.ca_pem.clone(),
+                upn: upn.to_owned(),
+                password: PASSWORD.to_owned(),
+                otp: Some(self.otp(&secret)),
+                join_type,
+                display_name: "test-pc".to_owned(),
+                os: "test".to_owned(),
+            })
+            .unwrap();
+        agent
+    }
+}
+
+pub trait NowUnix {
+    fn now_unix(&self) -> i64;
+}
+
+impl NowUnix for ManualClock {
+    fn now_unix(&self) -> i64 {
+        use latchkey_server::clock::Clock;
+        self.now().unix_timestamp()
+    }
+}
+
+pub fn base32(text: &str) -> Vec<u8> {
+    let mut bits = 0u64;
+    let mut count = 0;
+    let mut out = Vec::new();
+    for c in text.trim_end_matches('=').chars() {
+        let v = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567"
+            .find(c.to_ascii_uppercase())
+            .unwrap() as u64;
+        bits = (bits << 5) | v;
+        count += 5;
+        if count >= 8 {
+            count -= 8;
+            out.push((bits >> count) as u8);
+        }
+    }
+    out
+}
