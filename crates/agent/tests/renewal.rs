@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::{world, NowUnix, PIN};
+use common::{world, PIN};
 use latchkey_server::clock::secs;
 
 #[test]
