@@ -137,4 +137,31 @@ mod tests {
         ])
         .is_err());
     }
+
+    #[test]
+    fn the_policy_and_pin_change_commands_parse() {
+        let cli = Cli::try_parse_from([
+            "latchkey",
+            "hello",
+            "pin",
+            "change",
+            "--user",
+            "a@x",
+            "--pin-stdin",
+        ])
+        .unwrap();
+        assert!(matches!(
+            cli.command,
+            Command::Hello {
+                command: HelloCommand::Pin {
+                    command: PinCommand::Change(ref a)
+                }
+            } if a.pin_stdin && a.user.as_deref() == Some("a@x")
+        ));
+        for sub in ["sync", "show"] {
+            let cli = Cli::try_parse_from(["latchkey", "policy", sub, "--json"]).unwrap();
+            assert!(matches!(cli.command, Command::Policy { .. }));
+        }
+        assert!(Cli::try_parse_from(["latchkey", "policy", "apply"]).is_err());
+    }
 }
