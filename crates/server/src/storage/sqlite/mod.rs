@@ -14,6 +14,7 @@ use tokio::sync::{Mutex, OwnedMutexGuard};
 
 use super::*;
 
+mod checkpoint;
 mod context;
 mod policy;
 mod signin;
@@ -56,13 +57,15 @@ impl SqliteStorage {
             .foreign_keys(true)
             // Read pages through a shared memory map instead of a read() system call per
             // page missing from a connection's own cache (the sign-in profile showed them).
-            .pragma("mmap_size", "268435456");
+            .pragma("mmap_size", "268435456")
+            .pragma("wal_autocheckpoint", checkpoint::AUTOCHECKPOINT_PAGES);
         let pool = SqlitePoolOptions::new()
             .max_connections(8)
             .connect_with(options)
             .await?;
         sqlx::migrate!("./migrations").run(&pool).await?;
         let write_gate = Arc::new(Mutex::new(()));
+        checkpoint::spawn(pool.clone());
         Ok(SqliteStorage {
             signins: signin_batch::SignInWriter::spawn(pool.clone(), write_gate.clone()),
             pool,
