@@ -7,7 +7,8 @@
 // application (this script, over a loopback callback) gets an ID token for the user through
 // the code flow with PKCE and checks it against the JWKS with Node's own crypto. Refused:
 // a bogus signature, missing user verification, a counter that goes backwards, a removed
-// key, an eleventh key. Screenshots go to $LATCHKEY_SCREENSHOTS (default
+// key, an eleventh key, and keys or sign-ins the tenant's settings refuse (the settings
+// CLI and API included). Screenshots go to $LATCHKEY_SCREENSHOTS (default
 // tests/browser/screenshots).
 //
 // Env: LATCHKEY_BIN_DIR (the latchkeyd binary), CHROMIUM (default /usr/bin/chromium).
@@ -107,6 +108,11 @@ async function main() {
   cli(dataDir, ["group", "add", "latchkey-admins"]);
   cli(dataDir, ["group", "member", "add", "latchkey-admins", "--user", UPN]);
   cli(dataDir, ["security-key", "set", "--allow-signin", "true"]);
+  const adminToken = JSON.parse(cli(dataDir, ["--json", "admin-token", "create", "--label", "browser test"])).token;
+  // A root that no authenticator's attestation chains to (the tenant's settings need one
+  // before they can require a trusted root).
+  const rootPem = path.join(tmp, "unrelated-root.pem");
+  execFileSync("openssl", ["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout", path.join(tmp, "root.key"), "-out", rootPem, "-subj", "/CN=Unrelated attestation root", "-days", "2", "-addext", "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=critical,keyCertSign"], { stdio: "ignore" });
   const appPort = await freePort();
   const redirectUri = `http://localhost:${appPort}/callback`;
   const app = JSON.parse(cli(dataDir, ["--json", "client", "add", "Browser test app", "--redirect-uri", redirectUri, "--public"]));
@@ -258,9 +264,79 @@ async function main() {
     await shot(page, "refused-removed-key");
     await cdp.send("WebAuthn.removeVirtualAuthenticator", { authenticatorId: authB });
 
-    // 8. Ten keys at most: the eleventh is refused with a clear message.
+    // 8. The tenant's settings: the settings API refuses callers without an administrator
+    // token and malformed settings, changing nothing; an AAGUID allow list without the
+    // authenticator's model, a block list with it, and a required trusted root refuse the
+    // key at registration (LK-SK-004, no key added); an allow list with it accepts it;
+    // security-key sign-in turned off is refused (LK-SK-007) and works again once on.
+    const settingsApi = async (method, body, token) => {
+      const headers = { "Content-Type": "application/json" };
+      if (token) headers.Authorization = `Bearer ${token}`;
+      const r = await fetch(`${base}/v1/security-keys/settings`, { method, headers, body });
+      return { status: r.status, body: await r.json().catch(() => null) };
+    };
+    const listed = JSON.parse(cli(dataDir, ["--json", "security-key", "list", "--user", UPN]));
+    const { aaguid, format } = listed[0];
+    check(/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/.test(aaguid), `the registered key's AAGUID is listed (${aaguid}, ${format}, trusted root ${listed[0].trusted_root})`);
+    const before = await settingsApi("GET", undefined, adminToken);
+    check(before.status === 200 && before.body.aaguid_mode === "any" && before.body.require_trusted_root === false, "GET settings with an administrator token");
+    const allowOther = JSON.stringify({ require_trusted_root: false, aaguid_mode: "allow", aaguids: "00000000-0000-0000-0000-00000000000a", roots_pem: "" });
+    for (const [what, r, code] of [
+      ["GET without a token", await settingsApi("GET"), "LK-AUTH-004"],
+      ["PUT without a token", await settingsApi("PUT", allowOther), "LK-AUTH-004"],
+      ["PUT with a wrong token", await settingsApi("PUT", allowOther, "not-a-token"), "LK-AUTH-004"],
+      ["PUT with a body that is not JSON", await settingsApi("PUT", "{aaguid_mode: allow", adminToken), "LK-REQ-001"],
+      ["PUT with an unknown member", await settingsApi("PUT", JSON.stringify({ ...JSON.parse(allowOther), allow_everything: true }), adminToken), "LK-REQ-001"],
+      ["PUT with an unknown AAGUID mode", await settingsApi("PUT", JSON.stringify({ ...JSON.parse(allowOther), aaguid_mode: "sometimes" }), adminToken), "LK-POLICY-001"],
+      ["PUT with an AAGUID that is not one", await settingsApi("PUT", JSON.stringify({ ...JSON.parse(allowOther), aaguids: "yubikey" }), adminToken), "LK-POLICY-001"],
+      ["PUT requiring a trusted root with none configured", await settingsApi("PUT", JSON.stringify({ ...JSON.parse(allowOther), require_trusted_root: true }), adminToken), "LK-POLICY-001"],
+    ]) {
+      check(r.body && r.body.code === code, `settings API: ${what} is refused with ${code} (${r.status} ${r.body && r.body.code})`);
+    }
+    const after = await settingsApi("GET", undefined, adminToken);
+    check(JSON.stringify(after.body) === JSON.stringify(before.body), "the refused settings requests changed nothing");
+
     await passwordSignIn();
-    for (let i = 2; i <= 10; i++) {
+    const keysBefore = await keyRows();
+    // Registers a key on a fresh authenticator; returns [status text, authenticator id].
+    const tryKey = async (name) => {
+      const id = await newAuthenticator();
+      await addKey(name);
+      const status = await page.textContent("#key-status");
+      return [status, id];
+    };
+    const refusedKey = async (what, name) => {
+      const [status, id] = await tryKey(name);
+      check(status.includes("LK-SK-004") && (await keyRows()) === keysBefore, `${what}: the key is refused and not added (${status})`);
+      await cdp.send("WebAuthn.removeVirtualAuthenticator", { authenticatorId: id });
+    };
+    const put = await settingsApi("PUT", allowOther, adminToken);
+    check(put.status === 200 && put.body.aaguid_mode === "allow", "PUT settings: an allow list without this model");
+    await refusedKey("AAGUID allow list without its model", "Not allowed");
+    cli(dataDir, ["security-key", "set", "--aaguid-mode", "block", "--aaguids", aaguid]);
+    await refusedKey("AAGUID block list with its model", "Blocked");
+    cli(dataDir, ["security-key", "set", "--aaguid-mode", "any", "--roots", rootPem, "--require-trusted-root", "true"]);
+    await refusedKey(`attestation (${format}) not chaining to a configured root`, "Untrusted");
+    cli(dataDir, ["security-key", "set", "--require-trusted-root", "false", "--aaguid-mode", "allow", "--aaguids", `00000000-0000-0000-0000-00000000000a,${aaguid.toUpperCase()}`]);
+    const [allowedStatus, authC] = await tryKey("Allowed model");
+    check((await keyRows()) === keysBefore + 1 && (await page.textContent("#security-keys")).includes("Allowed model"), `AAGUID allow list with its model: the key is added (${allowedStatus})`);
+
+    const off = JSON.parse(cli(dataDir, ["--json", "security-key", "set", "--allow-signin", "false"]));
+    check(off.use_security_key_for_signin === false && off.aaguid_mode === "allow", "security-key set --allow-signin false");
+    check(cli(dataDir, ["security-key", "settings"]).match(/security-key sign-in:\s+no/), "security-key settings shows sign-in off");
+    await signOut();
+    const disabledNamed = await keySignIn(UPN);
+    check(disabledNamed.includes("LK-SK-007"), `security-key sign-in off: user name then key is refused (${disabledNamed})`);
+    const disabledAlone = await keySignIn(null);
+    check(disabledAlone.includes("LK-SK-007"), `security-key sign-in off: a discoverable key is refused (${disabledAlone})`);
+    cli(dataDir, ["security-key", "set", "--allow-signin", "true", "--aaguid-mode", "any", "--aaguids", ""]);
+    check((await keySignIn(UPN)) === "", "security-key sign-in on again: the same key signs in");
+    await signOut();
+    await cdp.send("WebAuthn.removeVirtualAuthenticator", { authenticatorId: authC });
+
+    // 9. Ten keys at most: the eleventh is refused with a clear message.
+    await passwordSignIn();
+    for (let i = (await keyRows()) + 1; i <= 10; i++) {
       const id = await newAuthenticator();
       await addKey(`Key ${i}`);
       await cdp.send("WebAuthn.removeVirtualAuthenticator", { authenticatorId: id });
@@ -274,7 +350,7 @@ async function main() {
     check(eleventh.includes("LK-SK-001") && eleventh.includes("10"), `an eleventh key is refused (${eleventh})`);
     await shot(page, "refused-eleventh-key");
 
-    // 9. Administration shows the keys and the audit trail, the possible clone included.
+    // 10. Administration shows the keys and the audit trail, the possible clone included.
     await page.goto(`${base}/admin`);
     const auditText = await page.textContent("#audit");
     check(auditText.includes("security_key_clone_suspected"), "the counter regression is audited as a possible cloned key");
