@@ -8,6 +8,7 @@ use crate::error::AgentError;
 use crate::ops_setup::check_pin;
 use crate::pin_history::PinHistory;
 use crate::records::DeviceRecord;
+use crate::status::rfc3339;
 
 /// The result of a PIN change.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -16,16 +17,6 @@ pub struct PinChanged {
     pub upn: String,
     /// The key id, unchanged by the change.
     pub key_id: String,
-}
-
-fn rfc3339(ts: i64) -> String {
-    time::OffsetDateTime::from_unix_timestamp(ts)
-        .ok()
-        .and_then(|t| {
-            t.format(&time::format_description::well_known::Rfc3339)
-                .ok()
-        })
-        .unwrap_or_else(|| ts.to_string())
 }
 
 /// Fails with [`AgentError::PinExpired`] when `container`'s PIN is older than the policy's

@@ -135,7 +135,8 @@ pub struct Observed<'a> {
     pub policy: &'a PolicyInForce,
 }
 
-fn rfc3339(ts: i64) -> String {
+/// Seconds since the epoch as RFC 3339 (the number itself if out of range).
+pub fn rfc3339(ts: i64) -> String {
     time::OffsetDateTime::from_unix_timestamp(ts)
         .ok()
         .and_then(|t| {

@@ -2,6 +2,7 @@
 
 use anyhow::Result;
 use latchkey_agent::policy_sync::PolicyRefresh;
+use latchkey_agent::status::rfc3339;
 use latchkey_agent::{pool, trust, Agent, Credentials, JoinOptions};
 use latchkey_proto::api::device::JoinType;
 
@@ -180,17 +181,6 @@ pub fn pool(agent: &Agent, command: PoolCommand) -> Result<()> {
         }
     }
     Ok(())
-}
-
-/// Seconds since the epoch as RFC 3339.
-pub fn rfc3339(ts: i64) -> String {
-    time::OffsetDateTime::from_unix_timestamp(ts)
-        .ok()
-        .and_then(|t| {
-            t.format(&time::format_description::well_known::Rfc3339)
-                .ok()
-        })
-        .unwrap_or_else(|| ts.to_string())
 }
 
 fn host_name() -> String {

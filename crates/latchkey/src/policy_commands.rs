@@ -4,8 +4,8 @@ use anyhow::Result;
 use latchkey_agent::{policy_view, Agent};
 
 use crate::cli::{PinChangeArgs, PolicyArgs};
-use crate::commands::rfc3339;
 use crate::input;
+use latchkey_agent::status::rfc3339;
 
 /// `latchkey policy sync`: fails when the service cannot be asked (the last policy stays).
 pub fn sync(agent: &Agent, args: PolicyArgs) -> Result<()> {
