@@ -220,6 +220,8 @@ pub async fn page(
 /// An administrator's action form.
 #[derive(Debug, Deserialize)]
 pub struct ActionForm {
+    /// Missing is empty, which never matches: refused with LK-WEB-001 like a wrong token.
+    #[serde(default)]
     csrf: String,
     #[serde(default)]
     device_id: Option<String>,

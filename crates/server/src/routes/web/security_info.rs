@@ -137,6 +137,8 @@ pub async fn page(
 /// The rename and remove forms.
 #[derive(Debug, Deserialize)]
 pub struct KeyForm {
+    /// Missing is empty, which never matches: refused with LK-WEB-001 like a wrong token.
+    #[serde(default)]
     csrf: String,
     credential_id: String,
     #[serde(default)]

@@ -105,6 +105,8 @@ pub async fn page(
 /// The password form.
 #[derive(Debug, Deserialize)]
 pub struct PasswordForm {
+    /// Missing is empty, which never matches: refused with LK-WEB-001 like a wrong token.
+    #[serde(default)]
     csrf: String,
     upn: String,
     password: String,
@@ -200,6 +202,8 @@ async fn verify(user: Option<User>, password: String) -> Result<User, ApiError> 
 /// The sign-out form.
 #[derive(Debug, Deserialize)]
 pub struct CsrfOnly {
+    /// Missing is empty, which never matches: refused with LK-WEB-001 like a wrong token.
+    #[serde(default)]
     csrf: String,
 }
 
