@@ -257,3 +257,147 @@ async fn authorize_and_token_refusals() {
         "unsupported_grant_type"
     );
 }
+
+/// Token endpoint and UserInfo refusals (docs/oidc.md): a redirect URI one character off, a
+/// code used twice or redeemed after its 60 seconds (service clock), a refresh token used
+/// again after rotation, and UserInfo without a valid access token.
+#[tokio::test]
+async fn code_refresh_and_userinfo_refusals() {
+    let h = Harness::start().await;
+    let upn = "erin@example.com";
+    let secret = h.add_user(upn).await;
+    let redirect = "https://127.0.0.1:1/callback";
+    let app = h
+        .admin
+        .client_add("Confidential app", &[redirect.to_owned()], false)
+        .await
+        .unwrap();
+    let client_secret = app.client_secret.clone().unwrap();
+    let b = browser(&h);
+    let session = web_signin(&h, &b, upn, &secret).await;
+    let code = || async {
+        let r = b
+            .get(format!(
+                "{}/oauth2/authorize?response_type=code&client_id={}&scope=openid%20profile&redirect_uri={redirect}&state=st&nonce=n",
+                h.url, app.client_id
+            ))
+            .header("cookie", &session)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 303);
+        let location = r.headers()["location"].to_str().unwrap().to_owned();
+        assert!(location.starts_with(redirect), "{location}");
+        location
+            .split("code=")
+            .nth(1)
+            .unwrap()
+            .split('&')
+            .next()
+            .unwrap()
+            .to_owned()
+    };
+    let token = |fields: Vec<(&'static str, String)>| async {
+        let mut fields = fields;
+        fields.push(("client_id", app.client_id.clone()));
+        fields.push(("client_secret", client_secret.clone()));
+        let r = b
+            .post(format!("{}/oauth2/token", h.url))
+            .form(&fields)
+            .send()
+            .await
+            .unwrap();
+        (
+            r.status().as_u16(),
+            r.json::<serde_json::Value>().await.unwrap(),
+        )
+    };
+    let redeem = |code: String, redirect_uri: &str| {
+        token(vec![
+            ("grant_type", "authorization_code".into()),
+            ("code", code),
+            ("redirect_uri", redirect_uri.to_owned()),
+        ])
+    };
+    let refresh = |refresh_token: String| {
+        token(vec![
+            ("grant_type", "refresh_token".into()),
+            ("refresh_token", refresh_token),
+        ])
+    };
+    let invalid_grant = |(status, body): (u16, serde_json::Value), what: &str| {
+        assert_eq!(status, 400, "{what}: {body}");
+        assert_eq!(body["error"], "invalid_grant", "{what}: {body}");
+        assert_eq!(body["code"], "LK-OIDC-003", "{what}: {body}");
+    };
+
+    // A redirect URI one character off is refused, and spends the code.
+    let c = code().await;
+    invalid_grant(
+        redeem(c.clone(), "https://127.0.0.1:1/callbacK").await,
+        "redirect_uri one character off",
+    );
+    invalid_grant(
+        redeem(c, redirect).await,
+        "the right redirect_uri after a failed redemption",
+    );
+
+    // A code is single-use.
+    let c = code().await;
+    let (status, tokens) = redeem(c.clone(), redirect).await;
+    assert_eq!(status, 200, "{tokens}");
+    invalid_grant(redeem(c, redirect).await, "a code used twice");
+
+    // A code lives 60 seconds on the service clock.
+    let c = code().await;
+    h.clock.advance(time::Duration::seconds(59));
+    assert_eq!(redeem(c, redirect).await.0, 200, "a code at 59 seconds");
+    let c = code().await;
+    h.clock.advance(time::Duration::seconds(61));
+    invalid_grant(redeem(c, redirect).await, "a code after 61 seconds");
+
+    // A refresh token is rotated: the old one is refused afterwards.
+    let first = tokens["refresh_token"].as_str().unwrap().to_owned();
+    let (status, rotated) = refresh(first.clone()).await;
+    assert_eq!(status, 200, "{rotated}");
+    let second = rotated["refresh_token"].as_str().unwrap().to_owned();
+    assert_ne!(second, first);
+    invalid_grant(refresh(first).await, "a refresh token used after rotation");
+
+    // UserInfo: the access token works; nothing else does.
+    let access = rotated["access_token"].as_str().unwrap().to_owned();
+    let userinfo = |bearer: Option<String>| async {
+        let mut req = b.get(format!("{}/oauth2/userinfo", h.url));
+        if let Some(t) = bearer {
+            req = req.bearer_auth(t);
+        }
+        let r = req.send().await.unwrap();
+        (
+            r.status().as_u16(),
+            r.json::<serde_json::Value>()
+                .await
+                .unwrap_or(serde_json::Value::Null),
+        )
+    };
+    let (status, info) = userinfo(Some(access.clone())).await;
+    assert_eq!(status, 200, "{info}");
+    assert_eq!(info["upn"], upn);
+    // A different first character of the signature (not the last one, whose low bits are
+    // padding).
+    let (signed, signature) = access.rsplit_once('.').unwrap();
+    let first_char = if signature.starts_with('A') { 'B' } else { 'A' };
+    let tampered = format!("{signed}.{first_char}{}", &signature[1..]);
+    let id_token = rotated["id_token"].as_str().unwrap().to_owned();
+    for (what, bearer) in [
+        ("no token", None),
+        ("not a token", Some("garbage".to_owned())),
+        ("a tampered signature", Some(tampered)),
+        ("an ID token", Some(id_token)),
+    ] {
+        let response = userinfo(bearer).await;
+        assert_eq!(response.0, 401, "{what}: {}", response.1);
+        common::assert_error(&response, "LK-AUTH-004");
+    }
+    h.clock.advance(time::Duration::seconds(3601));
+    common::assert_error(&userinfo(Some(access)).await, "LK-AUTH-004");
+}
