@@ -1,0 +1,37 @@
+//! WAL checkpoints off the write path.
+//!
+//! SQLite checkpoints the write-ahead log automatically from the connection that commits once
+//! the log passes a size; that connection is the sign-in writer, so every few thousand
+//! sign-ins one of them waited for the checkpoint's copy and fsync (the long tail in
+//! docs/PERFORMANCE.md). A background task now runs a passive checkpoint (which never blocks
+//! readers or writers) every second, and the automatic threshold is raised to a backstop.
+
+use std::time::Duration;
+
+use sqlx::SqlitePool;
+
+/// How often the background checkpoint runs.
+pub(super) const INTERVAL: Duration = Duration::from_secs(1);
+
+/// The automatic checkpoint threshold (pages), as a backstop should the task fall behind.
+pub(super) const AUTOCHECKPOINT_PAGES: &str = "16384";
+
+/// Starts the task on the current runtime; it ends when the pool is closed.
+pub(super) fn spawn(pool: SqlitePool) {
+    tokio::spawn(async move {
+        let mut ticks = tokio::time::interval(INTERVAL);
+        ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            ticks.tick().await;
+            if pool.is_closed() {
+                break;
+            }
+            if let Err(e) = sqlx::query("PRAGMA wal_checkpoint(PASSIVE)")
+                .execute(&pool)
+                .await
+            {
+                tracing::debug!(error = %e, "background WAL checkpoint");
+            }
+        }
+    });
+}
