@@ -565,3 +565,47 @@ async fn a_required_trusted_root_refuses_a_none_attested_key() {
         ("none", false)
     );
 }
+
+/// The rows of the Security info page's devices table, as (join type, Hello keys) pairs.
+fn device_rows(html: &str) -> Vec<(String, String)> {
+    let table = html
+        .split("<table id=\"devices\">")
+        .nth(1)
+        .unwrap()
+        .split("</table>")
+        .next()
+        .unwrap();
+    table
+        .split("<tr><td>")
+        .skip(1)
+        .map(|row| {
+            let cells: Vec<&str> = row.split("</td><td>").collect();
+            (cells[1].to_owned(), cells[3].to_owned())
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hybrid_device_appears_under_the_users_devices_once_it_holds_a_hello_key() {
+    let h = Harness::start().await;
+    let alice = enrolled(&h, "alice@example.com", p256_key()).await;
+    let token = h.mfa_token(&alice.upn, &alice.secret).await;
+    let hybrid = h.join(&token, "hybrid").await;
+    let b = browser(&h);
+    let s = web_signin(&h, &b, &alice.upn, &alice.secret).await;
+
+    let (_, html) = get(&h, &b, &s.cookie, "/security-info").await;
+    let rows = device_rows(&html);
+    assert_eq!(rows.len(), 1, "only the cloud device: {rows:?}");
+    assert_eq!(rows[0].0, "cloud");
+    assert_ne!(rows[0].1, "none", "the cloud device lists its Hello key");
+
+    let key = p256_key();
+    let token = h.mfa_token(&alice.upn, &alice.secret).await;
+    let (status, body) = h.register(&hybrid, &alice.upn, &key, Some(&token)).await;
+    assert_eq!(status, 200, "{body}");
+    let (_, html) = get(&h, &b, &s.cookie, "/security-info").await;
+    let rows = device_rows(&html);
+    assert_eq!(rows.len(), 2, "the hybrid device now holds a key: {rows:?}");
+    assert!(rows.iter().any(|(t, k)| t == "hybrid" && k != "none"));
+}

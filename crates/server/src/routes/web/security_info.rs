@@ -70,7 +70,7 @@ pub async fn page(
     let mut device_rows = String::new();
     for d in devices
         .iter()
-        .filter(|d| d.owner == who.user.upn || hello.iter().any(|k| k.device_id == d.id))
+        .filter(|d| shown_as_mine(d, &who.user.upn, &hello))
     {
         let keys_here: Vec<String> = hello
             .iter()
@@ -205,4 +205,16 @@ pub async fn remove(
         return Err(PageError(ApiError::SecurityKeyNotFound));
     }
     Ok(see_other("/security-info", vec![]))
+}
+
+/// Whether `device` is listed among `upn`'s devices: one that holds a Hello key of the user,
+/// or a cloud-joined or registered device the user joined. A domain-joined (hybrid) device
+/// appears only once it holds a Hello key of the user, as the seed notes.
+fn shown_as_mine(
+    device: &crate::storage::DeviceListing,
+    upn: &str,
+    hello: &[crate::storage::KeyListing],
+) -> bool {
+    hello.iter().any(|k| k.device_id == device.id)
+        || (device.owner == upn && device.join_type != "hybrid")
 }
