@@ -127,11 +127,7 @@ pub async fn start(config: ServerConfig, env: Env) -> Result<RunningServer, Star
         Some(url) => url.trim_end_matches('/').to_owned(),
         None => format!("{scheme}://{host}:{}", local_addr.port()),
     };
-    let web = Arc::new(
-        SqliteWebStorage::open(&config.data_dir)
-            .await
-            .map_err(SetupError::from)?,
-    );
+    let web = Arc::new(storage.web_storage());
     let summary = (
         tenant.id.clone(),
         tenant.name.clone(),

@@ -1,14 +1,18 @@
-//! The SQLite implementation of [`WebStorage`], on its own connection pool to the same
-//! database file as [`super::sqlite::SqliteStorage`] (which applies the migrations first).
-//! Writes begin with `BEGIN IMMEDIATE`; the busy timeout queues them behind other writers.
+//! The SQLite implementation of [`WebStorage`]. The service shares its main storage's
+//! connection pool and write gate (`SqliteStorage::web_storage`); the admin commands open
+//! their own pool on the same database file (migrated by
+//! [`super::sqlite::SqliteStorage::open`]). Writes take the in-process gate, then
+//! `BEGIN IMMEDIATE`; against other processes the busy timeout queues them.
 
 use std::path::Path;
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{Sqlite, SqlitePool, Transaction};
+use tokio::sync::{Mutex, OwnedMutexGuard};
 
 use super::sqlite::DB_FILE;
 use super::web::*;
@@ -23,6 +27,7 @@ const KEY_COLUMNS: &str = "k.credential_id, k.user_id, k.name, k.aaguid, k.forma
 #[derive(Debug, Clone)]
 pub struct SqliteWebStorage {
     pool: SqlitePool,
+    write_gate: Arc<Mutex<()>>,
 }
 
 impl SqliteWebStorage {
@@ -38,11 +43,22 @@ impl SqliteWebStorage {
             .max_connections(4)
             .connect_with(options)
             .await?;
-        Ok(SqliteWebStorage { pool })
+        Ok(SqliteWebStorage {
+            pool,
+            write_gate: Arc::new(Mutex::new(())),
+        })
     }
 
-    async fn write(&self) -> StorageResult<Transaction<'static, Sqlite>> {
-        Ok(self.pool.begin_with("BEGIN IMMEDIATE").await?)
+    /// Web storage on the service's own pool, queueing its writes on the same in-process
+    /// gate as every other writer of the service (see `SqliteStorage::web_storage`).
+    pub(super) fn sharing(pool: SqlitePool, write_gate: Arc<Mutex<()>>) -> SqliteWebStorage {
+        SqliteWebStorage { pool, write_gate }
+    }
+
+    /// Begins a write transaction; the returned guard must live until it commits.
+    async fn write(&self) -> StorageResult<(Transaction<'static, Sqlite>, OwnedMutexGuard<()>)> {
+        let gate = self.write_gate.clone().lock_owned().await;
+        Ok((self.pool.begin_with("BEGIN IMMEDIATE").await?, gate))
     }
 
     /// Closes the pool.
@@ -130,7 +146,7 @@ impl WebStorage for SqliteWebStorage {
         c: &OidcClient,
         a: &AuditRecord,
     ) -> StorageResult<()> {
-        let mut tx = self.write().await?;
+        let (mut tx, _gate) = self.write().await?;
         sqlx::query(
             "INSERT INTO oidc_clients (tenant_id, client_id, name, secret_hash, redirect_uris, \
              created_at) VALUES ($1, $2, $3, $4, $5, $6)",
@@ -170,7 +186,7 @@ impl WebStorage for SqliteWebStorage {
     }
 
     async fn store_code(&self, tenant: &str, c: &AuthCode) -> StorageResult<()> {
-        let mut tx = self.write().await?;
+        let (mut tx, _gate) = self.write().await?;
         sqlx::query("DELETE FROM oidc_codes WHERE tenant_id = $1 AND expires_at < $2")
             .bind(tenant)
             .bind(c.expires_at - 3600)
@@ -199,7 +215,7 @@ impl WebStorage for SqliteWebStorage {
     }
 
     async fn take_code(&self, tenant: &str, code_hash: &str) -> StorageResult<Option<AuthCode>> {
-        let mut tx = self.write().await?;
+        let (mut tx, _gate) = self.write().await?;
         let code = sqlx::query_as::<_, AuthCode>(
             "DELETE FROM oidc_codes WHERE tenant_id = $1 AND code_hash = $2 RETURNING \
              code_hash, client_id, user_id, redirect_uri, scope, nonce, code_challenge, amr, \
@@ -219,7 +235,7 @@ impl WebStorage for SqliteWebStorage {
         t: &RefreshGrant,
         a: &AuditRecord,
     ) -> StorageResult<()> {
-        let mut tx = self.write().await?;
+        let (mut tx, _gate) = self.write().await?;
         insert_refresh(&mut tx, tenant, t).await?;
         audit(&mut tx, tenant, a).await?;
         tx.commit().await?;
@@ -233,7 +249,7 @@ impl WebStorage for SqliteWebStorage {
         new: &RefreshGrant,
         now: i64,
     ) -> StorageResult<Option<Grant>> {
-        let mut tx = self.write().await?;
+        let (mut tx, _gate) = self.write().await?;
         let old = sqlx::query_as::<_, Grant>(
             "UPDATE oidc_refresh_tokens SET revoked = TRUE WHERE tenant_id = $1 \
              AND token_hash = $2 AND revoked = FALSE AND expires_at > $3 \
@@ -262,7 +278,7 @@ impl WebStorage for SqliteWebStorage {
         s: &WebSession,
         a: &AuditRecord,
     ) -> StorageResult<bool> {
-        let mut tx = self.write().await?;
+        let (mut tx, _gate) = self.write().await?;
         let done = sqlx::query(
             "UPDATE users SET last_totp_step = $3 WHERE tenant_id = $1 AND id = $2 \
              AND disabled = FALSE AND (last_totp_step IS NULL OR last_totp_step < $3)",
@@ -312,7 +328,7 @@ impl WebStorage for SqliteWebStorage {
         id_hash: &str,
         a: &AuditRecord,
     ) -> StorageResult<()> {
-        let mut tx = self.write().await?;
+        let (mut tx, _gate) = self.write().await?;
         sqlx::query("DELETE FROM web_sessions WHERE tenant_id = $1 AND id_hash = $2")
             .bind(tenant)
             .bind(id_hash)
@@ -324,7 +340,7 @@ impl WebStorage for SqliteWebStorage {
     }
 
     async fn store_challenge(&self, tenant: &str, c: &Challenge, now: i64) -> StorageResult<()> {
-        let mut tx = self.write().await?;
+        let (mut tx, _gate) = self.write().await?;
         sqlx::query("DELETE FROM webauthn_challenges WHERE tenant_id = $1 AND expires_at <= $2")
             .bind(tenant)
             .bind(now)
@@ -404,7 +420,7 @@ impl WebStorage for SqliteWebStorage {
         now: i64,
         a: &AuditRecord,
     ) -> StorageResult<RegisterOutcome> {
-        let mut tx = self.write().await?;
+        let (mut tx, _gate) = self.write().await?;
         if !consume_challenge(&mut tx, tenant, challenge_id, now).await? {
             return Ok(RegisterOutcome::CeremonyGone);
         }
@@ -457,7 +473,7 @@ impl WebStorage for SqliteWebStorage {
         s: &WebSession,
         a: &AuditRecord,
     ) -> StorageResult<bool> {
-        let mut tx = self.write().await?;
+        let (mut tx, _gate) = self.write().await?;
         if !consume_challenge(&mut tx, tenant, challenge_id, s.created_at).await? {
             return Ok(false);
         }
@@ -490,7 +506,7 @@ impl WebStorage for SqliteWebStorage {
         name: &str,
         a: &AuditRecord,
     ) -> StorageResult<bool> {
-        let mut tx = self.write().await?;
+        let (mut tx, _gate) = self.write().await?;
         let done = sqlx::query(
             "UPDATE security_keys SET name = $4 WHERE tenant_id = $1 AND credential_id = $2 \
              AND ($3 IS NULL OR user_id = $3)",
@@ -516,7 +532,7 @@ impl WebStorage for SqliteWebStorage {
         credential_id: &str,
         a: &AuditRecord,
     ) -> StorageResult<bool> {
-        let mut tx = self.write().await?;
+        let (mut tx, _gate) = self.write().await?;
         let done = sqlx::query(
             "DELETE FROM security_keys WHERE tenant_id = $1 AND credential_id = $2 \
              AND ($3 IS NULL OR user_id = $3)",
@@ -554,7 +570,7 @@ impl WebStorage for SqliteWebStorage {
         s: &SecurityKeySettings,
         a: &AuditRecord,
     ) -> StorageResult<()> {
-        let mut tx = self.write().await?;
+        let (mut tx, _gate) = self.write().await?;
         sqlx::query(
             "INSERT INTO security_key_settings (tenant_id, require_trusted_root, aaguid_mode, \
              aaguids, roots_pem) VALUES ($1, $2, $3, $4, $5) ON CONFLICT (tenant_id) DO UPDATE \

@@ -79,6 +79,15 @@ impl SqliteStorage {
         Ok((self.pool.begin_with("BEGIN IMMEDIATE").await?, gate))
     }
 
+    /// The web side's storage on this pool, its writes queued on the same gate as the
+    /// service's other writers (so they never meet SQLite's sleeping busy handler).
+    pub fn web_storage(&self) -> crate::storage::web_sqlite::SqliteWebStorage {
+        crate::storage::web_sqlite::SqliteWebStorage::sharing(
+            self.pool.clone(),
+            self.write_gate.clone(),
+        )
+    }
+
     /// Closes the pool (waits for connections to finish).
     pub async fn close(&self) {
         self.pool.close().await;
