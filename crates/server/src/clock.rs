@@ -112,6 +112,22 @@ impl Env {
         Ok(out)
     }
 
+    /// `N` bytes that sort by creation time: the clock in nanoseconds since the Unix epoch
+    /// (8 bytes, big-endian), then `N - 8` random bytes.
+    ///
+    /// For keys of rows inserted on every sign-in (used nonces, primary refresh tokens): a
+    /// random key lands on a random page of its index, so each sign-in dirtied pages of its
+    /// own and the database wrote several pages per sign-in; keys that grow with time are
+    /// appended to the same few pages. The random part keeps them unique and unguessable.
+    pub fn time_ordered<const N: usize>(&self) -> Result<[u8; N], ring::error::Unspecified> {
+        let mut out = self.random::<N>()?;
+        let nanos = u64::try_from(self.clock.now().unix_timestamp_nanos()).unwrap_or(0);
+        let prefix = nanos.to_be_bytes();
+        let len = prefix.len().min(N);
+        out[..len].copy_from_slice(&prefix[..len]);
+        Ok(out)
+    }
+
     /// A random (version 4) GUID.
     pub fn guid(&self) -> Result<uuid::Uuid, ring::error::Unspecified> {
         Ok(uuid::Builder::from_random_bytes(self.random::<16>()?).into_uuid())
@@ -129,4 +145,31 @@ impl std::fmt::Debug for Env {
 /// Seconds as a [`Duration`] helper for lifetimes configured in seconds.
 pub fn secs(n: i64) -> Duration {
     Duration::seconds(n)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use time::macros::datetime;
+
+    #[test]
+    fn time_ordered_bytes_sort_by_the_clock_and_stay_unique() -> Result<(), ring::error::Unspecified>
+    {
+        let clock = ManualClock::new(datetime!(2026-01-01 0:00 UTC));
+        let env = Env {
+            clock: Arc::new(clock.clone()),
+            rng: Arc::new(SystemRandom::new()),
+        };
+        let first = env.time_ordered::<16>()?;
+        let same_instant = env.time_ordered::<16>()?;
+        clock.advance(Duration::nanoseconds(1));
+        let later = env.time_ordered::<16>()?;
+        assert_eq!(first[..8], same_instant[..8]);
+        assert_ne!(first, same_instant, "the random part differs");
+        assert!(later > first && later > same_instant);
+        let nanos = datetime!(2026-01-01 0:00 UTC).unix_timestamp_nanos();
+        let prefix: [u8; 8] = first[..8].try_into().unwrap_or_default();
+        assert_eq!(Ok(u64::from_be_bytes(prefix)), u64::try_from(nanos));
+        Ok(())
+    }
 }

@@ -1,7 +1,9 @@
 //! Nonces: stateless, HMAC-authenticated, bound to a purpose, valid five minutes, single use.
 //!
-//! A nonce is `base64url(version || purpose || expiry (i64 BE) || id (16 random bytes) ||
-//! HMAC-SHA256(tenant nonce secret, the preceding bytes))`. Checking it needs no database
+//! A nonce is `base64url(version || purpose || expiry (i64 BE) || id (16 bytes) ||
+//! HMAC-SHA256(tenant nonce secret, the preceding bytes))`; the id is the issue time in
+//! nanoseconds and 8 random bytes, so used ids are appended to their index in time order
+//! (see [`Env::time_ordered`]). Checking it needs no database
 //! read; single use is enforced by inserting its id into `used_nonces` inside the
 //! transaction that consumes it (a second insert is a replay). Expired ids are pruned.
 
@@ -51,7 +53,7 @@ impl NonceKey {
         bytes.push(VERSION);
         bytes.push(purpose_byte(purpose));
         bytes.extend_from_slice(&expires_at.to_be_bytes());
-        bytes.extend_from_slice(&env.random::<16>()?);
+        bytes.extend_from_slice(&env.time_ordered::<16>()?);
         let tag = hmac::sign(&self.0, &bytes);
         bytes.extend_from_slice(tag.as_ref());
         Ok((latchkey_proto::b64::encode(&bytes), expires_at))

@@ -156,10 +156,21 @@ pub(super) struct LivePrt {
     pub(super) key: KeyCredential,
 }
 
-/// SHA-256 (hex) of a primary refresh token: the only form stored.
+/// The stored form of a primary refresh token, the only form stored: SHA-256 (hex) of the
+/// token, after the hex of the token's 8-byte time prefix (see [`new_prt`]) so that new
+/// tokens are appended to the index in time order. A token without that shape (one issued
+/// before the prefix existed, or garbage) hashes without a prefix, so it still finds its row
+/// or none.
 pub fn prt_hash(prt: &str) -> String {
-    hex::encode(Sha256::digest(prt.as_bytes()))
+    let digest = hex::encode(Sha256::digest(prt.as_bytes()));
+    match latchkey_proto::b64::decode("prt", prt) {
+        Ok(bytes) if bytes.len() == PRT_LEN => format!("{}{digest}", hex::encode(&bytes[..8])),
+        _ => digest,
+    }
 }
+
+/// Length of a primary refresh token's bytes: an 8-byte time prefix and 32 random bytes.
+const PRT_LEN: usize = 40;
 
 /// Looks a primary refresh token up and checks that it, its device, its key and its user
 /// are all still good, reporting the most specific reason when not.
@@ -200,7 +211,7 @@ fn new_prt(
     key: &KeyCredential,
     now: i64,
 ) -> Result<(String, Prt), ApiError> {
-    let text = latchkey_proto::b64::encode(state.env.random::<32>()?);
+    let text = latchkey_proto::b64::encode(state.env.time_ordered::<PRT_LEN>()?);
     let prt = Prt {
         token_hash: prt_hash(&text),
         user_id: user.id.clone(),
@@ -271,4 +282,25 @@ fn session(
         access_token: hello_token(state, user, device, key, DEFAULT_AUDIENCE, typ::ACCESS, now)?,
         expires_in: ACCESS_LIFETIME_SECS,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_token_hashes_to_its_time_prefix_then_its_digest() {
+        let bytes: Vec<u8> = (0u8..40).collect();
+        let token = latchkey_proto::b64::encode(&bytes);
+        let digest = hex::encode(Sha256::digest(token.as_bytes()));
+        assert_eq!(prt_hash(&token), format!("0001020304050607{digest}"));
+        // A token of the earlier shape (32 random bytes) and garbage hash to the digest alone,
+        // so tokens issued before the prefix still find their rows.
+        let old = latchkey_proto::b64::encode([7u8; 32]);
+        assert_eq!(prt_hash(&old), hex::encode(Sha256::digest(old.as_bytes())));
+        assert_eq!(
+            prt_hash("not base64 at all!"),
+            hex::encode(Sha256::digest(b"not base64 at all!"))
+        );
+    }
 }

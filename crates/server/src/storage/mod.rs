@@ -28,6 +28,12 @@ pub enum StorageError {
     /// The database failed.
     #[error("database error: {0}")]
     Database(#[from] sqlx::Error),
+    /// The database failed on a direct connection (the sign-in hot path).
+    #[error("database error: {0}")]
+    Sqlite(String),
+    /// The sign-in writer has stopped (the service is shutting down).
+    #[error("the sign-in writer has stopped")]
+    WriterStopped,
     /// Migrating the schema failed.
     #[error("migration failed: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),

@@ -1,142 +1,160 @@
-//! The reads of the hot paths, each one query: the user, device and key of a sign-in, and
-//! the primary refresh token with its user, device and key. One round trip to the SQLite
-//! worker instead of three or four (each round trip wakes a thread twice).
+//! The reads of the hot paths, each one query on a direct connection (see [`super::direct`]):
+//! the user, device and key of a sign-in, and the primary refresh token with its user,
+//! device and key.
 
-use sqlx::sqlite::SqliteRow;
-use sqlx::{Row, SqlitePool};
+use rusqlite::{Connection, OptionalExtension, Row};
 
 use crate::storage::{Device, KeyCredential, Prt, PrtContext, SignInContext, StorageResult};
 
-/// The user, device and key columns under prefixed names, from the aliases `u`, `d`, `k`.
-const COLUMNS: &str = "u.id AS u_id, u.upn AS u_upn, u.display_name AS u_display_name, \
-    u.password_hash AS u_password_hash, u.totp_secret AS u_totp_secret, \
-    u.last_totp_step AS u_last_totp_step, u.disabled AS u_disabled, \
-    u.created_at AS u_created_at, \
-    d.id AS d_id, d.display_name AS d_display_name, d.os AS d_os, d.join_type AS d_join_type, \
-    d.owner_user_id AS d_owner_user_id, d.joined_with_mfa AS d_joined_with_mfa, \
-    d.public_key_spki AS d_public_key_spki, d.cert_pem AS d_cert_pem, \
-    d.cert_thumbprint AS d_cert_thumbprint, d.disabled AS d_disabled, \
-    d.created_at AS d_created_at, \
-    k.key_id AS k_key_id, k.user_id AS k_user_id, k.device_id AS k_device_id, k.alg AS k_alg, \
-    k.public_key AS k_public_key, k.usage AS k_usage, k.attestation AS k_attestation, \
-    k.created_at AS k_created_at";
+/// The user, device and key columns from the aliases `u`, `d`, `k`, in the order the row
+/// readers below take them (a macro so that the queries can be `concat!`ed constants).
+macro_rules! columns {
+    () => {
+        "u.id, u.upn, u.display_name, u.password_hash, u.totp_secret, u.last_totp_step, \
+         u.disabled, u.created_at, \
+         d.id, d.display_name, d.os, d.join_type, d.owner_user_id, d.joined_with_mfa, \
+         d.public_key_spki, d.cert_pem, d.cert_thumbprint, d.disabled, d.created_at, \
+         k.key_id, k.user_id, k.device_id, k.alg, k.public_key, k.usage, k.attestation, \
+         k.created_at"
+    };
+}
 
-fn user(row: &SqliteRow) -> StorageResult<Option<crate::storage::User>> {
-    let Some(id) = row.try_get::<Option<String>, _>("u_id")? else {
+/// Number of user, device and key columns: 8, 11 and 8.
+const USER_WIDTH: usize = 8;
+const DEVICE_WIDTH: usize = 11;
+
+const SIGNIN_SQL: &str = concat!(
+    "SELECT ",
+    columns!(),
+    " FROM (SELECT 1) AS one \
+     LEFT JOIN users u ON u.tenant_id = ?1 AND u.upn = ?2 \
+     LEFT JOIN devices d ON d.tenant_id = ?1 AND d.id = ?3 \
+     LEFT JOIN key_credentials k ON k.tenant_id = ?1 AND k.key_id = ?4"
+);
+
+const PRT_SQL: &str = concat!(
+    "SELECT p.token_hash, p.user_id, p.device_id, p.key_id, p.issued_at, p.expires_at, \
+     p.revoked, ",
+    columns!(),
+    " FROM prts p \
+     LEFT JOIN users u ON u.tenant_id = p.tenant_id AND u.id = p.user_id \
+     LEFT JOIN devices d ON d.tenant_id = p.tenant_id AND d.id = p.device_id \
+     LEFT JOIN key_credentials k ON k.tenant_id = p.tenant_id AND k.key_id = p.key_id \
+       AND k.user_id = p.user_id AND k.device_id = p.device_id \
+     WHERE p.tenant_id = ?1 AND p.token_hash = ?2"
+);
+
+/// Number of token columns before the user's in [`PRT_SQL`].
+const PRT_WIDTH: usize = 7;
+
+fn user(row: &Row<'_>, at: usize) -> rusqlite::Result<Option<crate::storage::User>> {
+    let Some(id) = row.get::<_, Option<String>>(at)? else {
         return Ok(None);
     };
     Ok(Some(crate::storage::User {
         id,
-        upn: row.try_get("u_upn")?,
-        display_name: row.try_get("u_display_name")?,
-        password_hash: row.try_get("u_password_hash")?,
-        totp_secret: row.try_get("u_totp_secret")?,
-        last_totp_step: row.try_get("u_last_totp_step")?,
-        disabled: row.try_get("u_disabled")?,
-        created_at: row.try_get("u_created_at")?,
+        upn: row.get(at + 1)?,
+        display_name: row.get(at + 2)?,
+        password_hash: row.get(at + 3)?,
+        totp_secret: row.get(at + 4)?,
+        last_totp_step: row.get(at + 5)?,
+        disabled: row.get(at + 6)?,
+        created_at: row.get(at + 7)?,
     }))
 }
 
-fn device(row: &SqliteRow) -> StorageResult<Option<Device>> {
-    let Some(id) = row.try_get::<Option<String>, _>("d_id")? else {
+fn device(row: &Row<'_>, at: usize) -> rusqlite::Result<Option<Device>> {
+    let Some(id) = row.get::<_, Option<String>>(at)? else {
         return Ok(None);
     };
     Ok(Some(Device {
         id,
-        display_name: row.try_get("d_display_name")?,
-        os: row.try_get("d_os")?,
-        join_type: row.try_get("d_join_type")?,
-        owner_user_id: row.try_get("d_owner_user_id")?,
-        joined_with_mfa: row.try_get("d_joined_with_mfa")?,
-        public_key_spki: row.try_get("d_public_key_spki")?,
-        cert_pem: row.try_get("d_cert_pem")?,
-        cert_thumbprint: row.try_get("d_cert_thumbprint")?,
-        disabled: row.try_get("d_disabled")?,
-        created_at: row.try_get("d_created_at")?,
+        display_name: row.get(at + 1)?,
+        os: row.get(at + 2)?,
+        join_type: row.get(at + 3)?,
+        owner_user_id: row.get(at + 4)?,
+        joined_with_mfa: row.get(at + 5)?,
+        public_key_spki: row.get(at + 6)?,
+        cert_pem: row.get(at + 7)?,
+        cert_thumbprint: row.get(at + 8)?,
+        disabled: row.get(at + 9)?,
+        created_at: row.get(at + 10)?,
     }))
 }
 
-fn key(row: &SqliteRow) -> StorageResult<Option<KeyCredential>> {
-    let Some(key_id) = row.try_get::<Option<String>, _>("k_key_id")? else {
+fn key(row: &Row<'_>, at: usize) -> rusqlite::Result<Option<KeyCredential>> {
+    let Some(key_id) = row.get::<_, Option<String>>(at)? else {
         return Ok(None);
     };
     Ok(Some(KeyCredential {
         key_id,
-        user_id: row.try_get("k_user_id")?,
-        device_id: row.try_get("k_device_id")?,
-        alg: row.try_get("k_alg")?,
-        public_key: row.try_get("k_public_key")?,
-        usage: row.try_get("k_usage")?,
-        attestation: row.try_get("k_attestation")?,
-        created_at: row.try_get("k_created_at")?,
+        user_id: row.get(at + 1)?,
+        device_id: row.get(at + 2)?,
+        alg: row.get(at + 3)?,
+        public_key: row.get(at + 4)?,
+        usage: row.get(at + 5)?,
+        attestation: row.get(at + 6)?,
+        created_at: row.get(at + 7)?,
     }))
 }
 
+/// The user, device and key of a row whose first of these columns is at `at`.
+fn parties(
+    row: &Row<'_>,
+    at: usize,
+) -> rusqlite::Result<(
+    Option<crate::storage::User>,
+    Option<Device>,
+    Option<KeyCredential>,
+)> {
+    Ok((
+        user(row, at)?,
+        device(row, at + USER_WIDTH)?,
+        key(row, at + USER_WIDTH + DEVICE_WIDTH)?,
+    ))
+}
+
 /// The user by UPN, the device by id and the key by id, each `None` when absent.
-pub(super) async fn signin(
-    pool: &SqlitePool,
+pub(super) fn signin(
+    conn: &Connection,
     tenant: &str,
     upn: &str,
     device_id: &str,
     key_id: &str,
 ) -> StorageResult<SignInContext> {
-    let sql = format!(
-        "SELECT {COLUMNS} FROM (SELECT 1) AS one \
-         LEFT JOIN users u ON u.tenant_id = $1 AND u.upn = $2 \
-         LEFT JOIN devices d ON d.tenant_id = $1 AND d.id = $3 \
-         LEFT JOIN key_credentials k ON k.tenant_id = $1 AND k.key_id = $4"
-    );
-    let row = sqlx::query(&sql)
-        .bind(tenant)
-        .bind(upn)
-        .bind(device_id)
-        .bind(key_id)
-        .fetch_one(pool)
-        .await?;
-    Ok(SignInContext {
-        user: user(&row)?,
-        device: device(&row)?,
-        key: key(&row)?,
-    })
+    let mut statement = conn.prepare_cached(SIGNIN_SQL)?;
+    let (user, device, key) =
+        statement.query_row((tenant, upn, device_id, key_id), |row| parties(row, 0))?;
+    Ok(SignInContext { user, device, key })
 }
 
 /// The token by hash, with its user, device, and key (the key only while it is still
 /// registered for that user and device).
-pub(super) async fn prt(
-    pool: &SqlitePool,
+pub(super) fn prt(
+    conn: &Connection,
     tenant: &str,
     token_hash: &str,
 ) -> StorageResult<Option<PrtContext>> {
-    let sql = format!(
-        "SELECT p.token_hash AS p_token_hash, p.user_id AS p_user_id, \
-         p.device_id AS p_device_id, p.key_id AS p_key_id, p.issued_at AS p_issued_at, \
-         p.expires_at AS p_expires_at, p.revoked AS p_revoked, {COLUMNS} FROM prts p \
-         LEFT JOIN users u ON u.tenant_id = p.tenant_id AND u.id = p.user_id \
-         LEFT JOIN devices d ON d.tenant_id = p.tenant_id AND d.id = p.device_id \
-         LEFT JOIN key_credentials k ON k.tenant_id = p.tenant_id AND k.key_id = p.key_id \
-           AND k.user_id = p.user_id AND k.device_id = p.device_id \
-         WHERE p.tenant_id = $1 AND p.token_hash = $2"
-    );
-    let Some(row) = sqlx::query(&sql)
-        .bind(tenant)
-        .bind(token_hash)
-        .fetch_optional(pool)
-        .await?
-    else {
-        return Ok(None);
-    };
-    Ok(Some(PrtContext {
-        prt: Prt {
-            token_hash: row.try_get("p_token_hash")?,
-            user_id: row.try_get("p_user_id")?,
-            device_id: row.try_get("p_device_id")?,
-            key_id: row.try_get("p_key_id")?,
-            issued_at: row.try_get("p_issued_at")?,
-            expires_at: row.try_get("p_expires_at")?,
-            revoked: row.try_get("p_revoked")?,
-        },
-        user: user(&row)?,
-        device: device(&row)?,
-        key: key(&row)?,
-    }))
+    let mut statement = conn.prepare_cached(PRT_SQL)?;
+    let found = statement
+        .query_row((tenant, token_hash), |row| {
+            let prt = Prt {
+                token_hash: row.get(0)?,
+                user_id: row.get(1)?,
+                device_id: row.get(2)?,
+                key_id: row.get(3)?,
+                issued_at: row.get(4)?,
+                expires_at: row.get(5)?,
+                revoked: row.get(6)?,
+            };
+            let (user, device, key) = parties(row, PRT_WIDTH)?;
+            Ok(PrtContext {
+                prt,
+                user,
+                device,
+                key,
+            })
+        })
+        .optional()?;
+    Ok(found)
 }

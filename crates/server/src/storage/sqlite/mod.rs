@@ -16,8 +16,8 @@ use super::*;
 
 mod checkpoint;
 mod context;
+mod direct;
 mod policy;
-mod signin;
 mod signin_batch;
 mod tx;
 
@@ -42,14 +42,16 @@ pub const DB_FILE: &str = "latchkey.db";
 pub struct SqliteStorage {
     pool: SqlitePool,
     write_gate: Arc<Mutex<()>>,
+    readers: Arc<direct::Readers>,
     signins: signin_batch::SignInWriter,
 }
 
 impl SqliteStorage {
     /// Opens (creating if needed) `DATA_DIR/latchkey.db` and applies the migrations.
     pub async fn open(data_dir: &Path) -> StorageResult<SqliteStorage> {
+        let path = data_dir.join(DB_FILE);
         let options = SqliteConnectOptions::from_str("sqlite:")?
-            .filename(data_dir.join(DB_FILE))
+            .filename(&path)
             .create_if_missing(true)
             .journal_mode(SqliteJournalMode::Wal)
             .synchronous(SqliteSynchronous::Normal)
@@ -67,7 +69,8 @@ impl SqliteStorage {
         let write_gate = Arc::new(Mutex::new(()));
         checkpoint::spawn(pool.clone());
         Ok(SqliteStorage {
-            signins: signin_batch::SignInWriter::spawn(pool.clone(), write_gate.clone()),
+            signins: signin_batch::SignInWriter::spawn(&path, write_gate.clone())?,
+            readers: Arc::new(direct::Readers::new(path)),
             pool,
             write_gate,
         })
@@ -429,7 +432,9 @@ impl Storage for SqliteStorage {
         device_id: &str,
         key_id: &str,
     ) -> StorageResult<SignInContext> {
-        context::signin(&self.pool, tenant, upn, device_id, key_id).await
+        // On this thread: a point read costs less than a hand-off (see `direct`).
+        self.readers
+            .with(|conn| context::signin(conn, tenant, upn, device_id, key_id))
     }
 
     async fn complete_signin(
@@ -450,7 +455,8 @@ impl Storage for SqliteStorage {
         tenant: &str,
         token_hash: &str,
     ) -> StorageResult<Option<PrtContext>> {
-        context::prt(&self.pool, tenant, token_hash).await
+        self.readers
+            .with(|conn| context::prt(conn, tenant, token_hash))
     }
 
     async fn renew_prt(
