@@ -2,9 +2,11 @@
 //! database and writes them in one transaction on its own direct connection.
 //!
 //! Under load many sign-ins finish their checks while the previous write is in progress;
-//! writing them together costs little more than writing one, so throughput grows with load
-//! instead of being capped by one transaction per sign-in. A lone sign-in is written at once
-//! (nothing waits for company).
+//! writing them together costs little more than writing one (a commit writes the same few
+//! index pages whether it holds one sign-in or sixty), so throughput grows with load instead
+//! of being capped by one transaction per sign-in. A lone sign-in is written at once; only
+//! when the previous batch held more than one, a sign-in of the load that follows, does the
+//! writer wait up to [`LINGER`] for more company before it commits.
 //!
 //! Each sign-in in a batch gets its own answer: its nonce is inserted first, and a nonce
 //! already used fails that statement alone (SQLite undoes just the failed statement), so the
@@ -15,18 +17,21 @@
 //! after the commit, so no caller hears "stored" for a row that is not.
 
 use std::path::Path;
-use std::sync::Arc;
+use std::sync::{mpsc, Arc};
+use std::time::{Duration, Instant};
 
 use rusqlite::{Connection, ErrorCode, TransactionBehavior};
-use tokio::sync::{mpsc, oneshot, Mutex};
+use tokio::sync::{oneshot, Mutex};
 
 use crate::storage::{AuditRecord, ConsumedNonce, Prt, StorageError, StorageResult};
 
 /// The most sign-ins written in one transaction.
 pub const MAX_BATCH: usize = 64;
 
-/// How many sign-ins may wait for the writer before callers wait to enqueue.
-const QUEUE: usize = 4096;
+/// How long the writer waits for more sign-ins once it has one, when the previous batch
+/// showed that the service is under load. Bounded by the requests in flight, the queue needs
+/// no bound of its own: each queued sign-in is a request waiting for its answer.
+pub const LINGER: Duration = Duration::from_millis(1);
 
 const INSERT_NONCE: &str =
     "INSERT INTO used_nonces (tenant_id, nonce_id, expires_at) VALUES (?1, ?2, ?3)";
@@ -64,7 +69,7 @@ impl SignInWriter {
     /// Batches queue on `gate` with the service's other writers.
     pub(super) fn spawn(path: &Path, gate: Arc<Mutex<()>>) -> StorageResult<SignInWriter> {
         let conn = super::direct::open(path, false)?;
-        let (jobs, rx) = mpsc::channel(QUEUE);
+        let (jobs, rx) = mpsc::channel();
         std::thread::Builder::new()
             .name("latchkey-signin-writer".into())
             .spawn(move || run(conn, &gate, rx))
@@ -91,22 +96,30 @@ impl SignInWriter {
         };
         self.jobs
             .send(job)
-            .await
             .map_err(|_| StorageError::WriterStopped)?;
         answer.await.map_err(|_| StorageError::WriterStopped)?
     }
 }
 
-fn run(mut conn: Connection, gate: &Mutex<()>, mut rx: mpsc::Receiver<Job>) {
+fn run(mut conn: Connection, gate: &Mutex<()>, rx: mpsc::Receiver<Job>) {
     let mut jobs = Vec::with_capacity(MAX_BATCH);
-    while let Some(first) = rx.blocking_recv() {
+    let mut under_load = false;
+    while let Ok(first) = rx.recv() {
         jobs.push(first);
+        let deadline = under_load.then(|| Instant::now() + LINGER);
         while jobs.len() < MAX_BATCH {
-            match rx.try_recv() {
+            let next = match deadline {
+                Some(deadline) => {
+                    rx.recv_timeout(deadline.saturating_duration_since(Instant::now()))
+                }
+                None => rx.try_recv().map_err(|_| mpsc::RecvTimeoutError::Timeout),
+            };
+            match next {
                 Ok(job) => jobs.push(job),
                 Err(_) => break,
             }
         }
+        under_load = jobs.len() > 1;
         let written = {
             let _gate = gate.blocking_lock();
             write_batch(&mut conn, &jobs)
