@@ -222,15 +222,35 @@ async fn accept_loop(
 }
 
 /// Deletes expired consumed nonces once a minute.
+/// How long expired tokens and sessions are kept: a device or browser that presents one
+/// within this time is told it expired rather than that it is unknown.
+pub const EXPIRED_KEPT_SECS: i64 = 7 * 24 * 3600;
+
+/// One round of housekeeping: used nonces past their expiry; primary refresh tokens, web
+/// sessions, authorization codes, refresh tokens and WebAuthn challenges expired for longer
+/// than [`EXPIRED_KEPT_SECS`]. A failure is logged and retried next round.
+async fn prune(state: &AppState) {
+    let tenant = &state.tenant.id;
+    let now = state.now();
+    let before = now - EXPIRED_KEPT_SECS;
+    if let Err(e) = state.storage.prune_nonces(tenant, now).await {
+        tracing::warn!(error = %e, "pruning used nonces failed");
+    }
+    if let Err(e) = state.storage.prune_prts(tenant, before).await {
+        tracing::warn!(error = %e, "pruning expired primary refresh tokens failed");
+    }
+    if let Err(e) = state.web.prune_expired(tenant, before).await {
+        tracing::warn!(error = %e, "pruning expired web sessions and grants failed");
+    }
+}
+
 async fn prune_loop(state: AppState, mut shutdown: watch::Receiver<bool>) {
     let mut interval = tokio::time::interval(Duration::from_secs(60));
     loop {
         tokio::select! {
             _ = shutdown.changed() => return,
             _ = interval.tick() => {
-                if let Err(e) = state.storage.prune_nonces(&state.tenant.id, state.now()).await {
-                    tracing::warn!(error = %e, "pruning used nonces failed");
-                }
+                prune(&state).await;
             }
         }
     }

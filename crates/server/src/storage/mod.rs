@@ -166,6 +166,8 @@ pub trait Storage: PolicyStorage + Send + Sync + 'static {
 
     /// Deletes consumed nonces that expired before `now`.
     async fn prune_nonces(&self, tenant: &str, now: i64) -> StorageResult<u64>;
+    /// Deletes primary refresh tokens that expired before `before`; returns how many.
+    async fn prune_prts(&self, tenant: &str, before: i64) -> StorageResult<u64>;
     /// Row counts of the tenant's tables.
     async fn counts(&self, tenant: &str) -> StorageResult<Counts>;
 }

@@ -241,6 +241,10 @@ pub trait WebStorage: Send + Sync + 'static {
         audit: &AuditRecord,
     ) -> StorageResult<()>;
 
+    /// Deletes browser sessions, authorization codes, refresh tokens and WebAuthn challenges
+    /// that expired before `before`; returns how many rows went.
+    async fn prune_expired(&self, tenant: &str, before: i64) -> StorageResult<u64>;
+
     /// Stores a WebAuthn challenge (and deletes expired ones).
     async fn store_challenge(&self, tenant: &str, c: &Challenge, now: i64) -> StorageResult<()>;
     /// Reads a live challenge (it stays until the ceremony completes).

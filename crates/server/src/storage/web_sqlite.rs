@@ -339,6 +339,27 @@ impl WebStorage for SqliteWebStorage {
         Ok(())
     }
 
+    async fn prune_expired(&self, tenant: &str, before: i64) -> StorageResult<u64> {
+        let (mut tx, _gate) = self.write().await?;
+        let mut gone = 0;
+        for table in [
+            "web_sessions",
+            "oidc_codes",
+            "oidc_refresh_tokens",
+            "webauthn_challenges",
+        ] {
+            let sql = format!("DELETE FROM {table} WHERE tenant_id = $1 AND expires_at < $2");
+            gone += sqlx::query(&sql)
+                .bind(tenant)
+                .bind(before)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+        }
+        tx.commit().await?;
+        Ok(gone)
+    }
+
     async fn store_challenge(&self, tenant: &str, c: &Challenge, now: i64) -> StorageResult<()> {
         let (mut tx, _gate) = self.write().await?;
         sqlx::query("DELETE FROM webauthn_challenges WHERE tenant_id = $1 AND expires_at <= $2")

@@ -495,6 +495,17 @@ impl Storage for SqliteStorage {
         Ok(done.rows_affected())
     }
 
+    async fn prune_prts(&self, tenant: &str, before: i64) -> StorageResult<u64> {
+        let (mut tx, _gate) = self.write().await?;
+        let done = sqlx::query("DELETE FROM prts WHERE tenant_id = $1 AND expires_at < $2")
+            .bind(tenant)
+            .bind(before)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(done.rows_affected())
+    }
+
     async fn counts(&self, tenant: &str) -> StorageResult<Counts> {
         let mut conn = self.pool.acquire().await?;
         let mut out = Counts::default();

@@ -1,0 +1,102 @@
+//! Housekeeping: expired primary refresh tokens and web sessions are deleted once they have
+//! been expired for longer than the grace period; live and recently expired ones stay.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
+
+mod common;
+
+use common::*;
+use latchkey_server::clock::Clock;
+use latchkey_server::storage::sqlite::SqliteStorage;
+use latchkey_server::storage::web::WebSession;
+use latchkey_server::storage::{ConsumedNonce, Prt, Storage, WebStorage};
+
+const DAY: i64 = 24 * 3600;
+
+#[tokio::test]
+async fn only_tokens_and_sessions_expired_before_the_cutoff_are_deleted() {
+    let h = Harness::start().await;
+    let user = enrolled(&h, "pia@example.com", p256_key()).await;
+    let storage = SqliteStorage::open(&h.data_dir()).await.unwrap();
+    let web = storage.web_storage();
+    let tid = h.tenant_id.clone();
+    let now = h.clock.now().unix_timestamp();
+    let user_id = storage
+        .user_by_upn(&tid, &user.upn)
+        .await
+        .unwrap()
+        .unwrap()
+        .id;
+
+    // (Each session needs a TOTP step later than the enrolment's.)
+    // Tokens and sessions that expired 8 days ago, 1 day ago, and will expire tomorrow.
+    let expiries = [now - 8 * DAY, now - DAY, now + DAY];
+    for (i, expires_at) in expiries.into_iter().enumerate() {
+        let prt = Prt {
+            token_hash: format!("prune-{i}"),
+            user_id: user_id.clone(),
+            device_id: user.device.id.clone(),
+            key_id: user.key.key_id(),
+            issued_at: expires_at - 14 * DAY,
+            expires_at,
+            revoked: false,
+        };
+        let nonce = ConsumedNonce {
+            id: format!("prune-nonce-{i}"),
+            expires_at: now + 300,
+        };
+        let line = latchkey_server::audit::line("signin", now);
+        assert!(storage
+            .complete_signin(&tid, &nonce, &prt, &line)
+            .await
+            .unwrap());
+        let session = WebSession {
+            id_hash: format!("session-{i}"),
+            user_id: user_id.clone(),
+            amr: "pwd otp mfa".into(),
+            csrf: "csrf".into(),
+            created_at: expires_at - DAY,
+            expires_at,
+        };
+        let line = latchkey_server::audit::line("web_signin", now);
+        assert!(web
+            .password_session(
+                &tid,
+                now / 30 + 10 + i64::try_from(i).unwrap(),
+                &session,
+                &line
+            )
+            .await
+            .unwrap());
+    }
+    let before = h.counts().await.prts;
+
+    let cutoff = now - 7 * DAY;
+    assert_eq!(storage.prune_prts(&tid, cutoff).await.unwrap(), 1);
+    assert_eq!(web.prune_expired(&tid, cutoff).await.unwrap(), 1);
+    assert_eq!(h.counts().await.prts, before - 1);
+    // The recently expired session is kept (and refused as expired); the live one works.
+    assert!(web.session(&tid, "session-1", now).await.unwrap().is_none());
+    assert!(web.session(&tid, "session-2", now).await.unwrap().is_some());
+    assert!(web
+        .session(&tid, "session-1", now - 2 * DAY)
+        .await
+        .unwrap()
+        .is_some());
+    assert!(web
+        .session(&tid, "session-0", now - 9 * DAY)
+        .await
+        .unwrap()
+        .is_none());
+    // Nothing else expired: a second round deletes nothing.
+    assert_eq!(storage.prune_prts(&tid, cutoff).await.unwrap(), 0);
+    assert_eq!(web.prune_expired(&tid, cutoff).await.unwrap(), 0);
+    // Another tenant's cutoff touches nothing of this one.
+    assert_eq!(
+        storage
+            .prune_prts("other-tenant", now + 9 * DAY)
+            .await
+            .unwrap(),
+        0
+    );
+    assert_eq!(h.counts().await.prts, before - 1);
+}
