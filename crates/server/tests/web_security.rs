@@ -430,6 +430,11 @@ async fn web_sessions_expire_on_the_service_clock() {
     let secret = h.add_user(upn).await;
     let b = browser(&h);
     let s = web_signin(&h, &b, upn, &secret).await;
+    // A user with no device yet is told so rather than shown an empty table.
+    let (_, html) = get(&h, &b, &s.cookie, "/security-info").await;
+    assert!(device_rows(&html).is_empty());
+    assert!(html.contains("id=\"no-devices\""), "{html}");
+    assert!(html.contains("id=\"no-keys\""), "{html}");
     let app = h
         .admin
         .client_add("App", &[REDIRECT.to_owned()], true)

@@ -97,6 +97,11 @@ pub async fn page(
             when(d.created_at)
         ));
     }
+    if device_rows.is_empty() {
+        device_rows.push_str(
+            "<tr><td colspan=\"5\" id=\"no-devices\">No devices hold a Hello key of yours yet.</td></tr>",
+        );
+    }
     let audit = state.web.audit_of(tenant, &who.user.upn, 200).await?;
     let mut signins = String::new();
     for a in audit
@@ -112,6 +117,9 @@ pub async fn page(
             esc(a.reason.as_deref().unwrap_or("")),
             esc(a.source.as_deref().unwrap_or(""))
         ));
+    }
+    if signins.is_empty() {
+        signins.push_str("<tr><td colspan=\"5\" id=\"no-signins\">No sign-ins yet.</td></tr>");
     }
     let main = format!(
         "<section aria-labelledby=\"sk-h\"><h2 id=\"sk-h\">Security keys</h2>{keys_table}\
