@@ -118,6 +118,11 @@ pub struct Service {
 }
 
 impl Service {
+    /// The service's process id (for the load benchmark's CPU accounting).
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     /// Starts the service on a free port.
     pub fn start(data_dir: &Path) -> Service {
         Self::start_on(data_dir, "127.0.0.1:0")

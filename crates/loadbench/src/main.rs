@@ -12,6 +12,7 @@
 
 mod client;
 mod costs;
+mod cpu;
 mod runner;
 mod sim;
 mod stats;
@@ -81,6 +82,7 @@ async fn run(args: Args) -> Result<()> {
     }
     let world = latchkey_e2e::World::new();
     let svc = world.start_service();
+    let pid = svc.pid();
     let ca = std::fs::read(world.ca_file()).context("reading the tenant CA")?;
     let api = Api::new(&svc.url, &ca, args.concurrency)?;
     let tenant: latchkey_proto::api::tenant::TenantInfo =
@@ -122,6 +124,7 @@ async fn run(args: Args) -> Result<()> {
     let tokens = Arc::new(tokens);
     let (api2, tid2, toks, devs) = (api.clone(), tid.clone(), tokens.clone(), devices.clone());
     let indices: Vec<usize> = (0..devices.len()).collect();
+    let cpu0 = cpu::Snapshot::take(pid);
     let (summary, _) = runner::closed_loop(
         "device join (live)",
         indices,
@@ -151,7 +154,7 @@ async fn run(args: Args) -> Result<()> {
         },
     )
     .await;
-    table.push(summary.row());
+    table.push(summary.row_with_cpu(cpu0.since(pid)));
     anyhow::ensure!(summary.failed == 0, "some devices failed to join");
 
     // Key registrations: nonces fetched and proofs signed beforehand, then sent.
@@ -178,6 +181,7 @@ async fn run(args: Args) -> Result<()> {
     )
     .await?;
     let api2 = api.clone();
+    let cpu0 = cpu::Snapshot::take(pid);
     let (summary, _) = runner::closed_loop(
         "key registration (pre-signed)",
         regs,
@@ -192,7 +196,7 @@ async fn run(args: Args) -> Result<()> {
         },
     )
     .await;
-    table.push(summary.row());
+    table.push(summary.row_with_cpu(cpu0.since(pid)));
 
     // Nonce issue throughput, then sign-ins with pre-signed assertions.
     let t0 = Instant::now();
@@ -211,6 +215,7 @@ async fn run(args: Args) -> Result<()> {
         t0.elapsed().as_secs_f64()
     );
     let api2 = api.clone();
+    let cpu0 = cpu::Snapshot::take(pid);
     let (summary, prts) = runner::closed_loop(
         "Hello sign-in (pre-signed)",
         signins,
@@ -224,9 +229,10 @@ async fn run(args: Args) -> Result<()> {
         },
     )
     .await;
-    table.push(summary.row());
+    table.push(summary.row_with_cpu(cpu0.since(pid)));
 
     let api2 = api.clone();
+    let cpu0 = cpu::Snapshot::take(pid);
     let (summary, _) = runner::closed_loop(
         "token for an audience",
         prts,
@@ -245,12 +251,13 @@ async fn run(args: Args) -> Result<()> {
         },
     )
     .await;
-    table.push(summary.row());
+    table.push(summary.row_with_cpu(cpu0.since(pid)));
 
     // Latency at a fixed rate (open loop).
     let count = (args.rate * args.rate_seconds as f64) as usize;
     let paced = presign(&api, Purpose::SignIn, count, &devices, &tid, signin_request).await?;
     let api2 = api.clone();
+    let cpu0 = cpu::Snapshot::take(pid);
     let summary = runner::open_loop(
         &format!("Hello sign-in at {:.0}/s (open loop)", args.rate),
         paced,
@@ -265,11 +272,12 @@ async fn run(args: Args) -> Result<()> {
         },
     )
     .await;
-    table.push(summary.row());
+    table.push(summary.row_with_cpu(cpu0.since(pid)));
 
     // The whole flow live: nonce, sign (client RSA), sign-in, token.
     let picks: Vec<usize> = (0..args.live).map(|i| i % devices.len()).collect();
     let (api2, tid2, devs) = (api.clone(), tid.clone(), devices.clone());
+    let cpu0 = cpu::Snapshot::take(pid);
     let (summary, _) = runner::closed_loop(
         "full flow live: nonce+sign+sign-in+token",
         picks,
@@ -292,7 +300,7 @@ async fn run(args: Args) -> Result<()> {
         },
     )
     .await;
-    table.push(summary.row());
+    table.push(summary.row_with_cpu(cpu0.since(pid)));
 
     println!("{}", table.join("\n"));
     println!();
