@@ -1,4 +1,5 @@
-//! Housekeeping: expired primary refresh tokens and web sessions are deleted once they have
+//! Housekeeping: expired primary refresh tokens, web sessions, application refresh tokens
+//! and WebAuthn challenges are deleted once they have
 //! been expired for longer than the grace period; live and recently expired ones stay.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
 
@@ -7,7 +8,7 @@ mod common;
 use common::*;
 use latchkey_server::clock::Clock;
 use latchkey_server::storage::sqlite::SqliteStorage;
-use latchkey_server::storage::web::WebSession;
+use latchkey_server::storage::web::{Challenge, Grant, RefreshGrant, WebSession};
 use latchkey_server::storage::{ConsumedNonce, Prt, Storage, WebStorage};
 
 const DAY: i64 = 24 * 3600;
@@ -27,6 +28,11 @@ async fn only_tokens_and_sessions_expired_before_the_cutoff_are_deleted() {
         .unwrap()
         .id;
 
+    let app = h
+        .admin
+        .client_add("App", &["https://app.example/cb".to_owned()], true)
+        .await
+        .unwrap();
     // (Each session needs a TOTP step later than the enrolment's.)
     // Tokens and sessions that expired 8 days ago, 1 day ago, and will expire tomorrow.
     let expiries = [now - 8 * DAY, now - DAY, now + DAY];
@@ -67,13 +73,48 @@ async fn only_tokens_and_sessions_expired_before_the_cutoff_are_deleted() {
             )
             .await
             .unwrap());
+        let refresh = RefreshGrant {
+            token_hash: format!("refresh-{i}"),
+            expires_at,
+            revoked: false,
+            grant: Grant {
+                client_id: app.client_id.clone(),
+                user_id: user_id.clone(),
+                scope: "openid".into(),
+                amr: "pwd otp mfa".into(),
+                auth_time: expires_at - DAY,
+            },
+        };
+        let line = latchkey_server::audit::line("oidc_token", now);
+        web.store_refresh(&tid, &refresh, &line).await.unwrap();
+        let challenge = Challenge {
+            id: format!("challenge-{i}"),
+            purpose: "signin".into(),
+            user_id: None,
+            challenge: vec![7; 32],
+            expires_at,
+        };
+        web.store_challenge(&tid, &challenge, now - 30 * DAY)
+            .await
+            .unwrap();
     }
     let before = h.counts().await.prts;
 
     let cutoff = now - 7 * DAY;
     assert_eq!(storage.prune_prts(&tid, cutoff).await.unwrap(), 1);
-    assert_eq!(web.prune_expired(&tid, cutoff).await.unwrap(), 1);
+    // The old session, refresh token and challenge.
+    assert_eq!(web.prune_expired(&tid, cutoff).await.unwrap(), 3);
     assert_eq!(h.counts().await.prts, before - 1);
+    assert!(web
+        .challenge(&tid, "challenge-0", now - 9 * DAY)
+        .await
+        .unwrap()
+        .is_none());
+    assert!(web
+        .challenge(&tid, "challenge-1", now - 2 * DAY)
+        .await
+        .unwrap()
+        .is_some());
     // The recently expired session is kept (and refused as expired); the live one works.
     assert!(web.session(&tid, "session-1", now).await.unwrap().is_none());
     assert!(web.session(&tid, "session-2", now).await.unwrap().is_some());
