@@ -21,7 +21,7 @@ mod policy;
 mod signin_batch;
 mod tx;
 
-use tx::{consume_nonce, disable_device_tx, insert_audit, insert_prt, is_unique_violation};
+use tx::{conflict_if_duplicate, consume_nonce, disable_device_tx, insert_audit, insert_prt};
 
 const USER_COLUMNS: &str = "id, upn, display_name, password_hash, totp_secret, last_totp_step, \
      disabled, created_at";
@@ -156,13 +156,7 @@ impl Storage for SqliteStorage {
         .bind(u.created_at)
         .execute(&mut *tx)
         .await;
-        match inserted {
-            Ok(_) => {}
-            Err(e) if is_unique_violation(&e) => {
-                return Err(StorageError::Conflict(format!("user {}", u.upn)))
-            }
-            Err(e) => return Err(e.into()),
-        }
+        conflict_if_duplicate(inserted, || format!("user {}", u.upn))?;
         insert_audit(&mut tx, tenant, audit).await?;
         tx.commit().await?;
         Ok(())
@@ -375,13 +369,7 @@ impl Storage for SqliteStorage {
         .bind(k.created_at)
         .execute(&mut *tx)
         .await;
-        match inserted {
-            Ok(_) => {}
-            Err(e) if is_unique_violation(&e) => {
-                return Err(StorageError::Conflict(format!("key {}", k.key_id)))
-            }
-            Err(e) => return Err(e.into()),
-        }
+        conflict_if_duplicate(inserted, || format!("key {}", k.key_id))?;
         let mut audit = audit.clone();
         if let Some(old) = &replaced {
             audit.event = crate::audit::event::KEY_REPLACE.to_owned();

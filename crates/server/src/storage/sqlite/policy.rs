@@ -4,7 +4,7 @@
 use async_trait::async_trait;
 use sqlx::{Sqlite, Transaction};
 
-use super::tx::{consume_nonce, insert_audit, is_unique_violation};
+use super::tx::{conflict_if_duplicate, consume_nonce, insert_audit};
 use super::SqliteStorage;
 use crate::storage::policy::*;
 use crate::storage::{AuditRecord, ConsumedNonce, StorageError, StorageResult};
@@ -23,6 +23,21 @@ async fn bump_version(tx: &mut Tx, tenant: &str, now: i64) -> StorageResult<i64>
     .execute(&mut **tx)
     .await?;
     current_version(tx, tenant).await
+}
+
+/// Ends a policy change made in `tx`: bumps the version, writes the audit line and commits;
+/// returns `value` with the new version.
+async fn commit_change<T>(
+    mut tx: Tx,
+    tenant: &str,
+    audit: &AuditRecord,
+    now: i64,
+    value: T,
+) -> StorageResult<Versioned<T>> {
+    let version = bump_version(&mut tx, tenant, now).await?;
+    insert_audit(&mut tx, tenant, audit).await?;
+    tx.commit().await?;
+    Ok(Versioned::Changed { value, version })
 }
 
 async fn current_version(tx: &mut Tx, tenant: &str) -> StorageResult<i64> {
@@ -143,10 +158,7 @@ impl PolicyStorage for SqliteStorage {
                 .await?;
             }
         }
-        let version = bump_version(&mut tx, tenant, now).await?;
-        insert_audit(&mut tx, tenant, audit).await?;
-        tx.commit().await?;
-        Ok(Versioned::Changed { value: (), version })
+        commit_change(tx, tenant, audit, now, ()).await
     }
 
     async fn list_gpos(&self, tenant: &str) -> StorageResult<Vec<GpoRow>> {
@@ -237,13 +249,7 @@ impl PolicyStorage for SqliteStorage {
         if done.rows_affected() == 0 {
             return Ok(Versioned::Unchanged);
         }
-        let version = bump_version(&mut tx, tenant, now).await?;
-        insert_audit(&mut tx, tenant, audit).await?;
-        tx.commit().await?;
-        Ok(Versioned::Changed {
-            value: done.rows_affected(),
-            version,
-        })
+        commit_change(tx, tenant, audit, now, done.rows_affected()).await
     }
 
     async fn list_group_members(&self, tenant: &str) -> StorageResult<Vec<GroupMemberRow>> {
@@ -273,17 +279,8 @@ impl PolicyStorage for SqliteStorage {
         .bind(now)
         .execute(&mut *tx)
         .await;
-        match inserted {
-            Ok(_) => {}
-            Err(e) if is_unique_violation(&e) => {
-                return Err(StorageError::Conflict(format!("group {name}")))
-            }
-            Err(e) => return Err(e.into()),
-        }
-        let version = bump_version(&mut tx, tenant, now).await?;
-        insert_audit(&mut tx, tenant, audit).await?;
-        tx.commit().await?;
-        Ok(Versioned::Changed { value: (), version })
+        conflict_if_duplicate(inserted, || format!("group {name}"))?;
+        commit_change(tx, tenant, audit, now, ()).await
     }
 
     async fn delete_group(
@@ -319,10 +316,7 @@ impl PolicyStorage for SqliteStorage {
         if done.rows_affected() == 0 {
             return Ok(Versioned::Unchanged);
         }
-        let version = bump_version(&mut tx, tenant, now).await?;
-        insert_audit(&mut tx, tenant, audit).await?;
-        tx.commit().await?;
-        Ok(Versioned::Changed { value: (), version })
+        commit_change(tx, tenant, audit, now, ()).await
     }
 
     async fn set_group_member(
@@ -358,10 +352,7 @@ impl PolicyStorage for SqliteStorage {
         if done.rows_affected() == 0 {
             return Ok(Versioned::Unchanged);
         }
-        let version = bump_version(&mut tx, tenant, now).await?;
-        insert_audit(&mut tx, tenant, audit).await?;
-        tx.commit().await?;
-        Ok(Versioned::Changed { value: (), version })
+        commit_change(tx, tenant, audit, now, ()).await
     }
 
     async fn create_admin_token(
@@ -472,13 +463,7 @@ impl PolicyStorage for SqliteStorage {
         .bind(s.failed)
         .execute(&mut *tx)
         .await;
-        match inserted {
-            Ok(_) => {}
-            Err(e) if is_unique_violation(&e) => {
-                return Err(StorageError::Conflict(format!("session {}", s.session_id)))
-            }
-            Err(e) => return Err(e.into()),
-        }
+        conflict_if_duplicate(inserted, || format!("session {}", s.session_id))?;
         insert_audit(&mut tx, tenant, audit).await?;
         tx.commit().await?;
         Ok(())

@@ -8,6 +8,18 @@ pub(super) fn is_unique_violation(err: &sqlx::Error) -> bool {
     matches!(err, sqlx::Error::Database(db) if db.is_unique_violation())
 }
 
+/// The outcome of an insert, with a uniqueness violation reported as
+/// `StorageError::Conflict(what())` (e.g. "user alice@example.com").
+pub(super) fn conflict_if_duplicate<T>(
+    inserted: Result<T, sqlx::Error>,
+    what: impl FnOnce() -> String,
+) -> StorageResult<T> {
+    match inserted {
+        Err(e) if is_unique_violation(&e) => Err(StorageError::Conflict(what())),
+        other => Ok(other?),
+    }
+}
+
 pub(super) async fn consume_nonce(
     tx: &mut Transaction<'static, Sqlite>,
     tenant: &str,
