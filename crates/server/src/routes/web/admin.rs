@@ -12,6 +12,7 @@ use crate::audit::{self, event};
 use crate::error::ApiError;
 use crate::routes::extract::ClientAddr;
 use crate::state::AppState;
+use crate::storage::AuditRecord;
 
 async fn require_admin(state: &AppState, headers: &HeaderMap) -> Result<SignedIn, PageError> {
     let who = require_session(state, headers).await?;
@@ -237,6 +238,27 @@ fn field(v: &Option<String>, name: &'static str) -> Result<String, PageError> {
         .ok_or(PageError(ApiError::InvalidField(name)))
 }
 
+/// What every administration form checks first: an administrator's session, its
+/// anti-forgery token, and the form's non-empty `name` field. Returns that id and the audit
+/// line for `event`, with the administrator and the source address filled in.
+async fn admin_action(
+    state: &AppState,
+    headers: &HeaderMap,
+    addr: &ClientAddr,
+    f: &ActionForm,
+    event: &str,
+    value: &Option<String>,
+    name: &'static str,
+) -> Result<(String, AuditRecord), PageError> {
+    let who = require_admin(state, headers).await?;
+    check_csrf(&who.session.csrf, &f.csrf)?;
+    let id = field(value, name)?;
+    let line = audit::line(event, state.now())
+        .actor(&who.user.upn)
+        .source(addr.ip());
+    Ok((id, line))
+}
+
 /// `POST /admin/devices/disable`.
 pub async fn disable_device(
     State(state): State<AppState>,
@@ -244,13 +266,17 @@ pub async fn disable_device(
     headers: HeaderMap,
     Form(f): Form<ActionForm>,
 ) -> Result<Response, PageError> {
-    let who = require_admin(&state, &headers).await?;
-    check_csrf(&who.session.csrf, &f.csrf)?;
-    let id = field(&f.device_id, "device_id")?;
-    let line = audit::line(event::DEVICE_DISABLE, state.now())
-        .actor(&who.user.upn)
-        .source(addr.ip())
-        .device(&id);
+    let (id, line) = admin_action(
+        &state,
+        &headers,
+        &addr,
+        &f,
+        event::DEVICE_DISABLE,
+        &f.device_id,
+        "device_id",
+    )
+    .await?;
+    let line = line.device(&id);
     if !state
         .storage
         .disable_device(&state.tenant.id, &id, &line)
@@ -268,13 +294,17 @@ pub async fn delete_key(
     headers: HeaderMap,
     Form(f): Form<ActionForm>,
 ) -> Result<Response, PageError> {
-    let who = require_admin(&state, &headers).await?;
-    check_csrf(&who.session.csrf, &f.csrf)?;
-    let id = field(&f.key_id, "key_id")?;
-    let line = audit::line(event::KEY_DELETE, state.now())
-        .actor(&who.user.upn)
-        .source(addr.ip())
-        .key(&id);
+    let (id, line) = admin_action(
+        &state,
+        &headers,
+        &addr,
+        &f,
+        event::KEY_DELETE,
+        &f.key_id,
+        "key_id",
+    )
+    .await?;
+    let line = line.key(&id);
     if !state
         .storage
         .delete_key(&state.tenant.id, &id, &line)
@@ -292,13 +322,17 @@ pub async fn delete_security_key(
     headers: HeaderMap,
     Form(f): Form<ActionForm>,
 ) -> Result<Response, PageError> {
-    let who = require_admin(&state, &headers).await?;
-    check_csrf(&who.session.csrf, &f.csrf)?;
-    let id = field(&f.credential_id, "credential_id")?;
-    let line = audit::line(event::SECURITY_KEY_DELETE, state.now())
-        .actor(&who.user.upn)
-        .source(addr.ip())
-        .key(&id);
+    let (id, line) = admin_action(
+        &state,
+        &headers,
+        &addr,
+        &f,
+        event::SECURITY_KEY_DELETE,
+        &f.credential_id,
+        "credential_id",
+    )
+    .await?;
+    let line = line.key(&id);
     if !state
         .web
         .delete_security_key(&state.tenant.id, None, &id, &line)
