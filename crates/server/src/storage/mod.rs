@@ -92,7 +92,8 @@ pub trait Storage: PolicyStorage + Send + Sync + 'static {
         device: &Device,
         audit: &AuditRecord,
     ) -> StorageResult<()>;
-    /// Consumes the nonce, disables the device and revokes its tokens, audited.
+    /// Consumes the nonce and disables the device, which ends its tokens (every use of a token
+    /// checks its device), audited.
     async fn leave_device(
         &self,
         tenant: &str,
@@ -100,7 +101,7 @@ pub trait Storage: PolicyStorage + Send + Sync + 'static {
         device_id: &str,
         audit: &AuditRecord,
     ) -> StorageResult<()>;
-    /// Disables a device and revokes its tokens (admin); false if there is no such device.
+    /// Disables a device, which ends its tokens (admin); false if there is no such device.
     async fn disable_device(
         &self,
         tenant: &str,

@@ -126,7 +126,7 @@ pub struct Prt {
     pub issued_at: i64,
     /// Expiry.
     pub expires_at: i64,
-    /// Whether it was revoked (renewed or the device left).
+    /// Whether it was revoked (replaced by a renewal).
     pub revoked: bool,
 }
 

@@ -103,11 +103,7 @@ pub(super) async fn disable_device_tx(
         .bind(true)
         .execute(&mut **tx)
         .await?;
-    sqlx::query("UPDATE prts SET revoked = $3 WHERE tenant_id = $1 AND device_id = $2")
-        .bind(tenant)
-        .bind(device_id)
-        .bind(true)
-        .execute(&mut **tx)
-        .await?;
+    // The device's tokens die with it: every use of a token reads its device and refuses a
+    // disabled one (LK-DEV-002), and nothing enables a device again.
     Ok(done.rows_affected() == 1)
 }
