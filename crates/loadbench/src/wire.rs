@@ -1,0 +1,185 @@
+//! A lean HTTP/1.1-over-TLS client for the timed phases.
+//!
+//! The load generator shares the machine's two cores with the service, so every microsecond
+//! it spends per request is taken from the service being measured. A general client (reqwest:
+//! URL parsing, a connection pool, and a hand-off to a connection task and back for every
+//! request) cost the generator about as much per sign-in as the service's own database
+//! work. Here each connection is a TLS stream owned by whoever holds it: a request is one
+//! write of bytes serialised beforehand, the answer is read on the same task, its head parsed
+//! by `httparse` (hyper's parser), its body read to its `Content-Length`.
+
+use std::sync::{Arc, Mutex};
+
+use anyhow::{bail, Context, Result};
+use rustls_pki_types::pem::PemObject;
+use rustls_pki_types::{CertificateDer, ServerName};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tokio_rustls::client::TlsStream;
+use tokio_rustls::TlsConnector;
+
+/// The most header lines an answer may carry.
+const MAX_HEADERS: usize = 32;
+
+/// A POST serialised once, sent as is.
+#[derive(Debug, Clone)]
+pub struct Prepared(Vec<u8>);
+
+/// Connections to one service, kept open and handed out one at a time.
+#[derive(Clone)]
+pub struct Pool {
+    connector: TlsConnector,
+    addr: String,
+    name: ServerName<'static>,
+    idle: Arc<Mutex<Vec<Conn>>>,
+}
+
+/// One kept-alive connection with its read buffer.
+struct Conn {
+    tls: TlsStream<TcpStream>,
+    buf: Vec<u8>,
+}
+
+impl Pool {
+    /// Connections to the service at `url` (`https://IP:PORT`) trusting only the CA in
+    /// `ca_pem`.
+    pub fn new(url: &str, ca_pem: &[u8]) -> Result<Pool> {
+        let addr = url
+            .strip_prefix("https://")
+            .context("the service URL is not https")?
+            .trim_end_matches('/');
+        let host = addr.rsplit_once(':').map_or(addr, |(host, _)| host);
+        let mut roots = rustls::RootCertStore::empty();
+        for cert in CertificateDer::pem_slice_iter(ca_pem) {
+            roots
+                .add(cert.context("reading the tenant CA")?)
+                .context("trusting the tenant CA")?;
+        }
+        let config = rustls::ClientConfig::builder_with_provider(Arc::new(
+            rustls::crypto::ring::default_provider(),
+        ))
+        .with_safe_default_protocol_versions()?
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+        Ok(Pool {
+            connector: TlsConnector::from(Arc::new(config)),
+            addr: addr.to_string(),
+            name: ServerName::try_from(host.to_string())?,
+            idle: Arc::new(Mutex::new(Vec::new())),
+        })
+    }
+
+    /// `POST path` with `body` as JSON, serialised now to be sent later.
+    pub fn post_json<B: serde::Serialize>(&self, path: &str, body: &B) -> Result<Prepared> {
+        let json = serde_json::to_vec(body)?;
+        let mut bytes = format!(
+            "POST {path} HTTP/1.1\r\nhost: {}\r\ncontent-type: application/json\r\n\
+             content-length: {}\r\n\r\n",
+            self.addr,
+            json.len()
+        )
+        .into_bytes();
+        bytes.extend_from_slice(&json);
+        Ok(Prepared(bytes))
+    }
+
+    /// Sends `request` on an idle connection (a new one if none is idle) and returns the
+    /// status and body; the connection goes back to the pool when the answer was whole.
+    pub async fn send(&self, request: &Prepared) -> Result<(u16, Vec<u8>)> {
+        let idle = self.idle.lock().unwrap_or_else(|p| p.into_inner()).pop();
+        let mut conn = match idle {
+            Some(conn) => conn,
+            None => self.connect().await?,
+        };
+        let answer = conn.exchange(&request.0).await?;
+        self.idle
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(conn);
+        Ok(answer)
+    }
+
+    /// Sends `request` and decodes a 200 answer's JSON; any other status is an error with
+    /// the service's body.
+    pub async fn send_json<R: serde::de::DeserializeOwned>(&self, request: &Prepared) -> Result<R> {
+        let (status, body) = self.send(request).await?;
+        if status != 200 {
+            bail!("status {status}: {}", String::from_utf8_lossy(&body));
+        }
+        serde_json::from_slice(&body).context("decoding the answer")
+    }
+
+    async fn connect(&self) -> Result<Conn> {
+        let tcp = TcpStream::connect(&self.addr).await?;
+        tcp.set_nodelay(true)?;
+        let tls = self.connector.connect(self.name.clone(), tcp).await?;
+        Ok(Conn {
+            tls,
+            buf: Vec::with_capacity(8192),
+        })
+    }
+}
+
+impl Conn {
+    async fn exchange(&mut self, request: &[u8]) -> Result<(u16, Vec<u8>)> {
+        self.tls.write_all(request).await?;
+        self.tls.flush().await?;
+        self.buf.clear();
+        let (status, head_len, body_len) = loop {
+            if let Some(head) = parse_head(&self.buf)? {
+                break head;
+            }
+            self.fill().await?;
+        };
+        while self.buf.len() < head_len + body_len {
+            self.fill().await?;
+        }
+        if self.buf.len() > head_len + body_len {
+            bail!("the service sent more than one answer");
+        }
+        Ok((status, self.buf.split_off(head_len)))
+    }
+
+    async fn fill(&mut self) -> Result<()> {
+        let mut chunk = [0u8; 8192];
+        let n = self.tls.read(&mut chunk).await?;
+        if n == 0 {
+            bail!("the service closed the connection");
+        }
+        self.buf.extend_from_slice(&chunk[..n]);
+        Ok(())
+    }
+}
+
+/// The status, head length and body length of a complete answer head in `buf`, or `None`
+/// while the head is incomplete.
+fn parse_head(buf: &[u8]) -> Result<Option<(u16, usize, usize)>> {
+    let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
+    let mut response = httparse::Response::new(&mut headers);
+    let httparse::Status::Complete(head_len) = response.parse(buf)? else {
+        return Ok(None);
+    };
+    let status = response.code.context("answer without a status")?;
+    let length = response
+        .headers
+        .iter()
+        .find(|h| h.name.eq_ignore_ascii_case("content-length"))
+        .context("answer without content-length")?;
+    let body_len = std::str::from_utf8(length.value)?.trim().parse()?;
+    Ok(Some((status, head_len, body_len)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_head_is_parsed_only_when_complete() {
+        let answer = b"HTTP/1.1 200 OK\r\ncontent-length: 5\r\nx: y\r\n\r\nhello";
+        assert_eq!(parse_head(&answer[..20]).unwrap(), None);
+        let (status, head, body) = parse_head(answer).unwrap().unwrap();
+        assert_eq!((status, &answer[head..head + body]), (200, &b"hello"[..]));
+        assert!(parse_head(b"HTTP/1.1 200 OK\r\n\r\n").is_err());
+        assert!(parse_head(b"HTTP/1.1 200 OK\r\ncontent-length: x\r\n\r\n").is_err());
+    }
+}
