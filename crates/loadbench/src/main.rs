@@ -21,7 +21,7 @@ mod wire;
 use std::sync::Arc;
 use std::time::Instant;
 
-use anyhow::{Context, Result};
+use anyhow::{bail, Context, Result};
 use clap::Parser;
 use latchkey_proto::api::{auth, device, key, signin};
 use latchkey_proto::b64;
@@ -48,7 +48,8 @@ struct Args {
     /// Sign-ins in the closed-loop throughput phase.
     #[arg(long, default_value_t = 20_000)]
     signins: usize,
-    /// Key registrations (re-registrations over the devices) in the registration phase.
+    /// Key registrations (re-registrations over the devices) in the registration phase; at
+    /// least `--devices`, since a device's Hello key is registered there.
     #[arg(long, default_value_t = 4_000)]
     registrations: usize,
     /// Rate of the open-loop latency phase, sign-ins per second.
@@ -76,6 +77,14 @@ fn main() -> Result<()> {
 }
 
 async fn run(args: Args) -> Result<()> {
+    if args.registrations < args.devices {
+        bail!(
+            "--registrations ({}) must be at least --devices ({}): each device's Hello key is \
+             registered in that phase, and the sign-in phases use every device",
+            args.registrations,
+            args.devices
+        );
+    }
     let cost_device = SimDevice::generate("user@example.com")?;
     let costs = costs::measure(&cost_device, 2_000)?;
     if args.costs_only {
