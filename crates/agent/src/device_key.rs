@@ -1,81 +1,169 @@
-//! The device key: an ECDSA P-256 key that proves the device's identity to the service.
+//! The device key: the key pair that proves the device's identity to the service.
+//!
+//! New devices get an RSA-2048 key, signing with RSASSA-PKCS1-v1_5 and SHA-256, as Windows
+//! devices do: an RSA verification costs the service a third of a P-256 one, and the
+//! service checks a device proof on every sign-in, renewal and policy sync. Devices joined
+//! before kept their ECDSA P-256 key, which still loads and signs (fixed 64-byte r||s).
 
 use latchkey_proto::{b64, proof};
-use p256::ecdsa::{signature::Signer, Signature, SigningKey};
-use p256::pkcs8::{DecodePrivateKey, EncodePrivateKey, EncodePublicKey};
+use p256::ecdsa::Signature as P256Signature;
+use rsa::pkcs1v15::SigningKey as RsaSigningKey;
+use rsa::pkcs8::{DecodePrivateKey, EncodePrivateKey, EncodePublicKey};
+use rsa::signature::{SignatureEncoding, Signer};
+use rsa::RsaPrivateKey;
+use sha2::Sha256;
 use zeroize::Zeroizing;
 
 use crate::error::AgentError;
 
+/// The size of new RSA device keys.
+pub const DEVICE_RSA_BITS: usize = 2048;
+
 /// The device's own key pair.
 #[derive(Clone)]
 pub struct DeviceKey {
-    key: SigningKey,
+    key: Key,
+}
+
+#[derive(Clone)]
+enum Key {
+    Rsa(Box<RsaPrivateKey>),
+    P256(p256::ecdsa::SigningKey),
 }
 
 impl std::fmt::Debug for DeviceKey {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("DeviceKey(..)")
+        write!(f, "DeviceKey({})", self.algorithm())
     }
 }
 
+fn crypto_error(e: impl std::fmt::Display) -> AgentError {
+    AgentError::Crypto(format!("device key: {e}"))
+}
+
 impl DeviceKey {
-    /// Generates a new key.
-    pub fn generate() -> Self {
+    /// Generates a new RSA-2048 device key (a fraction of a second to a few seconds).
+    pub fn generate() -> Result<Self, AgentError> {
+        RsaPrivateKey::new(&mut rand::rngs::OsRng, DEVICE_RSA_BITS)
+            .map(|key| DeviceKey {
+                key: Key::Rsa(Box::new(key)),
+            })
+            .map_err(crypto_error)
+    }
+
+    /// A new P-256 device key, the kind devices joined before RSA device keys have (for
+    /// tests of those devices).
+    pub fn generate_p256() -> Self {
         DeviceKey {
-            key: SigningKey::random(&mut rand::rngs::OsRng),
+            key: Key::P256(p256::ecdsa::SigningKey::random(&mut rand::rngs::OsRng)),
         }
     }
 
-    /// Loads a key from PKCS#8 DER.
+    /// Loads a key from PKCS#8 DER (RSA, or P-256 from an earlier join).
     pub fn from_pkcs8(der: &[u8]) -> Result<Self, AgentError> {
-        SigningKey::from_pkcs8_der(der)
-            .map(|key| DeviceKey { key })
-            .map_err(|e| AgentError::Crypto(format!("device key: {e}")))
+        if let Ok(key) = RsaPrivateKey::from_pkcs8_der(der) {
+            return Ok(DeviceKey {
+                key: Key::Rsa(Box::new(key)),
+            });
+        }
+        p256::ecdsa::SigningKey::from_pkcs8_der(der)
+            .map(|key| DeviceKey {
+                key: Key::P256(key),
+            })
+            .map_err(crypto_error)
     }
 
     /// The private key as PKCS#8 DER.
     pub fn to_pkcs8(&self) -> Result<Zeroizing<Vec<u8>>, AgentError> {
-        self.key
-            .to_pkcs8_der()
-            .map(|doc| Zeroizing::new(doc.as_bytes().to_vec()))
-            .map_err(|e| AgentError::Crypto(format!("device key: {e}")))
+        let doc = match &self.key {
+            Key::Rsa(key) => key.to_pkcs8_der(),
+            Key::P256(key) => key.to_pkcs8_der(),
+        }
+        .map_err(crypto_error)?;
+        Ok(Zeroizing::new(doc.as_bytes().to_vec()))
+    }
+
+    /// The algorithm, as `status` shows it (`RSA-2048`, `P-256`).
+    pub fn algorithm(&self) -> String {
+        match &self.key {
+            Key::Rsa(key) => format!("RSA-{}", rsa::traits::PublicKeyParts::size(&**key) * 8),
+            Key::P256(_) => "P-256".to_owned(),
+        }
     }
 
     /// The public key as base64url SubjectPublicKeyInfo DER, as the join request carries it.
     pub fn spki_b64(&self) -> Result<String, AgentError> {
-        self.key
-            .verifying_key()
-            .to_public_key_der()
-            .map(|der| b64::encode(der.as_bytes()))
-            .map_err(|e| AgentError::Crypto(format!("device key: {e}")))
+        let der = match &self.key {
+            Key::Rsa(key) => key.to_public_key().to_public_key_der(),
+            Key::P256(key) => key.verifying_key().to_public_key_der(),
+        }
+        .map_err(crypto_error)?;
+        Ok(b64::encode(der.as_bytes()))
     }
 
-    /// Signs the proof message for `purpose` (fixed 64-byte r||s, base64url).
+    /// Signs the proof message for `purpose` (base64url): RSASSA-PKCS1-v1_5 with SHA-256
+    /// for an RSA key, fixed r||s ECDSA with SHA-256 for a P-256 key.
     pub fn prove(&self, purpose: proof::Purpose, nonce: &str, fields: &[&str]) -> String {
-        let sig: Signature = self.key.sign(&proof::proof_message(purpose, nonce, fields));
-        b64::encode(sig.to_bytes())
+        let message = proof::proof_message(purpose, nonce, fields);
+        match &self.key {
+            Key::Rsa(key) => {
+                let signer = RsaSigningKey::<Sha256>::new((**key).clone());
+                b64::encode(signer.sign(&message).to_bytes())
+            }
+            Key::P256(key) => {
+                let sig: P256Signature = key.sign(&message);
+                b64::encode(sig.to_bytes())
+            }
+        }
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use p256::ecdsa::{signature::Verifier, VerifyingKey};
-    use p256::pkcs8::DecodePublicKey;
+    use rsa::pkcs8::DecodePublicKey;
+    use rsa::signature::Verifier;
+
+    fn message(nonce: &str) -> Vec<u8> {
+        proof::proof_message(proof::Purpose::Leave, nonce, &["t", "d"])
+    }
+
+    fn spki(key: &DeviceKey) -> Vec<u8> {
+        b64::decode("spki", &key.spki_b64().unwrap()).unwrap()
+    }
+
+    fn signature(key: &DeviceKey) -> Vec<u8> {
+        b64::decode("sig", &key.prove(proof::Purpose::Leave, "n", &["t", "d"])).unwrap()
+    }
 
     #[test]
-    fn proofs_verify_under_the_published_key_and_survive_a_reload() {
-        let key = DeviceKey::generate();
+    fn rsa_proofs_verify_under_the_published_key_and_survive_a_reload() {
+        let key = DeviceKey::generate().unwrap();
+        assert_eq!(key.algorithm(), "RSA-2048");
         let again = DeviceKey::from_pkcs8(&key.to_pkcs8().unwrap()).unwrap();
-        let spki = b64::decode("spki", &key.spki_b64().unwrap()).unwrap();
-        let public = VerifyingKey::from_public_key_der(&spki).unwrap();
-        let sig = again.prove(proof::Purpose::Leave, "n", &["t", "d"]);
-        let sig = Signature::from_slice(&b64::decode("sig", &sig).unwrap()).unwrap();
-        let msg = proof::proof_message(proof::Purpose::Leave, "n", &["t", "d"]);
-        assert!(public.verify(&msg, &sig).is_ok());
-        let other = proof::proof_message(proof::Purpose::Leave, "m", &["t", "d"]);
-        assert!(public.verify(&other, &sig).is_err());
-        assert!(DeviceKey::from_pkcs8(b"not a key").is_err());
+        let public = rsa::RsaPublicKey::from_public_key_der(&spki(&key)).unwrap();
+        let verifier = rsa::pkcs1v15::VerifyingKey::<Sha256>::new(public);
+        let sig = rsa::pkcs1v15::Signature::try_from(signature(&again).as_slice()).unwrap();
+        assert!(verifier.verify(&message("n"), &sig).is_ok());
+        assert!(verifier.verify(&message("m"), &sig).is_err());
+    }
+
+    #[test]
+    fn p256_keys_of_earlier_joins_still_load_and_prove() {
+        let key = DeviceKey::generate_p256();
+        let again = DeviceKey::from_pkcs8(&key.to_pkcs8().unwrap()).unwrap();
+        assert_eq!(again.algorithm(), "P-256");
+        let public = p256::ecdsa::VerifyingKey::from_public_key_der(&spki(&key)).unwrap();
+        let sig = P256Signature::from_slice(&signature(&again)).unwrap();
+        assert!(public.verify(&message("n"), &sig).is_ok());
+        assert!(public.verify(&message("m"), &sig).is_err());
+    }
+
+    #[test]
+    fn garbage_is_not_a_key() {
+        assert!(matches!(
+            DeviceKey::from_pkcs8(b"not a key"),
+            Err(AgentError::Crypto(_))
+        ));
     }
 }

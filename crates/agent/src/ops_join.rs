@@ -51,7 +51,7 @@ impl Agent {
             password: opts.password.clone(),
             otp: opts.otp.clone(),
         })?;
-        let key = DeviceKey::generate();
+        let key = DeviceKey::generate()?;
         let spki = key.spki_b64()?;
         let nonce = client.nonce(Purpose::Join)?;
         let signature = key.prove(Purpose::Join, &nonce, &[&tenant.tenant_id, &spki]);

@@ -32,6 +32,8 @@ pub struct DeviceState {
     pub server_url: Option<String>,
     /// SHA-1 thumbprint of the device certificate.
     pub device_certificate_thumbprint: Option<String>,
+    /// The device key's algorithm (`RSA-2048`; `P-256` on devices joined before).
+    pub device_key_algorithm: Option<String>,
     /// The key provider.
     pub key_provider: String,
     /// The limit of the software provider.
@@ -167,6 +169,7 @@ pub fn report(provider: &str, o: &Observed<'_>, now: i64) -> StatusReport {
             tenant_name: device.map(|d| d.tenant_name.clone()),
             server_url: device.map(|d| d.server_url.clone()),
             device_certificate_thumbprint: thumbprint,
+            device_key_algorithm: device.and_then(|d| d.key().ok()).map(|k| k.algorithm()),
             key_provider: provider.to_owned(),
             key_provider_warning: (provider == SOFTWARE_PROVIDER)
                 .then(|| SOFTWARE_KEY_WARNING.to_owned()),
@@ -260,6 +263,10 @@ pub fn render(r: &StatusReport) -> String {
             (
                 "DeviceCertificateThumbprint",
                 d.device_certificate_thumbprint.clone().unwrap_or_else(none),
+            ),
+            (
+                "DeviceKeyAlgorithm",
+                d.device_key_algorithm.clone().unwrap_or_else(none),
             ),
             ("KeyProvider", d.key_provider.clone()),
         ],

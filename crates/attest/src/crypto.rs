@@ -139,6 +139,16 @@ impl PublicKey {
         }
     }
 
+    /// Read the key of a DER SubjectPublicKeyInfo, which must be the whole of `der`.
+    pub fn from_spki_der(der: &[u8]) -> Result<Self, String> {
+        use x509_parser::prelude::FromDer;
+        match SubjectPublicKeyInfo::from_der(der) {
+            Ok(([], spki)) => Self::from_spki(&spki),
+            Ok(_) => Err("bytes after the SubjectPublicKeyInfo".into()),
+            Err(e) => Err(format!("SubjectPublicKeyInfo: {e}")),
+        }
+    }
+
     /// Read the key of an X.509 SubjectPublicKeyInfo.
     pub fn from_spki(spki: &SubjectPublicKeyInfo<'_>) -> Result<Self, String> {
         let parsed = spki.parsed().map_err(|e| format!("public key: {e}"))?;

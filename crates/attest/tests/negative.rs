@@ -27,7 +27,11 @@ const B64URL: GeneralPurpose = GeneralPurpose::new(
 );
 
 fn fixtures() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures")
+    // Cargo's run-time variable first: a binary built in another checkout sharing the
+    // target directory must read this checkout's fixtures.
+    std::env::var_os("CARGO_MANIFEST_DIR")
+        .map_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")), PathBuf::from)
+        .join("tests/fixtures")
 }
 
 fn vector(id: &str) -> Value {

@@ -296,6 +296,10 @@ fn each_step_before_its_prerequisite_fails_with_its_own_code() {
         .json();
     assert_eq!(status["UserState"]["NgcSet"], true);
     assert_eq!(status["SsoState"]["PrtPresent"], false);
+    assert_eq!(
+        status["DeviceState"]["DeviceKeyAlgorithm"], "RSA-2048",
+        "a new join makes an RSA device key, whose proofs the service checks cheaply"
+    );
     world
         .device("pc", &["signin", "--pin-stdin"], &format!("{PIN}\n"))
         .assert_ok();

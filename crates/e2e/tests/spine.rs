@@ -48,9 +48,11 @@ fn verify_with_pyjwt(
     token: &str,
 ) -> Result<serde_json::Value, String> {
     let python = std::env::var("LATCHKEY_PYTHON").unwrap_or_else(|_| "python3".into());
-    let script = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../../tests/oidc/verify_token.py"
+    // Cargo's run-time variable, not `env!`: a test binary built in another checkout that
+    // shares the target directory must still find this checkout's script.
+    let script = format!(
+        "{}/../../tests/oidc/verify_token.py",
+        std::env::var("CARGO_MANIFEST_DIR").unwrap_or_else(|_| env!("CARGO_MANIFEST_DIR").into())
     );
     let mut child = Command::new(python)
         .arg(script)

@@ -28,7 +28,7 @@ use latchkey_proto::b64;
 use latchkey_proto::proof::Purpose;
 
 use client::Api;
-use sim::SimDevice;
+use sim::{DeviceKeyKind, SimDevice};
 use stats::Summary;
 use wire::Pool;
 
@@ -61,6 +61,10 @@ struct Args {
     /// Full live flows (client signs live) in the last phase.
     #[arg(long, default_value_t = 2_000)]
     live: usize,
+    /// The simulated devices' key: `rsa` (RSA-2048, what `latchkey join` makes) or `p256`
+    /// (devices joined before the agent made RSA device keys).
+    #[arg(long, value_enum, default_value_t = DeviceKeyKind::Rsa)]
+    device_key: DeviceKeyKind,
     /// Only print the cost table (signature checks and token signing on one core).
     #[arg(long)]
     costs_only: bool,
@@ -85,8 +89,7 @@ async fn run(args: Args) -> Result<()> {
             args.devices
         );
     }
-    let cost_device = SimDevice::generate("user@example.com")?;
-    let costs = costs::measure(&cost_device, 2_000)?;
+    let costs = costs::measure(2_000)?;
     if args.costs_only {
         println!("{}", costs.join("\n"));
         return Ok(());
@@ -122,10 +125,11 @@ async fn run(args: Args) -> Result<()> {
     }
 
     let t0 = Instant::now();
-    let devices = generate_devices(&tokens, args.devices)?;
+    let devices = generate_devices(&tokens, args.devices, args.device_key)?;
     eprintln!(
-        "generated {} RSA-2048 Hello keys in {:.1} s",
+        "generated {} devices (RSA-2048 Hello key, {:?} device key) in {:.1} s",
         devices.len(),
+        args.device_key,
         t0.elapsed().as_secs_f64()
     );
 
@@ -147,8 +151,8 @@ async fn run(args: Args) -> Result<()> {
                 let dev = &devs[*i];
                 let token = &toks.iter().find(|(u, _)| *u == dev.upn).context("token")?.1;
                 let nonce = api.nonce(Purpose::Join).await?;
-                let spki = dev.device_spki_b64()?;
-                let sig = dev.device_sign(Purpose::Join, &nonce, &[&tid, &spki]);
+                let spki = dev.device_spki_b64();
+                let sig = dev.device_sign(Purpose::Join, &nonce, &[&tid, &spki])?;
                 let req = device::JoinRequest {
                     nonce,
                     display_name: "bench".into(),
@@ -186,7 +190,7 @@ async fn run(args: Args) -> Result<()> {
                     alg: key::KeyAlgorithm::Rsa,
                     data: b64::encode(&dev.hello_blob),
                 },
-                device_signature: dev.device_sign(Purpose::RegisterKey, nonce, &fields),
+                device_signature: dev.device_sign(Purpose::RegisterKey, nonce, &fields)?,
                 key_signature: dev.hello_sign(Purpose::RegisterKey, nonce, &fields)?,
             })
         },
@@ -344,12 +348,16 @@ fn signin_request(dev: &SimDevice, nonce: &str, tid: &str) -> Result<signin::Sig
         key_id: dev.key_id.clone(),
         nonce: nonce.to_string(),
         assertion: dev.hello_sign(Purpose::SignIn, nonce, &fields)?,
-        device_signature: dev.device_sign(Purpose::SignIn, nonce, &fields),
+        device_signature: dev.device_sign(Purpose::SignIn, nonce, &fields)?,
     })
 }
 
 /// Generates the simulated devices on every core.
-fn generate_devices(tokens: &[(String, String)], count: usize) -> Result<Vec<SimDevice>> {
+fn generate_devices(
+    tokens: &[(String, String)],
+    count: usize,
+    kind: DeviceKeyKind,
+) -> Result<Vec<SimDevice>> {
     let threads = std::thread::available_parallelism()
         .map(|n| n.get())
         .unwrap_or(2);
@@ -359,7 +367,7 @@ fn generate_devices(tokens: &[(String, String)], count: usize) -> Result<Vec<Sim
                 scope.spawn(move || {
                     (t..count)
                         .step_by(threads)
-                        .map(|i| SimDevice::generate(&tokens[i % tokens.len()].0))
+                        .map(|i| SimDevice::generate(&tokens[i % tokens.len()].0, kind))
                         .collect::<Result<Vec<_>>>()
                 })
             })

@@ -1,17 +1,34 @@
-//! A simulated device: a P-256 device key and an RSA-2048 Hello key, signing the exact
-//! proof messages a real agent signs.
+//! A simulated device: a device key (RSA-2048 as the agent makes, or P-256 as devices
+//! joined before that have) and an RSA-2048 Hello key, signing the exact proof messages a
+//! real agent signs.
 
 use anyhow::{anyhow, Context, Result};
 use latchkey_proto::{b64, bcrypt::RsaPublicBlob, proof};
 use p256::ecdsa::{signature::Signer, Signature, SigningKey};
-use p256::pkcs8::EncodePublicKey;
-use rsa::pkcs8::EncodePrivateKey;
+use rsa::pkcs8::{EncodePrivateKey, EncodePublicKey};
 use rsa::traits::PublicKeyParts;
+
+/// The kind of device key the simulated devices have.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum DeviceKeyKind {
+    /// RSA-2048, RSASSA-PKCS1-v1_5 with SHA-256 (what `latchkey join` makes).
+    Rsa,
+    /// ECDSA P-256 (devices joined before the agent made RSA device keys).
+    P256,
+}
+
+/// A device key that signs proofs.
+enum DeviceKey {
+    Rsa(ring::signature::RsaKeyPair),
+    P256(SigningKey),
+}
 
 /// One simulated device with one user's Hello key.
 pub struct SimDevice {
     pub upn: String,
-    pub device_key: SigningKey,
+    device_key: DeviceKey,
+    /// The device public key, SubjectPublicKeyInfo DER.
+    pub device_spki: Vec<u8>,
     pub hello: ring::signature::RsaKeyPair,
     pub hello_blob: Vec<u8>,
     pub key_id: String,
@@ -19,18 +36,54 @@ pub struct SimDevice {
     pub device_id: std::sync::OnceLock<String>,
 }
 
+/// A new RSA-2048 key: ring's signing key and the public key (the slow part is here).
+fn rsa_2048() -> Result<(ring::signature::RsaKeyPair, rsa::RsaPublicKey)> {
+    let key =
+        rsa::RsaPrivateKey::new(&mut rand::thread_rng(), 2048).context("RSA key generation")?;
+    let der = key.to_pkcs8_der().context("PKCS#8")?;
+    let pair = ring::signature::RsaKeyPair::from_pkcs8(der.as_bytes())
+        .map_err(|e| anyhow!("ring rejected the RSA key: {e}"))?;
+    Ok((pair, key.to_public_key()))
+}
+
+/// An RSASSA-PKCS1-v1_5/SHA-256 signature by `key` over `msg`.
+fn rsa_sign(key: &ring::signature::RsaKeyPair, msg: &[u8]) -> Result<Vec<u8>> {
+    let mut sig = vec![0u8; key.public().modulus_len()];
+    key.sign(
+        &ring::signature::RSA_PKCS1_SHA256,
+        &ring::rand::SystemRandom::new(),
+        msg,
+        &mut sig,
+    )
+    .map_err(|_| anyhow!("RSA signing failed"))?;
+    Ok(sig)
+}
+
 impl SimDevice {
     /// Generates the keys (RSA-2048 generation is the slow part).
-    pub fn generate(upn: &str) -> Result<Self> {
-        let mut rng = rand::thread_rng();
-        let rsa_key = rsa::RsaPrivateKey::new(&mut rng, 2048).context("RSA key generation")?;
-        let blob = RsaPublicBlob::new(&rsa_key.e().to_bytes_be(), &rsa_key.n().to_bytes_be());
-        let der = rsa_key.to_pkcs8_der().context("PKCS#8")?;
-        let hello = ring::signature::RsaKeyPair::from_pkcs8(der.as_bytes())
-            .map_err(|e| anyhow!("ring rejected the RSA key: {e}"))?;
+    pub fn generate(upn: &str, kind: DeviceKeyKind) -> Result<Self> {
+        let (hello, hello_public) = rsa_2048()?;
+        let blob = RsaPublicBlob::new(
+            &hello_public.e().to_bytes_be(),
+            &hello_public.n().to_bytes_be(),
+        );
+        let (device_key, device_spki) = match kind {
+            DeviceKeyKind::Rsa => {
+                let (pair, public) = rsa_2048()?;
+                let spki = public.to_public_key_der().context("SPKI")?;
+                (DeviceKey::Rsa(pair), spki.as_bytes().to_vec())
+            }
+            DeviceKeyKind::P256 => {
+                let key = SigningKey::random(&mut rand::rngs::OsRng);
+                let spki = p256::pkcs8::EncodePublicKey::to_public_key_der(key.verifying_key())
+                    .context("SPKI")?;
+                (DeviceKey::P256(key), spki.as_bytes().to_vec())
+            }
+        };
         Ok(SimDevice {
             upn: upn.to_string(),
-            device_key: SigningKey::random(&mut rand::rngs::OsRng),
+            device_key,
+            device_spki,
             hello,
             key_id: hex::encode(blob.key_id()),
             hello_blob: blob.to_bytes(),
@@ -44,21 +97,26 @@ impl SimDevice {
     }
 
     /// The device public key as base64url SubjectPublicKeyInfo DER.
-    pub fn device_spki_b64(&self) -> Result<String> {
-        let der = self
-            .device_key
-            .verifying_key()
-            .to_public_key_der()
-            .context("SPKI")?;
-        Ok(b64::encode(der.as_bytes()))
+    pub fn device_spki_b64(&self) -> String {
+        b64::encode(&self.device_spki)
     }
 
-    /// A device-key signature (fixed r||s) over a proof message.
-    pub fn device_sign(&self, purpose: proof::Purpose, nonce: &str, fields: &[&str]) -> String {
-        let sig: Signature = self
-            .device_key
-            .sign(&proof::proof_message(purpose, nonce, fields));
-        b64::encode(sig.to_bytes())
+    /// A device-key signature over a proof message.
+    pub fn device_sign(
+        &self,
+        purpose: proof::Purpose,
+        nonce: &str,
+        fields: &[&str],
+    ) -> Result<String> {
+        let msg = proof::proof_message(purpose, nonce, fields);
+        let sig = match &self.device_key {
+            DeviceKey::Rsa(pair) => rsa_sign(pair, &msg)?,
+            DeviceKey::P256(key) => {
+                let sig: Signature = key.sign(&msg);
+                sig.to_bytes().to_vec()
+            }
+        };
+        Ok(b64::encode(sig))
     }
 
     /// A Hello-key signature (RSASSA-PKCS1-v1_5, SHA-256) over a proof message.
@@ -68,16 +126,9 @@ impl SimDevice {
         nonce: &str,
         fields: &[&str],
     ) -> Result<String> {
-        let msg = proof::proof_message(purpose, nonce, fields);
-        let mut sig = vec![0u8; self.hello.public().modulus_len()];
-        self.hello
-            .sign(
-                &ring::signature::RSA_PKCS1_SHA256,
-                &ring::rand::SystemRandom::new(),
-                &msg,
-                &mut sig,
-            )
-            .map_err(|_| anyhow!("RSA signing failed"))?;
-        Ok(b64::encode(sig))
+        Ok(b64::encode(rsa_sign(
+            &self.hello,
+            &proof::proof_message(purpose, nonce, fields),
+        )?))
     }
 }

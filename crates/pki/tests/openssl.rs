@@ -48,6 +48,57 @@ fn openssl_accepts_server_and_device_certificates() {
     assert!(!ok);
 }
 
+/// An RSA-2048 device key made by OpenSSL (the kind `latchkey join` makes): its public key
+/// as SubjectPublicKeyInfo DER.
+fn openssl_rsa_spki(dir: &std::path::Path) -> Vec<u8> {
+    let key = dir.join("device.key");
+    let spki = dir.join("device.spki");
+    let run = |args: &[&str]| {
+        let out = Command::new("openssl").args(args).output().unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    run(&[
+        "genpkey",
+        "-algorithm",
+        "RSA",
+        "-pkeyopt",
+        "rsa_keygen_bits:2048",
+        "-out",
+        key.to_str().unwrap(),
+    ]);
+    run(&[
+        "pkey",
+        "-in",
+        key.to_str().unwrap(),
+        "-pubout",
+        "-outform",
+        "DER",
+        "-out",
+        spki.to_str().unwrap(),
+    ]);
+    std::fs::read(spki).unwrap()
+}
+
+#[test]
+fn openssl_accepts_a_device_certificate_for_an_rsa_device_key() {
+    let now = OffsetDateTime::now_utc();
+    let ca = TenantCa::create("Fabrikam", now).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let spki = openssl_rsa_spki(dir.path());
+    let device = ca.issue_device_certificate(&spki, "5e0c", now).unwrap();
+    let (ok, text) = openssl_verify(ca.cert_pem(), &device.pem, "sslclient");
+    assert!(ok, "device certificate: {text}");
+    let summary = latchkey_pki::inspect_certificate(&device.der).unwrap();
+    assert_eq!(
+        summary.spki_der, spki,
+        "the certificate carries the device's own key"
+    );
+}
+
 #[test]
 fn openssl_refuses_a_certificate_from_another_ca() {
     let now = OffsetDateTime::now_utc();

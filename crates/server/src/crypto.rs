@@ -1,10 +1,14 @@
 //! Signature verification (ring) and the acceptance rules for device and Hello public keys.
 //!
-//! Device keys are P-256 SubjectPublicKeyInfo DER; signatures are ECDSA/SHA-256, fixed
-//! 64-byte r||s. Hello keys are RSA (BCRYPT_RSAPUBLIC_BLOB, 2048 to 4096 bits, signatures
+//! Device keys are SubjectPublicKeyInfo DER of an RSA key (2048 to 4096 bits, signatures
+//! RSASSA-PKCS1-v1_5/SHA-256; what the agent makes, as Windows devices do) or of a P-256
+//! key (signatures ECDSA/SHA-256, fixed 64-byte r||s; devices joined before RSA device keys).
+//! Hello keys are RSA (BCRYPT_RSAPUBLIC_BLOB, 2048 to 4096 bits, signatures
 //! RSASSA-PKCS1-v1_5/SHA-256) or P-256 (uncompressed point). Verification works on the
-//! stored bytes directly: no per-request parsing beyond slicing them.
+//! stored bytes: a P-256 key is sliced out of its fixed DER prefix, an RSA key's modulus and
+//! exponent are read from its SubjectPublicKeyInfo.
 
+use latchkey_attest::PublicKey;
 use latchkey_proto::api::key::KeyAlgorithm;
 use latchkey_proto::bcrypt::RsaPublicBlob;
 use ring::signature::{self, RsaPublicKeyComponents, UnparsedPublicKey};
@@ -17,9 +21,9 @@ const P256_SPKI_PREFIX: [u8; 26] = [
     0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07, 0x03, 0x42, 0x00,
 ];
 
-/// Smallest accepted RSA Hello key.
+/// Smallest accepted RSA key (device or Hello).
 pub const RSA_MIN_BITS: u32 = 2048;
-/// Largest accepted RSA Hello key.
+/// Largest accepted RSA key (device or Hello).
 pub const RSA_MAX_BITS: u32 = 4096;
 
 /// The uncompressed point of a P-256 SubjectPublicKeyInfo, if it is one (not validated).
@@ -28,9 +32,34 @@ pub fn p256_point_of_spki(spki: &[u8]) -> Option<&[u8]> {
         .filter(|point| point.len() == 65)
 }
 
-/// Whether `spki` is a P-256 SubjectPublicKeyInfo with a point on the curve.
-pub fn is_valid_p256_spki(spki: &[u8]) -> bool {
-    p256_point_of_spki(spki).is_some_and(is_valid_p256_point)
+/// Applies the acceptance rules to a device's SubjectPublicKeyInfo: an RSA key of 2048 to
+/// 4096 bits with a usable exponent, or a point on P-256.
+pub fn accept_device_key(spki: &[u8]) -> Result<(), KeyRejection> {
+    if let Some(point) = p256_point_of_spki(spki) {
+        return match is_valid_p256_point(point) {
+            true => Ok(()),
+            false => Err(KeyRejection::NotOnCurve),
+        };
+    }
+    match PublicKey::from_spki_der(spki).map_err(KeyRejection::Malformed)? {
+        PublicKey::Rsa { n, e } => check_rsa(&RsaPublicBlob::new(&e, &n)),
+        other => Err(KeyRejection::Malformed(format!(
+            "a {} device key; RSA or P-256 are accepted",
+            other.kind()
+        ))),
+    }
+}
+
+/// The size and exponent rules shared by RSA device and Hello keys.
+fn check_rsa(key: &RsaPublicBlob) -> Result<(), KeyRejection> {
+    let bits = key.bit_length();
+    if !(RSA_MIN_BITS..=RSA_MAX_BITS).contains(&bits) {
+        return Err(KeyRejection::Size(bits));
+    }
+    if key.exponent.len() > 4 || key.exponent.last().is_none_or(|b| b & 1 == 0) {
+        return Err(KeyRejection::Malformed("unusable public exponent".into()));
+    }
+    Ok(())
 }
 
 /// Whether `point` is an uncompressed SEC1 point on P-256.
@@ -40,12 +69,22 @@ pub fn is_valid_p256_point(point: &[u8]) -> bool {
         && p256::PublicKey::from_sec1_bytes(point).is_ok()
 }
 
-/// Verifies a device-key signature (fixed r||s) over `message`.
+/// Verifies a device-key signature over `message`: RSASSA-PKCS1-v1_5/SHA-256 for an RSA
+/// key, fixed r||s ECDSA/SHA-256 for a P-256 key.
 pub fn verify_device(spki: &[u8], message: &[u8], sig: &[u8]) -> bool {
-    match p256_point_of_spki(spki) {
-        Some(point) => verify_p256(point, message, sig),
-        None => false,
+    if let Some(point) = p256_point_of_spki(spki) {
+        return verify_p256(point, message, sig);
     }
+    match PublicKey::from_spki_der(spki) {
+        Ok(PublicKey::Rsa { n, e }) => verify_rsa(&n, &e, message, sig),
+        _ => false,
+    }
+}
+
+fn verify_rsa(n: &[u8], e: &[u8], message: &[u8], sig: &[u8]) -> bool {
+    RsaPublicKeyComponents { n, e }
+        .verify(&signature::RSA_PKCS1_2048_8192_SHA256, message, sig)
+        .is_ok()
 }
 
 fn verify_p256(point: &[u8], message: &[u8], sig: &[u8]) -> bool {
@@ -85,13 +124,7 @@ pub fn accept_hello_key(alg: KeyAlgorithm, data: &[u8]) -> Result<AcceptedKey, K
         KeyAlgorithm::Rsa => {
             let blob = RsaPublicBlob::from_bytes(data)
                 .map_err(|e| KeyRejection::Malformed(e.to_string()))?;
-            let bits = blob.bit_length();
-            if !(RSA_MIN_BITS..=RSA_MAX_BITS).contains(&bits) {
-                return Err(KeyRejection::Size(bits));
-            }
-            if blob.exponent.len() > 4 || blob.exponent.last().is_none_or(|b| b & 1 == 0) {
-                return Err(KeyRejection::Malformed("unusable public exponent".into()));
-            }
+            check_rsa(&blob)?;
             Ok(AcceptedKey {
                 key_id: hex::encode(blob.key_id()),
                 public_key: blob.to_bytes(),
@@ -115,12 +148,7 @@ pub fn accept_hello_key(alg: KeyAlgorithm, data: &[u8]) -> Result<AcceptedKey, K
 pub fn verify_hello(alg: &str, public_key: &[u8], message: &[u8], sig: &[u8]) -> bool {
     match alg {
         "RSA" => match RsaPublicBlob::from_bytes(public_key) {
-            Ok(blob) => RsaPublicKeyComponents {
-                n: &blob.modulus,
-                e: &blob.exponent,
-            }
-            .verify(&signature::RSA_PKCS1_2048_8192_SHA256, message, sig)
-            .is_ok(),
+            Ok(blob) => verify_rsa(&blob.modulus, &blob.exponent, message, sig),
             Err(_) => false,
         },
         "P-256" => verify_p256(public_key, message, sig),
@@ -144,7 +172,7 @@ mod tests {
             accept_hello_key(KeyAlgorithm::Rsa, &small),
             Err(KeyRejection::Size(1024))
         );
-        assert!(!is_valid_p256_spki(b"\x30\x00"));
+        assert!(accept_device_key(b"\x30\x00").is_err());
         assert!(!verify_device(b"", b"m", b"s"));
         assert!(!verify_hello("DSA", b"", b"m", b"s"));
     }

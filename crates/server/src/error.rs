@@ -69,8 +69,8 @@ pub enum ApiError {
     #[error("the device-key signature does not verify")]
     DeviceProofInvalid,
     /// LK-DEV-004.
-    #[error("the device public key is not a P-256 SubjectPublicKeyInfo")]
-    DeviceKeyInvalid,
+    #[error("the device public key is not accepted: {0}")]
+    DeviceKeyInvalid(String),
     /// LK-KEY-001.
     #[error("no such key credential; it may have been deleted")]
     KeyNotFound,
@@ -174,7 +174,7 @@ impl ApiError {
             DeviceNotFound => ErrorCode::DeviceNotFound,
             DeviceDisabled => ErrorCode::DeviceDisabled,
             DeviceProofInvalid => ErrorCode::DeviceProofInvalid,
-            DeviceKeyInvalid => ErrorCode::DeviceKeyInvalid,
+            DeviceKeyInvalid(_) => ErrorCode::DeviceKeyInvalid,
             KeyNotFound => ErrorCode::KeyNotFound,
             KeyWrongDevice => ErrorCode::KeyWrongDevice,
             AssertionInvalid => ErrorCode::AssertionInvalid,

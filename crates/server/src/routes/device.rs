@@ -60,9 +60,7 @@ async fn join_checked(
     }
     let spki = b64("device_public_key", &req.device_public_key)?;
     let signature = b64("signature", &req.signature)?;
-    if !crypto::is_valid_p256_spki(&spki) {
-        return Err(ApiError::DeviceKeyInvalid);
-    }
+    crypto::accept_device_key(&spki).map_err(|e| ApiError::DeviceKeyInvalid(e.to_string()))?;
     let message = proof_message(
         Purpose::Join,
         &req.nonce,

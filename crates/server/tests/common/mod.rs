@@ -282,28 +282,39 @@ pub fn assert_error(response: &(u16, Value), code: &str) {
     assert!(body["message"].as_str().is_some_and(|m| !m.is_empty()));
 }
 
-/// A simulated device: its P-256 device key.
+/// A simulated device: its device key (P-256 by default, the cheapest to make; RSA-2048
+/// with [`Device::rsa`], as the agent makes).
 pub struct Device {
-    pub key: p256::ecdsa::SigningKey,
+    pub key: HelloKey,
     pub id: String,
 }
 
 impl Device {
     pub fn new() -> Device {
         Device {
-            key: p256::ecdsa::SigningKey::random(&mut rand_core::OsRng),
+            key: p256_key(),
+            id: String::new(),
+        }
+    }
+
+    /// A device with the `i`-th RSA-2048 device key of this test binary (0 or 1).
+    pub fn rsa(i: usize) -> Device {
+        Device {
+            key: rsa_key(3 + i),
             id: String::new(),
         }
     }
 
     pub fn spki_b64(&self) -> String {
-        let der = self.key.verifying_key().to_public_key_der().unwrap();
+        let der = match &self.key {
+            HelloKey::Rsa(key) => key.to_public_key().to_public_key_der().unwrap(),
+            HelloKey::P256(key) => key.verifying_key().to_public_key_der().unwrap(),
+        };
         b64::encode(der.as_bytes())
     }
 
     pub fn sign(&self, msg: &[u8]) -> String {
-        let sig: p256::ecdsa::Signature = self.key.sign(msg);
-        b64::encode(sig.to_bytes())
+        self.key.sign(msg)
     }
 
     pub async fn join_body(&self, h: &Harness, join_type: &str) -> Value {
@@ -340,14 +351,12 @@ pub enum HelloKey {
 }
 
 /// The `i`-th RSA-2048 key of this test binary (generated once: generation is slow).
+/// Keys 0 to 2 are Hello keys, 3 and 4 device keys ([`Device::rsa`]).
 pub fn rsa_key(i: usize) -> HelloKey {
-    static KEYS: OnceLock<Vec<rsa::RsaPrivateKey>> = OnceLock::new();
-    let keys = KEYS.get_or_init(|| {
-        (0..3)
-            .map(|_| rsa::RsaPrivateKey::new(&mut rand_core::OsRng, 2048).unwrap())
-            .collect()
-    });
-    HelloKey::Rsa(Box::new(keys[i].clone()))
+    static KEYS: OnceLock<Vec<std::sync::OnceLock<rsa::RsaPrivateKey>>> = OnceLock::new();
+    let keys = KEYS.get_or_init(|| (0..5).map(|_| OnceLock::new()).collect());
+    let key = keys[i].get_or_init(|| rsa::RsaPrivateKey::new(&mut rand_core::OsRng, 2048).unwrap());
+    HelloKey::Rsa(Box::new(key.clone()))
 }
 
 pub fn p256_key() -> HelloKey {
