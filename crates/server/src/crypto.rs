@@ -21,6 +21,15 @@ const P256_SPKI_PREFIX: [u8; 26] = [
     0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07, 0x03, 0x42, 0x00,
 ];
 
+/// The DER prefix of every RSA-2048 SubjectPublicKeyInfo (rsaEncryption with NULL
+/// parameters, BIT STRING of 271 bytes), followed by the 270-byte RSAPublicKey (modulus
+/// and exponent 65537). Sign-ins with such a device key hand those bytes to ring as they
+/// are; any other SubjectPublicKeyInfo is read by the X.509 parser.
+const RSA_2048_SPKI_PREFIX: [u8; 24] = [
+    0x30, 0x82, 0x01, 0x22, 0x30, 0x0d, 0x06, 0x09, 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01,
+    0x01, 0x05, 0x00, 0x03, 0x82, 0x01, 0x0f, 0x00,
+];
+
 /// Smallest accepted RSA key (device or Hello).
 pub const RSA_MIN_BITS: u32 = 2048;
 /// Largest accepted RSA key (device or Hello).
@@ -74,6 +83,11 @@ pub fn is_valid_p256_point(point: &[u8]) -> bool {
 pub fn verify_device(spki: &[u8], message: &[u8], sig: &[u8]) -> bool {
     if let Some(point) = p256_point_of_spki(spki) {
         return verify_p256(point, message, sig);
+    }
+    if let Some(rsa_public_key) = spki.strip_prefix(&RSA_2048_SPKI_PREFIX[..]) {
+        return UnparsedPublicKey::new(&signature::RSA_PKCS1_2048_8192_SHA256, rsa_public_key)
+            .verify(message, sig)
+            .is_ok();
     }
     match PublicKey::from_spki_der(spki) {
         Ok(PublicKey::Rsa { n, e }) => verify_rsa(&n, &e, message, sig),
@@ -175,5 +189,32 @@ mod tests {
         assert!(accept_device_key(b"\x30\x00").is_err());
         assert!(!verify_device(b"", b"m", b"s"));
         assert!(!verify_hello("DSA", b"", b"m", b"s"));
+    }
+
+    /// An RSA key's SubjectPublicKeyInfo DER and a signature by it over `message`.
+    fn rsa_device(bits: usize, message: &[u8]) -> (Vec<u8>, Vec<u8>) {
+        use rsa::pkcs8::EncodePublicKey;
+        use rsa::signature::{SignatureEncoding, Signer};
+        let key = rsa::RsaPrivateKey::new(&mut rand_core::OsRng, bits).unwrap();
+        let spki = key.to_public_key().to_public_key_der().unwrap();
+        let signer = rsa::pkcs1v15::SigningKey::<Sha256>::new(key);
+        (spki.as_bytes().to_vec(), signer.sign(message).to_vec())
+    }
+
+    #[test]
+    fn rsa_device_proofs_verify_through_the_prefix_and_through_the_parser() {
+        let (message, other) = (b"proof".as_slice(), b"other".as_slice());
+        // 2048 bits: the fixed-prefix path; 3072 bits: the X.509 parser's path.
+        for bits in [2048, 3072] {
+            let (spki, sig) = rsa_device(bits, message);
+            assert_eq!(spki.starts_with(&RSA_2048_SPKI_PREFIX), bits == 2048);
+            assert_eq!(accept_device_key(&spki), Ok(()), "{bits}");
+            assert!(verify_device(&spki, message, &sig), "{bits}");
+            assert!(!verify_device(&spki, other, &sig), "{bits}");
+            let mut trailing = spki.clone();
+            trailing.push(0);
+            assert!(!verify_device(&trailing, message, &sig), "{bits}");
+            assert!(accept_device_key(&trailing).is_err(), "{bits}");
+        }
     }
 }
