@@ -6,9 +6,7 @@
 //! index pages whether it holds one sign-in or sixty), so throughput grows with load instead
 //! of being capped by one transaction per sign-in. A lone sign-in is written at once; only
 //! when the previous batch held more than one, a sign-in of the load that follows, does the
-//! writer wait [`LINGER`] for more company before it commits. It sleeps through that wait
-//! instead of waiting on the channel, so the sign-ins that arrive meanwhile do not each wake
-//! it.
+//! writer wait up to [`LINGER`] for more company before it commits.
 //!
 //! Each sign-in in a batch gets its own answer: its nonce is inserted first, and a nonce
 //! already used fails that statement alone (SQLite undoes just the failed statement), so the
@@ -20,7 +18,7 @@
 
 use std::path::Path;
 use std::sync::{mpsc, Arc};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use rusqlite::{Connection, ErrorCode, TransactionBehavior};
 use tokio::sync::{oneshot, Mutex};
@@ -31,7 +29,7 @@ use crate::storage::{AuditRecord, ConsumedNonce, Prt, StorageError, StorageResul
 pub const MAX_BATCH: usize = 64;
 
 /// How long the writer waits for more sign-ins once it has one, when the previous batch
-/// showed that the service is under load (it sleeps that long, then takes what came). Bounded by the requests in flight, the queue needs
+/// showed that the service is under load. Bounded by the requests in flight, the queue needs
 /// no bound of its own: each queued sign-in is a request waiting for its answer.
 pub const LINGER: Duration = Duration::from_millis(1);
 
@@ -108,13 +106,19 @@ fn run(mut conn: Connection, gate: &Mutex<()>, rx: mpsc::Receiver<Job>) {
     let mut under_load = false;
     while let Ok(first) = rx.recv() {
         jobs.push(first);
-        if under_load {
-            // Sleep, rather than wait on the channel: a sign-in sent to a thread blocked on
-            // the channel wakes it (a system call for the sender, a context switch for both),
-            // one sent while it sleeps only joins the queue.
-            std::thread::sleep(LINGER);
+        let deadline = under_load.then(|| Instant::now() + LINGER);
+        while jobs.len() < MAX_BATCH {
+            let next = match deadline {
+                Some(deadline) => {
+                    rx.recv_timeout(deadline.saturating_duration_since(Instant::now()))
+                }
+                None => rx.try_recv().map_err(|_| mpsc::RecvTimeoutError::Timeout),
+            };
+            match next {
+                Ok(job) => jobs.push(job),
+                Err(_) => break,
+            }
         }
-        jobs.extend(rx.try_iter().take(MAX_BATCH - jobs.len()));
         under_load = jobs.len() > 1;
         let written = {
             let _gate = gate.blocking_lock();
