@@ -80,7 +80,7 @@ pub fn measure(n: u32) -> Result<Vec<String>> {
         "|---|---|---|".to_owned(),
         row("RSA-2048 PKCS#1 v1.5 verify (Hello assertion)", hello),
         row(
-            "RSA-2048 device proof verify (SPKI read + verify)",
+            "RSA-2048 device proof verify (from its SubjectPublicKeyInfo)",
             rsa_device_proof,
         ),
         row("ECDSA P-256 device proof verify", p256_device_proof),
