@@ -4,7 +4,8 @@
 //!
 //! - [`store`]: the state directory, private files written atomically.
 //! - [`records`]: the join and the primary refresh tokens as stored.
-//! - [`device_key`] and [`hello_key`]: the device's RSA-2048 key (P-256 on devices joined before) and the user's RSA Hello key.
+//! - [`device_key`] and [`hello_key`]: the device's RSA-2048 key (P-256 on devices joined
+//!   before) and the user's RSA Hello key.
 //! - [`container`]: the Hello key wrapped under the PIN (AES-256-GCM, Argon2id) with the
 //!   wrong-PIN lockout; [`provider`]: the key-provider interface (software now, TPM later).
 //! - [`pool`]: RSA keys generated ahead of time.

@@ -5,8 +5,9 @@
 //! key (signatures ECDSA/SHA-256, fixed 64-byte r||s; devices joined before RSA device keys).
 //! Hello keys are RSA (BCRYPT_RSAPUBLIC_BLOB, 2048 to 4096 bits, signatures
 //! RSASSA-PKCS1-v1_5/SHA-256) or P-256 (uncompressed point). Verification works on the
-//! stored bytes: a P-256 key is sliced out of its fixed DER prefix, an RSA key's modulus and
-//! exponent are read from its SubjectPublicKeyInfo.
+//! stored bytes: a P-256 key and an RSA-2048 key with a three-byte exponent (65537) are
+//! sliced out of their fixed DER prefixes; any other RSA key's modulus and exponent are read
+//! from its SubjectPublicKeyInfo by the X.509 parser.
 
 use latchkey_attest::PublicKey;
 use latchkey_proto::api::key::KeyAlgorithm;
@@ -23,8 +24,9 @@ const P256_SPKI_PREFIX: [u8; 26] = [
 
 /// The DER prefix of every RSA-2048 SubjectPublicKeyInfo (rsaEncryption with NULL
 /// parameters, BIT STRING of 271 bytes), followed by the 270-byte RSAPublicKey (modulus
-/// and exponent 65537). Sign-ins with such a device key hand those bytes to ring as they
-/// are; any other SubjectPublicKeyInfo is read by the X.509 parser.
+/// and a three-byte exponent such as 65537). Proofs by such a device key hand those bytes
+/// to ring, which parses them strictly; any other SubjectPublicKeyInfo is read by the X.509
+/// parser.
 const RSA_2048_SPKI_PREFIX: [u8; 24] = [
     0x30, 0x82, 0x01, 0x22, 0x30, 0x0d, 0x06, 0x09, 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01,
     0x01, 0x05, 0x00, 0x03, 0x82, 0x01, 0x0f, 0x00,
