@@ -6,15 +6,14 @@
 //! before kept their ECDSA P-256 key, which still loads and signs (fixed 64-byte r||s).
 
 use latchkey_proto::{b64, proof};
+use p256::ecdsa::signature::Signer;
 use p256::ecdsa::Signature as P256Signature;
-use rsa::pkcs1v15::SigningKey as RsaSigningKey;
 use rsa::pkcs8::{DecodePrivateKey, EncodePrivateKey, EncodePublicKey};
-use rsa::signature::{SignatureEncoding, Signer};
 use rsa::RsaPrivateKey;
-use sha2::Sha256;
 use zeroize::Zeroizing;
 
 use crate::error::AgentError;
+use crate::hello_key::sign_pkcs1_sha256;
 
 /// The size of new RSA device keys.
 pub const DEVICE_RSA_BITS: usize = 2048;
@@ -106,10 +105,7 @@ impl DeviceKey {
     pub fn prove(&self, purpose: proof::Purpose, nonce: &str, fields: &[&str]) -> String {
         let message = proof::proof_message(purpose, nonce, fields);
         match &self.key {
-            Key::Rsa(key) => {
-                let signer = RsaSigningKey::<Sha256>::new((**key).clone());
-                b64::encode(signer.sign(&message).to_bytes())
-            }
+            Key::Rsa(key) => b64::encode(sign_pkcs1_sha256(key, &message)),
             Key::P256(key) => {
                 let sig: P256Signature = key.sign(&message);
                 b64::encode(sig.to_bytes())
@@ -123,6 +119,7 @@ mod tests {
     use super::*;
     use rsa::pkcs8::DecodePublicKey;
     use rsa::signature::Verifier;
+    use sha2::Sha256;
 
     fn message(nonce: &str) -> Vec<u8> {
         proof::proof_message(proof::Purpose::Leave, nonce, &["t", "d"])

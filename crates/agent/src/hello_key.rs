@@ -71,10 +71,19 @@ impl HelloKey {
 
     /// Signs the proof message (RSASSA-PKCS1-v1_5 with SHA-256, base64url).
     pub fn prove(&self, purpose: proof::Purpose, nonce: &str, fields: &[&str]) -> String {
-        let signer = SigningKey::<Sha256>::new(self.key.clone());
-        let sig = signer.sign(&proof::proof_message(purpose, nonce, fields));
-        b64::encode(sig.to_bytes())
+        b64::encode(sign_pkcs1_sha256(
+            &self.key,
+            &proof::proof_message(purpose, nonce, fields),
+        ))
     }
+}
+
+/// An RSASSA-PKCS1-v1_5 signature with SHA-256 by `key` over `message` (Hello and device
+/// keys sign alike).
+pub(crate) fn sign_pkcs1_sha256(key: &RsaPrivateKey, message: &[u8]) -> Vec<u8> {
+    SigningKey::<Sha256>::new(key.clone())
+        .sign(message)
+        .to_vec()
 }
 
 #[cfg(test)]

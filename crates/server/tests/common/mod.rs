@@ -353,9 +353,8 @@ pub enum HelloKey {
 /// The `i`-th RSA-2048 key of this test binary (generated once: generation is slow).
 /// Keys 0 to 2 are Hello keys, 3 and 4 device keys ([`Device::rsa`]).
 pub fn rsa_key(i: usize) -> HelloKey {
-    static KEYS: OnceLock<Vec<std::sync::OnceLock<rsa::RsaPrivateKey>>> = OnceLock::new();
-    let keys = KEYS.get_or_init(|| (0..5).map(|_| OnceLock::new()).collect());
-    let key = keys[i].get_or_init(|| rsa::RsaPrivateKey::new(&mut rand_core::OsRng, 2048).unwrap());
+    static KEYS: [OnceLock<rsa::RsaPrivateKey>; 5] = [const { OnceLock::new() }; 5];
+    let key = KEYS[i].get_or_init(|| rsa::RsaPrivateKey::new(&mut rand_core::OsRng, 2048).unwrap());
     HelloKey::Rsa(Box::new(key.clone()))
 }
 
