@@ -17,8 +17,13 @@ pub(crate) fn admin_error(err: AdminError) -> anyhow::Error {
 }
 
 /// Runs an admin command.
-pub async fn run(data_dir: &Path, json: bool, command: Command) -> anyhow::Result<()> {
-    let admin = Admin::open(data_dir, Env::system())
+pub async fn run(
+    data_dir: &Path,
+    key_file: Option<&Path>,
+    json: bool,
+    command: Command,
+) -> anyhow::Result<()> {
+    let admin = Admin::open_with_key_file(data_dir, key_file, Env::system())
         .await
         .map_err(admin_error)?;
     let result = dispatch(&admin, json, command).await;

@@ -13,6 +13,11 @@ pub struct Cli {
     /// Data directory (database, ca.pem).
     #[arg(long, global = true, default_value = DEFAULT_DATA_DIR, value_name = "DIR")]
     pub data_dir: PathBuf,
+    /// The key file holding the key-encryption key that seals the database's secrets.
+    /// Default: the systemd credential `latchkey-kek` when the service runs with one
+    /// (`LoadCredential=latchkey-kek:PATH`), else DIR/secrets.key (created on first start).
+    #[arg(long, global = true, env = "LATCHKEY_KEY_FILE", value_name = "FILE")]
+    pub key_file: Option<PathBuf>,
     /// Print JSON instead of tables (admin commands).
     #[arg(long, global = true)]
     pub json: bool,

@@ -6,6 +6,7 @@
 
 mod admin;
 mod cli;
+mod key_file;
 mod output;
 mod policy;
 mod serve;
@@ -64,10 +65,14 @@ fn main() -> ExitCode {
             return ExitCode::from(1);
         }
     };
+    let key_file = key_file::resolve(
+        cli.key_file.clone(),
+        std::env::var_os("CREDENTIALS_DIRECTORY").map(std::path::PathBuf::from),
+    );
     let result = runtime.block_on(async move {
         match cli.command {
-            cli::Command::Serve(args) => serve::run(&cli.data_dir, args).await,
-            other => admin::run(&cli.data_dir, cli.json, other).await,
+            cli::Command::Serve(args) => serve::run(&cli.data_dir, key_file.as_deref(), args).await,
+            other => admin::run(&cli.data_dir, key_file.as_deref(), cli.json, other).await,
         }
     });
     match result {

@@ -10,8 +10,9 @@ use crate::cli::ServeArgs;
 use crate::coded;
 
 /// Starts the service and runs until interrupted.
-pub async fn run(data_dir: &Path, args: ServeArgs) -> anyhow::Result<()> {
+pub async fn run(data_dir: &Path, key_file: Option<&Path>, args: ServeArgs) -> anyhow::Result<()> {
     let mut config = ServerConfig::new(data_dir, args.listen);
+    config.key_file = key_file.map(Path::to_path_buf);
     config.insecure_http = args.insecure_http;
     config.tenant_name = args.tenant_name;
     config.public_url = args.public_url;
@@ -19,6 +20,7 @@ pub async fn run(data_dir: &Path, args: ServeArgs) -> anyhow::Result<()> {
         .await
         .map_err(|e| match e {
             StartError::InsecureNotLoopback(_) => coded(ErrorCode::InvalidField, e.to_string()),
+            StartError::Setup(setup) => coded(setup.code(), setup.to_string()),
             other => coded(ErrorCode::Internal, other.to_string()),
         })?;
     if server.created_tenant {

@@ -140,6 +140,14 @@ error_codes! {
     OidcUnsupportedGrant = ("LK-OIDC-004", 400, "the grant type is not supported"),
     /// An internal failure (storage, ...); details are in the service log only.
     Internal = ("LK-SRV-001", 500, "internal error"),
+    /// The data directory or a file in it is accessible by group or others (start-up).
+    DataDirNotPrivate = ("LK-SRV-002", 500, "the data directory or a file in it is not private to the service"),
+    /// The key file (key-encryption key) is missing, malformed or not private (start-up).
+    KeyFileUnusable = ("LK-SRV-003", 500, "the key file is missing, malformed or not private"),
+    /// The key file holds another key than the one the database's secrets are sealed under.
+    KeyFileWrongKey = ("LK-SRV-004", 500, "the key file does not belong to this database"),
+    /// A sealed secret in the database does not open: altered, moved, or of an unknown format.
+    SealedSecretInvalid = ("LK-SRV-005", 500, "a sealed secret in the database does not open"),
 }
 
 impl std::fmt::Display for ErrorCode {

@@ -70,7 +70,7 @@ impl AdminError {
                 crate::policy::PolicyServiceError::Invalid(_) => ErrorCode::PolicyInvalid,
                 _ => ErrorCode::Internal,
             },
-            AdminError::Setup(_) => ErrorCode::Internal,
+            AdminError::Setup(setup) => setup.code(),
         }
     }
 }
@@ -117,17 +117,24 @@ impl std::fmt::Debug for Admin {
 }
 
 impl Admin {
-    /// Opens the data directory (creating it and the tenant if this is the first use).
+    /// Opens the data directory (creating it and the tenant if this is the first use), with
+    /// the key file at its default place.
     pub async fn open(data_dir: &Path, env: Env) -> Result<Admin, AdminError> {
-        std::fs::create_dir_all(data_dir).map_err(|source| SetupError::Io {
-            path: data_dir.display().to_string(),
-            source,
-        })?;
+        Admin::open_with_key_file(data_dir, None, env).await
+    }
+
+    /// [`Admin::open`] with the key file at `key_file` (`None`: `DATA_DIR/secrets.key`).
+    pub async fn open_with_key_file(
+        data_dir: &Path,
+        key_file: Option<&Path>,
+        env: Env,
+    ) -> Result<Admin, AdminError> {
+        crate::data_dir::prepare(data_dir).map_err(SetupError::from)?;
         let storage = SqliteStorage::open(data_dir)
             .await
             .map_err(SetupError::from)?;
         let (tenant, _) =
-            tenant::open_or_create(&storage, data_dir, DEFAULT_TENANT_NAME, &env).await?;
+            tenant::open_or_create(&storage, data_dir, key_file, DEFAULT_TENANT_NAME, &env).await?;
         Ok(Admin {
             storage,
             tenant,
@@ -181,12 +188,17 @@ impl Admin {
             .map_err(|e| AdminError::Invalid(e.to_string()))?
             .map_err(AdminError::Invalid)?;
         let now = self.env.clock.unix();
+        let id = self.env.guid().map_err(rng_error)?.to_string();
+        let sealed_secret = self
+            .tenant
+            .seal_totp(&self.env, &id, &secret)
+            .map_err(|e| AdminError::Invalid(e.to_string()))?;
         let user = User {
-            id: self.env.guid().map_err(rng_error)?.to_string(),
+            id,
             upn: upn.clone(),
             display_name: display_name.unwrap_or(&upn).to_owned(),
             password_hash: hash,
-            totp_secret: secret.to_vec(),
+            totp_secret: sealed_secret,
             last_totp_step: None,
             disabled: false,
             created_at: now,

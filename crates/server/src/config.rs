@@ -27,6 +27,9 @@ pub struct ServerConfig {
     /// WebAuthn origin; its host is the RP ID), e.g. `http://localhost:8080`. Default:
     /// the listen address's URL.
     pub public_url: Option<String>,
+    /// The key file holding the key-encryption key that seals the database's secrets.
+    /// Default: `DATA_DIR/secrets.key`.
+    pub key_file: Option<PathBuf>,
 }
 
 impl ServerConfig {
@@ -38,6 +41,7 @@ impl ServerConfig {
             insecure_http: false,
             tenant_name: DEFAULT_TENANT_NAME.to_owned(),
             public_url: None,
+            key_file: None,
         }
     }
 }

@@ -91,17 +91,20 @@ pub async fn start(config: ServerConfig, env: Env) -> Result<RunningServer, Star
     if config.insecure_http && !config.listen.ip().is_loopback() {
         return Err(StartError::InsecureNotLoopback(config.listen.ip()));
     }
-    std::fs::create_dir_all(&config.data_dir).map_err(|source| SetupError::Io {
-        path: config.data_dir.display().to_string(),
-        source,
-    })?;
+    crate::data_dir::prepare(&config.data_dir).map_err(SetupError::from)?;
     let storage = Arc::new(
         SqliteStorage::open(&config.data_dir)
             .await
             .map_err(SetupError::from)?,
     );
-    let (tenant, created_tenant) =
-        tenant::open_or_create(&*storage, &config.data_dir, &config.tenant_name, &env).await?;
+    let (tenant, created_tenant) = tenant::open_or_create(
+        &*storage,
+        &config.data_dir,
+        config.key_file.as_deref(),
+        &config.tenant_name,
+        &env,
+    )
+    .await?;
     let listener = TcpListener::bind(config.listen)
         .await
         .map_err(|source| StartError::Bind {

@@ -54,8 +54,9 @@ async fn check(
     let (step, methods) = match &req.otp {
         None => (None, vec![amr::PWD]),
         Some(code) => {
-            let step = totp::matching_step(&user.totp_secret, code.trim(), now)
-                .ok_or(ApiError::InvalidOtp)?;
+            let secret = state.tenant.totp_secret(&user)?;
+            let step =
+                totp::matching_step(&secret, code.trim(), now).ok_or(ApiError::InvalidOtp)?;
             if user.last_totp_step.is_some_and(|last| step <= last) {
                 return Err(ApiError::InvalidOtp);
             }

@@ -37,6 +37,9 @@ pub enum StorageError {
     /// Migrating the schema failed.
     #[error("migration failed: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
+    /// Sealing a secret failed while the storage sealed existing secrets.
+    #[error(transparent)]
+    Secrets(#[from] crate::secrets::SecretsError),
 }
 
 /// Result of storage operations.
@@ -49,6 +52,15 @@ pub trait Storage: PolicyStorage + Send + Sync + 'static {
     async fn load_tenant(&self) -> StorageResult<Option<TenantRecord>>;
     /// Creates the tenant unless one exists; returns the tenant that is stored.
     async fn create_tenant(&self, tenant: &TenantRecord) -> StorageResult<TenantRecord>;
+    /// Seals a data directory's secrets in one transaction: the tenant's with `sealed`, and
+    /// every user's TOTP secret through `seal_totp`. Does nothing and returns `false` when
+    /// the tenant's secrets are sealed already (another process did it first).
+    async fn seal_secrets(
+        &self,
+        tenant: &str,
+        sealed: &SealedTenantSecrets,
+        seal_totp: &SealTotp<'_>,
+    ) -> StorageResult<bool>;
 
     /// Creates a user (conflict if the UPN exists), audited.
     async fn create_user(

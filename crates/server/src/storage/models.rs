@@ -21,7 +21,34 @@ pub struct TenantRecord {
     pub nonce_secret: Vec<u8>,
     /// Creation time.
     pub created_at: i64,
+    /// The id of the key-encryption key the secrets above (and every user's TOTP secret)
+    /// are sealed under; `None` for a data directory from before sealing (plaintext).
+    pub secrets_sealed_by: Option<String>,
 }
+
+/// The sealed forms of a tenant's secrets, written by [`crate::storage::Storage::seal_secrets`].
+pub struct SealedTenantSecrets {
+    /// The id of the key-encryption key.
+    pub kek_id: String,
+    /// The sealed CA key (text form).
+    pub ca_key_pem: String,
+    /// The sealed token-signing key.
+    pub signing_key_pkcs8: Vec<u8>,
+    /// The sealed nonce secret.
+    pub nonce_secret: Vec<u8>,
+}
+
+impl std::fmt::Debug for SealedTenantSecrets {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SealedTenantSecrets")
+            .field("kek_id", &self.kek_id)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Seals one user's TOTP secret: `(user id, plaintext) -> stored form`.
+pub type SealTotp<'a> =
+    dyn Fn(&str, &[u8]) -> Result<Vec<u8>, crate::secrets::SecretsError> + Send + Sync + 'a;
 
 impl std::fmt::Debug for TenantRecord {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {

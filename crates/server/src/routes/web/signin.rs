@@ -171,8 +171,8 @@ async fn check_password(
         return Err(ApiError::UserDisabled);
     }
     let now = state.now();
-    let step =
-        totp::matching_step(&user.totp_secret, form.otp.trim(), now).ok_or(ApiError::InvalidOtp)?;
+    let step = totp::matching_step(&state.tenant.totp_secret(&user)?, form.otp.trim(), now)
+        .ok_or(ApiError::InvalidOtp)?;
     let methods = [amr::PWD, amr::OTP, amr::MFA];
     let (cookie_value, session) = new_session(state, &user, &methods)?;
     let line = line.note(methods.join(" "));

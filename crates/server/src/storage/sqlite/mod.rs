@@ -104,7 +104,8 @@ impl Storage for SqliteStorage {
         // because it is how the tenant id is found.
         Ok(sqlx::query_as::<_, TenantRecord>(
             "SELECT id, name, ca_cert_pem, ca_key_pem, signing_key_pkcs8, signing_kid, \
-             nonce_secret, created_at FROM tenants ORDER BY created_at, id LIMIT 1",
+             nonce_secret, created_at, secrets_sealed_by FROM tenants \
+             ORDER BY created_at, id LIMIT 1",
         )
         .fetch_optional(&self.pool)
         .await?)
@@ -114,7 +115,8 @@ impl Storage for SqliteStorage {
         let (mut tx, _gate) = self.write().await?;
         let existing = sqlx::query_as::<_, TenantRecord>(
             "SELECT id, name, ca_cert_pem, ca_key_pem, signing_key_pkcs8, signing_kid, \
-             nonce_secret, created_at FROM tenants ORDER BY created_at, id LIMIT 1",
+             nonce_secret, created_at, secrets_sealed_by FROM tenants \
+             ORDER BY created_at, id LIMIT 1",
         )
         .fetch_optional(&mut *tx)
         .await?;
@@ -123,7 +125,8 @@ impl Storage for SqliteStorage {
         }
         sqlx::query(
             "INSERT INTO tenants (id, name, ca_cert_pem, ca_key_pem, signing_key_pkcs8, \
-             signing_kid, nonce_secret, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+             signing_kid, nonce_secret, created_at, secrets_sealed_by) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
         )
         .bind(&t.id)
         .bind(&t.name)
@@ -133,10 +136,64 @@ impl Storage for SqliteStorage {
         .bind(&t.signing_kid)
         .bind(&t.nonce_secret)
         .bind(t.created_at)
+        .bind(&t.secrets_sealed_by)
         .execute(&mut *tx)
         .await?;
         tx.commit().await?;
         Ok(t.clone())
+    }
+
+    async fn seal_secrets(
+        &self,
+        tenant: &str,
+        sealed: &SealedTenantSecrets,
+        seal_totp: &SealTotp<'_>,
+    ) -> StorageResult<bool> {
+        use sqlx::Connection as _;
+        let _gate = self.write_gate.clone().lock_owned().await;
+        let mut conn = self.pool.acquire().await?;
+        // The plaintext being replaced is overwritten in the database file, not left in a
+        // free page; the WAL that still holds it is truncated after the commit.
+        sqlx::query("PRAGMA secure_delete = ON")
+            .execute(&mut *conn)
+            .await?;
+        let mut tx = conn.begin_with("BEGIN IMMEDIATE").await?;
+        let updated = sqlx::query(
+            "UPDATE tenants SET ca_key_pem = $1, signing_key_pkcs8 = $2, nonce_secret = $3, \
+             secrets_sealed_by = $4 WHERE id = $5 AND secrets_sealed_by IS NULL",
+        )
+        .bind(&sealed.ca_key_pem)
+        .bind(&sealed.signing_key_pkcs8)
+        .bind(&sealed.nonce_secret)
+        .bind(&sealed.kek_id)
+        .bind(tenant)
+        .execute(&mut *tx)
+        .await?;
+        if updated.rows_affected() == 0 {
+            return Ok(false);
+        }
+        let users: Vec<(String, Vec<u8>)> =
+            sqlx::query_as("SELECT id, totp_secret FROM users WHERE tenant_id = $1")
+                .bind(tenant)
+                .fetch_all(&mut *tx)
+                .await?;
+        for (user_id, secret) in users {
+            let secret = zeroize::Zeroizing::new(secret);
+            sqlx::query("UPDATE users SET totp_secret = $1 WHERE tenant_id = $2 AND id = $3")
+                .bind(seal_totp(&user_id, &secret)?)
+                .bind(tenant)
+                .bind(&user_id)
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
+            .execute(&mut *conn)
+            .await?;
+        sqlx::query("PRAGMA secure_delete = OFF")
+            .execute(&mut *conn)
+            .await?;
+        Ok(true)
     }
 
     async fn create_user(&self, tenant: &str, u: &User, audit: &AuditRecord) -> StorageResult<()> {
