@@ -10,7 +10,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions};
 use sqlx::{Sqlite, SqlitePool, Transaction};
 use tokio::sync::{Mutex, OwnedMutexGuard};
 
@@ -36,7 +36,7 @@ impl SqliteWebStorage {
         let options = SqliteConnectOptions::from_str("sqlite:")?
             .filename(data_dir.join(DB_FILE))
             .journal_mode(SqliteJournalMode::Wal)
-            .synchronous(SqliteSynchronous::Normal)
+            .pragma("synchronous", super::sqlite::SYNCHRONOUS)
             .busy_timeout(Duration::from_secs(10))
             .foreign_keys(true);
         let pool = SqlitePoolOptions::new()
@@ -59,6 +59,12 @@ impl SqliteWebStorage {
     async fn write(&self) -> StorageResult<(Transaction<'static, Sqlite>, OwnedMutexGuard<()>)> {
         let gate = self.write_gate.clone().lock_owned().await;
         Ok((self.pool.begin_with("BEGIN IMMEDIATE").await?, gate))
+    }
+
+    /// The pool (for the storage tests).
+    #[cfg(test)]
+    pub(crate) fn pool_for_tests(&self) -> SqlitePool {
+        self.pool.clone()
     }
 
     /// Closes the pool.

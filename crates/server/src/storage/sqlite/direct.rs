@@ -45,10 +45,8 @@ pub(super) fn open(path: &Path, query_only: bool) -> StorageResult<Connection> {
     let flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
     let conn = Connection::open_with_flags(path, flags)?;
     conn.busy_timeout(BUSY_TIMEOUT)?;
-    conn.execute_batch(
-        "PRAGMA foreign_keys = ON; \
-         PRAGMA synchronous = NORMAL;",
-    )?;
+    conn.execute_batch("PRAGMA foreign_keys = ON;")?;
+    conn.pragma_update(None, "synchronous", super::SYNCHRONOUS)?;
     if !query_only {
         conn.execute_batch("PRAGMA mmap_size = 268435456;")?;
     }
@@ -134,6 +132,19 @@ mod tests {
             1,
             "the connection went back to the pool"
         );
+        Ok(())
+    }
+
+    #[test]
+    fn every_direct_connection_syncs_each_commit() -> Result<(), Box<dyn std::error::Error>> {
+        let dir = tempfile::tempdir()?;
+        let path = dir.path().join("t.db");
+        open_new(&path)?.execute_batch("PRAGMA journal_mode = WAL;")?;
+        for query_only in [false, true] {
+            let conn = open(&path, query_only)?;
+            let level: i64 = conn.query_row("PRAGMA synchronous", [], |r| r.get(0))?;
+            assert_eq!(level, 2, "synchronous = FULL (query_only: {query_only})");
+        }
         Ok(())
     }
 
