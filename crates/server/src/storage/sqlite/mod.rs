@@ -18,6 +18,7 @@ mod checkpoint;
 mod context;
 mod direct;
 mod policy;
+mod resources;
 mod signin_batch;
 mod tx;
 
