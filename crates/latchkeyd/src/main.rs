@@ -8,6 +8,7 @@ mod admin;
 mod cli;
 mod output;
 mod policy;
+mod resource;
 mod serve;
 mod since;
 mod web;
