@@ -231,8 +231,8 @@ pub trait WebStorage: Send + Sync + 'static {
     /// Redeems an authorization code (single use), expired or not: marks it used and returns
     /// it. A code that was already used is a reuse: every refresh token of its family (all
     /// issued from it, rotated or not) is revoked, the code is deleted (so a redemption still
-    /// in flight cannot store its refresh token) and `reuse_audit` is written, all in one
-    /// transaction.
+    /// in flight cannot store its refresh token) and `reuse_audit` is written when anything
+    /// was revoked, all in one transaction.
     async fn take_code(
         &self,
         tenant: &str,
@@ -250,8 +250,8 @@ pub trait WebStorage: Send + Sync + 'static {
     ) -> StorageResult<bool>;
     /// Revokes `old_hash` (which must be `client_id`'s, live at `now`, and whose user is not
     /// disabled) and stores `new` in the same family. A token of `client_id` that was
-    /// already revoked is a reuse: its whole family is revoked and `reuse_audit` written, in
-    /// one transaction. Otherwise nothing is written.
+    /// already revoked is a reuse: its whole family is revoked and, when that revoked
+    /// anything, `reuse_audit` written, in one transaction. Otherwise nothing is written.
     async fn rotate_refresh(
         &self,
         tenant: &str,

@@ -717,8 +717,9 @@ async fn insert_refresh(
     Ok(())
 }
 
-/// Revokes every live refresh token of `family` and writes `a` with the count appended to
-/// its note; returns the count.
+/// Revokes every live refresh token of `family` and, when it revoked any, writes `a` with
+/// the count appended to its note (so presenting a dead token again and again adds no
+/// lines); returns the count.
 async fn revoke_family(
     tx: &mut Transaction<'static, Sqlite>,
     tenant: &str,
@@ -734,6 +735,9 @@ async fn revoke_family(
     .execute(&mut **tx)
     .await?
     .rows_affected();
+    if revoked == 0 {
+        return Ok(0);
+    }
     let mut line = a.clone();
     let note = match line.reason.take() {
         Some(note) => format!("{note}; {revoked} refresh token(s) of the family revoked"),
