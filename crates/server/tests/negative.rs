@@ -280,7 +280,10 @@ async fn deletes_and_disables_take_effect_at_once() {
         "LK-AUTH-007",
     );
     only_audited(&h, before, 1, "LK-AUTH-007").await;
-    assert_error(&h.token(&carol.device, &prt, "api://x").await, "LK-AUTH-007");
+    assert_error(
+        &h.token(&carol.device, &prt, "api://x").await,
+        "LK-AUTH-007",
+    );
 
     // A renewal from another device than the token's is refused (LK-PRT-004 since the
     // token's binding to its device has its own code; it was LK-PRT-001).

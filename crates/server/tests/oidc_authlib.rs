@@ -537,7 +537,10 @@ async fn reuse_of_a_code_or_a_refresh_token_revokes_its_family() {
             ..before
         }
     );
-    invalid_grant(refresh(&app, &third).await, "the newest token of the family");
+    invalid_grant(
+        refresh(&app, &third).await,
+        "the newest token of the family",
+    );
     invalid_grant(refresh(&app, &second).await, "a middle token of the family");
     // Presenting dead tokens again revokes nothing more and adds no audit lines.
     assert_eq!(reuse_lines().await, 1);
@@ -574,7 +577,10 @@ async fn reuse_of_a_code_or_a_refresh_token_revokes_its_family() {
             ..before
         }
     );
-    invalid_grant(refresh(&app, &rotated).await, "the rotation of the reused code's token");
+    invalid_grant(
+        refresh(&app, &rotated).await,
+        "the rotation of the reused code's token",
+    );
     // A third use of the code is just an unknown code: nothing is issued or written.
     let before = h.counts().await;
     invalid_grant(redeem(&app, c).await, "the code a third time");
@@ -587,13 +593,19 @@ async fn reuse_of_a_code_or_a_refresh_token_revokes_its_family() {
     let c = code(app.id.clone()).await;
     let (status, body) = redeem(&other, c).await;
     assert_eq!(status, 400, "{body}");
-    invalid_grant(refresh(&other, &bystander).await, "another client's refresh token");
+    invalid_grant(
+        refresh(&other, &bystander).await,
+        "another client's refresh token",
+    );
     let bystander = ok(refresh(&app, &bystander).await, "the owner's rotation");
     // A reused token presented by another client revokes nothing.
     let lines = reuse_lines().await;
     let old = bystander.clone();
     let _newer = ok(refresh(&app, &old).await, "rotate");
-    invalid_grant(refresh(&other, &old).await, "a rotated token by another client");
+    invalid_grant(
+        refresh(&other, &old).await,
+        "a rotated token by another client",
+    );
     assert_eq!(reuse_lines().await, lines);
     assert_eq!(reuse_lines().await, 2);
 }

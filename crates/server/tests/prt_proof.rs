@@ -67,7 +67,12 @@ async fn a_stolen_prt_alone_or_with_another_devices_proof_gets_nothing() {
     let msg = proof_message(
         Purpose::Token,
         &nonce,
-        &[&h.tenant_id, &alice.device.id, &prt_binding(&prt), "api://payroll"],
+        &[
+            &h.tenant_id,
+            &alice.device.id,
+            &prt_binding(&prt),
+            "api://payroll",
+        ],
     );
     let forged = json!({
         "prt": prt,
@@ -93,13 +98,14 @@ async fn a_stolen_prt_alone_or_with_another_devices_proof_gets_nothing() {
     let msg = proof_message(
         Purpose::Token,
         &nonce,
-        &[&h.tenant_id, &alice.device.id, &prt_binding(&prt), "api://payroll"],
+        &[
+            &h.tenant_id,
+            &alice.device.id,
+            &prt_binding(&prt),
+            "api://payroll",
+        ],
     );
-    let good = with(
-        forged,
-        "/device_signature",
-        json!(alice.device.sign(&msg)),
-    );
+    let good = with(forged, "/device_signature", json!(alice.device.sign(&msg)));
     let before = h.counts().await;
     let (status, body) = h.post("/v1/token", &good, None).await;
     assert_eq!(status, 200, "{body}");
@@ -112,7 +118,10 @@ async fn a_stolen_prt_alone_or_with_another_devices_proof_gets_nothing() {
         }
     );
     let last = h.audit().await.pop().unwrap();
-    assert_eq!((last.event.as_str(), last.outcome.as_str()), ("token", "success"));
+    assert_eq!(
+        (last.event.as_str(), last.outcome.as_str()),
+        ("token", "success")
+    );
     assert_eq!(last.actor.as_deref(), Some("alice@example.com"));
     assert_eq!(last.reason.as_deref(), Some("audience api://payroll"));
 }
@@ -154,7 +163,12 @@ async fn a_token_proof_is_good_once_for_its_token_and_audience_only() {
     let msg = proof_message(
         Purpose::Token,
         &nonce,
-        &[&h.tenant_id, &alice.device.id, &prt_binding(&prt), "api://payroll"],
+        &[
+            &h.tenant_id,
+            &alice.device.id,
+            &prt_binding(&prt),
+            "api://payroll",
+        ],
     );
     let wrong_purpose = with(
         with(body.clone(), "/nonce", json!(nonce)),
@@ -175,7 +189,11 @@ async fn a_token_proof_is_good_once_for_its_token_and_audience_only() {
     let before = h.counts().await;
     let mut sends = tokio::task::JoinSet::new();
     for _ in 0..8 {
-        let (client, url, body) = (h.client.clone(), format!("{}/v1/token", h.url), body.clone());
+        let (client, url, body) = (
+            h.client.clone(),
+            format!("{}/v1/token", h.url),
+            body.clone(),
+        );
         sends.spawn(async move {
             let resp = client.post(url).json(&body).send().await.unwrap();
             let status = resp.status().as_u16();
@@ -246,8 +264,14 @@ async fn resource_administration_checks_and_audits() {
         .resource_add("api://payroll", Some("Payroll"))
         .await
         .unwrap();
-    assert_eq!((added.uri.as_str(), added.name.as_str()), ("api://payroll", "Payroll"));
-    h.admin.resource_add("https://api.example.com", None).await.unwrap();
+    assert_eq!(
+        (added.uri.as_str(), added.name.as_str()),
+        ("api://payroll", "Payroll")
+    );
+    h.admin
+        .resource_add("https://api.example.com", None)
+        .await
+        .unwrap();
     let listed: Vec<String> = h
         .admin
         .resources()
@@ -272,7 +296,11 @@ async fn resource_administration_checks_and_audits() {
         let err = h.admin.resource_add(bad, None).await.unwrap_err();
         assert_eq!(err.code().as_str(), "LK-REQ-003", "{bad:?}: {err}");
     }
-    let dup = h.admin.resource_add("api://payroll", None).await.unwrap_err();
+    let dup = h
+        .admin
+        .resource_add("api://payroll", None)
+        .await
+        .unwrap_err();
     assert_eq!(dup.code().as_str(), "LK-REQ-003", "{dup}");
     let missing = h.admin.resource_remove("api://nope").await.unwrap_err();
     assert_eq!(missing.code().as_str(), "LK-TOKEN-002", "{missing}");
@@ -295,7 +323,10 @@ async fn resource_administration_checks_and_audits() {
                 "resource_add".to_owned(),
                 Some("https://api.example.com".to_owned())
             ),
-            ("resource_remove".to_owned(), Some("api://payroll".to_owned())),
+            (
+                "resource_remove".to_owned(),
+                Some("api://payroll".to_owned())
+            ),
         ]
     );
 }
@@ -354,7 +385,9 @@ async fn a_renewal_proof_is_bound_to_its_token_and_good_once() {
 
     // The bound proof renews once (a new token row, the nonce consumed) ...
     let before = h.counts().await;
-    let (status, renewed) = h.post("/v1/prt/renew", &body(&prt, bound.clone()), None).await;
+    let (status, renewed) = h
+        .post("/v1/prt/renew", &body(&prt, bound.clone()), None)
+        .await;
     assert_eq!(status, 200, "{renewed}");
     let after = h.counts().await;
     assert_eq!(after.prts, before.prts + 1);
@@ -395,7 +428,11 @@ async fn a_renewal_proof_is_bound_to_its_token_and_good_once() {
         });
     }
     let results = sends.join_all().await;
-    assert_eq!(results.iter().filter(|(s, _)| *s == 200).count(), 1, "{results:?}");
+    assert_eq!(
+        results.iter().filter(|(s, _)| *s == 200).count(),
+        1,
+        "{results:?}"
+    );
     for (status, body) in results.iter().filter(|(s, _)| *s != 200) {
         assert!(
             ["LK-NONCE-003", "LK-PRT-001"].contains(&body["code"].as_str().unwrap()),
@@ -407,7 +444,10 @@ async fn a_renewal_proof_is_bound_to_its_token_and_good_once() {
     assert_eq!(after.used_nonces, before.used_nonces + 1);
     // The renewed token is bound to the same device, with the same rules.
     let new_prt = renewed["prt"].as_str().unwrap();
-    assert_eq!(h.token(&alice.device, new_prt, "urn:latchkey:api").await.0, 200);
+    assert_eq!(
+        h.token(&alice.device, new_prt, "urn:latchkey:api").await.0,
+        200
+    );
     assert_error(
         &h.token(&alice.device, &prt, "urn:latchkey:api").await,
         "LK-PRT-001",

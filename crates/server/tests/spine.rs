@@ -98,7 +98,10 @@ async fn join_register_signin_token_renew_leave() {
 
     // Expiry of the primary refresh token, by the clock.
     h.clock.advance(time::Duration::days(15));
-    assert_error(&h.token(&device, &new_prt, "api://payroll").await, "LK-PRT-002");
+    assert_error(
+        &h.token(&device, &new_prt, "api://payroll").await,
+        "LK-PRT-002",
+    );
     h.clock.advance(time::Duration::days(-15));
 
     // Registering again replaces the key in one go.
@@ -130,7 +133,10 @@ async fn join_register_signin_token_renew_leave() {
         &h.signin(&device, "alice@example.com", &key2).await,
         "LK-DEV-002",
     );
-    assert_error(&h.token(&device, &new_prt, "api://payroll").await, "LK-DEV-002");
+    assert_error(
+        &h.token(&device, &new_prt, "api://payroll").await,
+        "LK-DEV-002",
+    );
 
     let events: Vec<String> = h.audit().await.into_iter().map(|a| a.event).collect();
     for e in [

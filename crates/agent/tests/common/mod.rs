@@ -87,12 +87,7 @@ impl World {
 
     /// An agent on another state directory: another device of the same tenant.
     pub fn agent_in(&self, state: StateDir) -> Agent {
-        Agent::new(
-            state,
-            Box::new(Shared(self.device_clock.clone())),
-            false,
-        )
-        .with_kdf(CHEAP)
+        Agent::new(state, Box::new(Shared(self.device_clock.clone())), false).with_kdf(CHEAP)
     }
 
     pub fn otp(&self, secret: &[u8]) -> String {

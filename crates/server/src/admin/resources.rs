@@ -24,7 +24,10 @@ pub fn check_resource_uri(uri: &str) -> Result<(), AdminError> {
     let Some((scheme, rest)) = uri.split_once(':') else {
         return Err(bad("it has no scheme"));
     };
-    let scheme_ok = scheme.chars().next().is_some_and(|c| c.is_ascii_alphabetic())
+    let scheme_ok = scheme
+        .chars()
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic())
         && scheme
             .chars()
             .all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.'));
@@ -39,7 +42,11 @@ pub fn check_resource_uri(uri: &str) -> Result<(), AdminError> {
 
 impl Admin {
     /// Registers a resource; its name defaults to the URI. Audited (`resource_add`).
-    pub async fn resource_add(&self, uri: &str, name: Option<&str>) -> Result<Resource, AdminError> {
+    pub async fn resource_add(
+        &self,
+        uri: &str,
+        name: Option<&str>,
+    ) -> Result<Resource, AdminError> {
         check_resource_uri(uri)?;
         let name = name.map(str::trim).unwrap_or(uri);
         if name.is_empty() || name.len() > 100 {

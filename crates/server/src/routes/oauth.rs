@@ -304,21 +304,20 @@ pub async fn token(
                     ErrorCode::OidcInvalidGrant,
                     client.client_id
                 ));
-            let record = match state
-                .web
-                .take_code(&state.tenant.id, &hash_hex(code), &reuse)
-                .await?
-            {
-                CodeRedemption::Redeemed(record) => record,
-                CodeRedemption::Reused { .. } => {
-                    return Err(bad_grant(
+            let record =
+                match state
+                    .web
+                    .take_code(&state.tenant.id, &hash_hex(code), &reuse)
+                    .await?
+                {
+                    CodeRedemption::Redeemed(record) => record,
+                    CodeRedemption::Reused { .. } => return Err(bad_grant(
                         "the code was already used; the refresh tokens issued from it are revoked",
-                    ))
-                }
-                CodeRedemption::Unknown => {
-                    return Err(bad_grant("the code is unknown or was already used"))
-                }
-            };
+                    )),
+                    CodeRedemption::Unknown => {
+                        return Err(bad_grant("the code is unknown or was already used"))
+                    }
+                };
             if record.expires_at <= now || record.grant.client_id != client.client_id {
                 return Err(bad_grant(
                     "the code has expired or was issued to another client",
