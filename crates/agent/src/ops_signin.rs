@@ -1,7 +1,7 @@
 //! `latchkey signin` and `latchkey token`.
 
 use latchkey_proto::api::signin::{RenewRequest, SignInRequest, SignInResponse, TokenRequest};
-use latchkey_proto::proof::Purpose;
+use latchkey_proto::proof::{prt_binding, Purpose};
 
 use crate::agent::Agent;
 use crate::client::ServiceClient;
@@ -86,7 +86,7 @@ impl Agent {
         let device_signature = device.key()?.prove(
             Purpose::RenewPrt,
             &nonce,
-            &[&device.tenant_id, &device.device_id],
+            &[&device.tenant_id, &device.device_id, &prt_binding(&sso.prt)],
         );
         let response = client.renew(&RenewRequest {
             prt: sso.prt,
@@ -98,8 +98,11 @@ impl Agent {
     }
 
     /// An access token for `audience`, renewing the primary refresh token first when it is
-    /// within [`RENEW_MARGIN_SECS`] of expiry.
+    /// within [`RENEW_MARGIN_SECS`] of expiry. The primary refresh token is sent with a
+    /// device-key proof over a fresh nonce, the token and the audience (it is not a bearer
+    /// token: the service refuses it alone).
     pub fn token(&self, upn: &str, audience: &str) -> Result<String, AgentError> {
+        let audience = audience.trim();
         let device = DeviceRecord::require(&self.state)?;
         let mut sso = self.sso(upn)?.ok_or_else(|| AgentError::NoPrt {
             upn: upn.to_owned(),
@@ -108,9 +111,23 @@ impl Agent {
             sso = self.renew(upn)?;
         }
         let client = ServiceClient::new(&device.server_url, &device.ca_pem)?;
+        let nonce = client.nonce(Purpose::Token)?;
+        let device_signature = device.key()?.prove(
+            Purpose::Token,
+            &nonce,
+            &[
+                &device.tenant_id,
+                &device.device_id,
+                &prt_binding(&sso.prt),
+                audience,
+            ],
+        );
         let response = client.token(&TokenRequest {
             prt: sso.prt,
             audience: audience.to_owned(),
+            device_id: Some(device.device_id.clone()),
+            nonce: Some(nonce),
+            device_signature: Some(device_signature),
         })?;
         Ok(response.access_token)
     }

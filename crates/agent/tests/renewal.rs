@@ -14,6 +14,9 @@ fn a_token_renews_the_prt_near_expiry_and_not_before() {
     let upn = "rosa@example.com";
     let agent = w.enrolled(upn);
     let first = agent.sso(upn).unwrap().unwrap();
+    w.runtime
+        .block_on(w.admin.resource_add("api://payroll", None))
+        .unwrap();
 
     agent.token(upn, "api://payroll").unwrap();
     assert_eq!(
@@ -43,11 +46,44 @@ fn a_token_renews_the_prt_near_expiry_and_not_before() {
     assert!(err.code().starts_with("LK-PRT-"), "{err}");
 }
 
+/// The agent proves possession of the device key with every use of its primary refresh
+/// token: the token copied to another device gets nothing there, and an audience the tenant
+/// does not know gets nothing anywhere.
+#[test]
+fn a_copied_prt_is_refused_on_another_device_and_unknown_audiences_are_refused() {
+    let w = world();
+    w.runtime
+        .block_on(w.admin.resource_add("api://payroll", None))
+        .unwrap();
+    let victim = w.enrolled("uma@example.com");
+    let thief = w.enrolled_in(
+        "vic@example.com",
+        latchkey_agent::store::StateDir::new(w._dir.path().join("thief")),
+    );
+    let err = victim.token("uma@example.com", "api://nope").unwrap_err();
+    assert_eq!(err.code(), "LK-TOKEN-001", "{err}");
+
+    let stolen = victim.sso("uma@example.com").unwrap().unwrap();
+    thief
+        .state()
+        .write_json("sso/uma@example.com.json", &stolen)
+        .unwrap();
+    let err = thief.token("uma@example.com", "api://payroll").unwrap_err();
+    assert_eq!(err.code(), "LK-PRT-004", "{err}");
+    let err = thief.renew("uma@example.com").unwrap_err();
+    assert_eq!(err.code(), "LK-PRT-004", "{err}");
+    // The owner's device still gets its token.
+    victim.token("uma@example.com", "api://payroll").unwrap();
+}
+
 #[test]
 fn a_disabled_device_stops_tokens_at_once() {
     let w = world();
     let upn = "sam@example.com";
     let agent = w.enrolled(upn);
+    w.runtime
+        .block_on(w.admin.resource_add("api://x", None))
+        .unwrap();
     agent.token(upn, "api://x").unwrap();
 
     let device = agent.device().unwrap().unwrap();
@@ -63,6 +99,9 @@ fn the_prt_expires_on_the_service_side() {
     let w = world();
     let upn = "tia@example.com";
     let agent = w.enrolled(upn);
+    w.runtime
+        .block_on(w.admin.resource_add("api://x", None))
+        .unwrap();
     w.server_clock.advance(secs(15 * 86_400));
     w.device_clock.advance(15 * 86_400);
     let err = agent.token(upn, "api://x").unwrap_err();

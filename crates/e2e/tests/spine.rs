@@ -160,6 +160,25 @@ fn join_setup_signin_token_survive_a_restart() {
     world
         .device("laptop", &["signin", "--pin-stdin"], &format!("{PIN}\n"))
         .assert_ok();
+    // Tokens only for audiences the tenant knows: refused until the resource is registered.
+    world
+        .device("laptop", &["token", "--audience", "api://payroll"], "")
+        .assert_error("LK-TOKEN-001");
+    world
+        .admin(
+            &["resource", "add", "api://payroll", "--name", "Payroll"],
+            "",
+        )
+        .assert_ok();
+    let resources = world.admin(&["resource", "list", "--json"], "").json();
+    assert_eq!(resources[0]["uri"], "api://payroll");
+    assert_eq!(resources[0]["name"], "Payroll");
+    world
+        .admin(&["resource", "add", "not a uri"], "")
+        .assert_error("LK-REQ-003");
+    world
+        .admin(&["resource", "remove", "api://nope"], "")
+        .assert_error("LK-TOKEN-002");
     let token = world
         .device("laptop", &["token", "--audience", "api://payroll"], "")
         .assert_ok()

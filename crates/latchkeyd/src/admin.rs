@@ -157,6 +157,7 @@ async fn dispatch(admin: &Admin, json: bool, command: Command) -> anyhow::Result
         Command::Group(c) => crate::policy::group(admin, json, c).await,
         Command::AdminToken(c) => crate::policy::admin_token(admin, json, c).await,
         Command::Client(c) => crate::web::client(admin, json, c).await,
+        Command::Resource(c) => crate::resource::resource(admin, json, c).await,
         Command::SecurityKey(c) => crate::web::security_key(admin, json, c).await,
         Command::Audit(args) => {
             let from = match &args.since {

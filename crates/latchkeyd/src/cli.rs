@@ -57,6 +57,10 @@ pub enum Command {
     /// Manage OpenID Connect applications.
     #[command(subcommand)]
     Client(crate::web::ClientCommand),
+    /// Manage resources: the audiences access tokens may be issued for (besides the
+    /// applications' client ids).
+    #[command(subcommand)]
+    Resource(crate::resource::ResourceCommand),
     /// Manage FIDO2 security keys and the tenant's settings for them.
     #[command(subcommand, name = "security-key")]
     SecurityKey(crate::web::SecurityKeyCommand),

@@ -9,6 +9,7 @@ mod cli;
 mod key_file;
 mod output;
 mod policy;
+mod resource;
 mod serve;
 mod since;
 mod web;

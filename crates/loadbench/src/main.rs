@@ -25,7 +25,7 @@ use anyhow::{bail, Context, Result};
 use clap::Parser;
 use latchkey_proto::api::{auth, device, key, signin};
 use latchkey_proto::b64;
-use latchkey_proto::proof::Purpose;
+use latchkey_proto::proof::{self, Purpose};
 
 use client::Api;
 use sim::{DeviceKeyKind, SimDevice};
@@ -71,6 +71,8 @@ struct Args {
 }
 
 const PASSWORD: &str = "load-bench-password";
+/// The resource the token phases ask tokens for (registered before them).
+const BENCH_AUDIENCE: &str = "api://bench";
 
 fn main() -> Result<()> {
     let args = Args::parse();
@@ -231,7 +233,13 @@ async fn run(args: Args) -> Result<()> {
         signins.len(),
         t0.elapsed().as_secs_f64()
     );
-    let signins = prepare(&wire, "/v1/signin", &signins)?;
+    // Each prepared sign-in with the index of its device (presign cycles over the devices),
+    // so that the token phase can sign with the device each token was issued to.
+    let signins: Vec<(usize, wire::Prepared)> = prepare(&wire, "/v1/signin", &signins)?
+        .into_iter()
+        .enumerate()
+        .map(|(i, req)| (i % devices.len(), req))
+        .collect();
     let wire2 = wire.clone();
     let cpu0 = cpu::Snapshot::take(pid);
     let (summary, prts) = runner::closed_loop(
@@ -240,19 +248,17 @@ async fn run(args: Args) -> Result<()> {
         args.concurrency,
         move |req| {
             let wire = wire2.clone();
-            async move { Ok(wire.send_json::<PrtOnly>(&req).await?.prt) }
+            async move { Ok((req.0, wire.send_json::<PrtOnly>(&req.1).await?.prt)) }
         },
     )
     .await;
     table.push(summary.row_with_cpu(cpu0.since(pid)));
 
-    let token_requests: Vec<_> = prts
-        .into_iter()
-        .map(|prt| signin::TokenRequest {
-            prt,
-            audience: "api://bench".into(),
-        })
-        .collect();
+    // Tokens for an audience: each request carries the device-key proof (pre-signed).
+    world
+        .admin(&["resource", "add", BENCH_AUDIENCE], "")
+        .assert_ok();
+    let token_requests = presign_tokens(&api, prts, &devices, &tid).await?;
     let token_requests = prepare(&wire, "/v1/token", &token_requests)?;
     let wire2 = wire.clone();
     let cpu0 = cpu::Snapshot::take(pid);
@@ -305,10 +311,8 @@ async fn run(args: Args) -> Result<()> {
                 let nonce = api.nonce(Purpose::SignIn).await?;
                 let req = signin_request(dev, &nonce, &tid)?;
                 let r: signin::SignInResponse = api.post("/v1/signin", &req, None).await?;
-                let t = signin::TokenRequest {
-                    prt: r.prt,
-                    audience: "api://bench".into(),
-                };
+                let nonce = api.nonce(Purpose::Token).await?;
+                let t = token_request(dev, r.prt, &nonce, &tid)?;
                 api.post::<_, signin::TokenResponse>("/v1/token", &t, None)
                     .await
                     .map(|_| ())
@@ -349,6 +353,70 @@ fn signin_request(dev: &SimDevice, nonce: &str, tid: &str) -> Result<signin::Sig
         nonce: nonce.to_string(),
         assertion: dev.hello_sign(Purpose::SignIn, nonce, &fields)?,
         device_signature: dev.device_sign(Purpose::SignIn, nonce, &fields)?,
+    })
+}
+
+fn token_request(
+    dev: &SimDevice,
+    prt: String,
+    nonce: &str,
+    tid: &str,
+) -> Result<signin::TokenRequest> {
+    let binding = proof::prt_binding(&prt);
+    let fields = [tid, dev.id(), binding.as_str(), BENCH_AUDIENCE];
+    Ok(signin::TokenRequest {
+        device_signature: Some(dev.device_sign(Purpose::Token, nonce, &fields)?),
+        prt,
+        audience: BENCH_AUDIENCE.into(),
+        device_id: Some(dev.id().to_string()),
+        nonce: Some(nonce.to_string()),
+    })
+}
+
+/// Fetches a `token` nonce per primary refresh token (untimed) and signs the token
+/// requests on every core with the key of the device each token was issued to.
+async fn presign_tokens(
+    api: &Api,
+    prts: Vec<(usize, String)>,
+    devices: &Arc<Vec<SimDevice>>,
+    tid: &str,
+) -> Result<Vec<signin::TokenRequest>> {
+    let api2 = api.clone();
+    let (_, nonces) = runner::closed_loop("nonce issue (token)", prts, 64, move |prt| {
+        let api = api2.clone();
+        async move { Ok(((*prt).clone(), api.nonce(Purpose::Token).await?)) }
+    })
+    .await;
+    let threads = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(2);
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..threads)
+            .map(|t| {
+                let nonces = &nonces;
+                scope.spawn(move || {
+                    nonces
+                        .iter()
+                        .skip(t)
+                        .step_by(threads)
+                        .map(|((dev, prt), nonce)| {
+                            let dev = devices
+                                .get(*dev)
+                                .ok_or_else(|| anyhow::anyhow!("no device {dev}"))?;
+                            token_request(dev, prt.clone(), nonce, tid)
+                        })
+                        .collect::<Result<Vec<_>>>()
+                })
+            })
+            .collect();
+        let mut all = Vec::new();
+        for h in handles {
+            all.extend(
+                h.join()
+                    .map_err(|_| anyhow::anyhow!("signing thread panicked"))??,
+            );
+        }
+        Ok(all)
     })
 }
 

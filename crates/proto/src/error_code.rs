@@ -95,6 +95,14 @@ error_codes! {
     PrtInvalid = ("LK-PRT-001", 401, "the primary refresh token is unknown or revoked"),
     /// The primary refresh token has expired.
     PrtExpired = ("LK-PRT-002", 401, "the primary refresh token has expired"),
+    /// A primary refresh token was sent without the device-key proof that must come with it.
+    PrtProofRequired = ("LK-PRT-003", 401, "using a primary refresh token needs a device-key proof over a fresh nonce"),
+    /// The primary refresh token was issued to another device than the request names.
+    PrtWrongDevice = ("LK-PRT-004", 401, "the primary refresh token is bound to another device"),
+    /// The audience is neither a registered application nor a registered resource.
+    AudienceUnknown = ("LK-TOKEN-001", 400, "the audience is not a registered application or resource of this tenant"),
+    /// No such resource (administration).
+    ResourceNotFound = ("LK-TOKEN-002", 404, "no such resource"),
     /// The SyncML message could not be parsed (not XML, not SyncML, over a limit).
     SyncMlMalformed = ("LK-SYNCML-001", 400, "the SyncML message is malformed"),
     /// A SyncML endpoint was called without a SyncML content type.

@@ -30,7 +30,8 @@ pub enum Purpose {
     /// [`Purpose::as_str`] used in the signed message, is accepted as an alias.
     #[serde(alias = "signin")]
     SignIn,
-    /// Primary refresh token renewal. Fields: tenant id, device id.
+    /// Primary refresh token renewal. Fields: tenant id, device id, [`prt_binding`] of the
+    /// token being renewed.
     RenewPrt,
     /// Leaving the organisation (device disable). Fields: tenant id, device id.
     Leave,
@@ -39,6 +40,9 @@ pub enum Purpose {
     /// the request body (of the SyncML message; of the empty string for
     /// `POST /v1/policy/effective`).
     PolicySync,
+    /// An access token for an audience from a primary refresh token (`POST /v1/token`).
+    /// Fields: tenant id, device id, [`prt_binding`] of the token, the audience (as sent).
+    Token,
 }
 
 impl Purpose {
@@ -51,18 +55,31 @@ impl Purpose {
             Purpose::RenewPrt => "renew_prt",
             Purpose::Leave => "leave",
             Purpose::PolicySync => "policy_sync",
+            Purpose::Token => "token",
         }
     }
 
     /// Every purpose.
-    pub const ALL: [Purpose; 6] = [
+    pub const ALL: [Purpose; 7] = [
         Purpose::Join,
         Purpose::RegisterKey,
         Purpose::SignIn,
         Purpose::RenewPrt,
         Purpose::Leave,
         Purpose::PolicySync,
+        Purpose::Token,
     ];
+}
+
+/// What a proof that uses a primary refresh token binds of it: the lowercase hex SHA-256 of
+/// the token's text. The proof then names the one token it was made for (a proof cannot be
+/// carried over to another token), without the token itself being part of the signed bytes.
+pub fn prt_binding(prt: &str) -> String {
+    use sha2::{Digest, Sha256};
+    Sha256::digest(prt.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
 }
 
 /// Builds the message to sign for `purpose` over `nonce` and the purpose's `fields`.
@@ -93,5 +110,14 @@ mod tests {
         assert_ne!(a, proof_message(Purpose::SignIn, "n2", &["ab", "c"]));
         assert_ne!(a, proof_message(Purpose::SignIn, "n1", &["a", "bc"]));
         assert!(a.starts_with(b"LATCHKEY-PROOF-V1\0signin\0n1"));
+    }
+
+    #[test]
+    fn a_prt_binding_is_the_hex_sha256_of_the_token() {
+        // SHA-256("abc"), FIPS 180-2 appendix B.1.
+        assert_eq!(
+            prt_binding("abc"),
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+        );
     }
 }

@@ -17,9 +17,11 @@ use crate::tenant::{self, SetupError, Tenant, CA_FILE, DEFAULT_TENANT_NAME};
 use crate::{password, totp};
 
 mod policy;
+mod resources;
 mod web;
 
 pub use policy::{AdminTokenListing, GpoListing, GroupListing, TargetChange, ADMIN_TOKEN_PREFIX};
+pub use resources::check_resource_uri;
 pub use web::{ClientListing, NewClient, SecurityKeyReport};
 
 /// The actor recorded for administrative changes.
@@ -37,6 +39,9 @@ pub enum AdminError {
     /// No such key.
     #[error("no key {0}")]
     NoSuchKey(String),
+    /// No such resource.
+    #[error("no resource {0}")]
+    NoSuchResource(String),
     /// A value given is not acceptable.
     #[error("{0}")]
     Invalid(String),
@@ -64,6 +69,7 @@ impl AdminError {
             AdminError::NoSuchUser(_) => ErrorCode::InvalidCredentials,
             AdminError::NoSuchDevice(_) => ErrorCode::DeviceNotFound,
             AdminError::NoSuchKey(_) => ErrorCode::KeyNotFound,
+            AdminError::NoSuchResource(_) => ErrorCode::ResourceNotFound,
             AdminError::Invalid(_) => ErrorCode::InvalidField,
             AdminError::Policy(p) => match p {
                 crate::policy::PolicyServiceError::Malformed(_) => ErrorCode::SyncMlMalformed,

@@ -46,6 +46,13 @@ pub mod event {
     pub const POLICY_SESSION_CLOSE: &str = "policy_session_close";
     /// An OpenID Connect application was registered.
     pub const CLIENT_CREATE: &str = "oidc_client_create";
+    /// A resource (an audience of access tokens) was registered.
+    pub const RESOURCE_ADD: &str = "resource_add";
+    /// A resource was removed.
+    pub const RESOURCE_REMOVE: &str = "resource_remove";
+    /// An authorization code or a rotated refresh token was presented again: what was
+    /// issued from it (the refresh-token family) was revoked.
+    pub const OIDC_GRANT_REUSE: &str = "oidc_grant_reuse";
     /// An application received tokens for a user (authorization code redeemed).
     pub const OIDC_TOKEN: &str = "oidc_token";
     /// Password + TOTP sign-in on the web pages.

@@ -92,6 +92,21 @@ pub enum ApiError {
     /// LK-PRT-002.
     #[error("the primary refresh token has expired")]
     PrtExpired,
+    /// LK-PRT-003.
+    #[error(
+        "using a primary refresh token needs a device-key proof: device_id, a nonce of \
+         purpose `token` and device_signature"
+    )]
+    PrtProofRequired,
+    /// LK-PRT-004.
+    #[error("the primary refresh token is bound to another device than the request names")]
+    PrtWrongDevice,
+    /// LK-TOKEN-001.
+    #[error(
+        "the audience is not a registered application (latchkeyd client add) or resource \
+         (latchkeyd resource add) of this tenant"
+    )]
+    AudienceUnknown,
     /// LK-SYNCML-001.
     #[error("the SyncML message is malformed: {0}")]
     SyncMlMalformed(String),
@@ -182,6 +197,9 @@ impl ApiError {
             KeyWrongUser => ErrorCode::KeyWrongUser,
             PrtInvalid => ErrorCode::PrtInvalid,
             PrtExpired => ErrorCode::PrtExpired,
+            PrtProofRequired => ErrorCode::PrtProofRequired,
+            PrtWrongDevice => ErrorCode::PrtWrongDevice,
+            AudienceUnknown => ErrorCode::AudienceUnknown,
             SyncMlMalformed(_) => ErrorCode::SyncMlMalformed,
             SyncMlMediaType => ErrorCode::SyncMlMediaType,
             PolicySessionUnknown => ErrorCode::PolicySessionUnknown,

@@ -37,6 +37,7 @@ fn purpose_byte(purpose: Purpose) -> u8 {
         Purpose::RenewPrt => 4,
         Purpose::Leave => 5,
         Purpose::PolicySync => 6,
+        Purpose::Token => 7,
     }
 }
 

@@ -17,6 +17,8 @@ pub const ENROLLMENT_AUDIENCE: &str = "urn:latchkey:enrollment";
 pub const ID_TOKEN_AUDIENCE: &str = "urn:latchkey:agent";
 /// Audience of the access token a sign-in returns.
 pub const DEFAULT_AUDIENCE: &str = "urn:latchkey:api";
+/// Longest audience accepted by `POST /v1/token` and `latchkeyd resource add`.
+pub const MAX_AUDIENCE: usize = 512;
 /// Lifetime of enrolment tokens (seconds).
 pub const ENROLLMENT_LIFETIME_SECS: i64 = 600;
 /// Lifetime of ID and access tokens (seconds).

@@ -212,8 +212,11 @@ async fn garbage_base64_and_bad_keys_on_every_endpoint() {
         &h.post("/v1/devices/leave", &body, None).await,
         "LK-NONCE-001",
     );
-    assert_error(&h.token("%%%", "api://x").await, "LK-PRT-001");
-    assert_error(&h.token("x", "").await, "LK-REQ-003");
+    assert_error(
+        &h.token(&alice.device, "%%%", "api://x").await,
+        "LK-PRT-001",
+    );
+    assert_error(&h.token(&alice.device, "x", "").await, "LK-REQ-003");
     assert_error(
         &h.password("\u{0}", "\u{0}", Some("12")).await,
         "LK-AUTH-001",

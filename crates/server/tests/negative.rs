@@ -251,7 +251,7 @@ async fn deletes_and_disables_take_effect_at_once() {
         "LK-KEY-001",
     );
     only_audited(&h, before, 1, "LK-KEY-001").await;
-    assert_error(&h.token(&prt, "api://x").await, "LK-KEY-001");
+    assert_error(&h.token(&alice.device, &prt, "api://x").await, "LK-KEY-001");
     assert_error(&h.renew(&alice.device, &prt).await, "LK-KEY-001");
     assert!(h.audit().await.iter().any(|a| a.event == "key_delete"));
 
@@ -266,7 +266,7 @@ async fn deletes_and_disables_take_effect_at_once() {
         "LK-DEV-002",
     );
     only_audited(&h, before, 1, "LK-DEV-002").await;
-    assert_error(&h.token(&prt, "api://x").await, "LK-DEV-002");
+    assert_error(&h.token(&bob.device, &prt, "api://x").await, "LK-DEV-002");
     assert_error(&h.renew(&bob.device, &prt).await, "LK-DEV-002");
 
     // Disabled user.
@@ -280,13 +280,20 @@ async fn deletes_and_disables_take_effect_at_once() {
         "LK-AUTH-007",
     );
     only_audited(&h, before, 1, "LK-AUTH-007").await;
-    assert_error(&h.token(&prt, "api://x").await, "LK-AUTH-007");
+    assert_error(
+        &h.token(&carol.device, &prt, "api://x").await,
+        "LK-AUTH-007",
+    );
 
-    // A renewal from another device than the token's is refused.
+    // A renewal from another device than the token's is refused (LK-PRT-004 since the
+    // token's binding to its device has its own code; it was LK-PRT-001).
     let dave = enrolled(&h, "dave@example.com", p256_key()).await;
     let (_, session) = h.signin(&dave.device, &dave.upn, &dave.key).await;
     let prt = session["prt"].as_str().unwrap().to_owned();
     let eve = enrolled(&h, "eve@example.com", p256_key()).await;
-    assert_error(&h.renew(&eve.device, &prt).await, "LK-PRT-001");
-    assert_error(&h.token("not-a-token", "api://x").await, "LK-PRT-001");
+    assert_error(&h.renew(&eve.device, &prt).await, "LK-PRT-004");
+    assert_error(
+        &h.token(&eve.device, "not-a-token", "api://x").await,
+        "LK-PRT-001",
+    );
 }

@@ -1,6 +1,7 @@
 //! OpenID Connect for applications, accepted by Authlib (tests/oidc/rp_code_flow.py): the
 //! real service over loopback HTTPS, a password + TOTP web sign-in, the code flow with PKCE
-//! and a confidential client, UserInfo and refresh; plus the endpoint's refusals.
+//! and a confidential client, UserInfo and refresh; plus the endpoint's refusals and the
+//! revocation of a grant family when a code or refresh token is used twice.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
 
 mod common;
@@ -9,6 +10,7 @@ use std::io::{BufRead, BufReader, Write};
 use std::process::{Command, Stdio};
 
 use common::{Harness, PASSWORD};
+use latchkey_server::storage::Counts;
 
 fn python() -> String {
     std::env::var("LATCHKEY_PYTHON").unwrap_or_else(|_| {
@@ -345,11 +347,15 @@ async fn code_refresh_and_userinfo_refusals() {
         "the right redirect_uri after a failed redemption",
     );
 
-    // A code is single-use.
+    // A code is single-use (and its second use revokes what the first one issued: see
+    // reuse_of_a_code_or_a_refresh_token_revokes_its_family).
     let c = code().await;
     let (status, tokens) = redeem(c.clone(), redirect).await;
     assert_eq!(status, 200, "{tokens}");
     invalid_grant(redeem(c, redirect).await, "a code used twice");
+    let c = code().await;
+    let (status, tokens) = redeem(c, redirect).await;
+    assert_eq!(status, 200, "{tokens}");
 
     // A code lives 60 seconds on the service clock.
     let c = code().await;
@@ -403,4 +409,211 @@ async fn code_refresh_and_userinfo_refusals() {
     }
     h.clock.advance(time::Duration::seconds(3601));
     common::assert_error(&userinfo(Some(access)).await, "LK-AUTH-004");
+}
+
+/// RFC 6749 §10.5 and the OAuth 2.0 Security BCP: an authorization code used twice revokes
+/// the refresh tokens issued from it, and a rotated refresh token used again revokes every
+/// refresh token of its family, in one transaction, audited as `oidc_grant_reuse`. Other
+/// families (another authorization of the same user and client) are untouched.
+#[tokio::test]
+async fn reuse_of_a_code_or_a_refresh_token_revokes_its_family() {
+    let h = Harness::start().await;
+    let upn = "frank@example.com";
+    let secret = h.add_user(upn).await;
+    let redirect = "https://127.0.0.1:1/callback";
+    let app = h
+        .admin
+        .client_add("Confidential app", &[redirect.to_owned()], false)
+        .await
+        .unwrap();
+    let other = h
+        .admin
+        .client_add("Other app", &[redirect.to_owned()], false)
+        .await
+        .unwrap();
+    let b = browser(&h);
+    let session = web_signin(&h, &b, upn, &secret).await;
+    let code = |client_id: String| {
+        let (b, session, url) = (&b, &session, &h.url);
+        async move {
+            let r = b
+                .get(format!(
+                    "{url}/oauth2/authorize?response_type=code&client_id={client_id}&scope=openid&redirect_uri={redirect}&state=st"
+                ))
+                .header("cookie", session)
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(r.status(), 303);
+            let location = r.headers()["location"].to_str().unwrap().to_owned();
+            location
+                .split("code=")
+                .nth(1)
+                .unwrap()
+                .split('&')
+                .next()
+                .unwrap()
+                .to_owned()
+        }
+    };
+    let token = |client: &common_client::Creds, fields: Vec<(&'static str, String)>| {
+        let mut fields = fields;
+        fields.push(("client_id", client.id.clone()));
+        fields.push(("client_secret", client.secret.clone()));
+        let (b, url) = (&b, &h.url);
+        async move {
+            let r = b
+                .post(format!("{url}/oauth2/token"))
+                .form(&fields)
+                .send()
+                .await
+                .unwrap();
+            (
+                r.status().as_u16(),
+                r.json::<serde_json::Value>().await.unwrap(),
+            )
+        }
+    };
+    let app = common_client::Creds {
+        id: app.client_id.clone(),
+        secret: app.client_secret.clone().unwrap(),
+    };
+    let other = common_client::Creds {
+        id: other.client_id.clone(),
+        secret: other.client_secret.clone().unwrap(),
+    };
+    let redeem = |client: &common_client::Creds, code: String| {
+        token(
+            client,
+            vec![
+                ("grant_type", "authorization_code".into()),
+                ("code", code),
+                ("redirect_uri", redirect.to_owned()),
+            ],
+        )
+    };
+    let refresh = |client: &common_client::Creds, refresh_token: &str| {
+        token(
+            client,
+            vec![
+                ("grant_type", "refresh_token".into()),
+                ("refresh_token", refresh_token.to_owned()),
+            ],
+        )
+    };
+    let invalid_grant = |(status, body): (u16, serde_json::Value), what: &str| {
+        assert_eq!(status, 400, "{what}: {body}");
+        assert_eq!(body["error"], "invalid_grant", "{what}: {body}");
+        assert_eq!(body["code"], "LK-OIDC-003", "{what}: {body}");
+    };
+    let ok = |(status, body): (u16, serde_json::Value), what: &str| {
+        assert_eq!(status, 200, "{what}: {body}");
+        body["refresh_token"].as_str().unwrap().to_owned()
+    };
+    let reuse_lines = || async {
+        h.audit()
+            .await
+            .into_iter()
+            .filter(|a| a.event == "oidc_grant_reuse")
+            .count()
+    };
+
+    // An untouched family of the same user and client, to check it survives.
+    let bystander = ok(redeem(&app, code(app.id.clone()).await).await, "bystander");
+
+    // Refresh reuse: the rotated (newer) token also stops working.
+    let first = ok(redeem(&app, code(app.id.clone()).await).await, "redeem");
+    let second = ok(refresh(&app, &first).await, "rotate once");
+    let third = ok(refresh(&app, &second).await, "rotate twice");
+    let before = h.counts().await;
+    invalid_grant(refresh(&app, &first).await, "the first token again");
+    assert_eq!(reuse_lines().await, 1);
+    // No token issued; the family's one live token revoked; one audit line.
+    assert_eq!(
+        h.counts().await,
+        Counts {
+            audit: before.audit + 1,
+            live_refresh_tokens: before.live_refresh_tokens - 1,
+            ..before
+        }
+    );
+    invalid_grant(
+        refresh(&app, &third).await,
+        "the newest token of the family",
+    );
+    invalid_grant(refresh(&app, &second).await, "a middle token of the family");
+    // Presenting dead tokens again revokes nothing more and adds no audit lines.
+    assert_eq!(reuse_lines().await, 1);
+    let line = h
+        .audit()
+        .await
+        .into_iter()
+        .rfind(|a| a.event == "oidc_grant_reuse")
+        .unwrap();
+    assert_eq!(line.outcome, "failure");
+    assert!(
+        line.reason
+            .as_deref()
+            .unwrap()
+            .contains("1 refresh token(s) of the family revoked"),
+        "{line:?}"
+    );
+    // The bystander family still rotates.
+    let bystander = ok(refresh(&app, &bystander).await, "another family");
+
+    // Code reuse: the refresh token issued from the first redemption stops working, and
+    // so does its rotation.
+    let c = code(app.id.clone()).await;
+    let from_code = ok(redeem(&app, c.clone()).await, "redeem");
+    let rotated = ok(refresh(&app, &from_code).await, "rotate");
+    let before = h.counts().await;
+    invalid_grant(redeem(&app, c.clone()).await, "the code again");
+    assert_eq!(reuse_lines().await, 2);
+    assert_eq!(
+        h.counts().await,
+        Counts {
+            audit: before.audit + 1,
+            live_refresh_tokens: before.live_refresh_tokens - 1,
+            ..before
+        }
+    );
+    invalid_grant(
+        refresh(&app, &rotated).await,
+        "the rotation of the reused code's token",
+    );
+    // A third use of the code is just an unknown code: nothing is issued or written.
+    let before = h.counts().await;
+    invalid_grant(redeem(&app, c).await, "the code a third time");
+    invalid_grant(refresh(&app, &from_code).await, "a dead token again");
+    assert_eq!(h.counts().await, before);
+    let bystander = ok(refresh(&app, &bystander).await, "another family");
+
+    // A code of one client presented by another client is spent and revokes nothing else;
+    // a refresh token presented by another client is refused without rotating it.
+    let c = code(app.id.clone()).await;
+    let (status, body) = redeem(&other, c).await;
+    assert_eq!(status, 400, "{body}");
+    invalid_grant(
+        refresh(&other, &bystander).await,
+        "another client's refresh token",
+    );
+    let bystander = ok(refresh(&app, &bystander).await, "the owner's rotation");
+    // A reused token presented by another client revokes nothing.
+    let lines = reuse_lines().await;
+    let old = bystander.clone();
+    let _newer = ok(refresh(&app, &old).await, "rotate");
+    invalid_grant(
+        refresh(&other, &old).await,
+        "a rotated token by another client",
+    );
+    assert_eq!(reuse_lines().await, lines);
+    assert_eq!(reuse_lines().await, 2);
+}
+
+mod common_client {
+    /// A confidential client's credentials.
+    pub struct Creds {
+        pub id: String,
+        pub secret: String,
+    }
 }

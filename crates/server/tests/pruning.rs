@@ -8,7 +8,9 @@ mod common;
 use common::*;
 use latchkey_server::clock::Clock;
 use latchkey_server::storage::sqlite::SqliteStorage;
-use latchkey_server::storage::web::{Challenge, Grant, RefreshGrant, WebSession};
+use latchkey_server::storage::web::{
+    AuthCode, Challenge, CodeRedemption, Grant, RefreshGrant, WebSession,
+};
 use latchkey_server::storage::{ConsumedNonce, Prt, Storage, WebStorage};
 
 const DAY: i64 = 24 * 3600;
@@ -33,6 +35,29 @@ async fn only_tokens_and_sessions_expired_before_the_cutoff_are_deleted() {
         .client_add("App", &["https://app.example/cb".to_owned()], true)
         .await
         .unwrap();
+    // The refresh tokens below descend from one redeemed (live) code: a refresh token is
+    // stored only for a code recorded as redeemed.
+    let grant = Grant {
+        client_id: app.client_id.clone(),
+        user_id: user_id.clone(),
+        scope: "openid".into(),
+        amr: "pwd otp mfa".into(),
+        auth_time: now,
+    };
+    let code = AuthCode {
+        code_hash: "code-0".into(),
+        redirect_uri: "https://app.example/cb".into(),
+        nonce: None,
+        code_challenge: None,
+        expires_at: now + 60,
+        grant: grant.clone(),
+    };
+    web.store_code(&tid, &code).await.unwrap();
+    let reuse = latchkey_server::audit::line("oidc_grant_reuse", now);
+    assert!(matches!(
+        web.take_code(&tid, "code-0", &reuse).await.unwrap(),
+        CodeRedemption::Redeemed(_)
+    ));
     // (Each session needs a TOTP step later than the enrolment's.)
     // Tokens and sessions that expired 8 days ago, 1 day ago, and will expire tomorrow.
     let expiries = [now - 8 * DAY, now - DAY, now + DAY];
@@ -77,16 +102,14 @@ async fn only_tokens_and_sessions_expired_before_the_cutoff_are_deleted() {
             token_hash: format!("refresh-{i}"),
             expires_at,
             revoked: false,
+            family_id: "code-0".into(),
             grant: Grant {
-                client_id: app.client_id.clone(),
-                user_id: user_id.clone(),
-                scope: "openid".into(),
-                amr: "pwd otp mfa".into(),
                 auth_time: expires_at - DAY,
+                ..grant.clone()
             },
         };
         let line = latchkey_server::audit::line("oidc_token", now);
-        web.store_refresh(&tid, &refresh, &line).await.unwrap();
+        assert!(web.store_refresh(&tid, &refresh, &line).await.unwrap());
         let challenge = Challenge {
             id: format!("challenge-{i}"),
             purpose: "signin".into(),

@@ -78,7 +78,8 @@ async fn join_register_signin_token_renew_leave() {
     assert_eq!(claims.amr, ["swk", "pin", "mfa", "ngcmfa"]);
     let prt = session["prt"].as_str().unwrap().to_owned();
 
-    let (status, body) = h.token(&prt, "api://payroll").await;
+    h.add_resource("api://payroll").await;
+    let (status, body) = h.token(&device, &prt, "api://payroll").await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["token_type"], "Bearer");
     let claims =
@@ -89,15 +90,18 @@ async fn join_register_signin_token_renew_leave() {
     let (status, renewed) = h.renew(&device, &prt).await;
     assert_eq!(status, 200, "{renewed}");
     let new_prt = renewed["prt"].as_str().unwrap().to_owned();
-    assert_error(&h.token(&prt, "api://payroll").await, "LK-PRT-001");
-    assert_eq!(h.token(&new_prt, "api://payroll").await.0, 200);
+    assert_error(&h.token(&device, &prt, "api://payroll").await, "LK-PRT-001");
+    assert_eq!(h.token(&device, &new_prt, "api://payroll").await.0, 200);
     // The raw token is never stored.
     let db = std::fs::read(h.data_dir().join("latchkey.db")).unwrap();
     assert!(!db.windows(new_prt.len()).any(|w| w == new_prt.as_bytes()));
 
     // Expiry of the primary refresh token, by the clock.
     h.clock.advance(time::Duration::days(15));
-    assert_error(&h.token(&new_prt, "api://payroll").await, "LK-PRT-002");
+    assert_error(
+        &h.token(&device, &new_prt, "api://payroll").await,
+        "LK-PRT-002",
+    );
     h.clock.advance(time::Duration::days(-15));
 
     // Registering again replaces the key in one go.
@@ -129,7 +133,10 @@ async fn join_register_signin_token_renew_leave() {
         &h.signin(&device, "alice@example.com", &key2).await,
         "LK-DEV-002",
     );
-    assert_error(&h.token(&new_prt, "api://payroll").await, "LK-DEV-002");
+    assert_error(
+        &h.token(&device, &new_prt, "api://payroll").await,
+        "LK-DEV-002",
+    );
 
     let events: Vec<String> = h.audit().await.into_iter().map(|a| a.event).collect();
     for e in [
@@ -233,6 +240,7 @@ async fn everything_survives_a_restart() {
     let user = enrolled(&h, "alice@example.com", rsa_key(0)).await;
     let (status, session) = h.signin(&user.device, &user.upn, &user.key).await;
     assert_eq!(status, 200);
+    h.add_resource("api://x").await;
     let fingerprint = h.server.as_ref().unwrap().ca_fingerprint.clone();
     let ca = std::fs::read(h.data_dir().join("ca.pem")).unwrap();
 
@@ -242,9 +250,11 @@ async fn everything_survives_a_restart() {
     assert_eq!(server.ca_fingerprint, fingerprint);
     assert!(!server.created_tenant);
     assert_eq!(std::fs::read(h.data_dir().join("ca.pem")).unwrap(), ca);
-    // Keys, users, devices and tokens survive; the signing key too (same kid).
+    // Keys, users, devices, resources and tokens survive; the signing key too (same kid).
     assert_eq!(
-        h.token(session["prt"].as_str().unwrap(), "api://x").await.0,
+        h.token(&user.device, session["prt"].as_str().unwrap(), "api://x")
+            .await
+            .0,
         200
     );
     assert_eq!(h.signin(&user.device, &user.upn, &user.key).await.0, 200);

@@ -82,12 +82,12 @@ pub fn world() -> World {
 
 impl World {
     pub fn agent(&self) -> Agent {
-        Agent::new(
-            self.state.clone(),
-            Box::new(Shared(self.device_clock.clone())),
-            false,
-        )
-        .with_kdf(CHEAP)
+        self.agent_in(self.state.clone())
+    }
+
+    /// An agent on another state directory: another device of the same tenant.
+    pub fn agent_in(&self, state: StateDir) -> Agent {
+        Agent::new(state, Box::new(Shared(self.device_clock.clone())), false).with_kdf(CHEAP)
     }
 
     pub fn otp(&self, secret: &[u8]) -> String {
@@ -97,7 +97,12 @@ impl World {
 
     /// A user who joined a cloud device with MFA, set up Hello and signed in.
     pub fn enrolled(&self, upn: &str) -> Agent {
-        let agent = self.joined(upn, JoinType::Cloud);
+        self.enrolled_in(upn, self.state.clone())
+    }
+
+    /// [`World::enrolled`] on the device whose state is `state`.
+    pub fn enrolled_in(&self, upn: &str, state: StateDir) -> Agent {
+        let agent = self.joined_in(upn, JoinType::Cloud, state);
         agent.check_prerequisites(upn).unwrap();
         assert!(!agent.mfa_needed(upn).unwrap(), "the owner stands in");
         agent.provision(upn, PIN, None, &mut |_| {}).unwrap();
@@ -107,6 +112,11 @@ impl World {
 
     /// A user who joined a device of `join_type` with MFA (no Hello key yet).
     pub fn joined(&self, upn: &str, join_type: JoinType) -> Agent {
+        self.joined_in(upn, join_type, self.state.clone())
+    }
+
+    /// [`World::joined`] on the device whose state is `state`.
+    pub fn joined_in(&self, upn: &str, join_type: JoinType, state: StateDir) -> Agent {
         let created = self
             .runtime
             .block_on(self.admin.add_user(upn, PASSWORD, None))
@@ -121,7 +131,7 @@ impl World {
             .unwrap()
             .to_owned();
         let secret = base32(&secret);
-        let agent = self.agent();
+        let agent = self.agent_in(state);
         agent
             .join(&JoinOptions {
                 server: self.url.clone(),

@@ -40,7 +40,7 @@ pub struct SignInResponse {
 }
 
 /// `POST /v1/prt/renew`: a new primary refresh token for the old one plus a device proof
-/// over `proof_message(RenewPrt, nonce, [tenant_id, device_id])`.
+/// over `proof_message(RenewPrt, nonce, [tenant_id, device_id, prt_binding(prt)])`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RenewRequest {
@@ -54,14 +54,29 @@ pub struct RenewRequest {
     pub device_signature: String,
 }
 
-/// `POST /v1/token`: an access token for `audience` from a primary refresh token.
+/// `POST /v1/token`: an access token for `audience` from a primary refresh token and a
+/// device-key proof over `proof_message(Token, nonce, [tenant_id, device_id,
+/// prt_binding(prt), audience])` with a nonce of purpose `token`.
+///
+/// The proof members are optional on the wire only so that a request without them (a
+/// primary refresh token alone) is told apart (`LK-PRT-003`) from a malformed one.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct TokenRequest {
     /// The primary refresh token.
     pub prt: String,
-    /// The audience the token is for.
+    /// The audience the token is for: a registered application's client id or a registered
+    /// resource URI (`latchkeyd resource add`).
     pub audience: String,
+    /// The device the token is bound to.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub device_id: Option<String>,
+    /// A nonce issued for [`crate::proof::Purpose::Token`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub nonce: Option<String>,
+    /// Device-key signature (base64url).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub device_signature: Option<String>,
 }
 
 /// An access token.

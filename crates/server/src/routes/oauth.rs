@@ -18,7 +18,7 @@ use super::web::{hash_hex, see_other, signed_in, PageError};
 use crate::audit::{self, event};
 use crate::error::ApiError;
 use crate::state::AppState;
-use crate::storage::web::{AuthCode, Grant, OidcClient, RefreshGrant};
+use crate::storage::web::{AuthCode, CodeRedemption, Grant, OidcClient, RefreshGrant, Rotation};
 use crate::storage::User;
 use crate::tokens::ACCESS_LIFETIME_SECS;
 
@@ -297,11 +297,27 @@ pub async fn token(
                 .code
                 .as_deref()
                 .ok_or_else(|| oauth(ErrorCode::OidcInvalidRequest, "code is required"))?;
-            let record = state
-                .web
-                .take_code(&state.tenant.id, &hash_hex(code))
-                .await?
-                .ok_or_else(|| bad_grant("the code is unknown or was already used"))?;
+            let reuse = audit::line(event::OIDC_GRANT_REUSE, now)
+                .source(addr.ip())
+                .failure(format!(
+                    "{}: authorization code presented again (client {})",
+                    ErrorCode::OidcInvalidGrant,
+                    client.client_id
+                ));
+            let record =
+                match state
+                    .web
+                    .take_code(&state.tenant.id, &hash_hex(code), &reuse)
+                    .await?
+                {
+                    CodeRedemption::Redeemed(record) => record,
+                    CodeRedemption::Reused { .. } => return Err(bad_grant(
+                        "the code was already used; the refresh tokens issued from it are revoked",
+                    )),
+                    CodeRedemption::Unknown => {
+                        return Err(bad_grant("the code is unknown or was already used"))
+                    }
+                };
             if record.expires_at <= now || record.grant.client_id != client.client_id {
                 return Err(bad_grant(
                     "the code has expired or was issued to another client",
@@ -329,24 +345,45 @@ pub async fn token(
                     ))
                 }
             }
-            (record.grant, record.nonce, None)
+            (record.grant, record.nonce, Err(record.code_hash))
         }
         "refresh_token" => {
             let old = form
                 .refresh_token
                 .as_deref()
                 .ok_or_else(|| oauth(ErrorCode::OidcInvalidRequest, "refresh_token is required"))?;
-            let (text, new) = new_refresh(&state, None)?;
-            let grant = state
+            let (text, new) = new_refresh(&state, None, String::new())?;
+            let reuse = audit::line(event::OIDC_GRANT_REUSE, now)
+                .source(addr.ip())
+                .failure(format!(
+                    "{}: rotated refresh token presented again (client {})",
+                    ErrorCode::OidcInvalidGrant,
+                    client.client_id
+                ));
+            let rotation = state
                 .web
-                .rotate_refresh(&state.tenant.id, &hash_hex(old), &new, now)
-                .await?
-                .ok_or_else(|| {
-                    bad_grant("the refresh token is unknown, used, expired or its user is disabled")
-                })?;
-            if grant.client_id != client.client_id {
-                return Err(bad_grant("the refresh token was issued to another client"));
-            }
+                .rotate_refresh(
+                    &state.tenant.id,
+                    &hash_hex(old),
+                    &client.client_id,
+                    &new,
+                    now,
+                    &reuse,
+                )
+                .await?;
+            let grant = match rotation {
+                Rotation::Rotated(grant) => grant,
+                Rotation::Reused { .. } => {
+                    return Err(bad_grant(
+                        "the refresh token was already used; every refresh token of its family is revoked",
+                    ))
+                }
+                Rotation::Invalid => {
+                    return Err(bad_grant(
+                        "the refresh token is unknown, expired, another client's, or its user is disabled",
+                    ))
+                }
+            };
             if let Some(scope) = &form.scope {
                 if scope
                     .split(' ')
@@ -358,7 +395,7 @@ pub async fn token(
                     ));
                 }
             }
-            (grant, None, Some(text))
+            (grant, None, Ok(text))
         }
         _ => {
             return Err(oauth(
@@ -373,18 +410,24 @@ pub async fn token(
         .await?
         .filter(|u| !u.disabled)
         .ok_or_else(|| bad_grant("the user is disabled"))?;
+    // `refresh`: the rotated token, or the code hash whose family a first token starts.
     let refresh_token = match refresh {
-        Some(text) => text,
-        None => {
-            let (text, record) = new_refresh(&state, Some(&grant))?;
+        Ok(text) => text,
+        Err(family) => {
+            let (text, record) = new_refresh(&state, Some(&grant), family)?;
             let line = audit::line(event::OIDC_TOKEN, now)
                 .actor(&user.upn)
                 .source(addr.ip())
                 .note(format!("client {} ({})", client.client_id, grant.amr));
-            state
+            if !state
                 .web
                 .store_refresh(&state.tenant.id, &record, &line)
-                .await?;
+                .await?
+            {
+                return Err(bad_grant(
+                    "the code was presented again meanwhile; nothing is issued from it",
+                ));
+            }
             text
         }
     };
@@ -408,15 +451,19 @@ pub async fn token(
     Ok(([(CACHE_CONTROL, "no-store")], axum::Json(body)).into_response())
 }
 
+/// A new refresh token in `family` (for a rotation, the storage sets the family and grant
+/// of the token it replaces).
 fn new_refresh(
     state: &AppState,
     grant: Option<&Grant>,
+    family_id: String,
 ) -> Result<(String, RefreshGrant), OAuthError> {
     let text = b64::encode(state.env.random::<32>().map_err(ApiError::from)?);
     let record = RefreshGrant {
         token_hash: hash_hex(&text),
         expires_at: state.now() + REFRESH_LIFETIME_SECS,
         revoked: false,
+        family_id,
         grant: grant.cloned().unwrap_or(Grant {
             client_id: String::new(),
             user_id: String::new(),

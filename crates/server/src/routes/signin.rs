@@ -8,7 +8,7 @@
 use axum::extract::State;
 use latchkey_proto::api::signin::{RenewRequest, SignInRequest, SignInResponse};
 use latchkey_proto::claims::{amr, TokenClaims};
-use latchkey_proto::proof::{proof_message, Purpose};
+use latchkey_proto::proof::{proof_message, prt_binding, Purpose};
 use sha2::{Digest, Sha256};
 
 use super::audited;
@@ -94,7 +94,10 @@ async fn signin_checked(
     Ok(response)
 }
 
-/// Primary refresh token renewal: the old token plus a fresh device-key proof.
+/// Primary refresh token renewal: the old token plus a fresh device-key proof over a nonce
+/// of purpose `renew_prt`, the tenant, the device and the old token's [`prt_binding`]. The
+/// nonce is consumed in the renewal's transaction (a replayed proof: LK-NONCE-003); a refused
+/// request writes nothing but its audit line.
 pub async fn renew(
     State(state): State<AppState>,
     addr: ClientAddr,
@@ -121,9 +124,13 @@ async fn renew_checked(
     let live = live_prt(state, &req.prt, now).await?;
     if live.device.id != req.device_id {
         // The token is bound to its device.
-        return Err(ApiError::PrtInvalid);
+        return Err(ApiError::PrtWrongDevice);
     }
-    let message = proof_message(Purpose::RenewPrt, &req.nonce, &[&tenant.id, &req.device_id]);
+    let message = proof_message(
+        Purpose::RenewPrt,
+        &req.nonce,
+        &[&tenant.id, &req.device_id, &prt_binding(&req.prt)],
+    );
     if !crypto::verify_device(&live.device.public_key_spki, &message, &device_signature) {
         return Err(ApiError::DeviceProofInvalid);
     }

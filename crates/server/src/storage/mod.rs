@@ -6,6 +6,7 @@
 
 mod models;
 pub mod policy;
+pub mod resources;
 pub mod sqlite;
 pub mod web;
 pub mod web_sqlite;
@@ -14,6 +15,7 @@ use async_trait::async_trait;
 
 pub use models::*;
 pub use policy::PolicyStorage;
+pub use resources::{Resource, ResourceStorage};
 pub use web::WebStorage;
 
 /// A storage failure.
@@ -47,7 +49,7 @@ pub type StorageResult<T> = Result<T, StorageError>;
 
 /// The directory's persistent state.
 #[async_trait]
-pub trait Storage: PolicyStorage + Send + Sync + 'static {
+pub trait Storage: PolicyStorage + ResourceStorage + Send + Sync + 'static {
     /// The tenant of this data directory, if created.
     async fn load_tenant(&self) -> StorageResult<Option<TenantRecord>>;
     /// Creates the tenant unless one exists; returns the tenant that is stored.

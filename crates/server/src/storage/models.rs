@@ -283,4 +283,10 @@ pub struct Counts {
     pub used_nonces: i64,
     /// Audit lines.
     pub audit: i64,
+    /// Registered resources.
+    pub resources: i64,
+    /// Application refresh tokens, live or revoked.
+    pub refresh_tokens: i64,
+    /// Live (not revoked) application refresh tokens.
+    pub live_refresh_tokens: i64,
 }

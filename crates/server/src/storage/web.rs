@@ -75,11 +75,42 @@ pub struct RefreshGrant {
     pub token_hash: String,
     /// Expiry.
     pub expires_at: i64,
-    /// Whether revoked (rotated).
+    /// Whether revoked (rotated, or its family revoked).
     pub revoked: bool,
+    /// The family: the `code_hash` of the authorization code the chain of rotations started
+    /// from (every token of a family is revoked when one of them, or the code, is reused).
+    pub family_id: String,
     /// The grant.
     #[sqlx(flatten)]
     pub grant: Grant,
+}
+
+/// What redeeming an authorization code found.
+#[derive(Debug, Clone)]
+pub enum CodeRedemption {
+    /// The code, now marked used.
+    Redeemed(AuthCode),
+    /// The code had been redeemed before: its family was revoked.
+    Reused {
+        /// How many refresh tokens were revoked.
+        revoked: u64,
+    },
+    /// No such code (never issued, or pruned).
+    Unknown,
+}
+
+/// What presenting a refresh token found.
+#[derive(Debug, Clone)]
+pub enum Rotation {
+    /// The token was live: it is revoked and the new one stored; its grant.
+    Rotated(Grant),
+    /// The token had been revoked before (a reuse): its family was revoked.
+    Reused {
+        /// How many refresh tokens were revoked.
+        revoked: u64,
+    },
+    /// Unknown, another client's, expired, or its user is disabled: nothing written.
+    Invalid,
 }
 
 /// A browser session.
@@ -197,25 +228,39 @@ pub trait WebStorage: Send + Sync + 'static {
     async fn list_clients(&self, tenant: &str) -> StorageResult<Vec<OidcClient>>;
     /// Stores an authorization code.
     async fn store_code(&self, tenant: &str, code: &AuthCode) -> StorageResult<()>;
-    /// Deletes and returns an authorization code (single use), expired or not.
-    async fn take_code(&self, tenant: &str, code_hash: &str) -> StorageResult<Option<AuthCode>>;
-    /// Stores a refresh token with an audit line.
+    /// Redeems an authorization code (single use), expired or not: marks it used and returns
+    /// it. A code that was already used is a reuse: every refresh token of its family (all
+    /// issued from it, rotated or not) is revoked, the code is deleted (so a redemption still
+    /// in flight cannot store its refresh token) and `reuse_audit` is written when anything
+    /// was revoked, all in one transaction.
+    async fn take_code(
+        &self,
+        tenant: &str,
+        code_hash: &str,
+        reuse_audit: &AuditRecord,
+    ) -> StorageResult<CodeRedemption>;
+    /// Stores the first refresh token of the family of the code `token.family_id` with an
+    /// audit line, provided that code is still recorded as redeemed; false (and nothing
+    /// written) when its reuse was detected meanwhile.
     async fn store_refresh(
         &self,
         tenant: &str,
         token: &RefreshGrant,
         audit: &AuditRecord,
-    ) -> StorageResult<()>;
-    /// Revokes `old_hash` (which must be live at `now`, and whose user is not disabled) and
-    /// stores `new`; returns the old grant, or `None` (and writes nothing) when it was not
-    /// live.
+    ) -> StorageResult<bool>;
+    /// Revokes `old_hash` (which must be `client_id`'s, live at `now`, and whose user is not
+    /// disabled) and stores `new` in the same family. A token of `client_id` that was
+    /// already revoked is a reuse: its whole family is revoked and, when that revoked
+    /// anything, `reuse_audit` written, in one transaction. Otherwise nothing is written.
     async fn rotate_refresh(
         &self,
         tenant: &str,
         old_hash: &str,
+        client_id: &str,
         new: &RefreshGrant,
         now: i64,
-    ) -> StorageResult<Option<Grant>>;
+        reuse_audit: &AuditRecord,
+    ) -> StorageResult<Rotation>;
 
     /// Records a password + TOTP web sign-in: the TOTP step (refused, returning false, when
     /// it or a later one was already used), the session and the audit line.

@@ -220,19 +220,37 @@ impl WebStorage for SqliteWebStorage {
         Ok(())
     }
 
-    async fn take_code(&self, tenant: &str, code_hash: &str) -> StorageResult<Option<AuthCode>> {
+    async fn take_code(
+        &self,
+        tenant: &str,
+        code_hash: &str,
+        reuse_audit: &AuditRecord,
+    ) -> StorageResult<CodeRedemption> {
         let (mut tx, _gate) = self.write().await?;
         let code = sqlx::query_as::<_, AuthCode>(
-            "DELETE FROM oidc_codes WHERE tenant_id = $1 AND code_hash = $2 RETURNING \
-             code_hash, client_id, user_id, redirect_uri, scope, nonce, code_challenge, amr, \
-             auth_time, expires_at",
+            "UPDATE oidc_codes SET used = TRUE WHERE tenant_id = $1 AND code_hash = $2 \
+             AND used = FALSE RETURNING code_hash, client_id, user_id, redirect_uri, scope, \
+             nonce, code_challenge, amr, auth_time, expires_at",
         )
         .bind(tenant)
         .bind(code_hash)
         .fetch_optional(&mut *tx)
         .await?;
+        if let Some(code) = code {
+            tx.commit().await?;
+            return Ok(CodeRedemption::Redeemed(code));
+        }
+        let reused = sqlx::query("DELETE FROM oidc_codes WHERE tenant_id = $1 AND code_hash = $2")
+            .bind(tenant)
+            .bind(code_hash)
+            .execute(&mut *tx)
+            .await?;
+        if reused.rows_affected() != 1 {
+            return Ok(CodeRedemption::Unknown);
+        }
+        let revoked = revoke_family(&mut tx, tenant, code_hash, reuse_audit).await?;
         tx.commit().await?;
-        Ok(code)
+        Ok(CodeRedemption::Reused { revoked })
     }
 
     async fn store_refresh(
@@ -240,41 +258,78 @@ impl WebStorage for SqliteWebStorage {
         tenant: &str,
         t: &RefreshGrant,
         a: &AuditRecord,
-    ) -> StorageResult<()> {
+    ) -> StorageResult<bool> {
         let (mut tx, _gate) = self.write().await?;
+        let redeemed: bool = sqlx::query_scalar(
+            "SELECT EXISTS (SELECT 1 FROM oidc_codes WHERE tenant_id = $1 AND code_hash = $2 \
+             AND used = TRUE)",
+        )
+        .bind(tenant)
+        .bind(&t.family_id)
+        .fetch_one(&mut *tx)
+        .await?;
+        if !redeemed {
+            return Ok(false);
+        }
         insert_refresh(&mut tx, tenant, t).await?;
         audit(&mut tx, tenant, a).await?;
         tx.commit().await?;
-        Ok(())
+        Ok(true)
     }
 
     async fn rotate_refresh(
         &self,
         tenant: &str,
         old_hash: &str,
+        client_id: &str,
         new: &RefreshGrant,
         now: i64,
-    ) -> StorageResult<Option<Grant>> {
+        reuse_audit: &AuditRecord,
+    ) -> StorageResult<Rotation> {
         let (mut tx, _gate) = self.write().await?;
-        let old = sqlx::query_as::<_, Grant>(
+        let old = sqlx::query_as::<_, (String, String, String, String, i64, Option<String>)>(
             "UPDATE oidc_refresh_tokens SET revoked = TRUE WHERE tenant_id = $1 \
-             AND token_hash = $2 AND revoked = FALSE AND expires_at > $3 \
+             AND token_hash = $2 AND client_id = $3 AND revoked = FALSE AND expires_at > $4 \
              AND user_id IN (SELECT id FROM users WHERE tenant_id = $1 AND disabled = FALSE) \
-             RETURNING client_id, user_id, scope, amr, auth_time",
+             RETURNING client_id, user_id, scope, amr, auth_time, family_id",
         )
         .bind(tenant)
         .bind(old_hash)
+        .bind(client_id)
         .bind(now)
         .fetch_optional(&mut *tx)
         .await?;
-        let Some(old) = old else {
-            return Ok(None);
+        if let Some((client_id, user_id, scope, amr, auth_time, family)) = old {
+            let grant = Grant {
+                client_id,
+                user_id,
+                scope,
+                amr,
+                auth_time,
+            };
+            let mut new = new.clone();
+            new.grant = grant.clone();
+            new.family_id = family.unwrap_or_else(|| old_hash.to_owned());
+            insert_refresh(&mut tx, tenant, &new).await?;
+            tx.commit().await?;
+            return Ok(Rotation::Rotated(grant));
+        }
+        let presented = sqlx::query_as::<_, (bool, Option<String>)>(
+            "SELECT revoked, family_id FROM oidc_refresh_tokens WHERE tenant_id = $1 \
+             AND token_hash = $2 AND client_id = $3",
+        )
+        .bind(tenant)
+        .bind(old_hash)
+        .bind(client_id)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some((true, family)) = presented else {
+            return Ok(Rotation::Invalid);
         };
-        let mut new = new.clone();
-        new.grant = old.clone();
-        insert_refresh(&mut tx, tenant, &new).await?;
+        let family = family.unwrap_or_else(|| old_hash.to_owned());
+        let revoked = revoke_family(&mut tx, tenant, &family, reuse_audit).await?;
         tx.commit().await?;
-        Ok(Some(old))
+        Ok(Rotation::Reused { revoked })
     }
 
     async fn password_session(
@@ -651,7 +706,8 @@ async fn insert_refresh(
 ) -> StorageResult<()> {
     sqlx::query(
         "INSERT INTO oidc_refresh_tokens (tenant_id, token_hash, client_id, user_id, scope, amr, \
-         auth_time, expires_at, revoked) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, FALSE)",
+         auth_time, expires_at, revoked, family_id) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, FALSE, $9)",
     )
     .bind(tenant)
     .bind(&t.token_hash)
@@ -661,7 +717,39 @@ async fn insert_refresh(
     .bind(&t.grant.amr)
     .bind(t.grant.auth_time)
     .bind(t.expires_at)
+    .bind(&t.family_id)
     .execute(&mut **tx)
     .await?;
     Ok(())
+}
+
+/// Revokes every live refresh token of `family` and, when it revoked any, writes `a` with
+/// the count appended to its note (so presenting a dead token again and again adds no
+/// lines); returns the count.
+async fn revoke_family(
+    tx: &mut Transaction<'static, Sqlite>,
+    tenant: &str,
+    family: &str,
+    a: &AuditRecord,
+) -> StorageResult<u64> {
+    let revoked = sqlx::query(
+        "UPDATE oidc_refresh_tokens SET revoked = TRUE WHERE tenant_id = $1 AND family_id = $2 \
+         AND revoked = FALSE",
+    )
+    .bind(tenant)
+    .bind(family)
+    .execute(&mut **tx)
+    .await?
+    .rows_affected();
+    if revoked == 0 {
+        return Ok(0);
+    }
+    let mut line = a.clone();
+    let note = match line.reason.take() {
+        Some(note) => format!("{note}; {revoked} refresh token(s) of the family revoked"),
+        None => format!("{revoked} refresh token(s) of the family revoked"),
+    };
+    line.reason = Some(note);
+    audit(tx, tenant, &line).await?;
+    Ok(revoked)
 }

@@ -14,7 +14,7 @@ use std::sync::{Arc, OnceLock};
 
 use latchkey_proto::b64;
 use latchkey_proto::bcrypt::RsaPublicBlob;
-use latchkey_proto::proof::{proof_message, Purpose};
+use latchkey_proto::proof::{proof_message, prt_binding, Purpose};
 use latchkey_server::admin::Admin;
 use latchkey_server::clock::{Clock, Env, ManualClock, SystemRandom};
 use latchkey_server::storage::{AuditRecord, Counts};
@@ -253,7 +253,11 @@ impl Harness {
 
     pub async fn renew(&self, device: &Device, prt: &str) -> (u16, Value) {
         let nonce = self.nonce(Purpose::RenewPrt).await;
-        let msg = proof_message(Purpose::RenewPrt, &nonce, &[&self.tenant_id, &device.id]);
+        let msg = proof_message(
+            Purpose::RenewPrt,
+            &nonce,
+            &[&self.tenant_id, &device.id, &prt_binding(prt)],
+        );
         let body = json!({
             "prt": prt,
             "device_id": device.id,
@@ -263,13 +267,33 @@ impl Harness {
         self.post("/v1/prt/renew", &body, None).await
     }
 
-    pub async fn token(&self, prt: &str, audience: &str) -> (u16, Value) {
-        self.post(
-            "/v1/token",
-            &json!({"prt": prt, "audience": audience}),
-            None,
-        )
-        .await
+    /// The body of `POST /v1/token` for `prt` and `audience`, with a proof by `device`'s key
+    /// over a fresh `token` nonce.
+    pub async fn token_body(&self, device: &Device, prt: &str, audience: &str) -> Value {
+        let nonce = self.nonce(Purpose::Token).await;
+        let msg = proof_message(
+            Purpose::Token,
+            &nonce,
+            &[&self.tenant_id, &device.id, &prt_binding(prt), audience],
+        );
+        json!({
+            "prt": prt,
+            "audience": audience,
+            "device_id": device.id,
+            "nonce": nonce,
+            "device_signature": device.sign(&msg),
+        })
+    }
+
+    /// An access token for `audience` with a proof by `device` (the one `prt` was issued to).
+    pub async fn token(&self, device: &Device, prt: &str, audience: &str) -> (u16, Value) {
+        let body = self.token_body(device, prt, audience).await;
+        self.post("/v1/token", &body, None).await
+    }
+
+    /// Registers a resource (an audience of access tokens).
+    pub async fn add_resource(&self, uri: &str) {
+        self.admin.resource_add(uri, None).await.unwrap();
     }
 }
 

@@ -18,6 +18,7 @@ mod checkpoint;
 mod context;
 mod direct;
 mod policy;
+mod resources;
 mod signin_batch;
 mod tx;
 
@@ -567,6 +568,8 @@ impl Storage for SqliteStorage {
             ("prts", &mut out.prts),
             ("used_nonces", &mut out.used_nonces),
             ("audit", &mut out.audit),
+            ("resources", &mut out.resources),
+            ("oidc_refresh_tokens", &mut out.refresh_tokens),
         ] {
             *slot = sqlx::query_scalar(&format!(
                 "SELECT COUNT(*) FROM {table} WHERE tenant_id = $1"
@@ -575,6 +578,12 @@ impl Storage for SqliteStorage {
             .fetch_one(&mut *conn)
             .await?;
         }
+        out.live_refresh_tokens = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM oidc_refresh_tokens WHERE tenant_id = $1 AND revoked = FALSE",
+        )
+        .bind(tenant)
+        .fetch_one(&mut *conn)
+        .await?;
         Ok(out)
     }
 }

@@ -1,0 +1,94 @@
+//! [`ResourceStorage`] on SQLite (portable SQL).
+
+use async_trait::async_trait;
+
+use super::tx::{conflict_if_duplicate, consume_nonce, insert_audit};
+use super::SqliteStorage;
+use crate::storage::resources::{Resource, ResourceStorage};
+use crate::storage::{AuditRecord, ConsumedNonce, StorageResult};
+
+#[async_trait]
+impl ResourceStorage for SqliteStorage {
+    async fn add_resource(
+        &self,
+        tenant: &str,
+        r: &Resource,
+        audit: &AuditRecord,
+    ) -> StorageResult<()> {
+        let (mut tx, _gate) = self.write().await?;
+        conflict_if_duplicate(
+            sqlx::query(
+                "INSERT INTO resources (tenant_id, uri, name, created_at) VALUES ($1, $2, $3, $4)",
+            )
+            .bind(tenant)
+            .bind(&r.uri)
+            .bind(&r.name)
+            .bind(r.created_at)
+            .execute(&mut *tx)
+            .await,
+            || format!("resource {}", r.uri),
+        )?;
+        insert_audit(&mut tx, tenant, audit).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn list_resources(&self, tenant: &str) -> StorageResult<Vec<Resource>> {
+        Ok(sqlx::query_as::<_, Resource>(
+            "SELECT uri, name, created_at FROM resources WHERE tenant_id = $1 \
+             ORDER BY created_at, uri",
+        )
+        .bind(tenant)
+        .fetch_all(&self.pool)
+        .await?)
+    }
+
+    async fn remove_resource(
+        &self,
+        tenant: &str,
+        uri: &str,
+        audit: &AuditRecord,
+    ) -> StorageResult<bool> {
+        let (mut tx, _gate) = self.write().await?;
+        let gone = sqlx::query("DELETE FROM resources WHERE tenant_id = $1 AND uri = $2")
+            .bind(tenant)
+            .bind(uri)
+            .execute(&mut *tx)
+            .await?;
+        if gone.rows_affected() != 1 {
+            return Ok(false);
+        }
+        insert_audit(&mut tx, tenant, audit).await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    async fn issue_token(
+        &self,
+        tenant: &str,
+        nonce: &ConsumedNonce,
+        audience: Option<&str>,
+        audit: &AuditRecord,
+    ) -> StorageResult<bool> {
+        let (mut tx, _gate) = self.write().await?;
+        if let Some(audience) = audience {
+            // Inside the transaction, so a resource or application removed meanwhile gets
+            // no more tokens.
+            let known: bool = sqlx::query_scalar(
+                "SELECT EXISTS (SELECT 1 FROM resources WHERE tenant_id = $1 AND uri = $2) \
+                 OR EXISTS (SELECT 1 FROM oidc_clients WHERE tenant_id = $1 AND client_id = $2)",
+            )
+            .bind(tenant)
+            .bind(audience)
+            .fetch_one(&mut *tx)
+            .await?;
+            if !known {
+                return Ok(false);
+            }
+        }
+        consume_nonce(&mut tx, tenant, nonce).await?;
+        insert_audit(&mut tx, tenant, audit).await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+}
