@@ -54,8 +54,10 @@ impl Agent {
             device_id: device.device_id.clone(),
             key_id: container.key_id.clone(),
             nonce: nonce.clone(),
-            assertion: hello.prove(Purpose::SignIn, &nonce, &fields),
-            device_signature: device.key()?.prove(Purpose::SignIn, &nonce, &fields),
+            assertion: hello.prove(Purpose::SignIn, &nonce, &fields)?,
+            device_signature: self
+                .device_key(&device)?
+                .prove(Purpose::SignIn, &nonce, &fields)?,
         })?;
         Ok(SignedIn {
             sso: self.store_prt(upn, response)?,
@@ -65,6 +67,7 @@ impl Agent {
 
     fn store_prt(&self, upn: &str, response: SignInResponse) -> Result<SsoRecord, AgentError> {
         let record = SsoRecord {
+            version: crate::records::RECORD_VERSION,
             upn: upn.to_owned(),
             prt: response.prt,
             prt_expires_at: response.prt_expires_at,
@@ -83,11 +86,11 @@ impl Agent {
         })?;
         let client = ServiceClient::new(&device.server_url, &device.ca_pem)?;
         let nonce = client.nonce(Purpose::RenewPrt)?;
-        let device_signature = device.key()?.prove(
+        let device_signature = self.device_key(&device)?.prove(
             Purpose::RenewPrt,
             &nonce,
             &[&device.tenant_id, &device.device_id],
-        );
+        )?;
         let response = client.renew(&RenewRequest {
             prt: sso.prt,
             device_id: device.device_id.clone(),

@@ -43,6 +43,8 @@ pub struct World {
     pub url: String,
     pub ca_pem: String,
     pub state: StateDir,
+    /// This test's machine identity (the device key is sealed to it).
+    pub machine_id: std::path::PathBuf,
 }
 
 pub fn world() -> World {
@@ -68,8 +70,11 @@ pub fn world() -> World {
     let ca_pem = std::fs::read_to_string(&server.ca_file).unwrap();
     // The server runs on the runtime's workers until the runtime is dropped.
     std::mem::forget(server);
+    let machine_id = dir.path().join("machine-id");
+    std::fs::write(&machine_id, "5c4b0e2f9d8a4c17a3e6b1d0f2c9e874\n").unwrap();
     World {
         state: StateDir::new(dir.path().join("device")),
+        machine_id,
         _dir: dir,
         runtime,
         server_clock,
@@ -77,6 +82,14 @@ pub fn world() -> World {
         admin,
         url,
         ca_pem,
+    }
+}
+
+/// The password without a one-time code: what the registered owner presents.
+pub fn password_only() -> latchkey_agent::Credentials {
+    latchkey_agent::Credentials {
+        password: PASSWORD.to_owned(),
+        otp: None,
     }
 }
 
@@ -88,6 +101,9 @@ impl World {
             false,
         )
         .with_kdf(CHEAP)
+        .with_machine_binding(latchkey_agent::device_seal::MachineBinding::file(
+            &self.machine_id,
+        ))
     }
 
     pub fn otp(&self, secret: &[u8]) -> String {
@@ -99,14 +115,24 @@ impl World {
     pub fn enrolled(&self, upn: &str) -> Agent {
         let agent = self.joined(upn, JoinType::Cloud);
         agent.check_prerequisites(upn).unwrap();
-        assert!(!agent.mfa_needed(upn).unwrap(), "the owner stands in");
-        agent.provision(upn, PIN, None, &mut |_| {}).unwrap();
+        assert!(
+            !agent.mfa_needed(upn).unwrap(),
+            "the owner's device stands in for the second factor"
+        );
+        agent
+            .provision(upn, PIN, &password_only(), &mut |_| {})
+            .unwrap();
         agent.signin(upn, PIN).unwrap();
         agent
     }
 
     /// A user who joined a device of `join_type` with MFA (no Hello key yet).
     pub fn joined(&self, upn: &str, join_type: JoinType) -> Agent {
+        self.joined_with_secret(upn, join_type).0
+    }
+
+    /// [`World::joined`], with the user's TOTP secret.
+    pub fn joined_with_secret(&self, upn: &str, join_type: JoinType) -> (Agent, Vec<u8>) {
         let created = self
             .runtime
             .block_on(self.admin.add_user(upn, PASSWORD, None))
@@ -134,7 +160,7 @@ impl World {
                 os: "test".to_owned(),
             })
             .unwrap();
-        agent
+        (agent, secret)
     }
 }
 
