@@ -67,7 +67,10 @@ impl Agent {
     /// key here to replace (the service is the judge: it also knows keys this device forgot).
     pub fn mfa_needed(&self, upn: &str) -> Result<bool, AgentError> {
         let device = DeviceRecord::require(&self.state)?;
-        Ok(!owner_stands_in(&device, upn) || self.container(upn)?.is_some())
+        // A container that cannot be read (damaged, say) may still stand for a registered
+        // key: setting up again replaces it, which needs the full MFA.
+        let has_key = self.container(upn).map_or(true, |c| c.is_some());
+        Ok(!owner_stands_in(&device, upn) || has_key)
     }
 
     /// Runs the prerequisite check for `upn` under the policy in force for them and records
