@@ -33,9 +33,10 @@ impl Agent {
             .ok_or_else(|| AgentError::NotProvisioned {
                 upn: upn.to_owned(),
             })?;
-        let before = container.lockout;
+        let before = (container.lockout, container.version);
         let unlocked = self.provider.unlock(&mut container, pin, self.now());
-        if container.lockout != before {
+        // A changed counter, or a version 1 container upgraded by the right PIN.
+        if (container.lockout, container.version) != before {
             self.save_container(&container)?;
         }
         let hello = unlocked?;

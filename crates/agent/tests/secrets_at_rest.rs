@@ -235,3 +235,95 @@ fn the_owner_sets_up_with_a_password_and_replacing_needs_the_one_time_code() {
     );
     agent.signin(upn, "975310").unwrap();
 }
+
+/// An agent over `dir` with no service behind it.
+fn offline(dir: &Path) -> latchkey_agent::Agent {
+    latchkey_agent::Agent::new(
+        latchkey_agent::store::StateDir::new(dir),
+        Box::new(latchkey_agent::clock::FixedClock::at(0)),
+        false,
+    )
+}
+
+#[test]
+fn status_refuses_a_fifo_or_a_link_to_dev_zero_at_once() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("state");
+    let agent = offline(&dir);
+    agent.state().write_bytes("events.json", b"[]").unwrap();
+    let device = dir.join(DEVICE_FILE);
+    let made = std::process::Command::new("mkfifo")
+        .arg(&device)
+        .status()
+        .unwrap();
+    assert!(made.success());
+    // A blocking open would wait for a writer forever; the bound only catches a hang.
+    let started = std::time::Instant::now();
+    let err = agent.status(None).unwrap_err();
+    assert!(started.elapsed() < std::time::Duration::from_secs(5));
+    assert_eq!(err.code(), "LK-STATE-001");
+    std::fs::remove_file(&device).unwrap();
+    std::os::unix::fs::symlink("/dev/zero", &device).unwrap();
+    let err = agent.status(None).unwrap_err();
+    assert_eq!(err.code(), "LK-STATE-001");
+    assert!(err.to_string().contains("symbolic link"), "{err}");
+}
+
+#[test]
+fn a_sign_in_replaces_a_planted_link_and_leaves_its_target_untouched() {
+    let w = world();
+    let upn = "wes@example.com";
+    let agent = w.enrolled(upn);
+    let sso = agent.state().path("sso/wes@example.com.json");
+    let target = w.machine_id.with_file_name("victim.txt");
+    std::fs::write(&target, b"not yours").unwrap();
+    std::fs::remove_file(&sso).unwrap();
+    std::os::unix::fs::symlink(&target, &sso).unwrap();
+    agent.signin(upn, PIN).unwrap();
+    assert_eq!(std::fs::read(&target).unwrap(), b"not yours");
+    assert!(std::fs::symlink_metadata(&sso)
+        .unwrap()
+        .file_type()
+        .is_file());
+    assert!(agent.sso(upn).unwrap().is_some());
+}
+
+#[test]
+fn a_world_writable_state_directory_is_refused_naming_the_fix() {
+    use std::os::unix::fs::PermissionsExt;
+    let w = world();
+    let upn = "xia@example.com";
+    let agent = w.enrolled(upn);
+    let root = agent.state().root().to_path_buf();
+    std::fs::set_permissions(&root, std::fs::Permissions::from_mode(0o777)).unwrap();
+    let before = snapshot(&root);
+    let err = agent.signin(upn, PIN).unwrap_err();
+    assert_eq!(err.code(), "LK-STATE-003");
+    assert!(
+        err.to_string()
+            .contains(&format!("chmod 700 {}", root.display())),
+        "{err}"
+    );
+    assert_eq!(snapshot(&root), before, "nothing written");
+    std::fs::set_permissions(&root, std::fs::Permissions::from_mode(0o700)).unwrap();
+    agent.signin(upn, PIN).unwrap();
+}
+
+#[test]
+fn a_damaged_container_does_not_use_up_tries() {
+    let w = world();
+    let upn = "yan@example.com";
+    let agent = w.enrolled(upn);
+    let name = "hello/yan@example.com.json";
+    let mut c: serde_json::Value =
+        serde_json::from_slice(&agent.state().read_bytes(name).unwrap().unwrap()).unwrap();
+    c["key_id"] = "00".repeat(32).into();
+    agent.state().write_json(name, &c).unwrap();
+    for _ in 0..7 {
+        let err = agent.signin(upn, PIN).unwrap_err();
+        assert_eq!(err.code(), "LK-STATE-007");
+    }
+    let after: serde_json::Value =
+        serde_json::from_slice(&agent.state().read_bytes(name).unwrap().unwrap()).unwrap();
+    assert_eq!(after["lockout"]["failures"], 0, "no try counted");
+}
