@@ -5,6 +5,8 @@ use latchkey_policy::EffectivePolicy;
 
 use crate::clock::Clock;
 use crate::container::{Container, KdfParams};
+use crate::device_key::DeviceKey;
+use crate::device_seal::MachineBinding;
 use crate::error::AgentError;
 use crate::events;
 use crate::policy_store::{self, PolicyInForce};
@@ -20,6 +22,7 @@ pub struct Agent {
     pub(crate) clock: Box<dyn Clock>,
     pub(crate) remote_session: bool,
     pub(crate) provider: Box<dyn KeyProvider>,
+    pub(crate) machine: MachineBinding,
 }
 
 /// The subdirectory of Hello containers.
@@ -36,7 +39,28 @@ impl Agent {
             clock,
             remote_session,
             provider: Box::new(SoftwareProvider::default()),
+            machine: MachineBinding::system(),
         }
+    }
+
+    /// Seals the device key to another machine identity (tests; [`MachineBinding::none`]
+    /// for file permissions only).
+    pub fn with_machine_binding(mut self, machine: MachineBinding) -> Self {
+        self.machine = machine;
+        self
+    }
+
+    /// The device key of `record`. A key stored in plaintext (joined before sealing) is
+    /// sealed to the machine and the record rewritten, when the machine has an identity.
+    pub fn device_key(&self, record: &DeviceRecord) -> Result<DeviceKey, AgentError> {
+        let key = record.key(&self.machine)?;
+        if record.device_key_sealed.is_none() && self.machine.available() {
+            let mut sealed = record.clone();
+            sealed.set_key(&key, &self.machine)?;
+            self.state
+                .write_json(crate::records::DEVICE_FILE, &sealed)?;
+        }
+        Ok(key)
     }
 
     /// Uses the software provider with other Argon2id costs (tests use cheap ones).
@@ -79,9 +103,15 @@ impl Agent {
         }
     }
 
-    /// The user's Hello container, if any.
+    /// The user's Hello container, if any; one that fails [`Container::validate`]
+    /// (unknown version, damaged header, Argon2id parameters out of bounds) is an error.
     pub fn container(&self, upn: &str) -> Result<Option<Container>, AgentError> {
-        self.state.read_json(&user_file(HELLO_DIR, upn))
+        let name = user_file(HELLO_DIR, upn);
+        let container: Option<Container> = self.state.read_json(&name)?;
+        if let Some(c) = &container {
+            c.validate(&self.state.path(&name).display().to_string())?;
+        }
+        Ok(container)
     }
 
     pub(crate) fn save_container(&self, c: &Container) -> Result<(), AgentError> {
@@ -90,7 +120,12 @@ impl Agent {
 
     /// The user's primary refresh token, if any.
     pub fn sso(&self, upn: &str) -> Result<Option<SsoRecord>, AgentError> {
-        self.state.read_json(&user_file(SSO_DIR, upn))
+        let name = user_file(SSO_DIR, upn);
+        let sso: Option<SsoRecord> = self.state.read_json(&name)?;
+        if let Some(s) = &sso {
+            s.check_version(&self.state.path(&name).display().to_string())?;
+        }
+        Ok(sso)
     }
 
     pub(crate) fn save_sso(&self, s: &SsoRecord) -> Result<(), AgentError> {
@@ -148,10 +183,12 @@ impl Agent {
         };
         let decision = self.prerequisites_for(user.as_deref())?;
         let policy = self.policy_in_force(user.as_deref())?;
+        let device_key = device.as_ref().map(|d| d.key(&self.machine));
         Ok(status::report(
             self.provider.name(),
             &status::Observed {
                 device: device.as_ref(),
+                device_key: device_key.as_ref(),
                 upn: user.as_deref(),
                 container: container.as_ref(),
                 sso: sso.as_ref(),

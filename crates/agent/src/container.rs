@@ -9,6 +9,16 @@
 //!
 //! A stolen software container can be attacked offline (copying the file also copies the
 //! counter): only a TPM, whose lockout the attacker cannot reset, resists that.
+//!
+//! Read defensively: the Argon2id parameters must lie within [`KdfParams::check`]'s fixed
+//! bounds (a file asking for 4 GiB or a million passes is refused before any work), the
+//! format version must be known (1, or 2 which adds the header check), and version 2 carries
+//! `integrity`, a SHA-256 over every field but the counter. The check is not derived from the
+//! PIN, so a damaged user, key id, parameter, salt, nonce or ciphertext is reported as
+//! damage (LK-STATE-007) and does not count as a wrong PIN. It is a checksum, not a MAC: it
+//! tells damage from a wrong PIN; it cannot stop someone who can rewrite the file (they can
+//! also reset the counter; the AES-GCM tag still keeps them from a working key without the
+//! PIN).
 
 use aes_gcm::aead::{Aead, KeyInit, Payload};
 use aes_gcm::{Aes256Gcm, Nonce};
@@ -29,6 +39,17 @@ pub const FIRST_LOCKOUT_SECS: i64 = 60;
 pub const MAX_LOCKOUT_SECS: i64 = 24 * 3600;
 
 const AAD_DOMAIN: &str = "latchkey-container-v1";
+const INTEGRITY_DOMAIN: &str = "latchkey-container-header-v2";
+
+/// The format version of new containers (2: with the header integrity check).
+pub const CONTAINER_VERSION: u32 = 2;
+
+/// Argon2id memory bounds in KiB (64 KiB to 256 MiB).
+pub const KDF_MEMORY_KIB: std::ops::RangeInclusive<u32> = 64..=256 * 1024;
+/// Argon2id pass bounds.
+pub const KDF_PASSES: std::ops::RangeInclusive<u32> = 1..=10;
+/// Argon2id lane bounds.
+pub const KDF_LANES: std::ops::RangeInclusive<u32> = 1..=4;
 
 /// Argon2id cost parameters, stored with each container.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -52,6 +73,44 @@ impl Default for KdfParams {
     }
 }
 
+impl KdfParams {
+    /// Checks the parameters against the fixed bounds ([`KDF_MEMORY_KIB`], [`KDF_PASSES`],
+    /// [`KDF_LANES`]) before any work is done; `what` names the file for the error.
+    pub fn check(&self, what: &str) -> Result<(), AgentError> {
+        let out = |detail: String| {
+            Err(AgentError::KdfOutOfBounds {
+                what: what.to_owned(),
+                detail,
+            })
+        };
+        if !KDF_MEMORY_KIB.contains(&self.m_cost_kib) {
+            return out(format!(
+                "memory {} KiB, accepted {} to {} KiB",
+                self.m_cost_kib,
+                KDF_MEMORY_KIB.start(),
+                KDF_MEMORY_KIB.end()
+            ));
+        }
+        if !KDF_PASSES.contains(&self.t_cost) {
+            return out(format!(
+                "{} passes, accepted {} to {}",
+                self.t_cost,
+                KDF_PASSES.start(),
+                KDF_PASSES.end()
+            ));
+        }
+        if !KDF_LANES.contains(&self.p_cost) {
+            return out(format!(
+                "{} lanes, accepted {} to {}",
+                self.p_cost,
+                KDF_LANES.start(),
+                KDF_LANES.end()
+            ));
+        }
+        Ok(())
+    }
+}
+
 /// The wrong-PIN counter.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Lockout {
@@ -64,7 +123,7 @@ pub struct Lockout {
 /// A PIN-protected Hello key, as stored in `hello/<upn>.json`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Container {
-    /// Format version (1).
+    /// Format version: 2 (1: before the header check; still read, upgraded on unlock).
     pub version: u32,
     /// The user.
     pub upn: String,
@@ -86,6 +145,9 @@ pub struct Container {
     pub wrapped_key: String,
     /// The wrong-PIN counter.
     pub lockout: Lockout,
+    /// Version 2: hex SHA-256 over every field but `lockout` (not derived from the PIN).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub integrity: Option<String>,
 }
 
 pub(crate) fn derive(
@@ -93,6 +155,7 @@ pub(crate) fn derive(
     salt: &[u8],
     kdf: KdfParams,
 ) -> Result<Zeroizing<[u8; 32]>, AgentError> {
+    kdf.check("the stored Argon2id parameters")?;
     let params = Params::new(kdf.m_cost_kib, kdf.t_cost, kdf.p_cost, Some(32))
         .map_err(|e| AgentError::Crypto(format!("Argon2 parameters: {e}")))?;
     let mut out = Zeroizing::new([0u8; 32]);
@@ -117,8 +180,8 @@ impl Container {
     ) -> Result<Container, AgentError> {
         let key_id = key.key_id();
         let (salt, nonce, wrapped) = wrap(upn, &key_id, key, pin, kdf)?;
-        Ok(Container {
-            version: 1,
+        let mut container = Container {
+            version: CONTAINER_VERSION,
             upn: upn.to_owned(),
             key_id,
             provider: "software".to_owned(),
@@ -129,9 +192,67 @@ impl Container {
             nonce,
             wrapped_key: wrapped,
             lockout: Lockout::default(),
-        })
+            integrity: None,
+        };
+        container.integrity = Some(container.header_digest());
+        Ok(container)
     }
 
+    /// The header check: hex SHA-256 over every field but the counter and the check itself.
+    fn header_digest(&self) -> String {
+        use sha2::Digest;
+        let header = serde_json::json!([
+            INTEGRITY_DOMAIN,
+            self.version,
+            self.upn,
+            self.key_id,
+            self.provider,
+            self.created_at,
+            self.pin_set_at,
+            [self.kdf.m_cost_kib, self.kdf.t_cost, self.kdf.p_cost],
+            self.salt,
+            self.nonce,
+            self.wrapped_key,
+        ]);
+        hex::encode(sha2::Sha256::digest(header.to_string().as_bytes()))
+    }
+
+    /// Checks what can be checked without the PIN: a known version, the header check
+    /// (version 2) and the Argon2id bounds. `path` names the file for errors.
+    pub fn validate(&self, path: &str) -> Result<(), AgentError> {
+        match (self.version, &self.integrity) {
+            (1, None) => {}
+            (1, Some(_)) => {
+                return Err(AgentError::ContainerDamaged {
+                    upn: self.upn.clone(),
+                    reason: "a version 1 container carries a version 2 header check".into(),
+                })
+            }
+            (CONTAINER_VERSION, Some(stored)) => {
+                // A checksum of public fields, not a secret: a plain comparison is fine.
+                if *stored != self.header_digest() {
+                    return Err(AgentError::ContainerDamaged {
+                        upn: self.upn.clone(),
+                        reason: "the header check does not match its user, key id, parameters or ciphertext".into(),
+                    });
+                }
+            }
+            (CONTAINER_VERSION, None) => {
+                return Err(AgentError::ContainerDamaged {
+                    upn: self.upn.clone(),
+                    reason: "the header check is missing".into(),
+                })
+            }
+            (version, _) => {
+                return Err(AgentError::UnknownVersion {
+                    path: path.to_owned(),
+                    version,
+                    known: "1 and 2",
+                })
+            }
+        }
+        self.kdf.check(&format!("the container of {}", self.upn))
+    }
     /// Whether tries are refused at `now`, and for how many more seconds.
     pub fn locked_for(&self, now: i64) -> Option<i64> {
         (self.lockout.failures >= MAX_TRIES && now < self.lockout.locked_until)
@@ -141,13 +262,22 @@ impl Container {
     /// Tries `pin`. On a wrong PIN the counter in `self` is updated (the caller stores the
     /// container) and [`AgentError::WrongPin`] returned; while locked, the PIN is not even
     /// tried and [`AgentError::PinLocked`] is returned. A right PIN resets the counter.
+    ///
+    /// A container that fails [`Container::validate`] is refused before the PIN is tried,
+    /// and nothing is counted. A version 1 container is upgraded to version 2 when the right
+    /// PIN opens it (the AES-GCM tag has then vouched for its user and key id).
     pub fn unlock(&mut self, pin: &str, now: i64) -> Result<HelloKey, AgentError> {
+        self.validate(&format!("the container of {}", self.upn))?;
         if let Some(wait_seconds) = self.locked_for(now) {
             return Err(AgentError::PinLocked { wait_seconds });
         }
         match self.open(pin)? {
             Some(key) => {
                 self.lockout = Lockout::default();
+                if self.version == 1 {
+                    self.version = CONTAINER_VERSION;
+                    self.integrity = Some(self.header_digest());
+                }
                 Ok(key)
             }
             None => {
@@ -208,6 +338,8 @@ impl Container {
         self.wrapped_key = wrapped;
         self.pin_set_at = now;
         self.lockout = Lockout::default();
+        self.version = CONTAINER_VERSION;
+        self.integrity = Some(self.header_digest());
         Ok(())
     }
 }
@@ -290,14 +422,28 @@ mod tests {
         relabelled.upn = "mallory@example.com".into();
         assert_eq!(
             relabelled.unlock("123456", 0).unwrap_err().code(),
-            "LK-PIN-001",
-            "the AAD binds the user: the right PIN no longer opens it"
+            "LK-STATE-007",
+            "a relabelled container is damage, told apart from a wrong PIN"
+        );
+        assert_eq!(relabelled.lockout, Lockout::default(), "no try counted");
+        // Relabelled with a matching header check (someone who can rewrite the file): the
+        // AAD still binds the user, the right PIN no longer opens it.
+        relabelled.integrity = Some(relabelled.header_digest());
+        assert_eq!(
+            relabelled.unlock("123456", 0).unwrap_err().code(),
+            "LK-PIN-001"
         );
         let mut damaged = c;
         damaged.nonce = "!!".into();
         assert_eq!(
             damaged.unlock("123456", 0).unwrap_err().code(),
-            "LK-AGENT-003"
+            "LK-STATE-007"
+        );
+        damaged.integrity = Some(damaged.header_digest());
+        assert_eq!(
+            damaged.unlock("123456", 0).unwrap_err().code(),
+            "LK-AGENT-003",
+            "past the header check, an undecodable nonce is still corrupt state"
         );
     }
 
@@ -309,5 +455,115 @@ mod tests {
         assert_eq!(c.pin_set_at, 50);
         assert_eq!(c.unlock("654321", 60).unwrap().key_id(), key.key_id());
         assert_eq!(c.unlock("123456", 60).unwrap_err().code(), "LK-PIN-001");
+    }
+
+    #[test]
+    fn kdf_parameters_outside_the_bounds_are_refused_before_any_work() {
+        let (_, c) = sealed();
+        for (kdf, what) in [
+            (
+                KdfParams {
+                    m_cost_kib: 4 * 1024 * 1024,
+                    ..FAST
+                },
+                "memory 4194304 KiB",
+            ),
+            (
+                KdfParams {
+                    t_cost: 1_000_000,
+                    ..FAST
+                },
+                "1000000 passes",
+            ),
+            (KdfParams { p_cost: 64, ..FAST }, "64 lanes"),
+            (
+                KdfParams {
+                    m_cost_kib: 0,
+                    ..FAST
+                },
+                "memory 0 KiB",
+            ),
+        ] {
+            let mut hostile = c.clone();
+            hostile.kdf = kdf;
+            // Even with a matching header check (a crafted file), nothing is derived.
+            hostile.integrity = Some(hostile.header_digest());
+            let started = std::time::Instant::now();
+            let err = hostile.unlock("123456", 0).unwrap_err();
+            assert!(started.elapsed() < std::time::Duration::from_secs(2));
+            assert_eq!(err.code(), "LK-STATE-005", "{what}");
+            assert!(err.to_string().contains(what), "{err}");
+            assert_eq!(hostile.lockout, Lockout::default(), "no try counted");
+            // A PIN history with such parameters is refused alike (derive checks too).
+            assert_eq!(
+                derive("123456", b"salt-salt-salt", kdf).unwrap_err().code(),
+                "LK-STATE-005"
+            );
+        }
+    }
+
+    #[test]
+    fn an_unknown_version_is_refused() {
+        let (_, c) = sealed();
+        for version in [0, 3, 99] {
+            let mut future = c.clone();
+            future.version = version;
+            let err = future.unlock("123456", 0).unwrap_err();
+            assert_eq!(err.code(), "LK-STATE-006", "version {version}");
+            assert_eq!(future.lockout, Lockout::default());
+        }
+    }
+
+    #[test]
+    fn a_damaged_key_id_upn_or_ciphertext_is_damage_not_a_wrong_pin() {
+        let (_, c) = sealed();
+        let mut damaged = Vec::new();
+        let mut k = c.clone();
+        k.key_id.replace_range(0..2, "00");
+        damaged.push(k);
+        let mut u = c.clone();
+        u.upn = "b@example.com".into();
+        damaged.push(u);
+        let mut w = c.clone();
+        let other = if w.wrapped_key.get(4..5) == Some("A") {
+            "B"
+        } else {
+            "A"
+        };
+        w.wrapped_key.replace_range(4..5, other);
+        damaged.push(w);
+        let mut n = c.clone();
+        n.integrity = None;
+        damaged.push(n);
+        for mut d in damaged {
+            for _ in 0..(MAX_TRIES + 2) {
+                assert_eq!(d.unlock("123456", 0).unwrap_err().code(), "LK-STATE-007");
+            }
+            assert_eq!(d.lockout, Lockout::default(), "no try counted");
+            assert!(d.locked_for(0).is_none());
+        }
+        // A wrong PIN on an intact container still counts.
+        let mut intact = c;
+        assert_eq!(intact.unlock("000000", 0).unwrap_err().code(), "LK-PIN-001");
+        assert_eq!(intact.lockout.failures, 1);
+    }
+
+    #[test]
+    fn a_version_1_container_still_opens_and_is_upgraded() {
+        let (key, c) = sealed();
+        let mut old = c.clone();
+        old.version = 1;
+        old.integrity = None;
+        assert_eq!(old.unlock("000000", 0).unwrap_err().code(), "LK-PIN-001");
+        assert_eq!(old.version, 1, "not upgraded on a wrong PIN");
+        assert_eq!(old.unlock("123456", 0).unwrap().key_id(), key.key_id());
+        assert_eq!(old.version, CONTAINER_VERSION);
+        assert!(old.validate("x").is_ok());
+        let mut forged = c;
+        forged.version = 1;
+        assert_eq!(
+            forged.unlock("123456", 0).unwrap_err().code(),
+            "LK-STATE-007"
+        );
     }
 }

@@ -8,12 +8,11 @@
 use latchkey_proto::{b64, proof};
 use p256::ecdsa::signature::Signer;
 use p256::ecdsa::Signature as P256Signature;
-use rsa::pkcs8::{DecodePrivateKey, EncodePrivateKey, EncodePublicKey};
-use rsa::RsaPrivateKey;
+use p256::pkcs8::{DecodePrivateKey, EncodePrivateKey, EncodePublicKey};
 use zeroize::Zeroizing;
 
 use crate::error::AgentError;
-use crate::hello_key::sign_pkcs1_sha256;
+use crate::rsa_sign::RsaSigner;
 
 /// The size of new RSA device keys.
 pub const DEVICE_RSA_BITS: usize = 2048;
@@ -26,7 +25,8 @@ pub struct DeviceKey {
 
 #[derive(Clone)]
 enum Key {
-    Rsa(Box<RsaPrivateKey>),
+    /// Signs through `ring` ([`crate::rsa_sign`]).
+    Rsa(Box<RsaSigner>),
     P256(p256::ecdsa::SigningKey),
 }
 
@@ -43,11 +43,9 @@ fn crypto_error(e: impl std::fmt::Display) -> AgentError {
 impl DeviceKey {
     /// Generates a new RSA-2048 device key (a fraction of a second to a few seconds).
     pub fn generate() -> Result<Self, AgentError> {
-        RsaPrivateKey::new(&mut rand::rngs::OsRng, DEVICE_RSA_BITS)
-            .map(|key| DeviceKey {
-                key: Key::Rsa(Box::new(key)),
-            })
-            .map_err(crypto_error)
+        RsaSigner::generate(DEVICE_RSA_BITS, "device key").map(|key| DeviceKey {
+            key: Key::Rsa(Box::new(key)),
+        })
     }
 
     /// A new P-256 device key, the kind devices joined before RSA device keys have (for
@@ -60,7 +58,7 @@ impl DeviceKey {
 
     /// Loads a key from PKCS#8 DER (RSA, or P-256 from an earlier join).
     pub fn from_pkcs8(der: &[u8]) -> Result<Self, AgentError> {
-        if let Ok(key) = RsaPrivateKey::from_pkcs8_der(der) {
+        if let Ok(key) = RsaSigner::from_pkcs8(der, "device key") {
             return Ok(DeviceKey {
                 key: Key::Rsa(Box::new(key)),
             });
@@ -74,18 +72,19 @@ impl DeviceKey {
 
     /// The private key as PKCS#8 DER.
     pub fn to_pkcs8(&self) -> Result<Zeroizing<Vec<u8>>, AgentError> {
-        let doc = match &self.key {
-            Key::Rsa(key) => key.to_pkcs8_der(),
-            Key::P256(key) => key.to_pkcs8_der(),
+        match &self.key {
+            Key::Rsa(key) => Ok(key.pkcs8()),
+            Key::P256(key) => {
+                let doc = key.to_pkcs8_der().map_err(crypto_error)?;
+                Ok(Zeroizing::new(doc.as_bytes().to_vec()))
+            }
         }
-        .map_err(crypto_error)?;
-        Ok(Zeroizing::new(doc.as_bytes().to_vec()))
     }
 
     /// The algorithm, as `status` shows it (`RSA-2048`, `P-256`).
     pub fn algorithm(&self) -> String {
         match &self.key {
-            Key::Rsa(key) => format!("RSA-{}", rsa::traits::PublicKeyParts::size(&**key) * 8),
+            Key::Rsa(key) => format!("RSA-{}", key.bits()),
             Key::P256(_) => "P-256".to_owned(),
         }
     }
@@ -93,22 +92,32 @@ impl DeviceKey {
     /// The public key as base64url SubjectPublicKeyInfo DER, as the join request carries it.
     pub fn spki_b64(&self) -> Result<String, AgentError> {
         let der = match &self.key {
-            Key::Rsa(key) => key.to_public_key().to_public_key_der(),
-            Key::P256(key) => key.verifying_key().to_public_key_der(),
-        }
-        .map_err(crypto_error)?;
-        Ok(b64::encode(der.as_bytes()))
+            Key::Rsa(key) => key.spki_der()?,
+            Key::P256(key) => key
+                .verifying_key()
+                .to_public_key_der()
+                .map_err(crypto_error)?
+                .as_bytes()
+                .to_vec(),
+        };
+        Ok(b64::encode(der))
     }
 
     /// Signs the proof message for `purpose` (base64url): RSASSA-PKCS1-v1_5 with SHA-256
-    /// for an RSA key, fixed r||s ECDSA with SHA-256 for a P-256 key.
-    pub fn prove(&self, purpose: proof::Purpose, nonce: &str, fields: &[&str]) -> String {
+    /// for an RSA key (by `ring`, constant time), fixed r||s ECDSA with SHA-256 for a
+    /// P-256 key.
+    pub fn prove(
+        &self,
+        purpose: proof::Purpose,
+        nonce: &str,
+        fields: &[&str],
+    ) -> Result<String, AgentError> {
         let message = proof::proof_message(purpose, nonce, fields);
         match &self.key {
-            Key::Rsa(key) => b64::encode(sign_pkcs1_sha256(key, &message)),
+            Key::Rsa(key) => Ok(b64::encode(key.sign(&message)?)),
             Key::P256(key) => {
                 let sig: P256Signature = key.sign(&message);
-                b64::encode(sig.to_bytes())
+                Ok(b64::encode(sig.to_bytes()))
             }
         }
     }
@@ -130,7 +139,11 @@ mod tests {
     }
 
     fn signature(key: &DeviceKey) -> Vec<u8> {
-        b64::decode("sig", &key.prove(proof::Purpose::Leave, "n", &["t", "d"])).unwrap()
+        b64::decode(
+            "sig",
+            &key.prove(proof::Purpose::Leave, "n", &["t", "d"]).unwrap(),
+        )
+        .unwrap()
     }
 
     #[test]

@@ -3,7 +3,7 @@
 use thiserror::Error;
 
 /// Everything that can go wrong on the device. Every message starts with its stable code
-/// (`LK-AGENT-…`, `LK-PIN-…`, or the service's own code for refusals by the service).
+/// (`LK-AGENT-…`, `LK-STATE-…` for state files that are unsafe to use, `LK-PIN-…`, or the service's own code for refusals by the service).
 #[derive(Debug, Error)]
 pub enum AgentError {
     /// The device has not joined (or has left).
@@ -90,6 +90,78 @@ pub enum AgentError {
         /// The policy and its source, in words.
         detail: String,
     },
+    /// A state path is not what the agent wrote: a FIFO, device, socket, directory or
+    /// symbolic link where a regular file (or a directory where a directory) belongs.
+    #[error("LK-STATE-001: {path} is {found}, not {expected}; the agent only uses what it wrote itself: remove it (`rm {path}`) and, if it held the join, join again")]
+    NotRegularFile {
+        /// The path.
+        path: String,
+        /// What was found (`a FIFO`, `a symbolic link`, ...).
+        found: &'static str,
+        /// What belongs there (`a regular file`, `a directory`).
+        expected: &'static str,
+    },
+    /// A state file is larger than any file the agent writes.
+    #[error("LK-STATE-002: {path} is larger than {limit} bytes, which no state file of the agent is; it is not read")]
+    TooLarge {
+        /// The path.
+        path: String,
+        /// The limit in bytes.
+        limit: u64,
+    },
+    /// A state directory or file is accessible by group or others.
+    #[error("LK-STATE-003: {path} has mode {mode:04o}: group or others may use it, so its secrets cannot be trusted; fix it with `{fix}` (and check nobody changed it)")]
+    InsecurePermissions {
+        /// The path.
+        path: String,
+        /// Its permission bits.
+        mode: u32,
+        /// The command that fixes it.
+        fix: String,
+    },
+    /// A state directory or file belongs to another user.
+    #[error("LK-STATE-004: {path} belongs to uid {owner}, not to this user (uid {me}); fix it with `chown {me} {path}` if that is right, or use your own --state-dir")]
+    WrongOwner {
+        /// The path.
+        path: String,
+        /// Its owner's uid.
+        owner: u32,
+        /// The current user's uid.
+        me: u32,
+    },
+    /// A container's Argon2id parameters are outside the fixed bounds.
+    #[error("LK-STATE-005: {what} asks for Argon2id parameters outside the accepted bounds ({detail}); it is refused without trying the PIN")]
+    KdfOutOfBounds {
+        /// Whose parameters (`the container of a@example.com`).
+        what: String,
+        /// Which parameter and the bound.
+        detail: String,
+    },
+    /// A state file carries a format version this agent does not know.
+    #[error("LK-STATE-006: {path} has format version {version}, which this agent does not know (it knows {known}); use the agent version that wrote it")]
+    UnknownVersion {
+        /// The file.
+        path: String,
+        /// Its version.
+        version: u32,
+        /// The versions known.
+        known: &'static str,
+    },
+    /// A container's header (user, key id, parameters, ciphertext) fails its integrity
+    /// check: damage, not a wrong PIN (no try is counted).
+    #[error("LK-STATE-007: the Hello container of {upn} is damaged ({reason}); no PIN was tried and no try was counted; run `latchkey hello setup` to make a new key")]
+    ContainerDamaged {
+        /// The user.
+        upn: String,
+        /// What failed.
+        reason: String,
+    },
+    /// The device key is sealed to a machine binding that is missing or different.
+    #[error("LK-STATE-008: the device key cannot be unsealed: {reason}; if this machine's identity changed, leave (`latchkey leave --force`) and join again")]
+    DeviceKeySealed {
+        /// Why.
+        reason: String,
+    },
     /// The wrong PIN was entered.
     #[error("LK-PIN-001: the PIN is incorrect ({remaining} tries left before a lockout)")]
     WrongPin {
@@ -154,6 +226,14 @@ impl AgentError {
             AgentError::Crypto(_) => "LK-AGENT-012",
             AgentError::InvalidInput(_) => "LK-AGENT-013",
             AgentError::WaitingForCertificate { .. } => "LK-AGENT-014",
+            AgentError::NotRegularFile { .. } => "LK-STATE-001",
+            AgentError::TooLarge { .. } => "LK-STATE-002",
+            AgentError::InsecurePermissions { .. } => "LK-STATE-003",
+            AgentError::WrongOwner { .. } => "LK-STATE-004",
+            AgentError::KdfOutOfBounds { .. } => "LK-STATE-005",
+            AgentError::UnknownVersion { .. } => "LK-STATE-006",
+            AgentError::ContainerDamaged { .. } => "LK-STATE-007",
+            AgentError::DeviceKeySealed { .. } => "LK-STATE-008",
             AgentError::WrongPin { .. } => "LK-PIN-001",
             AgentError::PinLocked { .. } => "LK-PIN-002",
             AgentError::PinPolicy(_) => "LK-PIN-003",

@@ -59,7 +59,7 @@ mod tests {
     #[test]
     fn events_append_in_order_and_the_log_is_bounded() {
         let tmp = tempfile::tempdir().unwrap();
-        let state = StateDir::new(tmp.path());
+        let state = StateDir::new(tmp.path().join("state"));
         assert!(read(&state).unwrap().is_empty());
         for i in 0..(MAX_EVENTS as i64 + 3) {
             record(

@@ -2,23 +2,18 @@
 
 use latchkey_proto::api::key::{KeyAlgorithm, PublicKey};
 use latchkey_proto::{b64, bcrypt::RsaPublicBlob, proof};
-use rsa::pkcs1v15::SigningKey;
-use rsa::pkcs8::{DecodePrivateKey, EncodePrivateKey};
-use rsa::signature::{SignatureEncoding, Signer};
-use rsa::traits::PublicKeyParts;
-use rsa::RsaPrivateKey;
-use sha2::Sha256;
 use zeroize::Zeroizing;
 
 use crate::error::AgentError;
+use crate::rsa_sign::RsaSigner;
 
 /// The size of new Hello keys.
 pub const RSA_BITS: usize = 2048;
 
-/// An unlocked Hello private key.
+/// An unlocked Hello private key; it signs through `ring` ([`crate::rsa_sign`]).
 #[derive(Clone)]
 pub struct HelloKey {
-    key: RsaPrivateKey,
+    key: RsaSigner,
 }
 
 impl std::fmt::Debug for HelloKey {
@@ -28,32 +23,24 @@ impl std::fmt::Debug for HelloKey {
 }
 
 impl HelloKey {
-    /// Generates a new RSA-2048 key (slow: hundreds of milliseconds, which is why the agent
-    /// keeps a pool of them).
+    /// Generates a new RSA-2048 key (slow: hundreds of milliseconds).
     pub fn generate() -> Result<Self, AgentError> {
-        RsaPrivateKey::new(&mut rand::rngs::OsRng, RSA_BITS)
-            .map(|key| HelloKey { key })
-            .map_err(|e| AgentError::Crypto(format!("RSA key generation: {e}")))
+        RsaSigner::generate(RSA_BITS, "Hello key").map(|key| HelloKey { key })
     }
 
     /// Loads a key from PKCS#8 DER.
     pub fn from_pkcs8(der: &[u8]) -> Result<Self, AgentError> {
-        RsaPrivateKey::from_pkcs8_der(der)
-            .map(|key| HelloKey { key })
-            .map_err(|e| AgentError::Crypto(format!("Hello key: {e}")))
+        RsaSigner::from_pkcs8(der, "Hello key").map(|key| HelloKey { key })
     }
 
     /// The private key as PKCS#8 DER.
     pub fn to_pkcs8(&self) -> Result<Zeroizing<Vec<u8>>, AgentError> {
-        self.key
-            .to_pkcs8_der()
-            .map(|doc| Zeroizing::new(doc.as_bytes().to_vec()))
-            .map_err(|e| AgentError::Crypto(format!("Hello key: {e}")))
+        Ok(self.key.pkcs8())
     }
 
     /// The public key as a `BCRYPT_RSAPUBLIC_BLOB`.
     pub fn public_blob(&self) -> RsaPublicBlob {
-        RsaPublicBlob::new(&self.key.e().to_bytes_be(), &self.key.n().to_bytes_be())
+        RsaPublicBlob::new(&self.key.exponent(), &self.key.modulus())
     }
 
     /// The key id: lowercase hex of SHA-256 over the public blob (the KeyCredentialLink rule).
@@ -69,21 +56,18 @@ impl HelloKey {
         }
     }
 
-    /// Signs the proof message (RSASSA-PKCS1-v1_5 with SHA-256, base64url).
-    pub fn prove(&self, purpose: proof::Purpose, nonce: &str, fields: &[&str]) -> String {
-        b64::encode(sign_pkcs1_sha256(
-            &self.key,
-            &proof::proof_message(purpose, nonce, fields),
+    /// Signs the proof message (RSASSA-PKCS1-v1_5 with SHA-256 by `ring`, base64url).
+    pub fn prove(
+        &self,
+        purpose: proof::Purpose,
+        nonce: &str,
+        fields: &[&str],
+    ) -> Result<String, AgentError> {
+        Ok(b64::encode(
+            self.key
+                .sign(&proof::proof_message(purpose, nonce, fields))?,
         ))
     }
-}
-
-/// An RSASSA-PKCS1-v1_5 signature with SHA-256 by `key` over `message` (Hello and device
-/// keys sign alike).
-pub(crate) fn sign_pkcs1_sha256(key: &RsaPrivateKey, message: &[u8]) -> Vec<u8> {
-    SigningKey::<Sha256>::new(key.clone())
-        .sign(message)
-        .to_vec()
 }
 
 #[cfg(test)]
@@ -91,6 +75,7 @@ mod tests {
     use super::*;
     use rsa::pkcs1v15::{Signature, VerifyingKey};
     use rsa::signature::Verifier;
+    use sha2::Sha256;
 
     #[test]
     fn key_id_is_sha256_of_the_bcrypt_blob_and_proofs_verify() {
@@ -102,9 +87,15 @@ mod tests {
         assert_eq!(key.key_id(), hex::encode(Sha256::digest(blob.to_bytes())));
 
         let reloaded = HelloKey::from_pkcs8(&key.to_pkcs8().unwrap()).unwrap();
-        let sig = reloaded.prove(proof::Purpose::SignIn, "n", &["a"]);
+        let sig = reloaded.prove(proof::Purpose::SignIn, "n", &["a"]).unwrap();
         let sig = Signature::try_from(b64::decode("sig", &sig).unwrap().as_slice()).unwrap();
-        let verifier = VerifyingKey::<Sha256>::new(key.key.to_public_key());
+        // The published key: the registered BCRYPT blob's modulus and exponent.
+        let published = rsa::RsaPublicKey::new(
+            rsa::BigUint::from_bytes_be(&parsed.modulus),
+            rsa::BigUint::from_bytes_be(&parsed.exponent),
+        )
+        .unwrap();
+        let verifier = VerifyingKey::<Sha256>::new(published);
         let msg = proof::proof_message(proof::Purpose::SignIn, "n", &["a"]);
         assert!(verifier.verify(&msg, &sig).is_ok());
         let other = proof::proof_message(proof::Purpose::SignIn, "n", &["b"]);

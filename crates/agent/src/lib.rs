@@ -6,9 +6,11 @@
 //! - [`records`]: the join and the primary refresh tokens as stored.
 //! - [`device_key`] and [`hello_key`]: the device's RSA-2048 key (P-256 on devices joined
 //!   before) and the user's RSA Hello key.
+//! - [`device_seal`]: the device key at rest, sealed to the machine identity.
 //! - [`container`]: the Hello key wrapped under the PIN (AES-256-GCM, Argon2id) with the
 //!   wrong-PIN lockout; [`provider`]: the key-provider interface (software now, TPM later).
-//! - [`pool`]: RSA keys generated ahead of time.
+//! - [`pool`]: removal of the plaintext key pool of earlier versions (no pool is kept).
+//! - `rsa_sign`: RSA signing through `ring` (constant time).
 //! - [`policy_sync`]: the policy session with the service; [`policy_store`]: the policy in
 //!   force, per user; [`policy_view`]: `policy show`; [`pin_history`]: previous PINs as
 //!   salted Argon2id hashes.
@@ -22,6 +24,7 @@ pub mod client;
 pub mod clock;
 pub mod container;
 pub mod device_key;
+pub mod device_seal;
 mod error;
 pub mod events;
 pub mod hello_key;
@@ -37,6 +40,7 @@ pub mod pool;
 pub mod prereq;
 pub mod provider;
 pub mod records;
+mod rsa_sign;
 pub mod status;
 pub mod store;
 pub mod trust;

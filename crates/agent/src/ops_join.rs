@@ -54,7 +54,7 @@ impl Agent {
         let key = DeviceKey::generate()?;
         let spki = key.spki_b64()?;
         let nonce = client.nonce(Purpose::Join)?;
-        let signature = key.prove(Purpose::Join, &nonce, &[&tenant.tenant_id, &spki]);
+        let signature = key.prove(Purpose::Join, &nonce, &[&tenant.tenant_id, &spki])?;
         let joined = client.join(
             &JoinRequest {
                 nonce,
@@ -78,7 +78,8 @@ impl Agent {
                 reason: format!("device certificate: {e}"),
             }
         })?;
-        let record = DeviceRecord {
+        let mut record = DeviceRecord {
+            version: crate::records::RECORD_VERSION,
             server_url: client.base().to_owned(),
             ca_pem: opts.ca_pem.clone(),
             tenant_id: joined.tenant_id,
@@ -89,8 +90,10 @@ impl Agent {
             joined_with_mfa: joined.joined_with_mfa,
             joined_at: self.now(),
             device_certificate_pem: joined.device_certificate_pem,
-            device_key: latchkey_proto::b64::encode(key.to_pkcs8()?.as_slice()),
+            device_key: String::new(),
+            device_key_sealed: None,
         };
+        record.set_key(&key, &self.machine)?;
         self.state.write_json(DEVICE_FILE, &record)?;
         let policy = self.refresh_policy(&record.owner_upn);
         Ok((record, policy))
@@ -102,13 +105,13 @@ impl Agent {
         let device = self.device()?.ok_or(AgentError::NotJoined)?;
         let told = (|| {
             let client = ServiceClient::new(&device.server_url, &device.ca_pem)?;
-            let key = device.key()?;
+            let key = self.device_key(&device)?;
             let nonce = client.nonce(Purpose::Leave)?;
             let signature = key.prove(
                 Purpose::Leave,
                 &nonce,
                 &[&device.tenant_id, &device.device_id],
-            );
+            )?;
             client.leave(&LeaveRequest {
                 device_id: device.device_id.clone(),
                 nonce,

@@ -13,7 +13,6 @@ use crate::error::AgentError;
 use crate::events::{self, Event};
 use crate::hello_key::HelloKey;
 use crate::pin_history::PinHistory;
-use crate::pool;
 use crate::prereq;
 use crate::records::DeviceRecord;
 
@@ -35,12 +34,11 @@ pub struct Provisioned {
     pub key_id: String,
     /// The key it replaced, if the user had one on this device.
     pub replaced_key_id: Option<String>,
-    /// Whether the key came from the pool (false: generated on the spot).
-    pub from_pool: bool,
 }
 
-/// Whether the seed's rule lets the device stand in for a fresh MFA: the user is the
-/// registered owner of a cloud-joined device that was joined with MFA.
+/// Whether the seed's rule lets the device stand in for the second factor: the user is the
+/// registered owner of a cloud-joined device that was joined with MFA. The owner still
+/// signs in with their password, and replacing a key needs a full MFA all the same.
 pub fn owner_stands_in(device: &DeviceRecord, upn: &str) -> bool {
     device.join_type == JoinType::Cloud
         && device.joined_with_mfa
@@ -64,10 +62,15 @@ pub fn check_pin(pin: &str, policy: &EffectivePolicy) -> Result<(), AgentError> 
 }
 
 impl Agent {
-    /// Whether provisioning for `upn` needs a fresh multi-factor sign-in.
+    /// Whether provisioning for `upn` needs a one-time code besides the password: always,
+    /// unless `upn` is the registered owner of this cloud device joined with MFA and has no
+    /// key here to replace (the service is the judge: it also knows keys this device forgot).
     pub fn mfa_needed(&self, upn: &str) -> Result<bool, AgentError> {
         let device = DeviceRecord::require(&self.state)?;
-        Ok(!owner_stands_in(&device, upn))
+        // A container that cannot be read (damaged, say) may still stand for a registered
+        // key: setting up again replaces it, which needs the full MFA.
+        let has_key = self.container(upn).map_or(true, |c| c.is_some());
+        Ok(!owner_stands_in(&device, upn) || has_key)
     }
 
     /// Runs the prerequisite check for `upn` under the policy in force for them and records
@@ -104,40 +107,32 @@ impl Agent {
     }
 
     /// Provisions a Hello key for `upn` protected by `pin`. Call
-    /// [`Agent::check_prerequisites`] first. `credentials` are required when
-    /// [`Agent::mfa_needed`]; the service is the judge and refuses without them.
-    /// `progress` receives a line while a key has to be generated on the spot.
+    /// [`Agent::check_prerequisites`] first. The password is always needed (a fresh first
+    /// factor); the one-time code too when [`Agent::mfa_needed`]: the service is the judge
+    /// and refuses (LK-AUTH-005) without it. `progress` receives a line while the key is
+    /// generated.
     pub fn provision(
         &self,
         upn: &str,
         pin: &str,
-        credentials: Option<&Credentials>,
+        credentials: &Credentials,
         progress: &mut dyn FnMut(&str),
     ) -> Result<Provisioned, AgentError> {
         let device = DeviceRecord::require(&self.state)?;
         check_pin(pin, &self.policy_for(Some(upn))?)?;
+        crate::pool::remove_legacy(&self.state)?;
         let client = ServiceClient::new(&device.server_url, &device.ca_pem)?;
-        let token = match credentials {
-            Some(c) => Some(
-                client
-                    .password(&PasswordSignIn {
-                        upn: upn.to_owned(),
-                        password: c.password.clone(),
-                        otp: c.otp.clone(),
-                    })?
-                    .token,
-            ),
-            None => None,
-        };
-        let (key, from_pool) = match pool::take(&self.state)? {
-            Some(key) => (key, true),
-            None => {
-                progress(
-                    "The key pool is empty: generating an RSA-2048 key (this takes a moment)...",
-                );
-                (HelloKey::generate()?, false)
-            }
-        };
+        let token = client
+            .password(&PasswordSignIn {
+                upn: upn.to_owned(),
+                password: credentials.password.clone(),
+                otp: credentials.otp.clone(),
+            })?
+            .token;
+        // The software provider keeps no pool on disk (an unwrapped key in a file is what
+        // a copy of the state directory would take): the key is made now, in memory.
+        progress("Generating an RSA-2048 Hello key (this takes a moment)...");
+        let key = HelloKey::generate()?;
         let key_id = key.key_id();
         // Seal before registering, so that once the service has the key nothing slow or
         // fallible stands between it and the container being stored.
@@ -155,10 +150,14 @@ impl Agent {
                 upn: upn.to_owned(),
                 nonce: nonce.clone(),
                 public_key: key.public_key(),
-                device_signature: device.key()?.prove(Purpose::RegisterKey, &nonce, &fields),
-                key_signature: key.prove(Purpose::RegisterKey, &nonce, &fields),
+                device_signature: self.device_key(&device)?.prove(
+                    Purpose::RegisterKey,
+                    &nonce,
+                    &fields,
+                )?,
+                key_signature: key.prove(Purpose::RegisterKey, &nonce, &fields)?,
             },
-            token.as_deref(),
+            Some(token.as_str()),
         )?;
         if response.key_id != key_id {
             return Err(AgentError::BadResponse {
@@ -187,7 +186,6 @@ impl Agent {
             upn: upn.to_owned(),
             key_id,
             replaced_key_id: response.replaced_key_id,
-            from_pool,
         })
     }
 }

@@ -33,9 +33,10 @@ impl Agent {
             .ok_or_else(|| AgentError::NotProvisioned {
                 upn: upn.to_owned(),
             })?;
-        let before = container.lockout;
+        let before = (container.lockout, container.version);
         let unlocked = self.provider.unlock(&mut container, pin, self.now());
-        if container.lockout != before {
+        // A changed counter, or a version 1 container upgraded by the right PIN.
+        if (container.lockout, container.version) != before {
             self.save_container(&container)?;
         }
         let hello = unlocked?;
@@ -54,8 +55,10 @@ impl Agent {
             device_id: device.device_id.clone(),
             key_id: container.key_id.clone(),
             nonce: nonce.clone(),
-            assertion: hello.prove(Purpose::SignIn, &nonce, &fields),
-            device_signature: device.key()?.prove(Purpose::SignIn, &nonce, &fields),
+            assertion: hello.prove(Purpose::SignIn, &nonce, &fields)?,
+            device_signature: self
+                .device_key(&device)?
+                .prove(Purpose::SignIn, &nonce, &fields)?,
         })?;
         Ok(SignedIn {
             sso: self.store_prt(upn, response)?,
@@ -65,6 +68,7 @@ impl Agent {
 
     fn store_prt(&self, upn: &str, response: SignInResponse) -> Result<SsoRecord, AgentError> {
         let record = SsoRecord {
+            version: crate::records::RECORD_VERSION,
             upn: upn.to_owned(),
             prt: response.prt,
             prt_expires_at: response.prt_expires_at,
@@ -83,11 +87,11 @@ impl Agent {
         })?;
         let client = ServiceClient::new(&device.server_url, &device.ca_pem)?;
         let nonce = client.nonce(Purpose::RenewPrt)?;
-        let device_signature = device.key()?.prove(
+        let device_signature = self.device_key(&device)?.prove(
             Purpose::RenewPrt,
             &nonce,
             &[&device.tenant_id, &device.device_id, &prt_binding(&sso.prt)],
-        );
+        )?;
         let response = client.renew(&RenewRequest {
             prt: sso.prt,
             device_id: device.device_id.clone(),
@@ -112,7 +116,7 @@ impl Agent {
         }
         let client = ServiceClient::new(&device.server_url, &device.ca_pem)?;
         let nonce = client.nonce(Purpose::Token)?;
-        let device_signature = device.key()?.prove(
+        let device_signature = self.device_key(&device)?.prove(
             Purpose::Token,
             &nonce,
             &[
@@ -121,7 +125,7 @@ impl Agent {
                 &prt_binding(&sso.prt),
                 audience,
             ],
-        );
+        )?;
         let response = client.token(&TokenRequest {
             prt: sso.prt,
             audience: audience.to_owned(),

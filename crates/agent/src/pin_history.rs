@@ -204,7 +204,7 @@ mod tests {
     #[test]
     fn only_salted_hashes_are_stored_and_the_file_is_atomic_and_forgettable() {
         let tmp = tempfile::tempdir().unwrap();
-        let state = StateDir::new(tmp.path());
+        let state = StateDir::new(tmp.path().join("state"));
         let h = walk(5, &["135792", "246801", "975310"]);
         h.save(&state).unwrap();
         let text = String::from_utf8(state.read_bytes(&PinHistory::file("a@x")).unwrap().unwrap())

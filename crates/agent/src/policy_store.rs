@@ -122,7 +122,7 @@ mod tests {
     #[test]
     fn a_stored_policy_round_trips_and_falls_back_to_the_owner_then_defaults() {
         let tmp = tempfile::tempdir().unwrap();
-        let state = StateDir::new(tmp.path());
+        let state = StateDir::new(tmp.path().join("state"));
         let none = in_force(&state, Some("a@x"), Some("o@x")).unwrap();
         assert_eq!(none.version(), None);
         assert_eq!(none.policy(), EffectivePolicy::default());
@@ -151,7 +151,7 @@ mod tests {
     #[test]
     fn a_damaged_policy_file_is_reported() {
         let tmp = tempfile::tempdir().unwrap();
-        let state = StateDir::new(tmp.path());
+        let state = StateDir::new(tmp.path().join("state"));
         state
             .write_bytes(&StoredPolicy::file("a@x"), b"{\"version\":")
             .unwrap();

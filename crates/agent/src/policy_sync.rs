@@ -195,17 +195,18 @@ fn new_session_id() -> String {
 
 impl Agent {
     fn proof(
+        &self,
         device: &DeviceRecord,
         upn: &str,
         nonce: &str,
         body: &[u8],
     ) -> Result<PolicyProof, AgentError> {
         let hash = sha256_hex(body);
-        let signature = device.key()?.prove(
+        let signature = self.device_key(device)?.prove(
             Purpose::PolicySync,
             nonce,
             &[&device.tenant_id, &device.device_id, upn, &hash],
-        );
+        )?;
         Ok(PolicyProof {
             device_id: device.device_id.clone(),
             upn: upn.to_owned(),
@@ -237,7 +238,7 @@ impl Agent {
         };
         let open = to_xml(&open_session(&info, &session_id, &server_uri));
         let nonce = client.nonce(Purpose::PolicySync)?;
-        let proof = Self::proof(&device, upn, &nonce, open.as_bytes())?;
+        let proof = self.proof(&device, upn, &nonce, open.as_bytes())?;
         let reply = client.policy_session(&proof, open)?;
         let applied = apply_reply(
             &reply.body,
@@ -251,11 +252,11 @@ impl Agent {
             reason: "reply 1 carries no X-Latchkey-Next-Nonce".to_owned(),
         })?;
         let statuses = to_xml(&applied.statuses);
-        let proof = Self::proof(&device, upn, &next, statuses.as_bytes())?;
+        let proof = self.proof(&device, upn, &next, statuses.as_bytes())?;
         client.policy_session(&proof, statuses)?;
 
         let nonce = client.nonce(Purpose::PolicySync)?;
-        let proof = Self::proof(&device, upn, &nonce, b"")?;
+        let proof = self.proof(&device, upn, &nonce, b"")?;
         let effective = client.policy_effective(&EffectivePolicyRequest {
             device_id: device.device_id.clone(),
             upn: upn.to_owned(),

@@ -1,103 +1,74 @@
-//! The key pool: RSA-2048 keys generated ahead of time, as the seed describes, so that
-//! `hello setup` does not wait for key generation.
+//! The key pool, retired for the software provider.
 //!
-//! Pool keys are not yet bound to anyone; they are stored (mode 0600, like every state
-//! file) until `hello setup` claims one, wraps it under the PIN and deletes the pool file.
-//! A key is claimed by renaming its file, so two processes never take the same key.
+//! Earlier versions kept RSA keys generated ahead of time as plaintext PKCS#8 files in
+//! `pool/`, so that `hello setup` would not wait for key generation. A copy of the state
+//! directory taken before `hello setup` then held the future Hello private key
+//! unprotected. The software provider now keeps no pool: `hello setup` generates the key in
+//! memory and only ever stores it wrapped under the PIN. (A TPM provider can keep a pool
+//! again: keys generated inside the TPM are only ever on disk wrapped by the TPM.)
+//!
+//! [`remove_legacy`] deletes pool files left by earlier versions. They are unlinked, not
+//! overwritten first: on journalling and copy-on-write file systems and SSDs an overwrite
+//! does not reliably reach the old blocks, so it would promise what it cannot keep.
 
 use std::fs;
 
 use crate::error::AgentError;
-use crate::hello_key::HelloKey;
 use crate::store::StateDir;
 
-/// The pool's subdirectory.
+/// The subdirectory earlier versions kept pool keys in.
 pub const POOL_DIR: &str = "pool";
-/// How many keys the pool holds when `LATCHKEY_POOL_SIZE` is not set.
-pub const DEFAULT_POOL_SIZE: usize = 2;
-/// The largest pool accepted.
-pub const MAX_POOL_SIZE: usize = 16;
 
-/// The pool size from the environment value `LATCHKEY_POOL_SIZE` (0 turns pre-generation
-/// off); unset or unparsable values give [`DEFAULT_POOL_SIZE`].
-pub fn target_size(env_value: Option<&str>) -> usize {
-    env_value
-        .and_then(|v| v.trim().parse::<usize>().ok())
-        .map_or(DEFAULT_POOL_SIZE, |n| n.min(MAX_POOL_SIZE))
-}
-
-/// The keys waiting in the pool.
-pub fn count(state: &StateDir) -> Result<usize, AgentError> {
-    Ok(state
-        .list(POOL_DIR)?
-        .iter()
-        .filter(|n| n.ends_with(".key"))
-        .count())
-}
-
-/// Generates keys until the pool holds `target`; returns how many were added.
-pub fn fill(state: &StateDir, target: usize) -> Result<usize, AgentError> {
-    let mut added = 0;
-    while count(state)? < target {
-        let key = HelloKey::generate()?;
-        let name = format!("{POOL_DIR}/{}.key", key.key_id());
-        state.write_bytes(&name, key.to_pkcs8()?.as_slice())?;
-        added += 1;
+/// Removes the plaintext pool keys of earlier versions and their directory; returns how
+/// many files were removed. Entries are removed whatever their type (a link is removed,
+/// not followed).
+pub fn remove_legacy(state: &StateDir) -> Result<usize, AgentError> {
+    let dir = state.path(POOL_DIR);
+    match fs::symlink_metadata(&dir) {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(0),
+        Err(e) => return Err(AgentError::io("inspect", &dir, e)),
+        Ok(meta) if !meta.is_dir() => {
+            fs::remove_file(&dir).map_err(|e| AgentError::io("remove", &dir, e))?;
+            return Ok(1);
+        }
+        Ok(_) => {}
     }
-    Ok(added)
-}
-
-/// Takes one key from the pool, or `None` when it is empty.
-pub fn take(state: &StateDir) -> Result<Option<HelloKey>, AgentError> {
-    for name in state.list(POOL_DIR)? {
-        if !name.ends_with(".key") {
+    let mut removed = 0;
+    let entries = fs::read_dir(&dir).map_err(|e| AgentError::io("list", &dir, e))?;
+    for entry in entries.flatten() {
+        let path = entry.path();
+        if entry.file_type().is_ok_and(|t| t.is_dir()) {
             continue;
         }
-        let from = state.path(&format!("{POOL_DIR}/{name}"));
-        let claimed = state.path(&format!(
-            "{POOL_DIR}/.{name}.claimed.{}",
-            std::process::id()
-        ));
-        if fs::rename(&from, &claimed).is_err() {
-            // Another process claimed it first.
-            continue;
-        }
-        let der = fs::read(&claimed).map_err(|e| AgentError::io("read", &claimed, e));
-        let _ = fs::remove_file(&claimed);
-        let der = zeroize::Zeroizing::new(der?);
-        // A damaged pool file is dropped, not fatal: a fresh key is generated instead.
-        if let Ok(key) = HelloKey::from_pkcs8(&der) {
-            return Ok(Some(key));
-        }
+        fs::remove_file(&path).map_err(|e| AgentError::io("remove", &path, e))?;
+        removed += 1;
     }
-    Ok(None)
+    match fs::remove_dir(&dir) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err(AgentError::io("remove", &dir, e)),
+    }
+    Ok(removed)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::hello_key::HelloKey;
 
     #[test]
-    fn fill_take_and_damaged_files() {
+    fn legacy_plaintext_pool_keys_are_removed() {
         let tmp = tempfile::tempdir().unwrap();
-        let state = StateDir::new(tmp.path());
-        assert_eq!(fill(&state, 2).unwrap(), 2);
-        assert_eq!(fill(&state, 2).unwrap(), 0, "already full");
-        let a = take(&state).unwrap().unwrap();
-        let b = take(&state).unwrap().unwrap();
-        assert_ne!(a.key_id(), b.key_id(), "each key is taken once");
-        assert!(take(&state).unwrap().is_none());
-        state.write_bytes("pool/broken.key", b"junk").unwrap();
-        assert!(take(&state).unwrap().is_none(), "damaged files are skipped");
-        assert_eq!(count(&state).unwrap(), 0, "and removed");
-    }
-
-    #[test]
-    fn pool_size_from_the_environment() {
-        assert_eq!(target_size(None), DEFAULT_POOL_SIZE);
-        assert_eq!(target_size(Some("0")), 0);
-        assert_eq!(target_size(Some("5")), 5);
-        assert_eq!(target_size(Some("1000")), MAX_POOL_SIZE);
-        assert_eq!(target_size(Some("x")), DEFAULT_POOL_SIZE);
+        let state = StateDir::new(tmp.path().join("state"));
+        assert_eq!(remove_legacy(&state).unwrap(), 0, "nothing to do");
+        let key = HelloKey::generate().unwrap();
+        let name = format!("{POOL_DIR}/{}.key", key.key_id());
+        state
+            .write_bytes(&name, key.to_pkcs8().unwrap().as_slice())
+            .unwrap();
+        state.write_bytes("pool/.half.tmp", b"x").unwrap();
+        assert_eq!(remove_legacy(&state).unwrap(), 2);
+        assert!(!state.path(POOL_DIR).exists(), "the directory is gone too");
+        assert_eq!(remove_legacy(&state).unwrap(), 0);
     }
 }

@@ -127,6 +127,7 @@ mod tests {
 
     fn device(join_type: JoinType) -> DeviceRecord {
         DeviceRecord {
+            version: crate::records::RECORD_VERSION,
             server_url: "https://x".into(),
             ca_pem: String::new(),
             tenant_id: "t".into(),
@@ -138,6 +139,7 @@ mod tests {
             joined_at: 0,
             device_certificate_pem: String::new(),
             device_key: String::new(),
+            device_key_sealed: None,
         }
     }
 

@@ -21,7 +21,7 @@ pub trait HelloSigner {
     /// The public key as registered.
     fn public_key(&self) -> PublicKey;
     /// Signs the proof message for `purpose` (base64url).
-    fn prove(&self, purpose: Purpose, nonce: &str, fields: &[&str]) -> String;
+    fn prove(&self, purpose: Purpose, nonce: &str, fields: &[&str]) -> Result<String, AgentError>;
 }
 
 impl HelloSigner for HelloKey {
@@ -31,7 +31,7 @@ impl HelloSigner for HelloKey {
     fn public_key(&self) -> PublicKey {
         HelloKey::public_key(self)
     }
-    fn prove(&self, purpose: Purpose, nonce: &str, fields: &[&str]) -> String {
+    fn prove(&self, purpose: Purpose, nonce: &str, fields: &[&str]) -> Result<String, AgentError> {
         HelloKey::prove(self, purpose, nonce, fields)
     }
 }

@@ -5,22 +5,64 @@
 //! | `device.json` | the join: service, tenant, device id, device key, device certificate, CA |
 //! | `hello/<user>.json` | a user's PIN-protected Hello key ([`crate::container::Container`]) |
 //! | `sso/<user>.json` | a user's primary refresh token |
-//! | `pool/<n>.key` | pre-generated Hello keys waiting to be used ([`crate::pool`]) |
 //! | `events.json` | the client event log ([`crate::events`]) |
 
 use latchkey_proto::api::device::JoinType;
 use serde::{Deserialize, Serialize};
 
 use crate::device_key::DeviceKey;
+use crate::device_seal::{self, MachineBinding, SealedDeviceKey};
 use crate::error::AgentError;
 use crate::store::StateDir;
 
 /// The file of the join.
 pub const DEVICE_FILE: &str = "device.json";
+/// The format version of `device.json` and `sso/<user>.json`.
+pub const RECORD_VERSION: u32 = 1;
+
+fn record_version() -> u32 {
+    RECORD_VERSION
+}
+
+fn check_version(version: u32, path: &str) -> Result<(), AgentError> {
+    if version == RECORD_VERSION {
+        Ok(())
+    } else {
+        Err(AgentError::UnknownVersion {
+            path: path.to_owned(),
+            version,
+            known: "1",
+        })
+    }
+}
+
+/// How the device key is protected at rest, as `status` shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DeviceKeyProtection {
+    /// Sealed to the machine identity in the named file.
+    MachineBound(String),
+    /// A plaintext PKCS#8 file protected by file permissions only.
+    FilePermissions,
+}
+
+impl DeviceKeyProtection {
+    /// The `DeviceKeyProtection` line of `status`.
+    pub fn describe(&self) -> String {
+        match self {
+            DeviceKeyProtection::MachineBound(file) => format!(
+                "software, encrypted under a key derived from {file} (a copy of the state directory alone does not reveal it; anyone who can read this user's files on this machine can; no TPM)"
+            ),
+            DeviceKeyProtection::FilePermissions => "software, file permissions only (mode 0600 in a 0700 directory: anyone with a copy of the state directory has the key; no TPM)".to_owned(),
+        }
+    }
+}
 
 /// The device's join, as stored in `device.json`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DeviceRecord {
+    /// Format version ([`RECORD_VERSION`]; absent in files of earlier versions).
+    #[serde(default = "record_version")]
+    pub version: u32,
     /// The service's base URL.
     pub server_url: String,
     /// The tenant CA (PEM), the only root the agent trusts for this service.
@@ -41,14 +83,24 @@ pub struct DeviceRecord {
     pub joined_at: i64,
     /// The device certificate (PEM), CN = device id.
     pub device_certificate_pem: String,
-    /// The device private key (base64url PKCS#8 DER).
+    /// The device private key in plaintext (base64url PKCS#8 DER): devices joined before
+    /// sealing, and machines without a machine identity. Empty once sealed.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub device_key: String,
+    /// The device private key sealed to the machine ([`crate::device_seal`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub device_key_sealed: Option<SealedDeviceKey>,
 }
 
 impl DeviceRecord {
-    /// Loads the join, or `None` when the device is not joined.
+    /// Loads the join, or `None` when the device is not joined; an unknown format version
+    /// is refused.
     pub fn load(state: &StateDir) -> Result<Option<Self>, AgentError> {
-        state.read_json(DEVICE_FILE)
+        let record: Option<Self> = state.read_json(DEVICE_FILE)?;
+        if let Some(r) = &record {
+            check_version(r.version, &state.path(DEVICE_FILE).display().to_string())?;
+        }
+        Ok(record)
     }
 
     /// Loads the join or fails with [`AgentError::NotJoined`].
@@ -56,15 +108,45 @@ impl DeviceRecord {
         Self::load(state)?.ok_or(AgentError::NotJoined)
     }
 
-    /// The device key.
-    pub fn key(&self) -> Result<DeviceKey, AgentError> {
+    /// Stores `key` in the record: sealed to `binding` when the machine has an identity,
+    /// otherwise in plaintext (file permissions only).
+    pub fn set_key(&mut self, key: &DeviceKey, binding: &MachineBinding) -> Result<(), AgentError> {
+        let der = key.to_pkcs8()?;
+        match device_seal::seal(binding, &der, &self.tenant_id, &self.device_id)? {
+            Some(sealed) => {
+                self.device_key_sealed = Some(sealed);
+                self.device_key.clear();
+            }
+            None => {
+                self.device_key_sealed = None;
+                self.device_key = latchkey_proto::b64::encode(der.as_slice());
+            }
+        }
+        Ok(())
+    }
+
+    /// How the device key is protected at rest.
+    pub fn key_protection(&self) -> DeviceKeyProtection {
+        match &self.device_key_sealed {
+            Some(sealed) => DeviceKeyProtection::MachineBound(sealed.binding.clone()),
+            None => DeviceKeyProtection::FilePermissions,
+        }
+    }
+
+    /// The device key, unsealed with `binding` (or read in plaintext from a record that is
+    /// not sealed).
+    pub fn key(&self, binding: &MachineBinding) -> Result<DeviceKey, AgentError> {
+        if let Some(sealed) = &self.device_key_sealed {
+            let der = device_seal::open(binding, sealed, &self.tenant_id, &self.device_id)?;
+            return DeviceKey::from_pkcs8(&der);
+        }
         let der = latchkey_proto::b64::decode("device_key", &self.device_key).map_err(|e| {
             AgentError::CorruptState {
                 path: DEVICE_FILE.to_owned(),
                 reason: e.to_string(),
             }
         })?;
-        DeviceKey::from_pkcs8(&der)
+        DeviceKey::from_pkcs8(&zeroize::Zeroizing::new(der))
     }
 
     /// SHA-1 thumbprint of the device certificate (uppercase hex, as Windows shows it).
@@ -84,6 +166,9 @@ impl DeviceRecord {
 /// A user's primary refresh token, as stored in `sso/<user>.json`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SsoRecord {
+    /// Format version ([`RECORD_VERSION`]; absent in files of earlier versions).
+    #[serde(default = "record_version")]
+    pub version: u32,
     /// The user.
     pub upn: String,
     /// The primary refresh token (opaque).
@@ -94,6 +179,13 @@ pub struct SsoRecord {
     pub obtained_at: i64,
     /// The ID token that came with it.
     pub id_token: String,
+}
+
+impl SsoRecord {
+    /// Refuses an unknown format version; `path` names the file.
+    pub fn check_version(&self, path: &str) -> Result<(), AgentError> {
+        check_version(self.version, path)
+    }
 }
 
 /// The file name under `dir` for `upn`: lowercased, with every byte outside

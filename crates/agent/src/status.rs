@@ -4,6 +4,8 @@ use latchkey_policy::provision::ProvisioningDecision;
 use serde::Serialize;
 
 use crate::container::Container;
+use crate::device_key::DeviceKey;
+use crate::error::AgentError;
 use crate::policy_store::PolicyInForce;
 use crate::prereq;
 use crate::records::{DeviceRecord, SsoRecord};
@@ -34,6 +36,8 @@ pub struct DeviceState {
     pub device_certificate_thumbprint: Option<String>,
     /// The device key's algorithm (`RSA-2048`; `P-256` on devices joined before).
     pub device_key_algorithm: Option<String>,
+    /// What protects the device key at rest, in words.
+    pub device_key_protection: Option<String>,
     /// The key provider.
     pub key_provider: String,
     /// The limit of the software provider.
@@ -125,6 +129,8 @@ pub struct StatusReport {
 pub struct Observed<'a> {
     /// The join, if any.
     pub device: Option<&'a DeviceRecord>,
+    /// The device key as it could (or could not) be loaded.
+    pub device_key: Option<&'a Result<DeviceKey, AgentError>>,
     /// The user shown.
     pub upn: Option<&'a str>,
     /// Their Hello container.
@@ -152,6 +158,7 @@ pub fn rfc3339(ts: i64) -> String {
 pub fn report(provider: &str, o: &Observed<'_>, now: i64) -> StatusReport {
     let Observed {
         device,
+        device_key,
         upn,
         container,
         sso,
@@ -169,7 +176,11 @@ pub fn report(provider: &str, o: &Observed<'_>, now: i64) -> StatusReport {
             tenant_name: device.map(|d| d.tenant_name.clone()),
             server_url: device.map(|d| d.server_url.clone()),
             device_certificate_thumbprint: thumbprint,
-            device_key_algorithm: device.and_then(|d| d.key().ok()).map(|k| k.algorithm()),
+            device_key_algorithm: device_key.map(|k| match k {
+                Ok(k) => k.algorithm(),
+                Err(e) => format!("unusable: {e}"),
+            }),
+            device_key_protection: device.map(|d| d.key_protection().describe()),
             key_provider: provider.to_owned(),
             key_provider_warning: (provider == SOFTWARE_PROVIDER)
                 .then(|| SOFTWARE_KEY_WARNING.to_owned()),
@@ -267,6 +278,10 @@ pub fn render(r: &StatusReport) -> String {
             (
                 "DeviceKeyAlgorithm",
                 d.device_key_algorithm.clone().unwrap_or_else(none),
+            ),
+            (
+                "DeviceKeyProtection",
+                d.device_key_protection.clone().unwrap_or_else(none),
             ),
             ("KeyProvider", d.key_provider.clone()),
         ],

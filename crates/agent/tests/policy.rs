@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::{world, World, PIN};
+use common::{password_only, world, World, PIN};
 use latchkey_agent::policy_sync::PolicyRefresh;
 use latchkey_policy::gpo::GpoScope;
 use latchkey_policy::Source;
@@ -84,7 +84,9 @@ fn the_join_receives_policy_and_a_sync_brings_changes_with_their_sources() {
     assert!(sessions[0].closed_at.is_some());
 
     // Setup obeys the received rules.
-    let err = agent.provision(upn, PIN, None, &mut |_| {}).unwrap_err();
+    let err = agent
+        .provision(upn, PIN, &password_only(), &mut |_| {})
+        .unwrap_err();
     assert_eq!(err.code(), "LK-PIN-003");
     assert!(err.to_string().contains("at least 8 characters"), "{err}");
     assert!(

@@ -72,14 +72,13 @@ impl Output {
 }
 
 /// Runs `program args` with `stdin`, in an environment without SSH markers (a local
-/// session) and with background key-pool filling off unless `env` says otherwise.
+/// session), plus `env`.
 pub fn run(program: &Path, args: &[String], stdin: &str, env: &[(&str, &str)]) -> Output {
     let mut cmd = Command::new(program);
     cmd.args(args)
         .env_remove("SSH_CONNECTION")
         .env_remove("SSH_CLIENT")
         .env_remove("SSH_TTY")
-        .env("LATCHKEY_POOL_SIZE", "0")
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());

@@ -1,5 +1,5 @@
 //! The device CLI's own behaviour end to end: CA pinning at join, private atomic state,
-//! the key pool, PIN rules, status and the errors before each step is done.
+//! no key pool, PIN rules, status and the errors before each step is done.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::os::unix::fs::PermissionsExt;
@@ -123,8 +123,8 @@ fn state_files_are_private_and_no_temporary_file_is_left() {
     world
         .device(
             "pc",
-            &["hello", "setup", "--pin-stdin"],
-            &format!("{PIN}\n"),
+            &["hello", "setup", "--password-stdin", "--pin-stdin"],
+            &format!("{PASSWORD}\n{PIN}\n"),
         )
         .assert_ok();
     world
@@ -156,46 +156,73 @@ fn state_files_are_private_and_no_temporary_file_is_left() {
 }
 
 #[test]
-fn setup_takes_a_key_from_the_pool_and_generates_one_when_it_is_empty() {
+fn setup_keeps_no_key_pool_and_replacing_a_key_needs_the_one_time_code() {
     let world = World::new();
     let svc = world.start_service();
-    joined(&world, &svc, "pc", "ned@example.com");
-    let pool_env = [("LATCHKEY_POOL_SIZE", "1")];
-    let fill = world.device_env("pc", &["pool", "fill"], "", &pool_env);
-    fill.assert_ok();
-    assert!(fill.stdout.contains("1 waiting"), "{}", fill.stdout);
-
-    let setup = world.device(
-        "pc",
-        &["hello", "setup", "--pin-stdin"],
-        &format!("{PIN}\n"),
-    );
-    setup.assert_ok();
-    assert!(
-        !setup.stderr.contains("generating"),
-        "the pooled key was used: {}",
-        setup.stderr
-    );
+    let totp = joined(&world, &svc, "pc", "ned@example.com");
+    // A plaintext pool key left by an earlier version is removed at start.
+    let pool = world.device_dir("pc").join("pool");
+    std::fs::create_dir(&pool).unwrap();
+    std::fs::set_permissions(&pool, std::fs::Permissions::from_mode(0o700)).unwrap();
+    std::fs::write(pool.join("old.key"), b"plaintext PKCS#8").unwrap();
     let status = world
         .device("pc", &["pool", "status"], "")
         .assert_ok()
         .stdout
         .clone();
-    assert!(status.contains("0 waiting"), "{status}");
+    assert!(status.contains("none"), "{status}");
+    assert!(!pool.exists(), "legacy pool removed");
 
-    // Again with an empty pool: a key is generated on the spot, with progress shown, and
-    // the new key replaces the old one (one key per user per device).
+    let setup = world.device(
+        "pc",
+        &["hello", "setup", "--password-stdin", "--pin-stdin"],
+        &format!("{PASSWORD}\n{PIN}\n"),
+    );
+    setup.assert_ok();
+    assert!(setup.stderr.contains("Generating"), "{}", setup.stderr);
+    assert!(
+        !world.device_dir("pc").join("pool").exists(),
+        "no pool is kept"
+    );
+
+    // Replacing the key: the password alone is refused (LK-AUTH-005) and nothing changes.
     let before = world
         .device("pc", &["status", "--json"], "")
         .assert_ok()
         .json();
+    let refused = world.device(
+        "pc",
+        &["hello", "setup", "--password-stdin", "--pin-stdin"],
+        &format!("{PASSWORD}\n{PIN}\n"),
+    );
+    refused.assert_error("LK-AUTH-005");
+    let unchanged = world
+        .device("pc", &["status", "--json"], "")
+        .assert_ok()
+        .json();
+    assert_eq!(
+        before["UserState"]["NgcKeyId"],
+        unchanged["UserState"]["NgcKeyId"]
+    );
+    world
+        .device("pc", &["signin", "--pin-stdin"], &format!("{PIN}\n"))
+        .assert_ok();
+
+    // With the one-time code the new key replaces the old one (one key per user per device).
+    let otp = totp.fresh();
     let setup = world.device(
         "pc",
-        &["hello", "setup", "--pin-stdin"],
-        &format!("{PIN}\n"),
+        &[
+            "hello",
+            "setup",
+            "--password-stdin",
+            "--pin-stdin",
+            "--otp",
+            &otp,
+        ],
+        &format!("{PASSWORD}\n{PIN}\n"),
     );
     setup.assert_ok();
-    assert!(setup.stderr.contains("generating"), "{}", setup.stderr);
     assert!(setup.stdout.contains("Replaced key"), "{}", setup.stdout);
     let after = world
         .device("pc", &["status", "--json"], "")
@@ -218,7 +245,11 @@ fn a_pin_that_breaks_the_rules_is_refused_with_every_rule_and_nothing_is_registe
     let world = World::new();
     let svc = world.start_service();
     joined(&world, &svc, "pc", "oli@example.com");
-    let out = world.device("pc", &["hello", "setup", "--pin-stdin"], "ab\n");
+    let out = world.device(
+        "pc",
+        &["hello", "setup", "--password-stdin", "--pin-stdin"],
+        &format!("{PASSWORD}\nab\n"),
+    );
     out.assert_error("LK-PIN-003");
     assert!(out.stderr.contains("at least 4"), "{}", out.stderr);
     assert!(out.stderr.contains("lowercase"), "{}", out.stderr);
@@ -269,8 +300,8 @@ fn each_step_before_its_prerequisite_fails_with_its_own_code() {
     world
         .device(
             "pc",
-            &["hello", "setup", "--pin-stdin"],
-            &format!("{PIN}\n"),
+            &["hello", "setup", "--password-stdin", "--pin-stdin"],
+            &format!("{PASSWORD}\n{PIN}\n"),
         )
         .assert_ok();
     let text = world

@@ -36,8 +36,8 @@ fn enrolled(world: &World, svc: &Service, device: &str, upn: &str) -> Totp {
     world
         .device(
             device,
-            &["hello", "setup", "--pin-stdin"],
-            &format!("{PIN}\n"),
+            &["hello", "setup", "--password-stdin", "--pin-stdin"],
+            &format!("pa55word-for-tests\n{PIN}\n"),
         )
         .assert_ok();
     world
@@ -158,8 +158,8 @@ fn hybrid_and_registered_devices_do_not_provision_by_default() {
     join(&world, &svc, "hybrid", "gina@example.com", &totp, "hybrid");
     let out = world.device(
         "hybrid",
-        &["hello", "setup", "--pin-stdin"],
-        &format!("{PIN}\n"),
+        &["hello", "setup", "--password-stdin", "--pin-stdin"],
+        &format!("pa55word-for-tests\n{PIN}\n"),
     );
     assert_ne!(
         out.code, 0,
@@ -186,8 +186,8 @@ fn provisioning_is_refused_in_a_remote_session() {
     join(&world, &svc, "pc", "hank@example.com", &totp, "cloud");
     let out = world.device_env(
         "pc",
-        &["hello", "setup", "--pin-stdin"],
-        &format!("{PIN}\n"),
+        &["hello", "setup", "--password-stdin", "--pin-stdin"],
+        &format!("pa55word-for-tests\n{PIN}\n"),
         &[("SSH_CONNECTION", "10.0.0.1 5555 10.0.0.2 22")],
     );
     assert_ne!(out.code, 0, "refused under SSH");

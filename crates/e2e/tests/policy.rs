@@ -92,8 +92,8 @@ fn sync(world: &World) -> Output {
 fn setup(world: &World, pin: &str) -> Output {
     world.device(
         "pc",
-        &["hello", "setup", "--pin-stdin"],
-        &format!("{pin}\n"),
+        &["hello", "setup", "--password-stdin", "--pin-stdin"],
+        &format!("{PASSWORD}\n{pin}\n"),
     )
 }
 

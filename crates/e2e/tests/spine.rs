@@ -119,12 +119,21 @@ fn join_setup_signin_token_survive_a_restart() {
         "cloud device owned by alice will provision: {text}"
     );
 
-    // The registered owner who joined with MFA provisions without a fresh MFA (seed rule).
+    // Without the password the owner cannot provision: the device stands in for the second
+    // factor only (seed rule), not for the first.
     world
         .device(
             "laptop",
-            &["hello", "setup", "--pin-stdin"],
-            &format!("{PIN}\n"),
+            &["hello", "setup", "--password-stdin", "--pin-stdin"],
+            &format!("wrong password\n{PIN}\n"),
+        )
+        .assert_error("LK-AUTH-001");
+    // The registered owner who joined with MFA provisions with the password alone.
+    world
+        .device(
+            "laptop",
+            &["hello", "setup", "--password-stdin", "--pin-stdin"],
+            &format!("correct horse battery\n{PIN}\n"),
         )
         .assert_ok();
 

@@ -45,7 +45,7 @@ pub enum Command {
         #[command(subcommand)]
         command: PolicyCommand,
     },
-    /// The pool of pre-generated keys.
+    /// The pool of pre-generated keys (none with the software provider; kept for scripts).
     Pool {
         /// What to do.
         #[command(subcommand)]
@@ -151,13 +151,15 @@ pub struct SetupArgs {
     /// The user [default: the device's registered owner].
     #[arg(long, value_name = "UPN")]
     pub user: Option<String>,
-    /// Read the PIN from a line of standard input (after the password, if any).
+    /// Read the PIN from a line of standard input (line 2 after the password with
+    /// --password-stdin).
     #[arg(long)]
     pub pin_stdin: bool,
-    /// Read the password (for a fresh MFA) from the first line of standard input.
+    /// Read the password (always asked: a fresh first factor) from line 1 of standard input.
     #[arg(long)]
     pub password_stdin: bool,
-    /// The one-time code, when a fresh MFA is needed.
+    /// The one-time code, when a full MFA is needed (anyone but the registered owner of a
+    /// cloud device joined with MFA, and everyone replacing a key).
     #[arg(long, value_name = "CODE")]
     pub otp: Option<String>,
 }
@@ -214,8 +216,8 @@ pub struct LeaveArgs {
 /// `latchkey pool ...`.
 #[derive(Debug, Subcommand)]
 pub enum PoolCommand {
-    /// Generate keys until the pool is full ($LATCHKEY_POOL_SIZE, default 2).
+    /// Formerly: fill the pool. Now says that no pool is kept.
     Fill,
-    /// Show how many keys are waiting.
+    /// Formerly: show the pool. Now says that no pool is kept.
     Status,
 }

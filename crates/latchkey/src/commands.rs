@@ -3,14 +3,14 @@
 use anyhow::Result;
 use latchkey_agent::policy_sync::PolicyRefresh;
 use latchkey_agent::status::rfc3339;
-use latchkey_agent::{pool, trust, Agent, Credentials, JoinOptions};
+use latchkey_agent::{trust, Agent, Credentials, JoinOptions};
 use latchkey_proto::api::device::JoinType;
 
 use crate::cli::{
     EventsArgs, JoinArgs, JoinTypeArg, LeaveArgs, PoolCommand, SetupArgs, SigninArgs, StatusArgs,
     TokenArgs,
 };
-use crate::{background, input};
+use crate::input;
 
 /// `latchkey join`.
 pub fn join(agent: &Agent, args: JoinArgs) -> Result<()> {
@@ -59,7 +59,6 @@ pub fn join(agent: &Agent, args: JoinArgs) -> Result<()> {
         }
     );
     report_refresh(&policy);
-    background::refill_pool(agent);
     Ok(())
 }
 
@@ -76,24 +75,23 @@ pub fn report_refresh(refresh: &PolicyRefresh) {
 pub fn hello_setup(agent: &Agent, args: SetupArgs) -> Result<()> {
     let upn = agent.user_or_owner(args.user.as_deref())?;
     agent.check_prerequisites(&upn)?;
-    let credentials = if agent.mfa_needed(&upn)? || args.otp.is_some() || args.password_stdin {
-        let password = input::password(args.password_stdin)?;
-        let otp = input::otp(args.otp, !args.password_stdin)?;
-        Some(Credentials { password, otp })
+    // A fresh first factor always; the one-time code too unless the registered owner's
+    // device stands in for it (and there is no key to replace).
+    let password = input::password(args.password_stdin)?;
+    let otp = if agent.mfa_needed(&upn)? {
+        input::otp(args.otp, !args.password_stdin)?
     } else {
-        None
+        args.otp
     };
+    let credentials = Credentials { password, otp };
     let pin = input::new_pin(args.pin_stdin)?;
     latchkey_agent::check_pin(&pin, &agent.policy_for(Some(&upn))?)?;
-    let done = agent.provision(&upn, &pin, credentials.as_ref(), &mut |line| {
-        eprintln!("{line}")
-    })?;
+    let done = agent.provision(&upn, &pin, &credentials, &mut |line| eprintln!("{line}"))?;
     println!("Windows Hello key registered for {}.", done.upn);
     println!("Key id: {}", done.key_id);
     if let Some(old) = done.replaced_key_id {
         println!("Replaced key: {old}");
     }
-    background::refill_pool(agent);
     Ok(())
 }
 
@@ -161,24 +159,14 @@ pub fn leave(agent: &Agent, args: LeaveArgs) -> Result<()> {
     Ok(())
 }
 
-/// `latchkey pool ...`.
-pub fn pool(agent: &Agent, command: PoolCommand) -> Result<()> {
+/// `latchkey pool ...`: the software provider keeps no key pool; say why.
+pub fn pool(_agent: &Agent, command: PoolCommand) -> Result<()> {
     match command {
-        PoolCommand::Fill => {
-            let target = background::pool_target();
-            let added = pool::fill(agent.state(), target)?;
-            println!(
-                "Key pool: {added} generated, {} waiting.",
-                pool::count(agent.state())?
-            );
-        }
-        PoolCommand::Status => {
-            println!(
-                "Key pool: {} waiting (target {}).",
-                pool::count(agent.state())?,
-                background::pool_target()
-            );
-        }
+        PoolCommand::Fill | PoolCommand::Status => println!(
+            "Key pool: none. The software provider keeps no pre-generated keys: a key waiting \
+             on disk would be an unprotected private key. `hello setup` generates the key in \
+             memory and stores it only wrapped under the PIN."
+        ),
     }
     Ok(())
 }

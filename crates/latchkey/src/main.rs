@@ -4,7 +4,6 @@
 //! maps errors to exit codes (0 ok, 1 error printed as `error: LK-...: message`, 2 usage).
 #![forbid(unsafe_code)]
 
-mod background;
 mod cli;
 mod commands;
 mod input;
@@ -36,6 +35,11 @@ fn main() -> ExitCode {
     let state = StateDir::new(cli.state_dir.unwrap_or_else(default_state_dir));
     let remote = prereq::is_remote_session(|v| std::env::var(v).ok());
     let agent = Agent::new(state, Box::new(SystemClock), remote);
+    // Earlier versions kept plaintext pool keys: remove them before anything else.
+    if let Err(err) = latchkey_agent::pool::remove_legacy(agent.state()) {
+        eprintln!("error: {err}");
+        return ExitCode::from(1);
+    }
     let result = match cli.command {
         Command::Join(args) => commands::join(&agent, args),
         Command::Hello {

@@ -28,7 +28,8 @@ async fn join_and_sign_in(h: &Harness, upn: &str, device: &mut Device) -> (Hello
         "the device certificate certifies the device's own key"
     );
     let key = rsa_key(0);
-    let (status, body) = h.register(device, upn, &key, None).await;
+    let pwd = h.pwd_token(upn).await;
+    let (status, body) = h.register(device, upn, &key, Some(&pwd)).await;
     assert_eq!(status, 200, "{body}");
     let (status, body) = h.signin(device, upn, &key).await;
     assert_eq!(status, 200, "{body}");

@@ -55,9 +55,12 @@ async fn join_register_signin_token_renew_leave() {
     assert!(devices[0].joined_with_mfa);
     assert_eq!(devices[0].owner, "alice@example.com");
 
-    // The registered owner who joined with MFA registers without a token.
+    // The registered owner who joined with MFA registers with a password-only token.
     let key = rsa_key(0);
-    let (status, body) = h.register(&device, "alice@example.com", &key, None).await;
+    let pwd = h.pwd_token("alice@example.com").await;
+    let (status, body) = h
+        .register(&device, "alice@example.com", &key, Some(&pwd))
+        .await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["key_id"], key.key_id());
     assert_eq!(body["attestation"], "software");
@@ -104,9 +107,12 @@ async fn join_register_signin_token_renew_leave() {
     );
     h.clock.advance(time::Duration::days(-15));
 
-    // Registering again replaces the key in one go.
+    // Registering again, with a fresh MFA, replaces the key in one go.
     let key2 = p256_key();
-    let (status, body) = h.register(&device, "alice@example.com", &key2, None).await;
+    let mfa = h.mfa_token("alice@example.com", &secret).await;
+    let (status, body) = h
+        .register(&device, "alice@example.com", &key2, Some(&mfa))
+        .await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["replaced_key_id"], key.key_id());
     assert_eq!(h.admin.keys(None).await.unwrap().len(), 1);

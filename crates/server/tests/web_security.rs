@@ -382,7 +382,10 @@ async fn state_changing_forms_refuse_a_missing_or_wrong_csrf_token_and_change_no
             vec![("credential_id", &credential_id)],
         ),
     ];
-    let wrong = format!("{}x", &s.csrf[..s.csrf.len() - 1]);
+    // One character changed (to one it is not already: a token ending in `x` once made
+    // this "wrong" token the right one).
+    let last = if s.csrf.ends_with('x') { "y" } else { "x" };
+    let wrong = format!("{}{last}", &s.csrf[..s.csrf.len() - 1]);
     for (path, fields) in &forms {
         for token in [None, Some(""), Some(wrong.as_str())] {
             let mut fields = fields.clone();

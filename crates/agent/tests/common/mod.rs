@@ -43,6 +43,8 @@ pub struct World {
     pub url: String,
     pub ca_pem: String,
     pub state: StateDir,
+    /// This test's machine identity (the device key is sealed to it).
+    pub machine_id: std::path::PathBuf,
 }
 
 pub fn world() -> World {
@@ -68,8 +70,11 @@ pub fn world() -> World {
     let ca_pem = std::fs::read_to_string(&server.ca_file).unwrap();
     // The server runs on the runtime's workers until the runtime is dropped.
     std::mem::forget(server);
+    let machine_id = dir.path().join("machine-id");
+    std::fs::write(&machine_id, "5c4b0e2f9d8a4c17a3e6b1d0f2c9e874\n").unwrap();
     World {
         state: StateDir::new(dir.path().join("device")),
+        machine_id,
         _dir: dir,
         runtime,
         server_clock,
@@ -80,6 +85,14 @@ pub fn world() -> World {
     }
 }
 
+/// The password without a one-time code: what the registered owner presents.
+pub fn password_only() -> latchkey_agent::Credentials {
+    latchkey_agent::Credentials {
+        password: PASSWORD.to_owned(),
+        otp: None,
+    }
+}
+
 impl World {
     pub fn agent(&self) -> Agent {
         self.agent_in(self.state.clone())
@@ -87,7 +100,11 @@ impl World {
 
     /// An agent on another state directory: another device of the same tenant.
     pub fn agent_in(&self, state: StateDir) -> Agent {
-        Agent::new(state, Box::new(Shared(self.device_clock.clone())), false).with_kdf(CHEAP)
+        Agent::new(state, Box::new(Shared(self.device_clock.clone())), false)
+            .with_kdf(CHEAP)
+            .with_machine_binding(latchkey_agent::device_seal::MachineBinding::file(
+                &self.machine_id,
+            ))
     }
 
     pub fn otp(&self, secret: &[u8]) -> String {
@@ -104,19 +121,39 @@ impl World {
     pub fn enrolled_in(&self, upn: &str, state: StateDir) -> Agent {
         let agent = self.joined_in(upn, JoinType::Cloud, state);
         agent.check_prerequisites(upn).unwrap();
-        assert!(!agent.mfa_needed(upn).unwrap(), "the owner stands in");
-        agent.provision(upn, PIN, None, &mut |_| {}).unwrap();
+        assert!(
+            !agent.mfa_needed(upn).unwrap(),
+            "the owner's device stands in for the second factor"
+        );
+        agent
+            .provision(upn, PIN, &password_only(), &mut |_| {})
+            .unwrap();
         agent.signin(upn, PIN).unwrap();
         agent
     }
 
     /// A user who joined a device of `join_type` with MFA (no Hello key yet).
     pub fn joined(&self, upn: &str, join_type: JoinType) -> Agent {
-        self.joined_in(upn, join_type, self.state.clone())
+        self.joined_with_secret(upn, join_type).0
     }
 
     /// [`World::joined`] on the device whose state is `state`.
     pub fn joined_in(&self, upn: &str, join_type: JoinType, state: StateDir) -> Agent {
+        self.joined_with_secret_in(upn, join_type, state).0
+    }
+
+    /// [`World::joined`], with the user's TOTP secret.
+    pub fn joined_with_secret(&self, upn: &str, join_type: JoinType) -> (Agent, Vec<u8>) {
+        self.joined_with_secret_in(upn, join_type, self.state.clone())
+    }
+
+    /// [`World::joined_with_secret`] on the device whose state is `state`.
+    pub fn joined_with_secret_in(
+        &self,
+        upn: &str,
+        join_type: JoinType,
+        state: StateDir,
+    ) -> (Agent, Vec<u8>) {
         let created = self
             .runtime
             .block_on(self.admin.add_user(upn, PASSWORD, None))
@@ -144,7 +181,7 @@ impl World {
                 os: "test".to_owned(),
             })
             .unwrap();
-        agent
+        (agent, secret)
     }
 }
 

@@ -1,21 +1,28 @@
 //! `POST /v1/keys`: Hello key registration under the seed's MFA rules.
 //!
-//! The rule (seed: "a user who joined a cloud device with MFA may provision without a fresh
-//! MFA; any other user, and every user on a hybrid device, must present one"):
+//! The rule (seed: for the user who joined a cloud device with MFA, "Azure AD will treat the
+//! device as a second factor"; the user still signs in with their password):
 //!
-//! - On a `cloud` device joined with MFA, its registered owner needs no bearer token: the
-//!   device-key proof over a fresh nonce, together with the owner match recorded at join,
-//!   stands in for the second factor (the MFA happened at join, on this device).
+//! - Every registration presents an enrolment token from `/v1/auth/password` naming this
+//!   user (LK-AUTH-005 without one, LK-AUTH-006 when it names someone else). A device-key
+//!   proof alone never registers a key: whoever copied the device's state would otherwise
+//!   install a key with a PIN of their own.
+//! - On a `cloud` device joined with MFA, its registered owner's token needs only the first
+//!   factor (`pwd`): the device-key proof over a fresh nonce, with the owner match recorded
+//!   at join, stands in for the second factor. Audited as `mfa=owner-device+pwd`.
 //! - Everyone else (another user on a cloud device; every user on `hybrid` and
-//!   `registered` devices; the owner of a device joined without MFA) must present an
-//!   enrolment token carrying `mfa` and naming this user: LK-AUTH-005 without it,
-//!   LK-AUTH-006 when it names someone else.
-//! - A token that is present is always checked, even where the rule would not need it.
+//!   `registered` devices; the owner of a device joined without MFA) presents a token
+//!   carrying `mfa`: LK-AUTH-005 otherwise. Audited as `mfa=token`.
+//! - Replacing the user's existing key on this device always needs a token carrying `mfa`,
+//!   owner or not. The storage layer enforces it inside the registration's transaction
+//!   ([`crate::storage::Storage::register_key`]'s `allow_replace`), so a key registered
+//!   concurrently cannot be replaced under the owner rule either.
 
 use axum::extract::State;
 use axum::http::HeaderMap;
 use latchkey_proto::api::device::JoinType;
 use latchkey_proto::api::key::{RegisterKeyRequest, RegisterKeyResponse};
+use latchkey_proto::claims::amr;
 use latchkey_proto::proof::{proof_message, Purpose};
 
 use super::audited;
@@ -48,7 +55,52 @@ pub async fn register(
     }
 }
 
-/// Whether the seed's registered-owner rule lets the device stand in for a fresh MFA.
+/// How a registration satisfied the rule; the audit note says which.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MfaRule {
+    /// A token carrying `mfa` for this user: may register and replace.
+    Token,
+    /// The registered owner's device as the second factor, with a fresh password (`pwd`)
+    /// token: may register a first key only.
+    OwnerDevicePassword,
+}
+
+impl MfaRule {
+    /// The audit note.
+    pub fn note(self) -> &'static str {
+        match self {
+            MfaRule::Token => "mfa=token",
+            MfaRule::OwnerDevicePassword => "mfa=owner-device+pwd",
+        }
+    }
+
+    /// Whether the rule allows replacing an existing key.
+    pub fn may_replace(self) -> bool {
+        self == MfaRule::Token
+    }
+}
+
+/// Decides the rule from the device, the user and the verified token's `amr`; the error
+/// says what is missing.
+pub fn mfa_rule(device: &Device, user: &User, amr: &[String]) -> Result<MfaRule, ApiError> {
+    if amr.iter().any(|m| m == amr::MFA) {
+        return Ok(MfaRule::Token);
+    }
+    if !owner_exempt(device, user) {
+        return Err(ApiError::MfaRequired(
+            "the token lacks a second factor: only the registered owner of a cloud device joined with MFA may use a password-only token",
+        ));
+    }
+    if amr.iter().any(|m| m == amr::PWD) {
+        Ok(MfaRule::OwnerDevicePassword)
+    } else {
+        Err(ApiError::MfaRequired(
+            "the registered owner's token must carry a fresh password sign-in (pwd)",
+        ))
+    }
+}
+
+/// Whether the seed's registered-owner rule lets the device stand in for the second factor.
 pub fn owner_exempt(device: &Device, user: &User) -> bool {
     JoinType::parse(&device.join_type) == Some(JoinType::Cloud)
         && device.joined_with_mfa
@@ -92,26 +144,18 @@ async fn register_checked(
     if user.disabled {
         return Err(ApiError::UserDisabled);
     }
-    let mfa_from_token = match token {
-        Some(token) => {
-            let claims = tenant
-                .tokens
-                .verify_enrollment(token, &state.issuer, &tenant.id, now)?;
-            if claims.oid != user.id {
-                return Err(ApiError::SubjectMismatch);
-            }
-            claims.is_mfa()
-        }
-        None => false,
+    let Some(token) = token else {
+        return Err(ApiError::MfaRequired(
+            "an enrolment token from /v1/auth/password is required: a fresh password (and a one-time code unless you are the registered owner of this cloud device registering a first key)",
+        ));
     };
-    let exempt = owner_exempt(&device, &user);
-    if !exempt && !mfa_from_token {
-        return Err(ApiError::MfaRequired(if token.is_some() {
-            "the token lacks a second factor"
-        } else {
-            "only the owner who joined this cloud device with MFA may register without a token"
-        }));
+    let claims = tenant
+        .tokens
+        .verify_enrollment(token, &state.issuer, &tenant.id, now)?;
+    if claims.oid != user.id {
+        return Err(ApiError::SubjectMismatch);
     }
+    let rule = mfa_rule(&device, &user, &claims.amr)?;
 
     let message = proof_message(
         Purpose::RegisterKey,
@@ -140,18 +184,18 @@ async fn register_checked(
         attestation: SOFTWARE.to_owned(),
         created_at: now,
     };
-    let how = if exempt && !mfa_from_token {
-        "mfa=owner-device"
-    } else {
-        "mfa=token"
-    };
-    let success = line.clone().note(how);
+    let success = line.clone().note(rule.note());
     let replaced = match state
         .storage
-        .register_key(&tenant.id, &nonce, &key, &success)
+        .register_key(&tenant.id, &nonce, &key, rule.may_replace(), &success)
         .await
     {
         Ok(replaced) => replaced,
+        Err(StorageError::WouldReplace(_)) => {
+            return Err(ApiError::MfaRequired(
+                "this user already has a Hello key on this device: replacing it needs a fresh MFA (password and one-time code)",
+            ))
+        }
         Err(StorageError::Conflict(_)) => {
             return Err(ApiError::KeyInvalid(
                 "this key is already registered for another user or device".into(),

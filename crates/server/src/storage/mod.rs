@@ -27,6 +27,9 @@ pub enum StorageError {
     /// A uniqueness rule was violated (e.g. the UPN exists).
     #[error("already exists: {0}")]
     Conflict(String),
+    /// A key registration would replace an existing key and was not allowed to.
+    #[error("would replace key {0}")]
+    WouldReplace(String),
     /// The database failed.
     #[error("database error: {0}")]
     Database(#[from] sqlx::Error),
@@ -127,11 +130,14 @@ pub trait Storage: PolicyStorage + ResourceStorage + Send + Sync + 'static {
 
     /// Consumes the nonce and registers the key, replacing the user's earlier key on the
     /// same device; returns the replaced key id. Audited (as `key_replace` when replacing).
+    /// When `allow_replace` is false and the user has a key on the device, nothing is
+    /// written (not even the nonce) and [`StorageError::WouldReplace`] is returned.
     async fn register_key(
         &self,
         tenant: &str,
         nonce: &ConsumedNonce,
         key: &KeyCredential,
+        allow_replace: bool,
         audit: &AuditRecord,
     ) -> StorageResult<Option<String>>;
     /// All keys, or one user's.

@@ -170,6 +170,13 @@ impl Harness {
         body["token"].as_str().unwrap().to_owned()
     }
 
+    /// A password-only enrolment token (`amr` = `pwd`).
+    pub async fn pwd_token(&self, upn: &str) -> String {
+        let (status, body) = self.password(upn, PASSWORD, None).await;
+        assert_eq!(status, 200, "{body}");
+        body["token"].as_str().unwrap().to_owned()
+    }
+
     pub async fn nonce(&self, purpose: Purpose) -> String {
         let purpose = serde_json::to_value(purpose).unwrap();
         let (status, body) = self
@@ -453,7 +460,9 @@ pub async fn enrolled(h: &Harness, upn: &str, key: HelloKey) -> Enrolled {
     let secret = h.add_user(upn).await;
     let token = h.mfa_token(upn, &secret).await;
     let device = h.join(&token, "cloud").await;
-    let (status, body) = h.register(&device, upn, &key, None).await;
+    // The registered owner: a fresh password, the device standing in for the second factor.
+    let pwd = h.pwd_token(upn).await;
+    let (status, body) = h.register(&device, upn, &key, Some(&pwd)).await;
     assert_eq!(status, 200, "{body}");
     Enrolled {
         upn: upn.to_owned(),

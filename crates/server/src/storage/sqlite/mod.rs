@@ -399,6 +399,7 @@ impl Storage for SqliteStorage {
         tenant: &str,
         nonce: &ConsumedNonce,
         k: &KeyCredential,
+        allow_replace: bool,
         audit: &AuditRecord,
     ) -> StorageResult<Option<String>> {
         let (mut tx, _gate) = self.write().await?;
@@ -411,6 +412,10 @@ impl Storage for SqliteStorage {
         .bind(&k.device_id)
         .fetch_optional(&mut *tx)
         .await?;
+        if let (Some(old), false) = (&replaced, allow_replace) {
+            // Dropping the transaction rolls back the nonce consumption too.
+            return Err(StorageError::WouldReplace(old.clone()));
+        }
         if let Some(old) = &replaced {
             sqlx::query("DELETE FROM key_credentials WHERE tenant_id = $1 AND key_id = $2")
                 .bind(tenant)

@@ -1,0 +1,127 @@
+//! RSA keys of the agent (Hello keys and device keys), signing through `ring`.
+//!
+//! Every RSA signature the agent makes goes through `ring`'s constant-time RSASSA-PKCS1-v1_5
+//! with SHA-256 (`RsaKeyPair::sign`, `RSA_PKCS1_SHA256`). The `rsa` crate carries
+//! RUSTSEC-2023-0071 (Marvin: a timing side channel in its private-key operation), so it is
+//! used here ONLY to generate keys (`ring` cannot) and to encode public keys (the BCRYPT
+//! blob's modulus and exponent, SubjectPublicKeyInfo DER): neither touches the private
+//! exponent in a way an observer can time against chosen inputs.
+
+use std::sync::Arc;
+
+use ring::rand::SystemRandom;
+use ring::signature::{RsaKeyPair, RSA_PKCS1_SHA256};
+use rsa::pkcs8::{DecodePrivateKey, EncodePrivateKey, EncodePublicKey};
+use rsa::traits::PublicKeyParts;
+use rsa::{RsaPrivateKey, RsaPublicKey};
+use zeroize::Zeroizing;
+
+use crate::error::AgentError;
+
+/// An RSA private key: `ring`'s key pair for signing, the public half for encoding, and the
+/// PKCS#8 DER for storage (zeroized on drop).
+#[derive(Clone)]
+pub(crate) struct RsaSigner {
+    pair: Arc<RsaKeyPair>,
+    public: RsaPublicKey,
+    pkcs8: Arc<Zeroizing<Vec<u8>>>,
+}
+
+fn crypto(what: &str, e: impl std::fmt::Display) -> AgentError {
+    AgentError::Crypto(format!("{what}: {e}"))
+}
+
+impl RsaSigner {
+    /// Generates a key of `bits` bits (with the `rsa` crate: generation only).
+    pub(crate) fn generate(bits: usize, what: &str) -> Result<Self, AgentError> {
+        let key = RsaPrivateKey::new(&mut rand::rngs::OsRng, bits)
+            .map_err(|e| crypto(&format!("{what} generation"), e))?;
+        let der = key.to_pkcs8_der().map_err(|e| crypto(what, e))?;
+        Self::from_pkcs8(der.as_bytes(), what)
+    }
+
+    /// Loads a PKCS#8 RSA private key.
+    pub(crate) fn from_pkcs8(der: &[u8], what: &str) -> Result<Self, AgentError> {
+        let pair = RsaKeyPair::from_pkcs8(der).map_err(|e| crypto(what, e))?;
+        // Only the public half is kept from the `rsa` crate's parse.
+        let public = RsaPrivateKey::from_pkcs8_der(der)
+            .map_err(|e| crypto(what, e))?
+            .to_public_key();
+        Ok(RsaSigner {
+            pair: Arc::new(pair),
+            public,
+            pkcs8: Arc::new(Zeroizing::new(der.to_vec())),
+        })
+    }
+
+    /// The private key as PKCS#8 DER.
+    pub(crate) fn pkcs8(&self) -> Zeroizing<Vec<u8>> {
+        Zeroizing::new(self.pkcs8.as_slice().to_vec())
+    }
+
+    /// The modulus, big-endian.
+    pub(crate) fn modulus(&self) -> Vec<u8> {
+        self.public.n().to_bytes_be()
+    }
+
+    /// The public exponent, big-endian.
+    pub(crate) fn exponent(&self) -> Vec<u8> {
+        self.public.e().to_bytes_be()
+    }
+
+    /// The modulus size in bits, rounded to whole bytes.
+    pub(crate) fn bits(&self) -> usize {
+        self.public.size() * 8
+    }
+
+    /// The public key as SubjectPublicKeyInfo DER.
+    pub(crate) fn spki_der(&self) -> Result<Vec<u8>, AgentError> {
+        self.public
+            .to_public_key_der()
+            .map(|d| d.as_bytes().to_vec())
+            .map_err(|e| crypto("public key", e))
+    }
+
+    /// RSASSA-PKCS1-v1_5 with SHA-256 over `message`, by `ring` (constant time).
+    pub(crate) fn sign(&self, message: &[u8]) -> Result<Vec<u8>, AgentError> {
+        let mut signature = vec![0u8; self.pair.public().modulus_len()];
+        self.pair
+            .sign(
+                &RSA_PKCS1_SHA256,
+                &SystemRandom::new(),
+                message,
+                &mut signature,
+            )
+            .map_err(|e| crypto("RSA signature", e))?;
+        Ok(signature)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ring::signature::{UnparsedPublicKey, RSA_PKCS1_2048_8192_SHA256};
+
+    #[test]
+    fn a_ring_signature_verifies_under_the_published_key() {
+        let key = RsaSigner::generate(2048, "test key").unwrap();
+        let sig = key.sign(b"message").unwrap();
+        assert_eq!(sig.len(), 256);
+        // Verified under the published SubjectPublicKeyInfo by an independent verifier
+        // (the `rsa` crate's), and under the PKCS#1 public key by ring's.
+        let spki = key.spki_der().unwrap();
+        use rsa::pkcs8::DecodePublicKey;
+        use rsa::signature::Verifier;
+        let published = RsaPublicKey::from_public_key_der(&spki).unwrap();
+        let verifier = rsa::pkcs1v15::VerifyingKey::<sha2::Sha256>::new(published);
+        let parsed = rsa::pkcs1v15::Signature::try_from(sig.as_slice()).unwrap();
+        assert!(verifier.verify(b"message", &parsed).is_ok());
+        assert!(verifier.verify(b"other", &parsed).is_err());
+        let ring_public =
+            UnparsedPublicKey::new(&RSA_PKCS1_2048_8192_SHA256, key.pair.public().as_ref());
+        assert!(ring_public.verify(b"message", &sig).is_ok());
+        // A reload signs alike (PKCS#1 v1.5 is deterministic).
+        let again = RsaSigner::from_pkcs8(&key.pkcs8(), "test key").unwrap();
+        assert_eq!(again.sign(b"message").unwrap(), sig);
+    }
+}
