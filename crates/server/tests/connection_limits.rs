@@ -266,19 +266,23 @@ async fn when_every_connection_is_busy_new_ones_get_503_and_the_service_recovers
     .await;
     let addr: SocketAddr = h.url.trim_start_matches("https://").parse().unwrap();
     let c = connector(&h.data_dir().join("ca.pem"));
-    // Four requests whose bodies never come: every served connection is busy.
-    let mut busy = Vec::new();
-    for _ in 0..4 {
+    // Requests whose bodies never come, until every served connection is busy.
+    let stalled = |c: tokio_rustls::TlsConnector| async move {
         let mut s = tls(&c, addr).await;
         let head = format!(
             "POST /v1/nonce HTTP/1.1\r\nhost: {addr}\r\ncontent-type: application/json\r\ncontent-length: 100\r\n\r\n{{"
         );
         s.write_all(head.as_bytes()).await.unwrap();
         s.flush().await.unwrap();
-        busy.push(s);
+        s
+    };
+    let mut busy = Vec::new();
+    for _ in 0..4 {
+        busy.push(stalled(c.clone()).await);
     }
-    // The server registers a request as busy once it has read its head; poll (bounded)
-    // until a new connection is answered 503 rather than making room.
+    // The server counts a request as busy once it has read its head; a probe that comes
+    // before that makes room by closing a stalled one. Poll (bounded): after each probe
+    // that was served, add one more stalled request, until a new connection gets 503.
     let client = probe_client(&h);
     let mut answer = None;
     for _ in 0..50 {
@@ -292,6 +296,8 @@ async fn when_every_connection_is_busy_new_ones_get_503_and_the_service_recovers
             answer = Some((ct, r.json::<Value>().await.unwrap()));
             break;
         }
+        assert_eq!(r.status(), 200);
+        busy.push(stalled(c.clone()).await);
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     let (ct, body) = answer.expect("a 503 once every connection is busy");

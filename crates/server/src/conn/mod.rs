@@ -4,14 +4,16 @@
 
 mod body;
 mod fdlimit;
+mod linger;
 mod tracker;
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use axum::body::Body;
+use axum::http::header::CONNECTION;
 use axum::response::Response;
 use hyper::body::Incoming;
 use hyper::Request;
@@ -159,48 +161,24 @@ async fn serve_http<IO>(
     let limits = serving.limits.clone();
     let router = serving.router.clone();
     let https = serving.tls.is_some();
+    // Set when a response closes the connection (an early answer): linger before closing.
+    let closing = Arc::new(AtomicBool::new(false));
+    let closing_in = closing.clone();
     let service = hyper::service::service_fn(move |req: Request<Incoming>| {
         let router = router.clone();
         let state = state.clone();
         let limits = limits.clone();
+        let closing = closing_in.clone();
         async move {
-            if reject {
-                return Ok::<_, std::convert::Infallible>(finish(
-                    req.uri().path(),
-                    req.version(),
-                    ApiError::TooManyConnections,
-                    https,
-                ));
+            let response = respond(req, router, state, &limits, reject, https, peer).await;
+            if response.headers().contains_key(CONNECTION) {
+                closing.store(true, Ordering::SeqCst);
             }
-            let _busy = state.as_ref().map(|s| s.request());
-            let path = req.uri().path().to_owned();
-            let version = req.version();
-            let expired = Arc::new(AtomicBool::new(false));
-            let deadline = tokio::time::Instant::now() + limits.body_timeout;
-            let mut req = req.map(|incoming| {
-                if hyper::body::Body::is_end_stream(&incoming) {
-                    Body::empty()
-                } else {
-                    Body::new(body::DeadlineBody::new(incoming, deadline, expired.clone()))
-                }
-            });
-            req.extensions_mut().insert(ClientAddr(peer));
-            let response = match router.clone().call(req).await {
-                Ok(r) => r,
-                Err(never) => match never {},
-            };
-            if expired.load(Ordering::SeqCst) {
-                let secs = limits.body_timeout.as_secs();
-                return Ok(finish(
-                    &path,
-                    version,
-                    ApiError::RequestTimeout(secs),
-                    https,
-                ));
-            }
-            Ok(response)
+            Ok::<_, std::convert::Infallible>(response)
         }
     });
+    let slot = Arc::new(Mutex::new(None));
+    let io = linger::Returning::new(io, slot.clone());
     let mut builder = auto::Builder::new(TokioExecutor::new());
     builder
         .http1()
@@ -215,9 +193,61 @@ async fn serve_http<IO>(
         .max_concurrent_streams(64)
         .keep_alive_interval(Some(serving.limits.idle_timeout))
         .keep_alive_timeout(serving.limits.header_read_timeout);
-    if let Err(e) = builder.serve_connection(TokioIo::new(io), service).await {
+    let served = builder.serve_connection(TokioIo::new(io), service).await;
+    let failed = served.is_err();
+    if let Err(e) = served {
         tracing::debug!(error = %e, %peer, "connection ended with an error");
     }
+    let stream = slot.lock().unwrap_or_else(PoisonError::into_inner).take();
+    if let Some(stream) = stream {
+        if failed || closing.load(Ordering::SeqCst) {
+            linger::linger(stream, serving.limits.idle_timeout).await;
+        }
+    }
+}
+
+/// Answers one request: 503 in reject mode, else the router with the body under its
+/// deadline (408 when it passed).
+async fn respond(
+    req: Request<Incoming>,
+    router: axum::Router,
+    state: Option<Arc<ConnState>>,
+    limits: &ConnectionLimits,
+    reject: bool,
+    https: bool,
+    peer: SocketAddr,
+) -> Response {
+    if reject {
+        return finish(
+            req.uri().path(),
+            req.version(),
+            ApiError::TooManyConnections,
+            https,
+        );
+    }
+    let _busy = state.as_ref().map(|s| s.request());
+    let path = req.uri().path().to_owned();
+    let version = req.version();
+    let expired = Arc::new(AtomicBool::new(false));
+    let deadline = tokio::time::Instant::now() + limits.body_timeout;
+    let mut req = req.map(|incoming| {
+        if hyper::body::Body::is_end_stream(&incoming) {
+            Body::empty()
+        } else {
+            Body::new(body::DeadlineBody::new(incoming, deadline, expired.clone()))
+        }
+    });
+    req.extensions_mut().insert(ClientAddr(peer));
+    let mut router = router;
+    let response = match router.call(req).await {
+        Ok(r) => r,
+        Err(never) => match never {},
+    };
+    if expired.load(Ordering::SeqCst) {
+        let secs = limits.body_timeout.as_secs();
+        return finish(&path, version, ApiError::RequestTimeout(secs), https);
+    }
+    response
 }
 
 /// An error answer produced outside the router, with the security headers, closing the
