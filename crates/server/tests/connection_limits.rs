@@ -72,7 +72,7 @@ fn probe_client(h: &Harness) -> reqwest::Client {
 async fn probe(h: &Harness, i: usize) -> Duration {
     let client = probe_client(h);
     let started = Instant::now();
-    let (status, body) = if i % 2 == 0 {
+    let (status, body) = if i.is_multiple_of(2) {
         let r = client
             .get(format!("{}/v1/tenant", h.url))
             .send()
