@@ -146,6 +146,15 @@ error_codes! {
     OidcInvalidGrant = ("LK-OIDC-003", 400, "the authorization grant is invalid, expired or already used"),
     /// The grant type is not supported (`unsupported_grant_type`).
     OidcUnsupportedGrant = ("LK-OIDC-004", 400, "the grant type is not supported"),
+    /// The request's header section (all names and values, or their number) is over the
+    /// service's limit.
+    HeaderTooLarge = ("LK-HTTP-001", 431, "the request headers are too large"),
+    /// The request target (path and query) is over the service's limit.
+    UriTooLong = ("LK-HTTP-002", 414, "the request URI is too long"),
+    /// The request body did not arrive within the request-body timeout.
+    RequestTimeout = ("LK-HTTP-003", 408, "the request body did not arrive in time"),
+    /// The service is at its connection limit and every connection is busy.
+    TooManyConnections = ("LK-HTTP-004", 503, "the service is at its connection limit; try again shortly"),
     /// An internal failure (storage, ...); details are in the service log only.
     Internal = ("LK-SRV-001", 500, "internal error"),
     /// The data directory or a file in it is accessible by group or others (start-up).

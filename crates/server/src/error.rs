@@ -159,6 +159,18 @@ pub enum ApiError {
     /// LK-WEB-003.
     #[error("this page is for administrators only")]
     AdminRequired,
+    /// LK-HTTP-001.
+    #[error("the request headers are larger than {0} bytes or more than the allowed number")]
+    HeaderTooLarge(usize),
+    /// LK-HTTP-002.
+    #[error("the request URI is longer than {0} bytes")]
+    UriTooLong(usize),
+    /// LK-HTTP-003.
+    #[error("the request body did not arrive within {0} seconds")]
+    RequestTimeout(u64),
+    /// LK-HTTP-004.
+    #[error("the service is at its connection limit; try again shortly")]
+    TooManyConnections,
     /// LK-SRV-001. The detail is logged, never sent.
     #[error("internal error: {0}")]
     Internal(String),
@@ -216,6 +228,10 @@ impl ApiError {
             CsrfInvalid => ErrorCode::CsrfInvalid,
             SessionRequired => ErrorCode::SessionRequired,
             AdminRequired => ErrorCode::AdminRequired,
+            HeaderTooLarge(_) => ErrorCode::HeaderTooLarge,
+            UriTooLong(_) => ErrorCode::UriTooLong,
+            RequestTimeout(_) => ErrorCode::RequestTimeout,
+            TooManyConnections => ErrorCode::TooManyConnections,
             Internal(_) => ErrorCode::Internal,
         }
     }

@@ -11,6 +11,7 @@ pub mod admin;
 pub mod audit;
 pub mod clock;
 pub mod config;
+mod conn;
 pub mod crypto;
 pub mod data_dir;
 pub mod error;

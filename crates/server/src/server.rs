@@ -5,19 +5,15 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use hyper::body::Incoming;
-use hyper::Request;
-use hyper_util::rt::{TokioExecutor, TokioIo};
-use hyper_util::server::conn::auto;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
-use tower::Service;
 
 use crate::clock::Env;
 use crate::config::ServerConfig;
+use crate::conn::{self, Serving};
 use crate::ratelimit::RateLimiter;
-use crate::routes::{self, extract::ClientAddr};
+use crate::routes::{self, HttpPolicy};
 use crate::state::AppState;
 use crate::storage::sqlite::SqliteStorage;
 use crate::storage::web_sqlite::SqliteWebStorage;
@@ -144,10 +140,22 @@ pub async fn start(config: ServerConfig, env: Env) -> Result<RunningServer, Star
         limiter: Arc::new(RateLimiter::new()),
         issuer: Arc::from(base_url.as_str()),
     };
+    let limits = conn::effective_limits(&config.connections);
+    let policy = HttpPolicy {
+        max_uri_bytes: limits.max_uri_bytes,
+        max_header_bytes: limits.max_header_bytes,
+        max_headers: limits.max_headers,
+        https: tls.is_some(),
+    };
+    let serving = Serving {
+        router: routes::router(state.clone(), policy),
+        tls,
+        limits,
+    };
     let (shutdown, watcher) = watch::channel(false);
     let tasks = vec![
-        tokio::spawn(prune_loop(state.clone(), watcher.clone())),
-        tokio::spawn(accept_loop(listener, routes::router(state), tls, watcher)),
+        tokio::spawn(prune_loop(state, watcher.clone())),
+        tokio::spawn(conn::accept_loop(listener, serving, watcher)),
     ];
     Ok(RunningServer {
         local_addr,
@@ -170,58 +178,6 @@ fn tenant_tls(
     env: &Env,
 ) -> Result<tokio_rustls::TlsAcceptor, StartError> {
     crate::tls::acceptor(&tenant.ca, host, env.clock.now()).map_err(StartError::Tls)
-}
-
-async fn accept_loop(
-    listener: TcpListener,
-    router: axum::Router,
-    tls: Option<tokio_rustls::TlsAcceptor>,
-    mut shutdown: watch::Receiver<bool>,
-) {
-    loop {
-        let (stream, peer) = tokio::select! {
-            _ = shutdown.changed() => return,
-            accepted = listener.accept() => match accepted {
-                Ok(pair) => pair,
-                Err(e) => {
-                    tracing::warn!(error = %e, "accept failed");
-                    tokio::time::sleep(Duration::from_millis(20)).await;
-                    continue;
-                }
-            },
-        };
-        let _ = stream.set_nodelay(true);
-        let router = router.clone();
-        let tls = tls.clone();
-        tokio::spawn(async move {
-            let service = hyper::service::service_fn(move |mut req: Request<Incoming>| {
-                req.extensions_mut().insert(ClientAddr(peer));
-                router.clone().call(req)
-            });
-            let builder = auto::Builder::new(TokioExecutor::new());
-            let served = match tls {
-                Some(acceptor) => match acceptor.accept(stream).await {
-                    Ok(stream) => {
-                        builder
-                            .serve_connection(TokioIo::new(stream), service)
-                            .await
-                    }
-                    Err(e) => {
-                        tracing::debug!(error = %e, %peer, "TLS handshake failed");
-                        return;
-                    }
-                },
-                None => {
-                    builder
-                        .serve_connection(TokioIo::new(stream), service)
-                        .await
-                }
-            };
-            if let Err(e) = served {
-                tracing::debug!(error = %e, %peer, "connection ended with an error");
-            }
-        });
-    }
 }
 
 /// Deletes expired consumed nonces once a minute.

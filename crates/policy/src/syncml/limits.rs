@@ -15,12 +15,16 @@ pub struct Limits {
     pub max_items: usize,
     /// Maximum length in bytes of one text value (Data, LocURI, ...).
     pub max_value_bytes: usize,
+    /// Maximum number of attributes on one element. SyncML uses at most one (`xmlns`);
+    /// the cap also bounds quick-xml's duplicate-attribute check, which is quadratic in
+    /// the number of attributes of an element.
+    pub max_attributes: usize,
 }
 
 impl Default for Limits {
     /// 512 KiB, depth 12 (the deepest legal SyncML here is 9: SyncML/SyncBody/Atomic/
     /// Sequence/Add/Item/Meta/Format plus text), 20 000 elements, 1 000 commands, 100 items
-    /// per command, 16 KiB per value.
+    /// per command, 16 KiB per value, 32 attributes per element.
     fn default() -> Self {
         Self {
             max_message_bytes: 512 * 1024,
@@ -29,6 +33,7 @@ impl Default for Limits {
             max_commands: 1_000,
             max_items: 100,
             max_value_bytes: 16 * 1024,
+            max_attributes: 32,
         }
     }
 }

@@ -2,7 +2,8 @@
 //!
 //! Refuses: DTDs (no entity tricks), processing instructions, a second root, any non-blank
 //! text or element after the root ("trailing data"), non-UTF-8, and every limit in
-//! [`Limits`]. Entity references are the five predefined ones and character references.
+//! [`Limits`] (the attribute cap keeps quick-xml's duplicate-attribute check, quadratic
+//! per element, bounded). Entity references are the five predefined ones and character references.
 
 use quick_xml::events::Event;
 use quick_xml::Reader;
@@ -74,7 +75,14 @@ pub(crate) fn parse_tree(input: &str, limits: &Limits) -> Result<Element, Policy
                     .map_err(|_| syntax(before, "element name is not UTF-8".into()))?
                     .to_owned();
                 let mut xmlns = None;
-                for attr in e.attributes() {
+                for (count, attr) in e.attributes().enumerate() {
+                    if count >= limits.max_attributes {
+                        return Err(limit(
+                            before,
+                            "number of attributes of one element",
+                            limits.max_attributes,
+                        ));
+                    }
                     let attr = attr.map_err(|err| syntax(before, err.to_string()))?;
                     if attr.key.as_ref() == b"xmlns" {
                         let v = attr

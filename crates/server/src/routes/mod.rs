@@ -3,6 +3,7 @@
 mod auth;
 mod device;
 pub mod extract;
+pub mod http_guard;
 mod key;
 mod nonce;
 mod oauth;
@@ -10,6 +11,7 @@ mod oidc;
 pub mod policy;
 mod policy_session;
 mod seckey_settings;
+pub mod security_headers;
 mod signin;
 mod token;
 pub mod web;
@@ -17,16 +19,20 @@ pub mod web;
 pub use seckey_settings::validate as seckey_settings_validate;
 
 use axum::extract::DefaultBodyLimit;
+use axum::http::Uri;
 use axum::routing::{get, post};
 use axum::Router;
+
+pub use http_guard::HttpPolicy;
 
 use crate::config::BODY_LIMIT;
 use crate::error::ApiError;
 use crate::state::AppState;
 use crate::storage::AuditRecord;
 
-/// Builds the router of the v1 API and the OpenID discovery documents.
-pub fn router(state: AppState) -> Router {
+/// Builds the router of the v1 API, the OpenID discovery documents and the web pages,
+/// behind the HTTP layer's limits and security headers ([`http_guard::guard`]).
+pub fn router(state: AppState, policy: HttpPolicy) -> Router {
     Router::new()
         .route("/v1/tenant", get(oidc::tenant))
         .route("/v1/ca.pem", get(oidc::ca_pem))
@@ -54,9 +60,17 @@ pub fn router(state: AppState) -> Router {
             get(seckey_settings::get_settings).put(seckey_settings::put_settings),
         )
         .merge(web::router())
-        .fallback(|| async { ApiError::NotFound })
-        .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
+        .fallback(
+            |uri: Uri| async move { http_guard::error_response(uri.path(), ApiError::NotFound) },
+        )
+        .method_not_allowed_fallback(|uri: Uri| async move {
+            http_guard::error_response(uri.path(), ApiError::MethodNotAllowed)
+        })
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
+        .layer(axum::middleware::from_fn_with_state(
+            policy,
+            http_guard::guard,
+        ))
         .with_state(state)
 }
 

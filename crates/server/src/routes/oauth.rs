@@ -274,8 +274,17 @@ pub async fn token(
     State(state): State<AppState>,
     addr: ClientAddr,
     headers: HeaderMap,
-    body: axum::body::Bytes,
+    body: axum::body::Body,
 ) -> Result<Response, OAuthError> {
+    // Read here, not with axum's `Bytes` extractor, whose rejection is plain text.
+    let body = axum::body::to_bytes(body, crate::config::BODY_LIMIT)
+        .await
+        .map_err(|_| {
+            oauth(
+                ErrorCode::BodyTooLarge,
+                ErrorCode::BodyTooLarge.default_message(),
+            )
+        })?;
     let is_form = headers
         .get(CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())

@@ -27,6 +27,8 @@ use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 use time::OffsetDateTime;
 
+pub mod raw;
+
 pub const PASSWORD: &str = "correct horse battery";
 
 pub struct Harness {
@@ -48,9 +50,16 @@ pub fn env(clock: &ManualClock) -> Env {
 
 impl Harness {
     pub async fn start() -> Harness {
+        Self::start_with(|_| {}).await
+    }
+
+    /// Starts the service with `configure` applied to the default configuration.
+    pub async fn start_with(configure: impl FnOnce(&mut ServerConfig)) -> Harness {
         let dir = tempfile::tempdir().unwrap();
         let clock = ManualClock::new(OffsetDateTime::now_utc());
-        let (server, client) = Self::boot(dir.path().join("data"), &clock, "127.0.0.1:0").await;
+        let mut config = ServerConfig::new(dir.path().join("data"), "127.0.0.1:0".parse().unwrap());
+        configure(&mut config);
+        let (server, client) = Self::boot_config(config, &clock).await;
         let admin = Admin::open(&dir.path().join("data"), env(&clock))
             .await
             .unwrap();
@@ -70,7 +79,13 @@ impl Harness {
         clock: &ManualClock,
         listen: &str,
     ) -> (RunningServer, reqwest::Client) {
-        let config = ServerConfig::new(data, listen.parse().unwrap());
+        Self::boot_config(ServerConfig::new(data, listen.parse().unwrap()), clock).await
+    }
+
+    async fn boot_config(
+        config: ServerConfig,
+        clock: &ManualClock,
+    ) -> (RunningServer, reqwest::Client) {
         let server = latchkey_server::start(config, env(clock)).await.unwrap();
         let ca = std::fs::read(&server.ca_file).unwrap();
         let client = reqwest::Client::builder()

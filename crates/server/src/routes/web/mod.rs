@@ -9,6 +9,7 @@
 mod admin;
 mod assets;
 mod html;
+pub mod next;
 mod security_info;
 mod signin;
 mod webauthn;
@@ -172,12 +173,30 @@ pub fn see_other(location: &str, cookies: Vec<HeaderValue>) -> Response {
     response
 }
 
-/// Keeps only a local path (`/...`, not `//...`) as a place to go after signing in.
+/// Where to go when `next` is missing or refused: the signed-in home page.
+pub const HOME: &str = "/security-info";
+
+/// Keeps only a path on this service ([`next::local_path`]) as a place to go after signing
+/// in; anything else is the home page.
 pub fn safe_next(next: Option<&str>) -> String {
-    match next {
-        Some(n) if n.starts_with('/') && !n.starts_with("//") && !n.contains('\\') => n.to_owned(),
-        _ => "/security-info".to_owned(),
-    }
+    next.and_then(next::local_path).unwrap_or(HOME).to_owned()
+}
+
+/// Whether `path` is one of the pages (answered with HTML, errors included), not the API
+/// or the pages' script endpoints under `/web/`.
+pub fn is_page_path(path: &str) -> bool {
+    let under = |prefix: &str| {
+        path == prefix
+            || path
+                .strip_prefix(prefix)
+                .is_some_and(|rest| rest.starts_with('/'))
+    };
+    path == "/"
+        || under("/signin")
+        || under("/signout")
+        || under("/security-info")
+        || under("/admin")
+        || path == "/oauth2/authorize"
 }
 
 /// Whether `upn` is in the administrators' group.
@@ -253,9 +272,15 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for Form<T> {
                 "expected a form (application/x-www-form-urlencoded)".into(),
             )));
         }
-        let bytes = Bytes::from_request(req, state)
-            .await
-            .map_err(|_| PageError(ApiError::BodyTooLarge(BODY_LIMIT)))?;
+        let bytes = Bytes::from_request(req, state).await.map_err(|rejection| {
+            if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                PageError(ApiError::BodyTooLarge(BODY_LIMIT))
+            } else {
+                PageError(ApiError::MalformedRequest(
+                    "the body could not be read".into(),
+                ))
+            }
+        })?;
         serde_urlencoded::from_bytes(&bytes)
             .map(Form)
             .map_err(|e| PageError(ApiError::MalformedRequest(e.to_string())))

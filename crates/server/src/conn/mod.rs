@@ -1,0 +1,260 @@
+//! Serving connections under limits: a cap below the file-descriptor limit with eviction
+//! of the oldest idle connection, TLS handshake, header, body and idle timeouts, and
+//! hyper's parser limits set just above the ones the router answers with JSON.
+
+mod body;
+mod fdlimit;
+mod linger;
+mod tracker;
+
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+use axum::body::Body;
+use axum::http::header::CONNECTION;
+use axum::response::Response;
+use hyper::body::Incoming;
+use hyper::Request;
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use hyper_util::server::conn::auto;
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::watch;
+use tower::Service;
+
+use crate::config::ConnectionLimits;
+use crate::error::ApiError;
+use crate::routes::extract::ClientAddr;
+use crate::routes::http_guard::{close_after, error_response};
+use crate::routes::security_headers;
+
+pub(crate) use fdlimit::effective_limits;
+use tracker::{Admission, ConnState, Tracker};
+
+/// hyper's HTTP/1 read buffer: room for the longest URI and the largest header section
+/// this service accepts, plus framing, so that requests over the service's limits still
+/// reach the router and get a JSON or HTML answer (hyper's own 431 has no body).
+pub fn hyper_buf_size(limits: &ConnectionLimits) -> usize {
+    let wanted = limits
+        .max_uri_bytes
+        .saturating_add(limits.max_header_bytes)
+        .saturating_mul(2)
+        .saturating_add(8 * 1024);
+    wanted.max(16 * 1024)
+}
+
+/// hyper's header-count limit: above the service's, for the same reason.
+pub fn hyper_max_headers(limits: &ConnectionLimits) -> usize {
+    limits.max_headers.saturating_mul(2).max(100)
+}
+
+/// How the accept loop serves.
+#[derive(Clone)]
+pub(crate) struct Serving {
+    /// The router.
+    pub router: axum::Router,
+    /// TLS, unless plain HTTP was asked for.
+    pub tls: Option<tokio_rustls::TlsAcceptor>,
+    /// The limits (already fitted to the descriptor limit).
+    pub limits: ConnectionLimits,
+}
+
+/// Accepts connections until `shutdown` changes.
+pub(crate) async fn accept_loop(
+    listener: TcpListener,
+    serving: Serving,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    let limits = &serving.limits;
+    let tracker = Tracker::new(limits.max_connections, limits.reject_slots);
+    let sweep_every = (limits.idle_timeout / 4).max(Duration::from_millis(10));
+    let mut sweep = tokio::time::interval(sweep_every);
+    sweep.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        let (stream, peer) = tokio::select! {
+            _ = shutdown.changed() => return,
+            _ = sweep.tick() => {
+                let closed = tracker.sweep(limits.idle_timeout);
+                if closed > 0 {
+                    tracing::debug!(closed, "closed idle connections");
+                }
+                continue;
+            }
+            accepted = listener.accept() => match accepted {
+                Ok(pair) => pair,
+                Err(e) => {
+                    // Out of descriptors or similar: back off briefly instead of spinning.
+                    tracing::warn!(error = %e, "accept failed");
+                    tokio::time::sleep(Duration::from_millis(20)).await;
+                    continue;
+                }
+            },
+        };
+        let _ = stream.set_nodelay(true);
+        match tracker.admit() {
+            Admission::Serve(ticket) => {
+                let serving = serving.clone();
+                tokio::spawn(async move {
+                    let state = ticket.state.clone();
+                    tokio::select! {
+                        _ = state.killed() => {}
+                        _ = serve(stream, peer, &serving, Some(state.clone()), false) => {}
+                    }
+                    drop(ticket);
+                });
+            }
+            Admission::Reject(slot) => {
+                let serving = serving.clone();
+                tokio::spawn(async move {
+                    // Bounded by the handshake, header and idle timeouts.
+                    let budget =
+                        serving.limits.tls_handshake_timeout + serving.limits.header_read_timeout;
+                    let _ = tokio::time::timeout(budget, serve(stream, peer, &serving, None, true))
+                        .await;
+                    drop(slot);
+                });
+            }
+            Admission::Refuse => {
+                tracing::debug!(%peer, "connection refused: at the cap and every slot busy");
+                drop(stream);
+            }
+        }
+    }
+}
+
+/// Serves one connection: TLS handshake under its timeout, then HTTP/1 or HTTP/2.
+async fn serve(
+    stream: TcpStream,
+    peer: SocketAddr,
+    serving: &Serving,
+    state: Option<Arc<ConnState>>,
+    reject: bool,
+) {
+    match &serving.tls {
+        Some(acceptor) => {
+            let handshake = tokio::time::timeout(
+                serving.limits.tls_handshake_timeout,
+                acceptor.accept(stream),
+            )
+            .await;
+            match handshake {
+                Ok(Ok(stream)) => serve_http(stream, peer, serving, state, reject).await,
+                Ok(Err(e)) => tracing::debug!(error = %e, %peer, "TLS handshake failed"),
+                Err(_) => tracing::debug!(%peer, "TLS handshake timed out"),
+            }
+        }
+        None => serve_http(stream, peer, serving, state, reject).await,
+    }
+}
+
+async fn serve_http<IO>(
+    io: IO,
+    peer: SocketAddr,
+    serving: &Serving,
+    state: Option<Arc<ConnState>>,
+    reject: bool,
+) where
+    IO: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    let limits = serving.limits.clone();
+    let router = serving.router.clone();
+    let https = serving.tls.is_some();
+    // Set when a response closes the connection (an early answer): linger before closing.
+    let closing = Arc::new(AtomicBool::new(false));
+    let closing_in = closing.clone();
+    let service = hyper::service::service_fn(move |req: Request<Incoming>| {
+        let router = router.clone();
+        let state = state.clone();
+        let limits = limits.clone();
+        let closing = closing_in.clone();
+        async move {
+            let response = respond(req, router, state, &limits, reject, https, peer).await;
+            if response.headers().contains_key(CONNECTION) {
+                closing.store(true, Ordering::SeqCst);
+            }
+            Ok::<_, std::convert::Infallible>(response)
+        }
+    });
+    let slot = Arc::new(Mutex::new(None));
+    let io = linger::Returning::new(io, slot.clone());
+    let mut builder = auto::Builder::new(TokioExecutor::new());
+    builder
+        .http1()
+        .timer(TokioTimer::new())
+        .header_read_timeout(serving.limits.header_read_timeout)
+        .max_buf_size(hyper_buf_size(&serving.limits))
+        .max_headers(hyper_max_headers(&serving.limits));
+    builder
+        .http2()
+        .timer(TokioTimer::new())
+        .max_header_list_size(u32::try_from(hyper_buf_size(&serving.limits)).unwrap_or(u32::MAX))
+        .max_concurrent_streams(64)
+        .keep_alive_interval(Some(serving.limits.idle_timeout))
+        .keep_alive_timeout(serving.limits.header_read_timeout);
+    let served = builder.serve_connection(TokioIo::new(io), service).await;
+    let failed = served.is_err();
+    if let Err(e) = served {
+        tracing::debug!(error = %e, %peer, "connection ended with an error");
+    }
+    let stream = slot.lock().unwrap_or_else(PoisonError::into_inner).take();
+    if let Some(stream) = stream {
+        if failed || closing.load(Ordering::SeqCst) {
+            linger::linger(stream, serving.limits.idle_timeout).await;
+        }
+    }
+}
+
+/// Answers one request: 503 in reject mode, else the router with the body under its
+/// deadline (408 when it passed).
+async fn respond(
+    req: Request<Incoming>,
+    router: axum::Router,
+    state: Option<Arc<ConnState>>,
+    limits: &ConnectionLimits,
+    reject: bool,
+    https: bool,
+    peer: SocketAddr,
+) -> Response {
+    if reject {
+        return finish(
+            req.uri().path(),
+            req.version(),
+            ApiError::TooManyConnections,
+            https,
+        );
+    }
+    let _busy = state.as_ref().map(|s| s.request());
+    let path = req.uri().path().to_owned();
+    let version = req.version();
+    let expired = Arc::new(AtomicBool::new(false));
+    let deadline = tokio::time::Instant::now() + limits.body_timeout;
+    let mut req = req.map(|incoming| {
+        if hyper::body::Body::is_end_stream(&incoming) {
+            Body::empty()
+        } else {
+            Body::new(body::DeadlineBody::new(incoming, deadline, expired.clone()))
+        }
+    });
+    req.extensions_mut().insert(ClientAddr(peer));
+    let mut router = router;
+    let response = match router.call(req).await {
+        Ok(r) => r,
+        Err(never) => match never {},
+    };
+    if expired.load(Ordering::SeqCst) {
+        let secs = limits.body_timeout.as_secs();
+        return finish(&path, version, ApiError::RequestTimeout(secs), https);
+    }
+    response
+}
+
+/// An error answer produced outside the router, with the security headers, closing the
+/// connection.
+fn finish(path: &str, version: hyper::Version, err: ApiError, https: bool) -> Response {
+    let mut response = error_response(path, err);
+    close_after(&mut response, version);
+    security_headers::apply(&mut response, path, https);
+    response
+}
