@@ -2,6 +2,7 @@
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::time::Duration;
 
 use crate::tenant::DEFAULT_TENANT_NAME;
 
@@ -27,6 +28,14 @@ pub struct ServerConfig {
     /// WebAuthn origin; its host is the RP ID), e.g. `http://localhost:8080`. Default:
     /// the listen address's URL.
     pub public_url: Option<String>,
+    /// How many password verifications (Argon2id, 19 MiB each) may run at once. Default
+    /// (`None`): [`crate::password::default_concurrency`] of the host's cores.
+    pub password_concurrency: Option<usize>,
+    /// How long a sign-in waits for a verification slot before LK-AUTH-008.
+    pub password_wait: Duration,
+    /// Audit lines older than this many days are deleted by the housekeeping loop.
+    /// Default (`None`): kept for ever.
+    pub audit_retention_days: Option<u32>,
 }
 
 impl ServerConfig {
@@ -38,6 +47,9 @@ impl ServerConfig {
             insecure_http: false,
             tenant_name: DEFAULT_TENANT_NAME.to_owned(),
             public_url: None,
+            password_concurrency: None,
+            password_wait: crate::password::DEFAULT_WAIT,
+            audit_retention_days: None,
         }
     }
 }

@@ -16,6 +16,7 @@ use tower::Service;
 
 use crate::clock::Env;
 use crate::config::ServerConfig;
+use crate::password::{self, PasswordGate};
 use crate::ratelimit::RateLimiter;
 use crate::routes::{self, extract::ClientAddr};
 use crate::state::AppState;
@@ -63,6 +64,8 @@ pub struct RunningServer {
     pub ca_fingerprint: String,
     /// Whether this start created the tenant.
     pub created_tenant: bool,
+    /// The password verification gate (its gauges are read by tests).
+    pub passwords: PasswordGate,
     storage: Arc<SqliteStorage>,
     web: Arc<SqliteWebStorage>,
     shutdown: watch::Sender<bool>,
@@ -128,6 +131,10 @@ pub async fn start(config: ServerConfig, env: Env) -> Result<RunningServer, Star
         None => format!("{scheme}://{host}:{}", local_addr.port()),
     };
     let web = Arc::new(storage.web_storage());
+    let slots = config.password_concurrency.unwrap_or_else(|| {
+        password::default_concurrency(std::thread::available_parallelism().map_or(1, |n| n.get()))
+    });
+    let passwords = PasswordGate::new(slots, config.password_wait);
     let summary = (
         tenant.id.clone(),
         tenant.name.clone(),
@@ -139,6 +146,7 @@ pub async fn start(config: ServerConfig, env: Env) -> Result<RunningServer, Star
         env,
         web: web.clone(),
         limiter: Arc::new(RateLimiter::new()),
+        passwords: passwords.clone(),
         issuer: Arc::from(base_url.as_str()),
     };
     let (shutdown, watcher) = watch::channel(false);
@@ -154,6 +162,7 @@ pub async fn start(config: ServerConfig, env: Env) -> Result<RunningServer, Star
         ca_file: config.data_dir.join(CA_FILE),
         ca_fingerprint: summary.2,
         created_tenant,
+        passwords,
         storage,
         web,
         shutdown,

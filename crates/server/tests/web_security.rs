@@ -494,6 +494,7 @@ async fn web_password_attempts_are_rate_limited_with_the_api() {
         if i % 2 == 0 {
             let resp = post_password(&h.url, &b, &csrf_cookie, upn, "wrong", "000000").await;
             assert!(set_cookie(&resp, "lk_session").is_none());
+            assert_eq!(resp.status(), 401);
             let html = resp.text().await.unwrap();
             assert!(html.contains("LK-AUTH-001"), "attempt {i}: {html}");
         } else {
@@ -503,6 +504,8 @@ async fn web_password_attempts_are_rate_limited_with_the_api() {
     // The sixth, with the right password and code, is refused by the limit.
     let resp = post_password(&h.url, &b, &csrf_cookie, upn, PASSWORD, &h.otp(&secret, 0)).await;
     assert!(set_cookie(&resp, "lk_session").is_none());
+    // The same status as the API sends for LK-AUTH-003.
+    assert_eq!(resp.status(), 429);
     let html = resp.text().await.unwrap();
     assert!(html.contains("LK-AUTH-003"), "{html}");
     let audit = h.audit().await;
@@ -512,6 +515,7 @@ async fn web_password_attempts_are_rate_limited_with_the_api() {
         ("web_signin", "failure")
     );
     assert_eq!(last.reason.as_deref(), Some("LK-AUTH-003"));
+    common::assert_error(&h.password(upn, PASSWORD, None).await, "LK-AUTH-003");
 
     // Once the window has passed, the same attempt signs in.
     h.clock.advance(time::Duration::seconds(

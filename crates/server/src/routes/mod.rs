@@ -1,6 +1,6 @@
 //! The HTTP API: one module per resource, the routes table in [`router`].
 
-mod auth;
+pub(crate) mod auth;
 mod device;
 pub mod extract;
 mod key;
