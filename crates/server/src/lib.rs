@@ -9,6 +9,7 @@
 
 pub mod admin;
 pub mod audit;
+pub mod audit_throttle;
 pub mod clock;
 pub mod config;
 pub mod crypto;

@@ -147,6 +147,7 @@ pub async fn start(config: ServerConfig, env: Env) -> Result<RunningServer, Star
         web: web.clone(),
         limiter: Arc::new(RateLimiter::new()),
         passwords: passwords.clone(),
+        audit_throttle: Arc::new(crate::audit_throttle::AuditThrottle::new()),
         issuer: Arc::from(base_url.as_str()),
     };
     let (shutdown, watcher) = watch::channel(false);
@@ -251,13 +252,26 @@ async fn prune(state: &AppState) {
     if let Err(e) = state.web.prune_expired(tenant, before).await {
         tracing::warn!(error = %e, "pruning expired web sessions and grants failed");
     }
+    flush_audit(state, false).await;
+}
+
+/// Writes the aggregated lines of the failure windows that are over (all with `all`).
+async fn flush_audit(state: &AppState, all: bool) {
+    for line in state.audit_throttle.flush(state.now(), all) {
+        if let Err(e) = state.storage.append_audit(&state.tenant.id, &line).await {
+            tracing::error!(error = %e, "could not write an aggregated audit line");
+        }
+    }
 }
 
 async fn prune_loop(state: AppState, mut shutdown: watch::Receiver<bool>) {
     let mut interval = tokio::time::interval(Duration::from_secs(60));
     loop {
         tokio::select! {
-            _ = shutdown.changed() => return,
+            _ = shutdown.changed() => {
+                flush_audit(&state, true).await;
+                return;
+            }
             _ = interval.tick() => {
                 prune(&state).await;
             }

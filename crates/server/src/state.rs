@@ -2,6 +2,7 @@
 
 use std::sync::Arc;
 
+use crate::audit_throttle::AuditThrottle;
 use crate::clock::Env;
 use crate::password::PasswordGate;
 use crate::ratelimit::RateLimiter;
@@ -19,6 +20,8 @@ pub struct AppState {
     pub env: Env,
     /// Failed sign-in throttling.
     pub limiter: Arc<RateLimiter>,
+    /// Aggregation of repeated failure lines.
+    pub audit_throttle: Arc<AuditThrottle>,
     /// The one gate every password verification runs through.
     pub passwords: PasswordGate,
     /// Storage of the web side (OpenID Connect, sessions, security keys).

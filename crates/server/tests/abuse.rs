@@ -196,3 +196,80 @@ async fn join_all<F: std::future::Future + Unpin>(mut futures: Vec<F>) -> Vec<F:
     .await;
     outputs.into_iter().flatten().collect()
 }
+
+fn audit_bytes(lines: &[latchkey_server::storage::AuditRecord]) -> usize {
+    lines
+        .iter()
+        .map(|l| {
+            l.event.len()
+                + l.outcome.len()
+                + [&l.actor, &l.device_id, &l.key_id, &l.source, &l.reason]
+                    .iter()
+                    .map(|f| f.as_deref().map_or(0, str::len))
+                    .sum::<usize>()
+        })
+        .sum()
+}
+
+#[tokio::test]
+async fn refused_sign_ins_add_a_bounded_number_of_audit_rows_and_bytes() {
+    use latchkey_server::audit::{MAX_FIELD, MAX_REASON};
+    use latchkey_server::audit_throttle::{AGGREGATED, IDENTICAL_PER_MINUTE};
+    let mut h = Harness::start().await;
+    let before = h.audit().await;
+    // 60 KB user names: refused as invalid before any work, no line at all.
+    let huge = format!("{}@example.com", "x".repeat(60 * 1024));
+    for _ in 0..1000 {
+        assert_error(&h.password(&huge, "x", None).await, "LK-REQ-003");
+    }
+    assert_eq!(h.audit().await.len(), before.len());
+
+    // 2,000 refused sign-ins with the longest accepted, all different user names.
+    let n = 2000;
+    let mut codes = std::collections::BTreeMap::<String, usize>::new();
+    for i in 0..n {
+        let upn = format!("{i:0>240}@example.com");
+        let (_, body) = h.password(&upn, "x", None).await;
+        *codes
+            .entry(body["code"].as_str().unwrap().to_owned())
+            .or_default() += 1;
+    }
+    assert_eq!(codes.values().sum::<usize>(), n);
+    let after = h.audit().await;
+    let added = &after[before.len()..];
+    // At most IDENTICAL_PER_MINUTE lines per (source, event, code) in this minute.
+    assert!(
+        added.len() <= codes.len() * IDENTICAL_PER_MINUTE as usize,
+        "{} rows for {codes:?}",
+        added.len()
+    );
+    let bound = added.len() * (4 * MAX_FIELD + MAX_REASON + 64);
+    assert!(audit_bytes(added) <= bound);
+
+    // The rest is not lost: aggregated lines with the counts are written at shutdown.
+    h.restart().await;
+    let after = h.audit().await;
+    let added = &after[before.len()..];
+    assert!(added.len() <= codes.len() * (IDENTICAL_PER_MINUTE as usize + 1));
+    let counted: usize = added
+        .iter()
+        .map(|l| {
+            if l.outcome == AGGREGATED {
+                let reason = l.reason.as_deref().unwrap();
+                reason
+                    .split(" x ")
+                    .nth(1)
+                    .unwrap()
+                    .split(' ')
+                    .next()
+                    .unwrap()
+                    .parse()
+                    .unwrap()
+            } else {
+                1
+            }
+        })
+        .sum();
+    assert_eq!(counted, n, "every refusal is written or counted: {added:?}");
+    assert!(added.iter().any(|l| l.outcome == AGGREGATED));
+}

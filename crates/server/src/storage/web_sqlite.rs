@@ -4,6 +4,7 @@
 //! [`super::sqlite::SqliteStorage::open`]). Writes take the in-process gate, then
 //! `BEGIN IMMEDIATE`; against other processes the busy timeout queues them.
 
+use crate::audit::{stored, MAX_FIELD, MAX_REASON};
 use std::path::Path;
 use std::str::FromStr;
 use std::sync::Arc;
@@ -79,12 +80,12 @@ async fn audit(
     .bind(tenant)
     .bind(a.at)
     .bind(&a.event)
-    .bind(&a.actor)
-    .bind(&a.device_id)
-    .bind(&a.key_id)
-    .bind(&a.source)
+    .bind(stored(&a.actor, MAX_FIELD))
+    .bind(stored(&a.device_id, MAX_FIELD))
+    .bind(stored(&a.key_id, MAX_FIELD))
+    .bind(stored(&a.source, MAX_FIELD))
     .bind(&a.outcome)
-    .bind(&a.reason)
+    .bind(stored(&a.reason, MAX_REASON))
     .execute(&mut **tx)
     .await?;
     Ok(())
