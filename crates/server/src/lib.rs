@@ -10,6 +10,7 @@
 pub mod admin;
 pub mod audit;
 pub mod audit_throttle;
+pub mod ceremony;
 pub mod clock;
 pub mod config;
 pub mod crypto;

@@ -69,7 +69,7 @@ pub async fn page_handler(
          <label for=\"otp\">One-time code from your authenticator app</label><input type=\"text\" id=\"otp\" name=\"otp\" inputmode=\"numeric\" autocomplete=\"one-time-code\" pattern=\"[0-9]{{6}}\" required>\
          <p><button type=\"submit\" id=\"password-signin\">Sign in</button></p></form></section>\
          <section aria-labelledby=\"key-h\"><h2 id=\"key-h\">Security key</h2>\
-         <p>Insert your security key; you will be asked for its PIN. Leave the user name empty if your key remembers you.</p>\
+         <p>Insert your security key; you will be asked for its PIN. Your key remembers you; a user name, if you give one, only limits the sign-in to that user.</p>\
          <label for=\"key-upn\">User name (optional)</label><input type=\"text\" id=\"key-upn\" autocomplete=\"username webauthn\">\
          <p><button type=\"button\" id=\"key-signin\" data-next=\"{n}\">Sign in with a security key</button></p>\
          <p role=\"status\" id=\"key-status\" aria-live=\"polite\"></p></section>",
