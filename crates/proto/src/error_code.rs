@@ -127,6 +127,9 @@ error_codes! {
     /// The credential public key of a registration is not acceptable (RSA size or
     /// exponent, EC point not on its curve, duplicate COSE labels).
     SecurityKeyPublicKeyInvalid = ("LK-SK-010", 400, "the security key's public key is not acceptable"),
+    /// The audit export file could not be created or written (`latchkeyd audit export`;
+    /// nothing was pruned).
+    AuditExportFailed = ("LK-AUDIT-001", 500, "the audit export could not be written"),
     /// A form or browser request lacked the right anti-forgery (CSRF) token.
     CsrfInvalid = ("LK-WEB-001", 403, "the anti-forgery token is missing or wrong; reload the page"),
     /// No web session, or it expired.

@@ -152,7 +152,11 @@ pub async fn start(config: ServerConfig, env: Env) -> Result<RunningServer, Star
     };
     let (shutdown, watcher) = watch::channel(false);
     let tasks = vec![
-        tokio::spawn(prune_loop(state.clone(), watcher.clone())),
+        tokio::spawn(prune_loop(
+            state.clone(),
+            config.audit_retention_days,
+            watcher.clone(),
+        )),
         tokio::spawn(accept_loop(listener, routes::router(state), tls, watcher)),
     ];
     Ok(RunningServer {
@@ -238,8 +242,10 @@ pub const EXPIRED_KEPT_SECS: i64 = 7 * 24 * 3600;
 
 /// One round of housekeeping: used nonces past their expiry; primary refresh tokens, web
 /// sessions, authorization codes, refresh tokens and WebAuthn challenges expired for longer
-/// than [`EXPIRED_KEPT_SECS`]. A failure is logged and retried next round.
-async fn prune(state: &AppState) {
+/// than [`EXPIRED_KEPT_SECS`]; the aggregated audit lines of closed windows; audit lines
+/// older than the retention, when one is configured. A failure is logged and retried
+/// next round.
+async fn prune(state: &AppState, audit_retention_days: Option<u32>) {
     let tenant = &state.tenant.id;
     let now = state.now();
     let before = now - EXPIRED_KEPT_SECS;
@@ -253,6 +259,14 @@ async fn prune(state: &AppState) {
         tracing::warn!(error = %e, "pruning expired web sessions and grants failed");
     }
     flush_audit(state, false).await;
+    if let Some(days) = audit_retention_days {
+        let cutoff = now - i64::from(days) * 86_400;
+        match state.storage.prune_audit(tenant, cutoff, None).await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(lines = n, days, "pruned audit lines past retention"),
+            Err(e) => tracing::warn!(error = %e, "pruning old audit lines failed"),
+        }
+    }
 }
 
 /// Writes the aggregated lines of the failure windows that are over (all with `all`).
@@ -264,7 +278,11 @@ async fn flush_audit(state: &AppState, all: bool) {
     }
 }
 
-async fn prune_loop(state: AppState, mut shutdown: watch::Receiver<bool>) {
+async fn prune_loop(
+    state: AppState,
+    audit_retention_days: Option<u32>,
+    mut shutdown: watch::Receiver<bool>,
+) {
     let mut interval = tokio::time::interval(Duration::from_secs(60));
     loop {
         tokio::select! {
@@ -273,7 +291,7 @@ async fn prune_loop(state: AppState, mut shutdown: watch::Receiver<bool>) {
                 return;
             }
             _ = interval.tick() => {
-                prune(&state).await;
+                prune(&state, audit_retention_days).await;
             }
         }
     }

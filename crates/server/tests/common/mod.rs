@@ -37,6 +37,7 @@ pub struct Harness {
     pub client: reqwest::Client,
     pub admin: Admin,
     pub tenant_id: String,
+    configure: Arc<dyn Fn(&mut ServerConfig) + Send + Sync>,
 }
 
 pub fn env(clock: &ManualClock) -> Env {
@@ -52,7 +53,9 @@ impl Harness {
     }
 
     /// Starts the service with `configure` applied to its configuration.
-    pub async fn start_with(configure: impl Fn(&mut ServerConfig)) -> Harness {
+    pub async fn start_with(
+        configure: impl Fn(&mut ServerConfig) + Send + Sync + 'static,
+    ) -> Harness {
         let dir = tempfile::tempdir().unwrap();
         let clock = ManualClock::new(OffsetDateTime::now_utc());
         let (server, client) =
@@ -68,6 +71,7 @@ impl Harness {
             clock,
             client,
             admin,
+            configure: Arc::new(configure),
         }
     }
 
@@ -95,8 +99,13 @@ impl Harness {
         let server = self.server.take().unwrap();
         let addr = server.local_addr.to_string();
         server.shutdown().await;
-        let (server, client) =
-            Self::boot(self.dir.path().join("data"), &self.clock, &addr, &|_| {}).await;
+        let (server, client) = Self::boot(
+            self.dir.path().join("data"),
+            &self.clock,
+            &addr,
+            &*self.configure,
+        )
+        .await;
         self.url = server.base_url.clone();
         self.server = Some(server);
         self.client = client;

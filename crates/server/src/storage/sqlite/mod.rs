@@ -14,6 +14,7 @@ use tokio::sync::{Mutex, OwnedMutexGuard};
 
 use super::*;
 
+mod audit;
 mod checkpoint;
 mod context;
 mod direct;
@@ -492,6 +493,34 @@ impl Storage for SqliteStorage {
             .await?;
         tx.commit().await?;
         Ok(done.rows_affected())
+    }
+
+    async fn audit_page(
+        &self,
+        tenant: &str,
+        before: i64,
+        after_seq: i64,
+        limit: i64,
+    ) -> StorageResult<Vec<(i64, AuditRecord)>> {
+        audit::page(&self.pool, tenant, before, after_seq, limit).await
+    }
+
+    async fn prune_audit(
+        &self,
+        tenant: &str,
+        before: i64,
+        up_to_seq: Option<i64>,
+    ) -> StorageResult<u64> {
+        let mut gone = 0;
+        loop {
+            let (mut tx, _gate) = self.write().await?;
+            let n = audit::delete_batch(&mut tx, tenant, before, up_to_seq).await?;
+            tx.commit().await?;
+            gone += n;
+            if n < audit::DELETE_BATCH {
+                return Ok(gone);
+            }
+        }
     }
 
     async fn counts(&self, tenant: &str) -> StorageResult<Counts> {
