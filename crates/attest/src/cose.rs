@@ -68,6 +68,7 @@ impl CoseKey {
         let Value::Map(map) = value else {
             return Err(invalid("not a CBOR map"));
         };
+        unique_labels(map)?;
         let kty = member(map, 1)
             .and_then(as_int)
             .ok_or(invalid("kty missing"))?;
@@ -140,8 +141,27 @@ impl CoseKey {
                 key.kind()
             )));
         }
+        crate::keycheck::check(&key).map_err(invalid)?;
         Ok(Self { alg, key })
     }
+}
+
+/// RFC 9052 section 7: a COSE_Key's labels are integers or text strings, each at most
+/// once (a duplicate would let two readers see two different keys).
+fn unique_labels(map: &[(Value, Value)]) -> Result<(), AttestError> {
+    let mut ints = std::collections::HashSet::new();
+    let mut texts = std::collections::HashSet::new();
+    for (label, _) in map {
+        let fresh = match label {
+            Value::Integer(i) => ints.insert(i128::from(*i)),
+            Value::Text(t) => texts.insert(t.as_str()),
+            _ => return Err(invalid("a label is neither an integer nor a text string")),
+        };
+        if !fresh {
+            return Err(invalid("duplicate label in the COSE_Key map"));
+        }
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -154,14 +174,100 @@ mod tests {
         out
     }
 
-    fn ec2(alg: i64, crv: i64, len: usize) -> Value {
+    fn unhex(text: &str) -> Vec<u8> {
+        (0..text.len() / 2)
+            .map(|i| u8::from_str_radix(&text[2 * i..2 * i + 2], 16).unwrap())
+            .collect()
+    }
+
+    /// The P-256 generator (SEC 2), a point on the curve.
+    fn p256_g() -> (Vec<u8>, Vec<u8>) {
+        (
+            unhex("6b17d1f2e12c4247f8bce6e563a440f277037d812deb33a0f4a13945d898c296"),
+            unhex("4fe342e2fe1a7f9b8ee7eb4a7c0f9e162bce33576b315ececbb6406837bf51f5"),
+        )
+    }
+
+    fn ec2_xy(alg: i64, crv: i64, x: Vec<u8>, y: Vec<u8>) -> Value {
         Value::Map(vec![
             (Value::from(1), Value::from(2)),
             (Value::from(3), Value::from(alg)),
             (Value::from(-1), Value::from(crv)),
-            (Value::from(-2), Value::Bytes(vec![1; len])),
-            (Value::from(-3), Value::Bytes(vec![2; len])),
+            (Value::from(-2), Value::Bytes(x)),
+            (Value::from(-3), Value::Bytes(y)),
         ])
+    }
+
+    fn ec2(alg: i64, crv: i64, len: usize) -> Value {
+        if len == 32 {
+            let (x, y) = p256_g();
+            return ec2_xy(alg, crv, x, y);
+        }
+        ec2_xy(alg, crv, vec![1; len], vec![2; len])
+    }
+
+    fn rsa(n: Vec<u8>, e: Vec<u8>) -> Value {
+        Value::Map(vec![
+            (Value::from(1), Value::from(3)),
+            (Value::from(3), Value::from(-257)),
+            (Value::from(-1), Value::Bytes(n)),
+            (Value::from(-2), Value::Bytes(e)),
+        ])
+    }
+
+    fn modulus(bytes: usize) -> Vec<u8> {
+        let mut n = vec![0xc5; bytes];
+        n[bytes - 1] = 0x01;
+        n
+    }
+
+    fn code(v: &Value) -> &'static str {
+        match CoseKey::from_bytes(&enc(v)) {
+            Ok(_) => "ok",
+            Err(e) => e.code(),
+        }
+    }
+
+    #[test]
+    fn refuses_rsa_keys_of_the_wrong_size_or_exponent() {
+        assert_eq!(code(&rsa(modulus(256), vec![1, 0, 1])), "ok");
+        assert_eq!(code(&rsa(modulus(512), vec![3])), "ok");
+        assert_eq!(code(&rsa(modulus(16 * 1024), vec![1, 0, 1])), "LK-ATT-013");
+        assert_eq!(code(&rsa(modulus(128), vec![1, 0, 1])), "LK-ATT-013");
+        assert_eq!(code(&rsa(modulus(256), vec![1])), "LK-ATT-013");
+        assert_eq!(code(&rsa(modulus(256), vec![1, 0, 0])), "LK-ATT-013");
+        assert_eq!(code(&rsa(modulus(256), vec![])), "LK-ATT-013");
+    }
+
+    #[test]
+    fn refuses_points_off_the_curve_and_the_zero_point() {
+        let (x, mut y) = p256_g();
+        assert_eq!(code(&ec2_xy(-7, 1, x.clone(), y.clone())), "ok");
+        y[31] ^= 0x01;
+        assert_eq!(code(&ec2_xy(-7, 1, x, y)), "LK-ATT-013");
+        assert_eq!(code(&ec2_xy(-7, 1, vec![0; 32], vec![0; 32])), "LK-ATT-013");
+        assert_eq!(
+            code(&ec2(-35, 2, 48)),
+            "LK-ATT-013",
+            "(1.., 2..) is not on P-384"
+        );
+    }
+
+    #[test]
+    fn refuses_duplicate_and_odd_labels() {
+        let Value::Map(mut map) = ec2(-7, 1, 32) else {
+            unreachable!()
+        };
+        let good = map.clone();
+        map.push((Value::from(3), Value::from(-7)));
+        assert_eq!(code(&Value::Map(map)), "LK-ATT-013");
+        // A second x after the first: two readers could see two keys.
+        let mut twice = good.clone();
+        twice.push((Value::from(-2), Value::Bytes(vec![9; 32])));
+        assert_eq!(code(&Value::Map(twice)), "LK-ATT-013");
+        let mut odd = good;
+        odd.push((Value::Bytes(vec![1]), Value::from(0)));
+        assert_eq!(code(&Value::Map(odd)), "LK-ATT-013");
     }
 
     #[test]

@@ -25,6 +25,7 @@ pub mod crypto;
 mod der;
 pub mod error;
 pub mod formats;
+pub mod keycheck;
 pub mod options;
 pub mod registration;
 pub mod tpm;

@@ -8,7 +8,9 @@ use latchkey_proto::ErrorCode;
 use latchkey_server::admin::{Admin, AdminError};
 use latchkey_server::clock::Env;
 
-use crate::cli::{Command, DeviceCommand, KeyCommand, TenantCommand, UserCommand};
+use crate::cli::{
+    AuditArgs, AuditCommand, Command, DeviceCommand, KeyCommand, TenantCommand, UserCommand,
+};
 use crate::output::{self, table, time, yes_no};
 use crate::{coded, since};
 
@@ -159,6 +161,33 @@ async fn dispatch(admin: &Admin, json: bool, command: Command) -> anyhow::Result
         Command::Client(c) => crate::web::client(admin, json, c).await,
         Command::Resource(c) => crate::resource::resource(admin, json, c).await,
         Command::SecurityKey(c) => crate::web::security_key(admin, json, c).await,
+        Command::Audit(AuditArgs {
+            action: Some(AuditCommand::Export { before, out, prune }),
+            ..
+        }) => {
+            let cutoff = since::parse(&before, admin.now()).ok_or_else(|| {
+                coded(
+                    ErrorCode::InvalidField,
+                    format!("--before `{before}`: expected RFC 3339 or a duration like 90d"),
+                )
+            })?;
+            let (written, pruned) = admin
+                .export_audit(cutoff, &out, prune)
+                .await
+                .map_err(admin_error)?;
+            if json {
+                return output::json(&serde_json::json!({
+                    "exported": written,
+                    "pruned": pruned,
+                    "file": out,
+                }));
+            }
+            println!(
+                "exported {written} audit lines to {}; pruned {pruned}",
+                out.display()
+            );
+            Ok(())
+        }
         Command::Audit(args) => {
             let from = match &args.since {
                 None => 0,

@@ -243,6 +243,10 @@ pub struct ServeArgs {
     /// Tenant name, used when the tenant is created on first start.
     #[arg(long, default_value = latchkey_server::tenant::DEFAULT_TENANT_NAME, value_name = "NAME")]
     pub tenant_name: String,
+    /// Delete audit lines older than this many days (checked once a minute); default: keep
+    /// them all. Export them first with `latchkeyd audit export`.
+    #[arg(long, value_name = "DAYS", value_parser = clap::value_parser!(u32).range(1..))]
+    pub audit_retention_days: Option<u32>,
 }
 
 /// `user ...`.
@@ -305,9 +309,31 @@ pub enum KeyCommand {
 
 /// `audit`.
 #[derive(Debug, Args)]
+#[command(args_conflicts_with_subcommands = true)]
 pub struct AuditArgs {
     /// Only entries since this time: RFC 3339 (2025-01-31T08:00:00Z) or a duration ago
     /// (30s, 15m, 1h, 7d).
     #[arg(long, value_name = "WHEN")]
     pub since: Option<String>,
+    /// `audit export`.
+    #[command(subcommand)]
+    pub action: Option<AuditCommand>,
+}
+
+/// `audit ...`.
+#[derive(Debug, Subcommand)]
+pub enum AuditCommand {
+    /// Write the lines older than a time to a new file as JSON lines (and optionally
+    /// delete exactly those lines from the database afterwards).
+    Export {
+        /// Lines before this time: RFC 3339 or a duration ago (90d).
+        #[arg(long, value_name = "WHEN")]
+        before: String,
+        /// The file to create (refused if it exists).
+        #[arg(long, value_name = "FILE")]
+        out: PathBuf,
+        /// Then delete the exported lines from the database.
+        #[arg(long)]
+        prune: bool,
+    },
 }

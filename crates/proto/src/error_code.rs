@@ -65,6 +65,8 @@ error_codes! {
     SubjectMismatch = ("LK-AUTH-006", 403, "the token does not name this user or device"),
     /// The user is disabled.
     UserDisabled = ("LK-AUTH-007", 403, "the user is disabled"),
+    /// Too many password checks are running; none became free in time (retry later).
+    PasswordBusy = ("LK-AUTH-008", 503, "too many sign-ins are being checked right now; retry shortly"),
     /// The nonce is not one this service issued.
     NonceInvalid = ("LK-NONCE-001", 400, "the nonce was not issued by this service"),
     /// The nonce has expired.
@@ -130,6 +132,12 @@ error_codes! {
     SecurityKeyUserNotVerified = ("LK-SK-008", 401, "the security key did not verify the user (PIN); user verification is required"),
     /// The WebAuthn ceremony is unknown, expired, already used or for another purpose.
     CeremonyInvalid = ("LK-SK-009", 400, "the security key ceremony is unknown, expired or already used"),
+    /// The credential public key of a registration is not acceptable (RSA size or
+    /// exponent, EC point not on its curve, duplicate COSE labels).
+    SecurityKeyPublicKeyInvalid = ("LK-SK-010", 400, "the security key's public key is not acceptable"),
+    /// The audit export file could not be created or written (`latchkeyd audit export`;
+    /// nothing was pruned).
+    AuditExportFailed = ("LK-AUDIT-001", 500, "the audit export could not be written"),
     /// A form or browser request lacked the right anti-forgery (CSRF) token.
     CsrfInvalid = ("LK-WEB-001", 403, "the anti-forgery token is missing or wrong; reload the page"),
     /// No web session, or it expired.

@@ -51,6 +51,14 @@ pub enum AdminError {
     /// Storage or setup failed.
     #[error(transparent)]
     Setup(#[from] SetupError),
+    /// The audit export file could not be created or written (LK-AUDIT-001).
+    #[error("cannot write the audit export {path}: {source} (nothing was pruned)")]
+    Export {
+        /// The file.
+        path: String,
+        /// The failure.
+        source: std::io::Error,
+    },
 }
 
 impl From<StorageError> for AdminError {
@@ -77,6 +85,7 @@ impl AdminError {
                 _ => ErrorCode::Internal,
             },
             AdminError::Setup(setup) => setup.code(),
+            AdminError::Export { .. } => ErrorCode::AuditExportFailed,
         }
     }
 }
@@ -288,6 +297,54 @@ impl Admin {
     /// The audit trail from `since` (Unix seconds) on.
     pub async fn audit(&self, since: i64) -> Result<Vec<AuditRecord>, AdminError> {
         Ok(self.storage.audit_since(&self.tenant.id, since).await?)
+    }
+
+    /// Writes every audit line older than `before` to a new file `out` (JSON lines, one
+    /// [`AuditRecord`] each, oldest first; created exclusively, mode 0600, synced) and,
+    /// with `prune`, then deletes exactly the lines written. Returns (written, pruned).
+    pub async fn export_audit(
+        &self,
+        before: i64,
+        out: &Path,
+        prune: bool,
+    ) -> Result<(u64, u64), AdminError> {
+        use std::io::Write;
+        let fail = |source: std::io::Error| AdminError::Export {
+            path: out.display().to_string(),
+            source,
+        };
+        let mut options = std::fs::OpenOptions::new();
+        options.write(true).create_new(true);
+        #[cfg(unix)]
+        std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+        let file = options.open(out).map_err(fail)?;
+        let mut writer = std::io::BufWriter::new(file);
+        let (mut last, mut written) = (0i64, 0u64);
+        loop {
+            let page = self
+                .storage
+                .audit_page(&self.tenant.id, before, last, 1000)
+                .await?;
+            let Some((seq, _)) = page.last() else {
+                break;
+            };
+            last = *seq;
+            for (_, line) in &page {
+                serde_json::to_writer(&mut writer, line).map_err(|e| fail(e.into()))?;
+                writer.write_all(b"\n").map_err(fail)?;
+                written += 1;
+            }
+        }
+        let file = writer.into_inner().map_err(|e| fail(e.into_error()))?;
+        file.sync_all().map_err(fail)?;
+        let pruned = if prune && written > 0 {
+            self.storage
+                .prune_audit(&self.tenant.id, before, Some(last))
+                .await?
+        } else {
+            0
+        };
+        Ok((written, pruned))
     }
 
     /// Row counts.

@@ -1,6 +1,44 @@
 //! Building audit lines: what happened, to whom, from where, and how it ended.
+//!
+//! Every field that can come from a request is capped ([`MAX_FIELD`] bytes, [`MAX_REASON`]
+//! for the reason or note): a longer value is cut at a character boundary and ends with
+//! [`TRUNCATED`], so no request can make one line large.
+
+use std::borrow::Cow;
 
 use crate::storage::AuditRecord;
+
+/// The longest actor, device, key or source field of an audit line, in bytes.
+pub const MAX_FIELD: usize = 256;
+/// The longest reason or note of an audit line, in bytes.
+pub const MAX_REASON: usize = 1024;
+/// What ends a value that was cut.
+pub const TRUNCATED: &str = "…[truncated]";
+
+/// `value` cut to at most `max` bytes (marker included) at a character boundary.
+pub fn cap(value: &str, max: usize) -> Cow<'_, str> {
+    if value.len() <= max {
+        return Cow::Borrowed(value);
+    }
+    let mut end = max.saturating_sub(TRUNCATED.len());
+    while end > 0 && !value.is_char_boundary(end) {
+        end -= 1;
+    }
+    Cow::Owned(format!("{}{TRUNCATED}", value.get(..end).unwrap_or("")))
+}
+
+fn cap_owned(value: String, max: usize) -> String {
+    match cap(&value, max) {
+        Cow::Borrowed(_) => value,
+        Cow::Owned(cut) => cut,
+    }
+}
+
+/// A field of `line` as it is stored: capped (for the storage layer, which caps again
+/// whatever built the line).
+pub fn stored(value: &Option<String>, max: usize) -> Option<Cow<'_, str>> {
+    value.as_deref().map(|v| cap(v, max))
+}
 
 /// Audit event names.
 pub mod event {
@@ -92,38 +130,62 @@ pub fn line(event: &str, at: i64) -> AuditRecord {
 impl AuditRecord {
     /// Sets the actor (a UPN, or `admin`).
     pub fn actor(mut self, actor: impl Into<String>) -> Self {
-        self.actor = Some(actor.into());
+        self.actor = Some(cap_owned(actor.into(), MAX_FIELD));
         self
     }
 
     /// Sets the device.
     pub fn device(mut self, device_id: impl Into<String>) -> Self {
-        self.device_id = Some(device_id.into());
+        self.device_id = Some(cap_owned(device_id.into(), MAX_FIELD));
         self
     }
 
     /// Sets the key.
     pub fn key(mut self, key_id: impl Into<String>) -> Self {
-        self.key_id = Some(key_id.into());
+        self.key_id = Some(cap_owned(key_id.into(), MAX_FIELD));
         self
     }
 
     /// Sets the source address.
     pub fn source(mut self, source: impl Into<String>) -> Self {
-        self.source = Some(source.into());
+        self.source = Some(cap_owned(source.into(), MAX_FIELD));
         self
     }
 
     /// Marks a failure with its reason (an error code).
     pub fn failure(mut self, reason: impl Into<String>) -> Self {
         self.outcome = "failure".to_owned();
-        self.reason = Some(reason.into());
+        self.reason = Some(cap_owned(reason.into(), MAX_REASON));
         self
     }
 
     /// Adds a note on a success.
     pub fn note(mut self, note: impl Into<String>) -> Self {
-        self.reason = Some(note.into());
+        self.reason = Some(cap_owned(note.into(), MAX_REASON));
         self
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn long_fields_are_cut_with_a_marker_at_a_character_boundary() {
+        let long = "é".repeat(40_000);
+        let line = line(event::SIGNIN, 1)
+            .actor(long.clone())
+            .key(long.clone())
+            .source(long.clone())
+            .device(long.clone())
+            .failure(long.clone());
+        for field in [&line.actor, &line.key_id, &line.source, &line.device_id] {
+            let f = field.as_deref().unwrap_or_default();
+            assert!(f.len() <= MAX_FIELD && f.ends_with(TRUNCATED), "{f}");
+        }
+        let reason = line.reason.unwrap_or_default();
+        assert!(reason.len() <= MAX_REASON && reason.ends_with(TRUNCATED));
+        assert_eq!(cap("short", MAX_FIELD), "short");
+        assert_eq!(cap(&"a".repeat(MAX_FIELD), MAX_FIELD).len(), MAX_FIELD);
     }
 }

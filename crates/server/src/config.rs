@@ -33,6 +33,14 @@ pub struct ServerConfig {
     pub key_file: Option<PathBuf>,
     /// Connection limits and network timeouts (see docs/admin-service.md).
     pub connections: ConnectionLimits,
+    /// How many password verifications (Argon2id, 19 MiB each) may run at once. Default
+    /// (`None`): [`crate::password::default_concurrency`] of the host's cores.
+    pub password_concurrency: Option<usize>,
+    /// How long a sign-in waits for a verification slot before LK-AUTH-008.
+    pub password_wait: Duration,
+    /// Audit lines older than this many days are deleted by the housekeeping loop.
+    /// Default (`None`): kept for ever.
+    pub audit_retention_days: Option<u32>,
 }
 
 /// How many connections the service holds and how long it waits for a slow peer.
@@ -103,6 +111,9 @@ impl ServerConfig {
             public_url: None,
             key_file: None,
             connections: ConnectionLimits::default(),
+            password_concurrency: None,
+            password_wait: crate::password::DEFAULT_WAIT,
+            audit_retention_days: None,
         }
     }
 }

@@ -47,6 +47,9 @@ pub enum ApiError {
     /// LK-AUTH-007.
     #[error("the user is disabled")]
     UserDisabled,
+    /// LK-AUTH-008.
+    #[error("too many sign-ins are being checked right now; retry in {0} s")]
+    PasswordBusy(u64),
     /// LK-NONCE-001.
     #[error("the nonce was not issued by this service")]
     NonceInvalid,
@@ -150,6 +153,9 @@ pub enum ApiError {
     /// LK-SK-009.
     #[error("the security key ceremony is unknown, expired or already used; try again")]
     CeremonyInvalid,
+    /// LK-SK-010.
+    #[error("the security key's public key is not acceptable: {0}")]
+    SecurityKeyPublicKey(String),
     /// LK-WEB-001.
     #[error("the anti-forgery token is missing or wrong; reload the page and try again")]
     CsrfInvalid,
@@ -194,6 +200,7 @@ impl ApiError {
             MfaRequired(_) => ErrorCode::MfaRequired,
             SubjectMismatch => ErrorCode::SubjectMismatch,
             UserDisabled => ErrorCode::UserDisabled,
+            PasswordBusy(_) => ErrorCode::PasswordBusy,
             NonceInvalid => ErrorCode::NonceInvalid,
             NonceExpired => ErrorCode::NonceExpired,
             NonceReplayed => ErrorCode::NonceReplayed,
@@ -225,6 +232,7 @@ impl ApiError {
             SecurityKeySigninDisabled => ErrorCode::SecurityKeySigninDisabled,
             SecurityKeyUserNotVerified => ErrorCode::SecurityKeyUserNotVerified,
             CeremonyInvalid => ErrorCode::CeremonyInvalid,
+            SecurityKeyPublicKey(_) => ErrorCode::SecurityKeyPublicKeyInvalid,
             CsrfInvalid => ErrorCode::CsrfInvalid,
             SessionRequired => ErrorCode::SessionRequired,
             AdminRequired => ErrorCode::AdminRequired,
@@ -240,6 +248,37 @@ impl ApiError {
     pub fn internal(what: impl std::fmt::Display) -> ApiError {
         ApiError::Internal(what.to_string())
     }
+
+    /// The `Retry-After` seconds to send with this error, if any.
+    pub fn retry_after(&self) -> Option<u64> {
+        match self {
+            ApiError::PasswordBusy(secs) => Some(*secs),
+            _ => None,
+        }
+    }
+}
+
+impl From<crate::password::GateError> for ApiError {
+    fn from(err: crate::password::GateError) -> ApiError {
+        match err {
+            crate::password::GateError::Busy { retry_after_secs } => {
+                ApiError::PasswordBusy(retry_after_secs)
+            }
+            other => ApiError::internal(other),
+        }
+    }
+}
+
+/// Adds `Retry-After` to `response` when `err` carries one.
+pub fn with_retry_after(err: &ApiError, mut response: Response) -> Response {
+    if let Some(secs) = err.retry_after() {
+        if let Ok(value) = axum::http::HeaderValue::from_str(&secs.to_string()) {
+            response
+                .headers_mut()
+                .insert(axum::http::header::RETRY_AFTER, value);
+        }
+    }
+    response
 }
 
 impl From<crate::storage::StorageError> for ApiError {
@@ -269,7 +308,8 @@ impl IntoResponse for ApiError {
         };
         let status =
             StatusCode::from_u16(code.http_status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-        (status, axum::Json(ApiErrorBody::new(code, message))).into_response()
+        let response = (status, axum::Json(ApiErrorBody::new(code, message))).into_response();
+        with_retry_after(&self, response)
     }
 }
 

@@ -9,6 +9,8 @@
 
 pub mod admin;
 pub mod audit;
+pub mod audit_throttle;
+pub mod ceremony;
 pub mod clock;
 pub mod config;
 mod conn;

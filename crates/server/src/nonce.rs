@@ -47,6 +47,26 @@ impl NonceKey {
         NonceKey(hmac::Key::new(hmac::HMAC_SHA256, secret))
     }
 
+    /// HMAC-SHA256 of `data` under the tenant's nonce secret, separated by `domain` (a
+    /// NUL-terminated label, never the first byte of a nonce body) from nonces and from
+    /// other uses.
+    pub fn mac(&self, domain: &[u8], data: &[u8]) -> [u8; 32] {
+        let mut ctx = hmac::Context::with_key(&self.0);
+        ctx.update(domain);
+        ctx.update(data);
+        let mut out = [0u8; 32];
+        out.copy_from_slice(ctx.sign().as_ref());
+        out
+    }
+
+    /// Whether `tag` is [`NonceKey::mac`] of `data` in `domain` (constant time).
+    pub fn verify_mac(&self, domain: &[u8], data: &[u8], tag: &[u8]) -> bool {
+        let mut input = Vec::with_capacity(domain.len() + data.len());
+        input.extend_from_slice(domain);
+        input.extend_from_slice(data);
+        hmac::verify(&self.0, &input, tag).is_ok()
+    }
+
     /// Issues a nonce for `purpose`; returns it and its expiry (Unix seconds).
     pub fn issue(&self, env: &Env, purpose: Purpose) -> Result<(String, i64), ApiError> {
         let expires_at = env.clock.unix() + NONCE_LIFETIME_SECS;

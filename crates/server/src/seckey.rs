@@ -107,6 +107,8 @@ fn x5c_root(attestation_object: &[u8]) -> Option<Vec<u8>> {
 fn registration_error(err: AttestError) -> ApiError {
     match err {
         AttestError::UserVerificationMissing => ApiError::SecurityKeyUserNotVerified,
+        // Checked on the decoded key before any attestation format is looked at.
+        e @ AttestError::CoseKeyInvalid { .. } => ApiError::SecurityKeyPublicKey(e.to_string()),
         other => ApiError::SecurityKeyAttestation(other.to_string()),
     }
 }

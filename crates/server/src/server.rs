@@ -12,6 +12,7 @@ use tokio::task::JoinHandle;
 use crate::clock::Env;
 use crate::config::ServerConfig;
 use crate::conn::{self, Serving};
+use crate::password::{self, PasswordGate};
 use crate::ratelimit::RateLimiter;
 use crate::routes::{self, HttpPolicy};
 use crate::state::AppState;
@@ -59,6 +60,8 @@ pub struct RunningServer {
     pub ca_fingerprint: String,
     /// Whether this start created the tenant.
     pub created_tenant: bool,
+    /// The password verification gate (its gauges are read by tests).
+    pub passwords: PasswordGate,
     storage: Arc<SqliteStorage>,
     web: Arc<SqliteWebStorage>,
     shutdown: watch::Sender<bool>,
@@ -127,6 +130,10 @@ pub async fn start(config: ServerConfig, env: Env) -> Result<RunningServer, Star
         None => format!("{scheme}://{host}:{}", local_addr.port()),
     };
     let web = Arc::new(storage.web_storage());
+    let slots = config.password_concurrency.unwrap_or_else(|| {
+        password::default_concurrency(std::thread::available_parallelism().map_or(1, |n| n.get()))
+    });
+    let passwords = PasswordGate::new(slots, config.password_wait);
     let summary = (
         tenant.id.clone(),
         tenant.name.clone(),
@@ -138,6 +145,8 @@ pub async fn start(config: ServerConfig, env: Env) -> Result<RunningServer, Star
         env,
         web: web.clone(),
         limiter: Arc::new(RateLimiter::new()),
+        passwords: passwords.clone(),
+        audit_throttle: Arc::new(crate::audit_throttle::AuditThrottle::new()),
         issuer: Arc::from(base_url.as_str()),
     };
     let limits = conn::effective_limits(&config.connections);
@@ -154,7 +163,11 @@ pub async fn start(config: ServerConfig, env: Env) -> Result<RunningServer, Star
     };
     let (shutdown, watcher) = watch::channel(false);
     let tasks = vec![
-        tokio::spawn(prune_loop(state, watcher.clone())),
+        tokio::spawn(prune_loop(
+            state,
+            config.audit_retention_days,
+            watcher.clone(),
+        )),
         tokio::spawn(conn::accept_loop(listener, serving, watcher)),
     ];
     Ok(RunningServer {
@@ -165,6 +178,7 @@ pub async fn start(config: ServerConfig, env: Env) -> Result<RunningServer, Star
         ca_file: config.data_dir.join(CA_FILE),
         ca_fingerprint: summary.2,
         created_tenant,
+        passwords,
         storage,
         web,
         shutdown,
@@ -187,8 +201,10 @@ pub const EXPIRED_KEPT_SECS: i64 = 7 * 24 * 3600;
 
 /// One round of housekeeping: used nonces past their expiry; primary refresh tokens, web
 /// sessions, authorization codes, refresh tokens and WebAuthn challenges expired for longer
-/// than [`EXPIRED_KEPT_SECS`]. A failure is logged and retried next round.
-async fn prune(state: &AppState) {
+/// than [`EXPIRED_KEPT_SECS`]; the aggregated audit lines of closed windows; audit lines
+/// older than the retention, when one is configured. A failure is logged and retried
+/// next round.
+async fn prune(state: &AppState, audit_retention_days: Option<u32>) {
     let tenant = &state.tenant.id;
     let now = state.now();
     let before = now - EXPIRED_KEPT_SECS;
@@ -201,15 +217,40 @@ async fn prune(state: &AppState) {
     if let Err(e) = state.web.prune_expired(tenant, before).await {
         tracing::warn!(error = %e, "pruning expired web sessions and grants failed");
     }
+    flush_audit(state, false).await;
+    if let Some(days) = audit_retention_days {
+        let cutoff = now - i64::from(days) * 86_400;
+        match state.storage.prune_audit(tenant, cutoff, None).await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(lines = n, days, "pruned audit lines past retention"),
+            Err(e) => tracing::warn!(error = %e, "pruning old audit lines failed"),
+        }
+    }
 }
 
-async fn prune_loop(state: AppState, mut shutdown: watch::Receiver<bool>) {
+/// Writes the aggregated lines of the failure windows that are over (all with `all`).
+async fn flush_audit(state: &AppState, all: bool) {
+    for line in state.audit_throttle.flush(state.now(), all) {
+        if let Err(e) = state.storage.append_audit(&state.tenant.id, &line).await {
+            tracing::error!(error = %e, "could not write an aggregated audit line");
+        }
+    }
+}
+
+async fn prune_loop(
+    state: AppState,
+    audit_retention_days: Option<u32>,
+    mut shutdown: watch::Receiver<bool>,
+) {
     let mut interval = tokio::time::interval(Duration::from_secs(60));
     loop {
         tokio::select! {
-            _ = shutdown.changed() => return,
+            _ = shutdown.changed() => {
+                flush_audit(&state, true).await;
+                return;
+            }
             _ = interval.tick() => {
-                prune(&state).await;
+                prune(&state, audit_retention_days).await;
             }
         }
     }

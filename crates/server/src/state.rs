@@ -2,7 +2,9 @@
 
 use std::sync::Arc;
 
+use crate::audit_throttle::AuditThrottle;
 use crate::clock::Env;
+use crate::password::PasswordGate;
 use crate::ratelimit::RateLimiter;
 use crate::storage::{Storage, WebStorage};
 use crate::tenant::Tenant;
@@ -18,6 +20,10 @@ pub struct AppState {
     pub env: Env,
     /// Failed sign-in throttling.
     pub limiter: Arc<RateLimiter>,
+    /// Aggregation of repeated failure lines.
+    pub audit_throttle: Arc<AuditThrottle>,
+    /// The one gate every password verification runs through.
+    pub passwords: PasswordGate,
     /// Storage of the web side (OpenID Connect, sessions, security keys).
     pub web: Arc<dyn WebStorage>,
     /// The issuer URL (the service's base URL, no trailing slash).

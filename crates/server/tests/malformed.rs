@@ -217,8 +217,13 @@ async fn garbage_base64_and_bad_keys_on_every_endpoint() {
         "LK-PRT-001",
     );
     assert_error(&h.token(&alice.device, "x", "").await, "LK-REQ-003");
+    // A user name with a control character is refused as invalid before any work.
     assert_error(
         &h.password("\u{0}", "\u{0}", Some("12")).await,
+        "LK-REQ-003",
+    );
+    assert_error(
+        &h.password("nobody@example.com", "\u{0}", Some("12")).await,
         "LK-AUTH-001",
     );
 }

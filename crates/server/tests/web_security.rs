@@ -167,18 +167,6 @@ async fn register_none_key(
     s: &Session,
     name: &str,
 ) -> (u16, Value) {
-    let (status, start) = script(
-        h,
-        b,
-        s,
-        Some(&s.csrf),
-        "/web/security-keys/register/begin",
-        &json!({ "name": name }),
-    )
-    .await;
-    assert_eq!(status, 200, "{start}");
-    let rp_id = start["public_key"]["rp"]["id"].as_str().unwrap();
-    let challenge = start["public_key"]["challenge"].as_str().unwrap();
     let key = p256::ecdsa::SigningKey::random(&mut rand_core::OsRng);
     let point = key.verifying_key().to_encoded_point(false);
     let cose = cbor(&ciborium::Value::Map(vec![
@@ -194,6 +182,29 @@ async fn register_none_key(
             ciborium::Value::Bytes(point.y().unwrap().to_vec()),
         ),
     ]));
+    register_none_cose(h, b, s, name, &cose).await
+}
+
+/// Registers a credential whose public key is the COSE_Key `cose`, with `none` attestation.
+async fn register_none_cose(
+    h: &Harness,
+    b: &reqwest::Client,
+    s: &Session,
+    name: &str,
+    cose: &[u8],
+) -> (u16, Value) {
+    let (status, start) = script(
+        h,
+        b,
+        s,
+        Some(&s.csrf),
+        "/web/security-keys/register/begin",
+        &json!({ "name": name }),
+    )
+    .await;
+    assert_eq!(status, 200, "{start}");
+    let rp_id = start["public_key"]["rp"]["id"].as_str().unwrap();
+    let challenge = start["public_key"]["challenge"].as_str().unwrap();
     let credential_id: [u8; 16] = rand_core::RngCore::next_u64(&mut rand_core::OsRng)
         .to_be_bytes()
         .repeat(2)
@@ -205,7 +216,7 @@ async fn register_none_key(
     auth_data.extend_from_slice(&[0x11; 16]); // AAGUID
     auth_data.extend_from_slice(&16u16.to_be_bytes());
     auth_data.extend_from_slice(&credential_id);
-    auth_data.extend_from_slice(&cose);
+    auth_data.extend_from_slice(cose);
     let attestation = cbor(&ciborium::Value::Map(vec![
         ("fmt".into(), "none".into()),
         ("attStmt".into(), ciborium::Value::Map(vec![])),
@@ -497,6 +508,7 @@ async fn web_password_attempts_are_rate_limited_with_the_api() {
         if i % 2 == 0 {
             let resp = post_password(&h.url, &b, &csrf_cookie, upn, "wrong", "000000").await;
             assert!(set_cookie(&resp, "lk_session").is_none());
+            assert_eq!(resp.status(), 401);
             let html = resp.text().await.unwrap();
             assert!(html.contains("LK-AUTH-001"), "attempt {i}: {html}");
         } else {
@@ -506,6 +518,8 @@ async fn web_password_attempts_are_rate_limited_with_the_api() {
     // The sixth, with the right password and code, is refused by the limit.
     let resp = post_password(&h.url, &b, &csrf_cookie, upn, PASSWORD, &h.otp(&secret, 0)).await;
     assert!(set_cookie(&resp, "lk_session").is_none());
+    // The same status as the API sends for LK-AUTH-003.
+    assert_eq!(resp.status(), 429);
     let html = resp.text().await.unwrap();
     assert!(html.contains("LK-AUTH-003"), "{html}");
     let audit = h.audit().await;
@@ -515,6 +529,7 @@ async fn web_password_attempts_are_rate_limited_with_the_api() {
         ("web_signin", "failure")
     );
     assert_eq!(last.reason.as_deref(), Some("LK-AUTH-003"));
+    common::assert_error(&h.password(upn, PASSWORD, None).await, "LK-AUTH-003");
 
     // Once the window has passed, the same attempt signs in.
     h.clock.advance(time::Duration::seconds(
@@ -572,6 +587,79 @@ async fn a_required_trusted_root_refuses_a_none_attested_key() {
         (keys[0].key.format.as_str(), keys[0].key.trusted_root),
         ("none", false)
     );
+}
+
+#[tokio::test]
+async fn a_none_registration_with_an_unacceptable_public_key_is_refused() {
+    let h = Harness::start().await;
+    let upn = "judy@example.com";
+    let secret = h.add_user(upn).await;
+    let b = browser(&h);
+    let s = web_signin(&h, &b, upn, &secret).await;
+    let rsa = |n: Vec<u8>, e: Vec<u8>| {
+        cbor(&ciborium::Value::Map(vec![
+            (1.into(), 3.into()),
+            (3.into(), (-257).into()),
+            ((-1).into(), ciborium::Value::Bytes(n)),
+            ((-2).into(), ciborium::Value::Bytes(e)),
+        ]))
+    };
+    let modulus = |bytes: usize| {
+        let mut n = vec![0xc5; bytes];
+        *n.last_mut().unwrap() = 0x01;
+        n
+    };
+    let key = p256::ecdsa::SigningKey::random(&mut rand_core::OsRng);
+    let point = key.verifying_key().to_encoded_point(false);
+    let mut y = point.y().unwrap().to_vec();
+    y[31] ^= 1;
+    let ec = |x: Vec<u8>, y: Vec<u8>, extra: Option<(i64, Vec<u8>)>| {
+        let mut map = vec![
+            (1.into(), 2.into()),
+            (3.into(), (-7).into()),
+            ((-1).into(), 1.into()),
+            ((-2).into(), ciborium::Value::Bytes(x)),
+            ((-3).into(), ciborium::Value::Bytes(y)),
+        ];
+        if let Some((label, value)) = extra {
+            map.push((label.into(), ciborium::Value::Bytes(value)));
+        }
+        cbor(&ciborium::Value::Map(map))
+    };
+    let x = point.x().unwrap().to_vec();
+    let cases = [
+        ("a 16 KB modulus", rsa(modulus(16 * 1024), vec![1, 0, 1])),
+        ("e = 1", rsa(modulus(256), vec![1])),
+        ("a point off the curve", ec(x.clone(), y, None)),
+        ("the zero point", ec(vec![0; 32], vec![0; 32], None)),
+        (
+            "a duplicate label",
+            ec(
+                x.clone(),
+                point.y().unwrap().to_vec(),
+                Some((-2, vec![7; 32])),
+            ),
+        ),
+    ];
+    for (what, cose) in cases {
+        let before = h.audit().await.len();
+        let (status, body) = register_none_cose(&h, &b, &s, "Bad", &cose).await;
+        assert_eq!(
+            (status, body["code"].as_str()),
+            (400, Some("LK-SK-010")),
+            "{what}: {body}"
+        );
+        assert!(
+            h.admin.security_keys(None).await.unwrap().is_empty(),
+            "{what}"
+        );
+        let audit = h.audit().await;
+        assert_eq!(audit.len(), before + 1, "{what}: one failure line");
+        assert_eq!(audit.last().unwrap().reason.as_deref(), Some("LK-SK-010"));
+    }
+    // The same shape with a good key registers.
+    let (status, body) = register_none_key(&h, &b, &s, "Good").await;
+    assert_eq!(status, 200, "{body}");
 }
 
 /// The rows of the Security info page's devices table, as (join type, Hello keys) pairs.

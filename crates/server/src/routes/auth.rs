@@ -11,7 +11,7 @@ use crate::error::ApiError;
 use crate::state::AppState;
 use crate::storage::{AuditRecord, User};
 use crate::tokens::{typ, ENROLLMENT_AUDIENCE, ENROLLMENT_LIFETIME_SECS};
-use crate::{password, totp};
+use crate::totp;
 
 /// Signs a user in with a password (+ TOTP) and returns an enrolment token.
 pub async fn password(
@@ -19,24 +19,47 @@ pub async fn password(
     addr: ClientAddr,
     Json(req): Json<PasswordSignIn>,
 ) -> Result<axum::Json<EnrollmentToken>, ApiError> {
-    let upn = req.upn.trim().to_lowercase();
+    let upn = sign_in_upn(&req.upn)?;
     let now = state.now();
     let ip = addr.ip();
     let line = audit::line(event::PASSWORD_SIGNIN, now)
         .actor(&upn)
         .source(&ip);
-    if state.limiter.is_limited(&upn, &ip, now) {
+    let Ok(reservation) = state.limiter.reserve(&upn, &ip, now) else {
         return Err(audited(&state, line, ApiError::RateLimited).await);
-    }
+    };
     match check(&state, &upn, &req, now, line.clone()).await {
-        Ok(token) => Ok(axum::Json(token)),
+        Ok(token) => {
+            reservation.succeeded(state.now());
+            Ok(axum::Json(token))
+        }
         Err(err) => {
-            if matches!(err, ApiError::InvalidCredentials | ApiError::InvalidOtp) {
-                state.limiter.record_failure(&upn, &ip, now);
+            if counts_as_failure(&err) {
+                reservation.failed(state.now());
             }
             Err(audited(&state, line, err).await)
         }
     }
+}
+
+/// The longest user name a sign-in accepts, in bytes (longer ones are refused with
+/// LK-REQ-003 before any work and without an audit line).
+pub const MAX_UPN_LEN: usize = 256;
+
+/// The user name of a sign-in, trimmed and lowercased; refused when longer than
+/// [`MAX_UPN_LEN`] or containing control characters.
+pub(crate) fn sign_in_upn(raw: &str) -> Result<String, ApiError> {
+    let upn = raw.trim();
+    if upn.len() > MAX_UPN_LEN || upn.chars().any(char::is_control) {
+        return Err(ApiError::InvalidField("upn"));
+    }
+    Ok(upn.to_lowercase())
+}
+
+/// Whether a sign-in error spends the attempt (a wrong password or one-time code); other
+/// outcomes release the reservation.
+pub(crate) fn counts_as_failure(err: &ApiError) -> bool {
+    matches!(err, ApiError::InvalidCredentials | ApiError::InvalidOtp)
 }
 
 async fn check(
@@ -47,7 +70,7 @@ async fn check(
     line: AuditRecord,
 ) -> Result<EnrollmentToken, ApiError> {
     let user = state.storage.user_by_upn(&state.tenant.id, upn).await?;
-    let user = verify_password(user, req.password.clone()).await?;
+    let user = verify_password(state, user, req.password.clone()).await?;
     if user.disabled {
         return Err(ApiError::UserDisabled);
     }
@@ -95,16 +118,18 @@ async fn check(
     })
 }
 
-/// Runs Argon2 off the async workers; an unknown user costs the same as a wrong password.
-async fn verify_password(user: Option<User>, password: String) -> Result<User, ApiError> {
-    tokio::task::spawn_blocking(move || match user {
-        Some(user) if password::verify(&user.password_hash, &password) => Ok(user),
-        Some(_) => Err(ApiError::InvalidCredentials),
-        None => {
-            password::verify_dummy(&password);
-            Err(ApiError::InvalidCredentials)
-        }
-    })
-    .await
-    .map_err(ApiError::internal)?
+/// Checks a password through the service's [`crate::password::PasswordGate`] (Argon2 off
+/// the async workers, a bounded number at once); an unknown user costs the same as a
+/// wrong password. Every password check of the service goes through here.
+pub(crate) async fn verify_password(
+    state: &AppState,
+    user: Option<User>,
+    password: String,
+) -> Result<User, ApiError> {
+    let stored = user.as_ref().map(|u| u.password_hash.clone());
+    let ok = state.passwords.verify(stored, password).await?;
+    match user {
+        Some(user) if ok => Ok(user),
+        _ => Err(ApiError::InvalidCredentials),
+    }
 }

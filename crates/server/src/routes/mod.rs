@@ -1,6 +1,6 @@
 //! The HTTP API: one module per resource, the routes table in [`router`].
 
-mod auth;
+pub(crate) mod auth;
 mod device;
 pub mod extract;
 pub mod http_guard;
@@ -76,10 +76,16 @@ pub fn router(state: AppState, policy: HttpPolicy) -> Router {
 
 /// Records a failure in the audit trail (with its error code as the reason) and returns
 /// the error. An audit write failure is logged; the original error is still returned.
+///
+/// Repeated identical failures from one source are aggregated
+/// ([`crate::audit_throttle`]).
 pub(crate) async fn audited(state: &AppState, line: AuditRecord, err: ApiError) -> ApiError {
     let line = line.failure(err.code().as_str());
-    if let Err(e) = state.storage.append_audit(&state.tenant.id, &line).await {
-        tracing::error!(error = %e, "could not write a failure audit line");
+    let admitted = state.audit_throttle.admit(line, state.now());
+    for line in admitted.summary.iter().chain(admitted.line.iter()) {
+        if let Err(e) = state.storage.append_audit(&state.tenant.id, line).await {
+            tracing::error!(error = %e, "could not write a failure audit line");
+        }
     }
     err
 }

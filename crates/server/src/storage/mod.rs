@@ -191,4 +191,21 @@ pub trait Storage: PolicyStorage + ResourceStorage + Send + Sync + 'static {
     async fn prune_prts(&self, tenant: &str, before: i64) -> StorageResult<u64>;
     /// Row counts of the tenant's tables.
     async fn counts(&self, tenant: &str) -> StorageResult<Counts>;
+    /// Up to `limit` audit lines older than `before` with a sequence number above
+    /// `after_seq`, in sequence order, each with its sequence number (for export).
+    async fn audit_page(
+        &self,
+        tenant: &str,
+        before: i64,
+        after_seq: i64,
+        limit: i64,
+    ) -> StorageResult<Vec<(i64, AuditRecord)>>;
+    /// Deletes the audit lines older than `before` (and, when given, with a sequence
+    /// number at most `up_to_seq`), in bounded batches; returns how many.
+    async fn prune_audit(
+        &self,
+        tenant: &str,
+        before: i64,
+        up_to_seq: Option<i64>,
+    ) -> StorageResult<u64>;
 }

@@ -325,13 +325,16 @@ pub trait WebStorage: Send + Sync + 'static {
     async fn security_key_session(
         &self,
         tenant: &str,
-        challenge_id: &str,
+        ceremony: &crate::storage::ConsumedNonce,
         credential_id: &str,
         old_count: i64,
         new_count: i64,
         session: &WebSession,
         audit: &AuditRecord,
     ) -> StorageResult<bool>;
+    /// Whether a stateless ceremony (or nonce) id was already used (a read; the consuming
+    /// transaction is what enforces single use).
+    async fn ceremony_used(&self, tenant: &str, id: &str) -> StorageResult<bool>;
     /// Renames a key (of `user_id` when given); false if there is no such key.
     async fn rename_security_key(
         &self,

@@ -4,6 +4,7 @@
 //! [`super::sqlite::SqliteStorage::open`]). Writes take the in-process gate, then
 //! `BEGIN IMMEDIATE`; against other processes the busy timeout queues them.
 
+use crate::audit::{stored, MAX_FIELD, MAX_REASON};
 use std::path::Path;
 use std::str::FromStr;
 use std::sync::Arc;
@@ -85,12 +86,12 @@ async fn audit(
     .bind(tenant)
     .bind(a.at)
     .bind(&a.event)
-    .bind(&a.actor)
-    .bind(&a.device_id)
-    .bind(&a.key_id)
-    .bind(&a.source)
+    .bind(stored(&a.actor, MAX_FIELD))
+    .bind(stored(&a.device_id, MAX_FIELD))
+    .bind(stored(&a.key_id, MAX_FIELD))
+    .bind(stored(&a.source, MAX_FIELD))
     .bind(&a.outcome)
-    .bind(&a.reason)
+    .bind(stored(&a.reason, MAX_REASON))
     .execute(&mut **tx)
     .await?;
     Ok(())
@@ -421,6 +422,16 @@ impl WebStorage for SqliteWebStorage {
         Ok(gone)
     }
 
+    async fn ceremony_used(&self, tenant: &str, id: &str) -> StorageResult<bool> {
+        let found: Option<(i64,)> =
+            sqlx::query_as("SELECT 1 FROM used_nonces WHERE tenant_id = $1 AND nonce_id = $2")
+                .bind(tenant)
+                .bind(id)
+                .fetch_optional(&self.pool)
+                .await?;
+        Ok(found.is_some())
+    }
+
     async fn store_challenge(&self, tenant: &str, c: &Challenge, now: i64) -> StorageResult<()> {
         let (mut tx, _gate) = self.write().await?;
         sqlx::query("DELETE FROM webauthn_challenges WHERE tenant_id = $1 AND expires_at <= $2")
@@ -548,7 +559,7 @@ impl WebStorage for SqliteWebStorage {
     async fn security_key_session(
         &self,
         tenant: &str,
-        challenge_id: &str,
+        ceremony: &crate::storage::ConsumedNonce,
         credential_id: &str,
         old_count: i64,
         new_count: i64,
@@ -556,7 +567,17 @@ impl WebStorage for SqliteWebStorage {
         a: &AuditRecord,
     ) -> StorageResult<bool> {
         let (mut tx, _gate) = self.write().await?;
-        if !consume_challenge(&mut tx, tenant, challenge_id, s.created_at).await? {
+        // The stateless ceremony is recorded as used here, once (crate::ceremony).
+        let fresh = sqlx::query(
+            "INSERT INTO used_nonces (tenant_id, nonce_id, expires_at) VALUES ($1, $2, $3) \
+             ON CONFLICT DO NOTHING",
+        )
+        .bind(tenant)
+        .bind(&ceremony.id)
+        .bind(ceremony.expires_at)
+        .execute(&mut *tx)
+        .await?;
+        if fresh.rows_affected() != 1 {
             return Ok(false);
         }
         let moved = sqlx::query(

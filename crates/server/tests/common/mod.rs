@@ -39,6 +39,7 @@ pub struct Harness {
     pub client: reqwest::Client,
     pub admin: Admin,
     pub tenant_id: String,
+    configure: Arc<dyn Fn(&mut ServerConfig) + Send + Sync>,
 }
 
 pub fn env(clock: &ManualClock) -> Env {
@@ -53,13 +54,14 @@ impl Harness {
         Self::start_with(|_| {}).await
     }
 
-    /// Starts the service with `configure` applied to the default configuration.
-    pub async fn start_with(configure: impl FnOnce(&mut ServerConfig)) -> Harness {
+    /// Starts the service with `configure` applied to its configuration.
+    pub async fn start_with(
+        configure: impl Fn(&mut ServerConfig) + Send + Sync + 'static,
+    ) -> Harness {
         let dir = tempfile::tempdir().unwrap();
         let clock = ManualClock::new(OffsetDateTime::now_utc());
-        let mut config = ServerConfig::new(dir.path().join("data"), "127.0.0.1:0".parse().unwrap());
-        configure(&mut config);
-        let (server, client) = Self::boot_config(config, &clock).await;
+        let (server, client) =
+            Self::boot(dir.path().join("data"), &clock, "127.0.0.1:0", &configure).await;
         let admin = Admin::open(&dir.path().join("data"), env(&clock))
             .await
             .unwrap();
@@ -71,6 +73,7 @@ impl Harness {
             clock,
             client,
             admin,
+            configure: Arc::new(configure),
         }
     }
 
@@ -78,14 +81,10 @@ impl Harness {
         data: PathBuf,
         clock: &ManualClock,
         listen: &str,
+        configure: &dyn Fn(&mut ServerConfig),
     ) -> (RunningServer, reqwest::Client) {
-        Self::boot_config(ServerConfig::new(data, listen.parse().unwrap()), clock).await
-    }
-
-    async fn boot_config(
-        config: ServerConfig,
-        clock: &ManualClock,
-    ) -> (RunningServer, reqwest::Client) {
+        let mut config = ServerConfig::new(data, listen.parse().unwrap());
+        configure(&mut config);
         let server = latchkey_server::start(config, env(clock)).await.unwrap();
         let ca = std::fs::read(&server.ca_file).unwrap();
         let client = reqwest::Client::builder()
@@ -102,10 +101,57 @@ impl Harness {
         let server = self.server.take().unwrap();
         let addr = server.local_addr.to_string();
         server.shutdown().await;
-        let (server, client) = Self::boot(self.dir.path().join("data"), &self.clock, &addr).await;
+        let (server, client) = Self::boot(
+            self.dir.path().join("data"),
+            &self.clock,
+            &addr,
+            &*self.configure,
+        )
+        .await;
         self.url = server.base_url.clone();
         self.server = Some(server);
         self.client = client;
+    }
+
+    /// A client whose connections come from `source` (any 127.0.0.0/8 address works over
+    /// loopback), trusting the tenant CA and not following redirects.
+    pub fn client_from(&self, source: &str) -> reqwest::Client {
+        let ca = std::fs::read(self.data_dir().join("ca.pem")).unwrap();
+        reqwest::Client::builder()
+            .use_rustls_tls()
+            .tls_built_in_root_certs(false)
+            .add_root_certificate(reqwest::Certificate::from_pem(&ca).unwrap())
+            .redirect(reqwest::redirect::Policy::none())
+            .local_address(source.parse::<std::net::IpAddr>().unwrap())
+            .build()
+            .unwrap()
+    }
+
+    /// Password (+ TOTP) sign-in through `client`; the raw response.
+    pub async fn password_via(
+        &self,
+        client: &reqwest::Client,
+        upn: &str,
+        password: &str,
+        otp: Option<&str>,
+    ) -> (u16, Value) {
+        let body = match otp {
+            Some(code) => json!({"upn": upn, "password": password, "otp": code}),
+            None => json!({"upn": upn, "password": password}),
+        };
+        let resp = client
+            .post(format!("{}/v1/auth/password", self.url))
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        let status = resp.status().as_u16();
+        (status, resp.json().await.unwrap_or(Value::Null))
+    }
+
+    /// The password gate of the running service (its gauges).
+    pub fn passwords(&self) -> latchkey_server::password::PasswordGate {
+        self.server.as_ref().unwrap().passwords.clone()
     }
 
     pub fn data_dir(&self) -> PathBuf {

@@ -246,7 +246,8 @@ impl IntoResponse for PageError {
             code.as_str(),
             esc(&message)
         );
-        (status, html::document("Error", "", &body)).into_response()
+        let response = (status, html::document("Error", "", &body)).into_response();
+        crate::error::with_retry_after(&self.0, response)
     }
 }
 

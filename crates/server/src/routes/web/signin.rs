@@ -13,10 +13,10 @@ use super::{
 };
 use crate::audit::{self, event};
 use crate::error::ApiError;
+use crate::routes::auth::{counts_as_failure, sign_in_upn, verify_password};
 use crate::routes::extract::ClientAddr;
 use crate::state::AppState;
-use crate::storage::User;
-use crate::{password as pw, totp};
+use crate::totp;
 
 /// `GET /`: Security info when signed in, else the sign-in page.
 pub async fn home(
@@ -42,7 +42,7 @@ pub async fn page_handler(
     state: &AppState,
     headers: &HeaderMap,
     next: Option<&str>,
-    error: Option<&str>,
+    error: Option<&ApiError>,
 ) -> Result<Response, PageError> {
     let (csrf, fresh) = match cookie(headers, CSRF_COOKIE).filter(|c| c.len() >= 16) {
         Some(c) => (c, false),
@@ -56,7 +56,7 @@ pub async fn page_handler(
         .map(|e| {
             format!(
                 "<p role=\"alert\" class=\"error\" id=\"error\">{}</p>",
-                esc(e)
+                esc(&format!("{}: {e}", e.code()))
             )
         })
         .unwrap_or_default();
@@ -69,19 +69,21 @@ pub async fn page_handler(
          <label for=\"otp\">One-time code from your authenticator app</label><input type=\"text\" id=\"otp\" name=\"otp\" inputmode=\"numeric\" autocomplete=\"one-time-code\" pattern=\"[0-9]{{6}}\" required>\
          <p><button type=\"submit\" id=\"password-signin\">Sign in</button></p></form></section>\
          <section aria-labelledby=\"key-h\"><h2 id=\"key-h\">Security key</h2>\
-         <p>Insert your security key; you will be asked for its PIN. Leave the user name empty if your key remembers you.</p>\
+         <p>Insert your security key; you will be asked for its PIN. Your key remembers you; a user name, if you give one, only limits the sign-in to that user.</p>\
          <label for=\"key-upn\">User name (optional)</label><input type=\"text\" id=\"key-upn\" autocomplete=\"username webauthn\">\
          <p><button type=\"button\" id=\"key-signin\" data-next=\"{n}\">Sign in with a security key</button></p>\
          <p role=\"status\" id=\"key-status\" aria-live=\"polite\"></p></section>",
         c = esc(&csrf),
         n = esc(&next)
     );
-    let status = if error.is_some() {
-        StatusCode::UNAUTHORIZED
-    } else {
-        StatusCode::OK
-    };
+    // The same status as the API sends for the same code (LK-AUTH-003 is 429 everywhere).
+    let status = error.map_or(StatusCode::OK, |e| {
+        StatusCode::from_u16(e.code().http_status()).unwrap_or(StatusCode::BAD_REQUEST)
+    });
     let mut response = (status, layout("Sign in", None, false, &csrf, &main)).into_response();
+    if let Some(e) = error {
+        response = crate::error::with_retry_after(e, response);
+    }
     if fresh {
         response.headers_mut().append(
             axum::http::header::SET_COOKIE,
@@ -126,35 +128,44 @@ pub async fn password(
         &cookie(&headers, CSRF_COOKIE).unwrap_or_default(),
         &form.csrf,
     )?;
-    let upn = form.upn.trim().to_lowercase();
+    let upn = match sign_in_upn(&form.upn) {
+        Ok(upn) => upn,
+        Err(err) => return page_handler(&state, &headers, form.next.as_deref(), Some(&err)).await,
+    };
     let now = state.now();
     let ip = addr.ip();
     let line = audit::line(event::WEB_SIGNIN, now).actor(&upn).source(&ip);
-    let outcome = if state.limiter.is_limited(&upn, &ip, now) {
-        Err(ApiError::RateLimited)
-    } else {
-        check_password(&state, &upn, &form, line.clone()).await
+    let (outcome, reservation) = match state.limiter.reserve(&upn, &ip, now) {
+        Ok(reservation) => (
+            check_password(&state, &upn, &form, line.clone()).await,
+            Some(reservation),
+        ),
+        Err(_) => (Err(ApiError::RateLimited), None),
     };
     match outcome {
-        Ok((cookie_value, next)) => Ok(see_other(
-            &next,
-            vec![set_cookie(
-                &state,
-                SESSION_COOKIE,
-                &cookie_value,
-                SESSION_LIFETIME_SECS,
-            )],
-        )),
+        Ok((cookie_value, next)) => {
+            if let Some(r) = reservation {
+                r.succeeded(state.now());
+            }
+            Ok(see_other(
+                &next,
+                vec![set_cookie(
+                    &state,
+                    SESSION_COOKIE,
+                    &cookie_value,
+                    SESSION_LIFETIME_SECS,
+                )],
+            ))
+        }
         Err(err) => {
-            if matches!(err, ApiError::InvalidCredentials | ApiError::InvalidOtp) {
-                state.limiter.record_failure(&upn, &ip, now);
+            if let Some(r) = reservation.filter(|_| counts_as_failure(&err)) {
+                r.failed(state.now());
             }
             let err = crate::routes::audited(&state, line, err).await;
             if matches!(err, ApiError::Internal(_)) {
                 return Err(PageError(err));
             }
-            let message = format!("{}: {err}", err.code());
-            page_handler(&state, &headers, form.next.as_deref(), Some(&message)).await
+            page_handler(&state, &headers, form.next.as_deref(), Some(&err)).await
         }
     }
 }
@@ -166,7 +177,7 @@ async fn check_password(
     line: crate::storage::AuditRecord,
 ) -> Result<(String, String), ApiError> {
     let user = state.storage.user_by_upn(&state.tenant.id, upn).await?;
-    let user = verify(user, form.password.clone()).await?;
+    let user = verify_password(state, user, form.password.clone()).await?;
     if user.disabled {
         return Err(ApiError::UserDisabled);
     }
@@ -184,19 +195,6 @@ async fn check_password(
         return Err(ApiError::InvalidOtp);
     }
     Ok((cookie_value, safe_next(form.next.as_deref())))
-}
-
-async fn verify(user: Option<User>, password: String) -> Result<User, ApiError> {
-    tokio::task::spawn_blocking(move || match user {
-        Some(user) if pw::verify(&user.password_hash, &password) => Ok(user),
-        Some(_) => Err(ApiError::InvalidCredentials),
-        None => {
-            pw::verify_dummy(&password);
-            Err(ApiError::InvalidCredentials)
-        }
-    })
-    .await
-    .map_err(ApiError::internal)?
 }
 
 /// The sign-out form.

@@ -17,8 +17,10 @@ use super::{
     CSRF_HEADER, SESSION_COOKIE, SESSION_LIFETIME_SECS,
 };
 use crate::audit::{self, event};
+use crate::ceremony::SigninCeremony;
 use crate::error::ApiError;
 use crate::routes::audited;
+use crate::routes::auth::sign_in_upn;
 use crate::routes::extract::{b64 as field_b64, ClientAddr, Json};
 use crate::seckey::{
     self, AssertionParts, RelyingParty, CEREMONY_LIFETIME_SECS, MAX_KEYS_PER_USER,
@@ -28,7 +30,6 @@ use crate::storage::web::{Challenge, RegisterOutcome, SecurityKey};
 use crate::storage::AuditRecord;
 
 const REGISTER: &str = "register";
-const SIGNIN: &str = "signin";
 const MAX_NAME: usize = 64;
 
 fn csrf_header(headers: &HeaderMap) -> String {
@@ -121,7 +122,11 @@ pub async fn register_begin(
             ],
             "timeout": CEREMONY_LIFETIME_SECS * 1000,
             "attestation": "direct",
-            "authenticatorSelection": {"residentKey": "preferred", "userVerification": "required"},
+            "authenticatorSelection": {
+                "residentKey": "required",
+                "requireResidentKey": true,
+                "userVerification": "required",
+            },
             "excludeCredentials": exclude,
         }),
     }))
@@ -233,52 +238,38 @@ fn pre_signin_csrf(headers: &HeaderMap) -> Result<(), ApiError> {
     )
 }
 
-/// `POST /web/signin/key/begin`: request options; with a user name, only that user's keys
-/// are allowed, without one the key must hold a discoverable credential.
+/// `POST /web/signin/key/begin`: request options for a discoverable credential. Writes
+/// nothing and reads no user: the answer for any user name (known, unknown, with or
+/// without keys) has the same shape and names no credential (`allowCredentials` is
+/// empty); a user name only binds the ceremony, so that finish accepts only a key of that
+/// user ([`crate::ceremony`]).
 pub async fn signin_begin(
     State(state): State<AppState>,
     headers: HeaderMap,
     Json(req): Json<SigninBegin>,
 ) -> Result<axum::Json<CeremonyStart>, ApiError> {
     pre_signin_csrf(&headers)?;
-    let upn = req
-        .upn
-        .as_deref()
-        .map(|u| u.trim().to_lowercase())
-        .filter(|u| !u.is_empty());
-    let (user_id, allow) = match &upn {
-        Some(upn) => {
-            let user = state
-                .storage
-                .user_by_upn(&state.tenant.id, upn)
-                .await?
-                .ok_or(ApiError::SecurityKeyNotFound)?;
-            let keys = state
-                .web
-                .list_security_keys(&state.tenant.id, Some(&user.id))
-                .await?;
-            if keys.is_empty() {
-                return Err(ApiError::SecurityKeyNotFound);
-            }
-            let allow: Vec<_> = keys
-                .iter()
-                .map(|k| json!({"type": "public-key", "id": k.key.credential_id}))
-                .collect();
-            (Some(user.id), allow)
-        }
-        None => (None, vec![]),
+    let upn = match req.upn.as_deref().filter(|u| !u.trim().is_empty()) {
+        Some(raw) => Some(sign_in_upn(raw)?),
+        None => None,
     };
-    signin_allowed(&state, upn.as_deref()).await?;
-    let challenge = new_challenge(&state, SIGNIN, user_id).await?;
+    // The tenant's setting only: a per-user answer here would tell who exists.
+    signin_allowed(&state, None).await?;
+    let ceremony = SigninCeremony::issue(
+        &state.tenant.nonces,
+        &state.env,
+        upn.as_deref(),
+        CEREMONY_LIFETIME_SECS,
+    )?;
     let rp = RelyingParty::from_issuer(&state.issuer);
     Ok(axum::Json(CeremonyStart {
-        ceremony: challenge.id,
+        ceremony: ceremony.token,
         public_key: json!({
-            "challenge": b64::encode(&challenge.challenge),
+            "challenge": b64::encode(&ceremony.challenge),
             "rpId": rp.rp_id,
             "timeout": CEREMONY_LIFETIME_SECS * 1000,
             "userVerification": "required",
-            "allowCredentials": allow,
+            "allowCredentials": [],
         }),
     }))
 }
@@ -321,28 +312,31 @@ async fn signin_checked(
     req: &SigninFinish,
     line: AuditRecord,
 ) -> Result<(String, CeremonyDone), (ApiError, Option<String>)> {
-    let challenge = live_challenge(state, &req.ceremony, SIGNIN)
-        .await
+    let ceremony = SigninCeremony::check(&state.tenant.nonces, &req.ceremony, state.now())
         .map_err(|e| (e, None))?;
+    if state
+        .web
+        .ceremony_used(&state.tenant.id, &ceremony.used.id)
+        .await
+        .map_err(|e| (e.into(), None))?
+    {
+        return Err((ApiError::CeremonyInvalid, None));
+    }
     let key = state
         .web
         .security_key(&state.tenant.id, &req.credential.id)
         .await
         .map_err(|e| (e.into(), None))?
         .ok_or((ApiError::SecurityKeyNotFound, None))?;
-    if challenge
-        .user_id
-        .as_ref()
-        .is_some_and(|u| *u != key.user_id)
-    {
-        return Err((ApiError::SecurityKeyNotFound, None));
-    }
     let user = state
         .web
         .user_by_id(&state.tenant.id, &key.user_id)
         .await
         .map_err(|e| (e.into(), None))?
         .ok_or((ApiError::SecurityKeyNotFound, None))?;
+    if !ceremony.admits(&user.upn) {
+        return Err((ApiError::SecurityKeyNotFound, None));
+    }
     let upn = Some(user.upn.clone());
     let fail = |e: ApiError| (e, upn.clone());
     if user.disabled {
@@ -366,7 +360,7 @@ async fn signin_checked(
         authenticator_data: &auth_data,
         signature: &signature,
     };
-    let count = seckey::check_assertion(&rp, &challenge.challenge, &key, parts).map_err(fail)?;
+    let count = seckey::check_assertion(&rp, &ceremony.challenge, &key, parts).map_err(fail)?;
     let methods = [amr::HWK, amr::PIN, amr::MFA];
     let (cookie_value, session) = new_session(state, &user, &methods).map_err(fail)?;
     let line = line
@@ -376,7 +370,7 @@ async fn signin_checked(
         .web
         .security_key_session(
             &state.tenant.id,
-            &challenge.id,
+            &ceremony.used,
             &key.credential_id,
             key.sign_count,
             i64::from(count),

@@ -14,6 +14,7 @@ use tokio::sync::{Mutex, OwnedMutexGuard};
 
 use super::*;
 
+mod audit;
 mod checkpoint;
 mod context;
 mod direct;
@@ -194,9 +195,25 @@ impl Storage for SqliteStorage {
                 .await?;
         }
         tx.commit().await?;
-        sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
-            .execute(&mut *conn)
-            .await?;
+        // A checkpoint running elsewhere at the same moment (the background one, another
+        // process) makes TRUNCATE give up with busy = 1; try again for a while.
+        let mut truncated = false;
+        for _ in 0..200 {
+            let (busy, _, _): (i64, i64, i64) = sqlx::query_as("PRAGMA wal_checkpoint(TRUNCATE)")
+                .fetch_one(&mut *conn)
+                .await?;
+            if busy == 0 {
+                truncated = true;
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+        }
+        if !truncated {
+            tracing::warn!(
+                "the WAL could not be truncated after sealing the secrets; it still holds \
+                 their old plaintext pages until SQLite reuses it"
+            );
+        }
         sqlx::query("PRAGMA secure_delete = OFF")
             .execute(&mut *conn)
             .await?;
@@ -561,6 +578,34 @@ impl Storage for SqliteStorage {
             .await?;
         tx.commit().await?;
         Ok(done.rows_affected())
+    }
+
+    async fn audit_page(
+        &self,
+        tenant: &str,
+        before: i64,
+        after_seq: i64,
+        limit: i64,
+    ) -> StorageResult<Vec<(i64, AuditRecord)>> {
+        audit::page(&self.pool, tenant, before, after_seq, limit).await
+    }
+
+    async fn prune_audit(
+        &self,
+        tenant: &str,
+        before: i64,
+        up_to_seq: Option<i64>,
+    ) -> StorageResult<u64> {
+        let mut gone = 0;
+        loop {
+            let (mut tx, _gate) = self.write().await?;
+            let n = audit::delete_batch(&mut tx, tenant, before, up_to_seq).await?;
+            tx.commit().await?;
+            gone += n;
+            if n < audit::DELETE_BATCH {
+                return Ok(gone);
+            }
+        }
     }
 
     async fn counts(&self, tenant: &str) -> StorageResult<Counts> {

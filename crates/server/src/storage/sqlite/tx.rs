@@ -1,5 +1,6 @@
 //! Statements shared by several operations, run inside the caller's transaction.
 
+use crate::audit::{stored, MAX_FIELD, MAX_REASON};
 use sqlx::{Sqlite, Transaction};
 
 use crate::storage::{AuditRecord, ConsumedNonce, Prt, StorageError, StorageResult};
@@ -52,12 +53,12 @@ pub(super) async fn insert_audit(
     .bind(tenant)
     .bind(a.at)
     .bind(&a.event)
-    .bind(&a.actor)
-    .bind(&a.device_id)
-    .bind(&a.key_id)
-    .bind(&a.source)
+    .bind(stored(&a.actor, MAX_FIELD))
+    .bind(stored(&a.device_id, MAX_FIELD))
+    .bind(stored(&a.key_id, MAX_FIELD))
+    .bind(stored(&a.source, MAX_FIELD))
     .bind(&a.outcome)
-    .bind(&a.reason)
+    .bind(stored(&a.reason, MAX_REASON))
     .execute(conn)
     .await?;
     Ok(())
