@@ -60,11 +60,10 @@ impl PinHash {
         if want.len() != got.len() {
             return Err(corrupt());
         }
-        let diff = want
-            .iter()
-            .zip(got.iter())
-            .fold(0u8, |acc, (a, b)| acc | (a ^ b));
-        Ok(diff == 0)
+        Ok(bool::from(subtle::ConstantTimeEq::ct_eq(
+            &want[..],
+            &got[..],
+        )))
     }
 }
 

@@ -15,6 +15,7 @@ mod error;
 mod error_code;
 pub mod key_credential_link;
 pub mod proof;
+mod redact;
 
 pub use error::FormatError;
 pub use error_code::{ApiErrorBody, ErrorCode};

@@ -14,6 +14,14 @@ use latchkey_proto::api::key::KeyAlgorithm;
 use latchkey_proto::bcrypt::RsaPublicBlob;
 use ring::signature::{self, RsaPublicKeyComponents, UnparsedPublicKey};
 use sha2::{Digest, Sha256};
+use subtle::ConstantTimeEq;
+
+/// Whether two secrets (codes, token hashes, verifiers) are equal, in time that does not
+/// depend on where they differ (`subtle`). Unequal lengths are unequal at once: lengths
+/// are not secret here.
+pub fn secrets_equal(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && bool::from(a.ct_eq(b))
+}
 
 /// The DER prefix of every P-256 SubjectPublicKeyInfo (id-ecPublicKey, prime256v1, BIT
 /// STRING of 66 bytes), followed by the 65-byte uncompressed point.
@@ -175,6 +183,15 @@ pub fn verify_hello(alg: &str, public_key: &[u8], message: &[u8], sig: &[u8]) ->
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn secrets_compare_whole() {
+        assert!(secrets_equal(b"abc", b"abc"));
+        assert!(!secrets_equal(b"abc", b"abd"));
+        assert!(!secrets_equal(b"abc", b"ab"));
+        assert!(!secrets_equal(b"", b"a"));
+        assert!(secrets_equal(b"", b""));
+    }
 
     #[test]
     fn refuses_garbage_keys() {

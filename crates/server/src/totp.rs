@@ -37,15 +37,11 @@ pub fn matching_step(secret: &[u8], code: &str, unix_seconds: i64) -> Option<i64
     let mut found = None;
     for step in [now - 1, now, now + 1] {
         let expected = code_for_step(secret, step);
-        if constant_time_eq(expected.as_bytes(), code.as_bytes()) {
+        if crate::crypto::secrets_equal(expected.as_bytes(), code.as_bytes()) {
             found = Some(step);
         }
     }
     found
-}
-
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
 /// RFC 4648 base32 without padding (the `secret=` of an otpauth URI).

@@ -3,7 +3,7 @@
 use serde::{Deserialize, Serialize};
 
 /// `POST /v1/auth/password`: the first factor, and the second when `otp` is given.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PasswordSignIn {
     /// User principal name.
@@ -16,7 +16,7 @@ pub struct PasswordSignIn {
 }
 
 /// A short-lived token for enrolment operations (join, key registration).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct EnrollmentToken {
     /// The JWT, to send as `Authorization: Bearer ...`.
@@ -26,3 +26,13 @@ pub struct EnrollmentToken {
     /// Authentication methods it carries (`pwd`, and `otp` + `mfa` after a second factor).
     pub amr: Vec<String>,
 }
+
+crate::redact::debug_redacted!(PasswordSignIn {
+    shown: [upn],
+    secret: [password, otp]
+});
+
+crate::redact::debug_redacted!(EnrollmentToken {
+    shown: [expires_in, amr],
+    secret: [token]
+});

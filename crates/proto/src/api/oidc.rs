@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 
 /// RFC 6749 §5.1: "The authorization server issues an access token and optional refresh
 /// token", with the OpenID Connect `id_token`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct OidcTokenResponse {
     /// The access token (an ES256 JWT for this service's UserInfo endpoint).
     pub access_token: String,
@@ -91,3 +91,8 @@ pub struct UserInfo {
     /// Authentication methods of the sign-in.
     pub amr: Vec<String>,
 }
+
+crate::redact::debug_redacted!(OidcTokenResponse {
+    shown: [token_type, expires_in, scope],
+    secret: [access_token, id_token, refresh_token]
+});

@@ -24,7 +24,7 @@ pub struct SignInRequest {
 }
 
 /// Tokens from a sign-in or a renewal.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SignInResponse {
     /// The primary refresh token: opaque, bound to the device.
@@ -41,7 +41,7 @@ pub struct SignInResponse {
 
 /// `POST /v1/prt/renew`: a new primary refresh token for the old one plus a device proof
 /// over `proof_message(RenewPrt, nonce, [tenant_id, device_id, prt_binding(prt)])`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RenewRequest {
     /// The current primary refresh token.
@@ -60,7 +60,7 @@ pub struct RenewRequest {
 ///
 /// The proof members are optional on the wire only so that a request without them (a
 /// primary refresh token alone) is told apart (`LK-PRT-003`) from a malformed one.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct TokenRequest {
     /// The primary refresh token.
@@ -80,7 +80,7 @@ pub struct TokenRequest {
 }
 
 /// An access token.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct TokenResponse {
     /// The JWT.
@@ -90,3 +90,23 @@ pub struct TokenResponse {
     /// Always `Bearer`.
     pub token_type: String,
 }
+
+crate::redact::debug_redacted!(SignInResponse {
+    shown: [prt_expires_at, expires_in],
+    secret: [prt, id_token, access_token]
+});
+
+crate::redact::debug_redacted!(RenewRequest {
+    shown: [device_id, nonce, device_signature],
+    secret: [prt]
+});
+
+crate::redact::debug_redacted!(TokenRequest {
+    shown: [audience, device_id, nonce, device_signature],
+    secret: [prt]
+});
+
+crate::redact::debug_redacted!(TokenResponse {
+    shown: [expires_in, token_type],
+    secret: [access_token]
+});

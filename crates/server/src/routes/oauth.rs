@@ -257,16 +257,12 @@ async fn authenticate_client(
     match (&client.secret_hash, secret) {
         (None, None) => Ok(client),
         (Some(hash), Some(secret))
-            if constant_eq(hash.as_bytes(), hash_hex(&secret).as_bytes()) =>
+            if crate::crypto::secrets_equal(hash.as_bytes(), hash_hex(&secret).as_bytes()) =>
         {
             Ok(client)
         }
         _ => Err(bad()),
     }
-}
-
-fn constant_eq(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
 /// `POST /oauth2/token`.
@@ -342,7 +338,7 @@ pub async fn token(
                     let computed = b64::encode(Sha256::digest(verifier.as_bytes()));
                     if verifier.len() < 43
                         || verifier.len() > 128
-                        || !constant_eq(computed.as_bytes(), challenge.as_bytes())
+                        || !crate::crypto::secrets_equal(computed.as_bytes(), challenge.as_bytes())
                     {
                         return Err(bad_grant("the PKCE code_verifier does not match"));
                     }

@@ -125,7 +125,7 @@ pub async fn require_session(state: &AppState, headers: &HeaderMap) -> Result<Si
 /// Compares anti-forgery tokens in constant time; empty never matches.
 pub fn check_csrf(expected: &str, given: &str) -> Result<(), ApiError> {
     let (a, b) = (expected.as_bytes(), given.as_bytes());
-    let same = a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0;
+    let same = crate::crypto::secrets_equal(a, b);
     if same && !a.is_empty() {
         Ok(())
     } else {
