@@ -397,6 +397,14 @@ impl Device {
         }
     }
 
+    /// The same key, naming the device `id` (for requests that claim another device).
+    pub fn clone_with_id(&self, id: &str) -> Device {
+        Device {
+            key: self.key.clone(),
+            id: id.to_owned(),
+        }
+    }
+
     pub fn spki_b64(&self) -> String {
         let der = match &self.key {
             HelloKey::Rsa(key) => key.to_public_key().to_public_key_der().unwrap(),
