@@ -78,7 +78,7 @@ struct World {
 }
 
 impl World {
-    fn pick<'a>(&'a self, w: Whose) -> &'a Enrolled {
+    fn pick(&self, w: Whose) -> &Enrolled {
         match w {
             Whose::Alice => &self.alice,
             Whose::Bob => &self.bob,
