@@ -46,6 +46,12 @@ export LATCHKEY_BIN_DIR="$CARGO_TARGET_DIR/debug"
 step "cargo test"
 cargo test --workspace --no-fail-fast
 
+step "hostile-input suite against the release build (what production runs)"
+cargo test --release -p latchkey-server \
+  --test malformed --test negative --test abuse --test connection_limits \
+  --test http_errors --test web_security --test web_headers --test prt_proof \
+  --test key_mfa_rule --test seckey_signin --test isolation_property --test secrets_at_rest
+
 step "browser tests (headless Chromium, DevTools virtual authenticator)"
 LATCHKEY_SCREENSHOTS="$CARGO_TARGET_DIR/browser-screenshots" node tests/browser/flow.mjs
 echo "screenshots: $CARGO_TARGET_DIR/browser-screenshots"
