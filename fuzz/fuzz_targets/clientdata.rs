@@ -8,7 +8,11 @@ use latchkey_attest::Expected;
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
-    let expected = Expected::new("example.com", "https://example.com", b"fuzz-challenge".to_vec());
+    let expected = Expected::new(
+        "example.com",
+        "https://example.com",
+        b"fuzz-challenge".to_vec(),
+    );
     for ceremony in [Ceremony::Create, Ceremony::Get] {
         for cross in [false, true] {
             if let Ok(c) = check(data, ceremony, &expected, cross) {

@@ -66,7 +66,10 @@ fuzz_target!(|data: &[u8]| {
         .expect("the engine's reply parses");
         assert_eq!(reparsed, applied.reply);
         if access == Access::ReadOnly {
-            assert_eq!(applied.document, doc, "a read-only session changed the policy");
+            assert_eq!(
+                applied.document, doc,
+                "a read-only session changed the policy"
+            );
         }
     }
 });
