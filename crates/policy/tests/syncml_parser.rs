@@ -218,7 +218,14 @@ proptest! {
 /// Invalid element names are now a syntax error, and valid ones still round-trip.
 #[test]
 fn invalid_element_names_are_syntax_errors() {
-    for bad in ["<&inal/>", "<&inal></&inal>", "<a&b/>", "<1x/>", "<-x/>", "<p:/>"] {
+    for bad in [
+        "<&inal/>",
+        "<&inal></&inal>",
+        "<a&b/>",
+        "<1x/>",
+        "<-x/>",
+        "<p:/>",
+    ] {
         let input =
             format!("<SyncML xmlns=\"SYNCML:SYNCML1.2\"><SyncBody>{bad}</SyncBody></SyncML>");
         let (code, msg) = err_code(&input, &Limits::default());

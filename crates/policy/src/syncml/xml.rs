@@ -149,9 +149,7 @@ pub(crate) fn parse_tree(input: &str, limits: &Limits) -> Result<Element, Policy
 /// that the serializer cannot write back.
 fn is_xml_name(name: &str) -> bool {
     let mut chars = name.chars();
-    chars
-        .next()
-        .is_some_and(|c| c.is_alphabetic() || c == '_')
+    chars.next().is_some_and(|c| c.is_alphabetic() || c == '_')
         && chars.all(|c| c.is_alphanumeric() || matches!(c, '-' | '.' | '_' | '\u{b7}'))
 }
 
