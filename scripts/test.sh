@@ -52,6 +52,27 @@ cargo test --release -p latchkey-server \
   --test http_errors --test web_security --test web_headers --test prt_proof \
   --test key_mfa_rule --test seckey_signin --test isolation_property --test secrets_at_rest
 
+step "fuzz smoke (cargo-fuzz on nightly: each target over its committed corpus, then 10 s)"
+# docs/fuzzing.md. A crash, a panic or a slow input (-timeout) makes the target exit non-zero
+# and fails this script; the input is left in fuzz/artifacts/<target>/.
+command -v cargo-fuzz >/dev/null || cargo install cargo-fuzz --locked
+(
+  cd fuzz
+  export CARGO_TARGET_DIR="$HOME/.cache/latchkey-fuzz-target"
+  cargo +nightly fuzz build --sanitizer none
+  for t in $(cargo +nightly fuzz list); do
+    work="$(mktemp -d)"
+    if ! cargo +nightly fuzz run --sanitizer none "$t" "$work" "corpus/$t" -- \
+      -max_total_time=10 -timeout=20 >"$work.log" 2>&1; then
+      tail -n 80 "$work.log"
+      echo "fuzz target $t failed: the input is in fuzz/artifacts/$t/ (docs/fuzzing.md)" >&2
+      exit 1
+    fi
+    echo "$t: $(grep -a '^Done' "$work.log")"
+    rm -rf "$work" "$work.log"
+  done
+)
+
 step "browser tests (headless Chromium, DevTools virtual authenticator)"
 LATCHKEY_SCREENSHOTS="$CARGO_TARGET_DIR/browser-screenshots" node tests/browser/flow.mjs
 echo "screenshots: $CARGO_TARGET_DIR/browser-screenshots"

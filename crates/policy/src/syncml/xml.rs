@@ -74,6 +74,9 @@ pub(crate) fn parse_tree(input: &str, limits: &Limits) -> Result<Element, Policy
                 let name = std::str::from_utf8(e.local_name().as_ref())
                     .map_err(|_| syntax(before, "element name is not UTF-8".into()))?
                     .to_owned();
+                if !is_xml_name(&name) {
+                    return Err(syntax(before, format!("invalid element name {name:?}")));
+                }
                 let mut xmlns = None;
                 for (count, attr) in e.attributes().enumerate() {
                     if count >= limits.max_attributes {
@@ -146,6 +149,16 @@ pub(crate) fn parse_tree(input: &str, limits: &Limits) -> Result<Element, Policy
         ));
     }
     root.ok_or_else(|| syntax(input.len(), "no root element".into()))
+}
+
+/// Whether `name` is a valid (local) XML element name: a letter or `_`, then letters,
+/// digits, `-`, `.` or `_` (XML 1.0 `Name`, without the colon, non-ASCII letters included).
+/// quick-xml does not check names; without this, `<&x/>` parsed as an element named `&x`
+/// that the serializer cannot write back.
+fn is_xml_name(name: &str) -> bool {
+    let mut chars = name.chars();
+    chars.next().is_some_and(|c| c.is_alphabetic() || c == '_')
+        && chars.all(|c| c.is_alphanumeric() || matches!(c, '-' | '.' | '_' | '\u{b7}'))
 }
 
 fn attach(stack: &mut [Element], root: &mut Option<Element>, el: Element) {
