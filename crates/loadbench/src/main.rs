@@ -198,7 +198,15 @@ async fn run(args: Args) -> Result<()> {
         },
     )
     .await?;
-    let regs = prepare(&wire, "/v1/keys", &regs)?;
+    // Re-registering replaces a device's key, which needs a fresh MFA: each request carries
+    // its user's enrolment token (password + TOTP), as `latchkey hello setup` would.
+    let regs = regs
+        .iter()
+        .map(|r| {
+            let token = &tokens.iter().find(|(u, _)| *u == r.upn).context("token")?.1;
+            wire.post_json_with("/v1/keys", r, Some(token))
+        })
+        .collect::<Result<Vec<_>>>()?;
     let wire2 = wire.clone();
     let cpu0 = cpu::Snapshot::take(pid);
     let (summary, _) = runner::closed_loop(

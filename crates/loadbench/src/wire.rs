@@ -71,10 +71,23 @@ impl Pool {
 
     /// `POST path` with `body` as JSON, serialised now to be sent later.
     pub fn post_json<B: serde::Serialize>(&self, path: &str, body: &B) -> Result<Prepared> {
+        self.post_json_with(path, body, None)
+    }
+
+    /// [`Pool::post_json`] with an `Authorization: Bearer` header when `bearer` is given.
+    pub fn post_json_with<B: serde::Serialize>(
+        &self,
+        path: &str,
+        body: &B,
+        bearer: Option<&str>,
+    ) -> Result<Prepared> {
         let json = serde_json::to_vec(body)?;
+        let authorization = bearer
+            .map(|t| format!("authorization: Bearer {t}\r\n"))
+            .unwrap_or_default();
         let mut bytes = format!(
             "POST {path} HTTP/1.1\r\nhost: {}\r\ncontent-type: application/json\r\n\
-             content-length: {}\r\n\r\n",
+             {authorization}content-length: {}\r\n\r\n",
             self.addr,
             json.len()
         )
