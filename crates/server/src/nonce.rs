@@ -93,7 +93,9 @@ impl NonceKey {
         if bytes.len() != BODY_LEN + TAG_LEN {
             return Err(ApiError::NonceInvalid);
         }
-        let (body, tag) = bytes.split_at(BODY_LEN);
+        let Some((body, tag)) = bytes.split_at_checked(BODY_LEN) else {
+            return Err(ApiError::NonceInvalid);
+        };
         hmac::verify(&self.0, body, tag).map_err(|_| ApiError::NonceInvalid)?;
         // The body: version (1), purpose (1), expiry (8, big-endian), id (16).
         let Some((&[version, purpose_tag], rest)) = body.split_first_chunk::<2>() else {
