@@ -80,13 +80,23 @@ fn malformed(offset: usize, detail: &'static str) -> AttestError {
 }
 
 fn take<'a>(data: &'a [u8], pos: &mut usize, n: usize) -> Result<&'a [u8], AttestError> {
-    let end = pos
-        .checked_add(n)
-        .filter(|&e| e <= data.len())
-        .ok_or(malformed(*pos, "truncated"))?;
-    let out = &data[*pos..end];
+    let end = pos.checked_add(n).ok_or(malformed(*pos, "truncated"))?;
+    let out = data.get(*pos..end).ok_or(malformed(*pos, "truncated"))?;
     *pos = end;
     Ok(out)
+}
+
+/// [`take`] for a fixed number of bytes.
+fn take_array<const N: usize>(data: &[u8], pos: &mut usize) -> Result<[u8; N], AttestError> {
+    let start = *pos;
+    take(data, pos, N)?
+        .try_into()
+        .map_err(|_| malformed(start, "truncated"))
+}
+
+/// The bytes from `pos` to the end.
+fn rest_from(data: &[u8], pos: usize) -> Result<&[u8], AttestError> {
+    data.get(pos..).ok_or(malformed(pos, "truncated"))
 }
 
 impl AuthenticatorData {
@@ -99,26 +109,22 @@ impl AuthenticatorData {
             });
         }
         let mut pos = 0;
-        let mut rp_id_hash = [0u8; 32];
-        rp_id_hash.copy_from_slice(take(data, &mut pos, 32)?);
-        let flags = Flags(take(data, &mut pos, 1)?[0]);
-        let mut count = [0u8; 4];
-        count.copy_from_slice(take(data, &mut pos, 4)?);
-        let sign_count = u32::from_be_bytes(count);
+        let rp_id_hash: [u8; 32] = take_array(data, &mut pos)?;
+        let [flags] = take_array(data, &mut pos)?;
+        let flags = Flags(flags);
+        let sign_count = u32::from_be_bytes(take_array(data, &mut pos)?);
         if flags.backed_up() && !flags.backup_eligible() {
             return Err(malformed(32, "flag BS set without BE"));
         }
         let attested = if flags.attested_data() {
-            let mut aaguid = [0u8; 16];
-            aaguid.copy_from_slice(take(data, &mut pos, 16)?);
-            let len_bytes = take(data, &mut pos, 2)?;
-            let id_len = usize::from(u16::from_be_bytes([len_bytes[0], len_bytes[1]]));
+            let aaguid: [u8; 16] = take_array(data, &mut pos)?;
+            let id_len = usize::from(u16::from_be_bytes(take_array(data, &mut pos)?));
             if id_len > MAX_CREDENTIAL_ID_LEN {
                 return Err(malformed(pos - 2, "credential ID longer than 1023 bytes"));
             }
             let credential_id = take(data, &mut pos, id_len)?.to_vec();
             let key_start = pos;
-            let mut rest = &data[pos..];
+            let mut rest = rest_from(data, pos)?;
             let value = read_cbor_item(&mut rest)
                 .map_err(|_| malformed(key_start, "credential public key is not CBOR"))?;
             pos = data.len() - rest.len();
@@ -127,14 +133,17 @@ impl AuthenticatorData {
                 aaguid,
                 credential_id,
                 public_key,
-                public_key_cose: data[key_start..pos].to_vec(),
+                public_key_cose: data
+                    .get(key_start..pos)
+                    .ok_or(malformed(key_start, "truncated"))?
+                    .to_vec(),
             })
         } else {
             None
         };
         let extensions = if flags.extension_data() {
             let start = pos;
-            let mut rest = &data[pos..];
+            let mut rest = rest_from(data, pos)?;
             let value = read_cbor_item(&mut rest)
                 .map_err(|_| malformed(start, "extensions are not CBOR"))?;
             if !matches!(value, Value::Map(_)) {
@@ -187,5 +196,41 @@ mod tests {
         d.push(0x41);
         d.extend_from_slice(&[0, 0, 0, 0]);
         assert!(AuthenticatorData::parse(&d).is_err());
+    }
+
+    #[test]
+    fn every_cut_is_truncated_at_the_field_it_cuts() {
+        // rpIdHash, flags (AT), signCount, aaguid, a credential id length of 4, the id.
+        let mut d = vec![7u8; 32];
+        d.push(0x41);
+        d.extend_from_slice(&1u32.to_be_bytes());
+        d.extend_from_slice(&[9u8; 16]);
+        d.extend_from_slice(&4u16.to_be_bytes());
+        d.extend_from_slice(&[1, 2, 3, 4]);
+        // (length of the cut data, offset of the field that no longer fits)
+        for (len, offset) in [
+            (0, 0),
+            (31, 0),
+            (32, 32),
+            (33, 33),
+            (36, 33),
+            (37, 37),
+            (52, 37),
+            (53, 53),
+            (54, 53),
+            (55, 55),
+            (58, 55),
+        ] {
+            assert_eq!(
+                AuthenticatorData::parse(&d[..len]).unwrap_err(),
+                malformed(offset, "truncated"),
+                "cut at {len}"
+            );
+        }
+        // Everything up to the public key is there, but the key is missing.
+        assert_eq!(
+            AuthenticatorData::parse(&d).unwrap_err(),
+            malformed(59, "credential public key is not CBOR")
+        );
     }
 }

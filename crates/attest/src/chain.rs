@@ -213,10 +213,8 @@ pub fn validate_chain(
         anchor_subject: a.subject.clone(),
         length: x5c.len(),
     };
-    let mut idx = 0;
-    loop {
-        let cur = &certs[idx];
-        if let Some(a) = anchors.iter().find(|a| a.der == x5c[idx]) {
+    for (idx, (cur, der)) in certs.iter().zip(x5c).enumerate() {
+        if let Some(a) = anchors.iter().find(|a| a.der == *der) {
             return Ok(done(a));
         }
         let issuer_raw = cur.issuer().as_raw();
@@ -243,6 +241,10 @@ pub fn validate_chain(
         if !signed_by(cur, idx, &key)? {
             return Err(AttestError::CertificateSignatureInvalid { index: idx });
         }
-        idx = next;
     }
+    // Not reached: the last certificate has no parent, so the loop returns on it, and the
+    // chain is not empty.
+    Err(AttestError::UntrustedChain {
+        detail: "empty chain".into(),
+    })
 }

@@ -126,8 +126,11 @@ pub enum PublicKey {
 
 /// Strip leading zero bytes of a big-endian unsigned integer.
 pub(crate) fn strip_zeros(b: &[u8]) -> Vec<u8> {
-    let first = b.iter().position(|&x| x != 0).unwrap_or(b.len());
-    b[first..].to_vec()
+    let mut rest = b;
+    while let Some((0, tail)) = rest.split_first() {
+        rest = tail;
+    }
+    rest.to_vec()
 }
 
 impl PublicKey {

@@ -58,7 +58,8 @@ pub(crate) fn elements(mut contents: &[u8]) -> Option<Vec<Tlv<'_>>> {
 
 /// The value of a small non-negative INTEGER's contents.
 pub(crate) fn small_uint(contents: &[u8]) -> Option<u64> {
-    if contents.is_empty() || contents.len() > 9 || contents[0] & 0x80 != 0 {
+    let first = *contents.first()?;
+    if contents.len() > 9 || first & 0x80 != 0 {
         return None;
     }
     let mut v: u64 = 0;
@@ -86,5 +87,8 @@ mod tests {
         let inner = read_single(items[1].contents).unwrap();
         assert_eq!(small_uint(inner.contents), Some(0));
         assert_eq!(small_uint(&[0x80]), None);
+        assert_eq!(small_uint(&[]), None);
+        assert_eq!(small_uint(&[0; 10]), None);
+        assert_eq!(small_uint(&[0, 0xff]), Some(255));
     }
 }

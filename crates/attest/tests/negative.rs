@@ -1,7 +1,13 @@
 //! Negative paths on real captures: each test changes one thing (a signature bit, the RP
 //! ID, the policy, the time, the trust anchors, the stored counter, a TPM field) and checks
 //! that exactly the matching error is returned.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    missing_docs
+)]
 
 use std::path::PathBuf;
 

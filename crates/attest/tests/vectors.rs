@@ -1,7 +1,13 @@
 //! Every real-authenticator vector in `tests/fixtures/vectors.json` (35 registrations and
 //! assertions; see `tests/fixtures/README.md`) must get the verdict it names, and every
 //! reject must fail for the reason it names, mapped explicitly to an error variant below.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    missing_docs
+)]
 
 use std::path::PathBuf;
 

@@ -5,7 +5,15 @@
 //! `latchkey` binary with its own state directory. Binaries are found in `LATCHKEY_BIN_DIR`
 //! (set by `scripts/test.sh` after `cargo build --bins`) or next to the test executable.
 #![forbid(unsafe_code)]
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
+// A test harness: a failed step should stop the test with a message, so it may unwrap,
+// expect, panic and index.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    missing_docs
+)]
 
 mod otp;
 mod process;

@@ -3,7 +3,12 @@
 //! (`latchkey policy sync`, at join and at sign-in), and provisioning, PIN change and sign-in
 //! obey it; `latchkey policy show` says where each setting came from and what this device
 //! does not enforce.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
 
 use latchkey_e2e::{Output, Service, Totp, World};
 

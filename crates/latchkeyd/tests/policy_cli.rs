@@ -1,6 +1,12 @@
 //! The real `latchkeyd` binary: `policy apply` (one line per command), `policy show`,
 //! Group Policy, groups, `.reg` import and admin tokens, including while `serve` runs.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    missing_docs
+)]
 
 use std::io::{BufRead, BufReader};
 use std::path::Path;

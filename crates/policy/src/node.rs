@@ -371,6 +371,8 @@ pub static NODES: &[NodeSpec] = &[
 
 impl Node {
     /// This node's specification.
+    // NODES is a non-empty literal (its first entry is the root), so `NODES[0]` cannot fail.
+    #[allow(clippy::indexing_slicing)]
     pub fn spec(self) -> &'static NodeSpec {
         // NODES lists every variant exactly once (checked by a unit test); the fallback to
         // the root is unreachable.

@@ -70,7 +70,8 @@ pub fn import_reg_bytes(bytes: &[u8]) -> Result<RegImport, PolicyError> {
         }
         let units = rest
             .chunks_exact(2)
-            .map(|c| u16::from_le_bytes([c[0], c[1]]));
+            // Every chunk is exactly two bytes, so the conversion always succeeds.
+            .flat_map(|c| <[u8; 2]>::try_from(c).map(u16::from_le_bytes));
         char::decode_utf16(units)
             .collect::<Result<String, _>>()
             .map_err(|_| err("invalid UTF-16LE"))?

@@ -33,7 +33,7 @@ impl TenantId {
     /// or not its digits are hexadecimal. Used to tell a (bad) tenant id from an unknown node.
     pub(crate) fn looks_like_guid(s: &str) -> bool {
         let b = s.trim_start_matches('{').trim_end_matches('}').as_bytes();
-        b.len() == 36 && [8, 13, 18, 23].iter().all(|&i| b[i] == b'-')
+        b.len() == 36 && [8, 13, 18, 23].iter().all(|&i| b.get(i) == Some(&b'-'))
     }
 }
 
@@ -63,7 +63,8 @@ impl FromStr for TenantId {
                 b'A'..=b'F' => c - b'A' + 10,
                 _ => return Err(bad()),
             };
-            let byte = &mut out[nibbles / 2];
+            // 32 hex digits fill the 16 bytes exactly; more cannot fit in 36 characters.
+            let byte = out.get_mut(nibbles / 2).ok_or_else(bad)?;
             *byte = (*byte << 4) | v;
             nibbles += 1;
         }

@@ -1,4 +1,5 @@
 //! The node table as the seed documents it, and the provisioning decision.
+#![allow(clippy::expect_used)]
 
 use latchkey_policy::effective::PolicySources;
 use latchkey_policy::node::{DefaultValue, Node, Op, Scope, Scopes, ValueType, NODES};

@@ -1,4 +1,5 @@
 //! Parser strictness, limits with positions, garbage never panics, and the device session.
+#![allow(clippy::expect_used)]
 
 mod common;
 

@@ -1,4 +1,5 @@
 //! Every SyncML status code, each reached by a real message.
+#![allow(clippy::indexing_slicing)]
 
 mod common;
 

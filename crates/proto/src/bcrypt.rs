@@ -74,19 +74,14 @@ impl RsaPublicBlob {
 
     /// Decodes a public blob, refusing private blobs, inconsistent lengths and trailing bytes.
     pub fn from_bytes(bytes: &[u8]) -> Result<Self, FormatError> {
-        if bytes.len() < HEADER_LEN {
+        let Some((header, body)) = bytes.split_first_chunk::<HEADER_LEN>() else {
             return Err(FormatError::Truncated {
                 what: WHAT,
                 offset: bytes.len(),
                 needed: HEADER_LEN - bytes.len(),
             });
-        }
-        let field = |i: usize| {
-            let mut word = [0u8; 4];
-            word.copy_from_slice(&bytes[i * 4..i * 4 + 4]);
-            u32::from_le_bytes(word)
         };
-        let magic = field(0);
+        let [magic, bit_length, exp_len, mod_len, prime1, prime2] = header_words(header);
         if magic != RSAPUBLIC_MAGIC {
             return Err(FormatError::BadMagic {
                 what: WHAT,
@@ -94,15 +89,14 @@ impl RsaPublicBlob {
                 expected: RSAPUBLIC_MAGIC,
             });
         }
-        if field(4) != 0 || field(5) != 0 {
+        if prime1 != 0 || prime2 != 0 {
             return Err(FormatError::BadValue {
                 what: WHAT,
                 detail: "cbPrime1/cbPrime2 must be 0 in a public blob".into(),
             });
         }
-        let exp_len = field(2) as usize;
-        let mod_len = field(3) as usize;
-        let body = &bytes[HEADER_LEN..];
+        let exp_len = exp_len as usize;
+        let mod_len = mod_len as usize;
         let needed = exp_len.saturating_add(mod_len);
         if body.len() < needed {
             return Err(FormatError::Truncated {
@@ -118,9 +112,17 @@ impl RsaPublicBlob {
                 extra: body.len() - needed,
             });
         }
+        // `body.len() == exp_len + mod_len` here, so the split always succeeds.
+        let Some((exponent, modulus)) = body.split_at_checked(exp_len) else {
+            return Err(FormatError::Truncated {
+                what: WHAT,
+                offset: bytes.len(),
+                needed: exp_len - body.len(),
+            });
+        };
         let blob = RsaPublicBlob {
-            exponent: body[..exp_len].to_vec(),
-            modulus: body[exp_len..].to_vec(),
+            exponent: exponent.to_vec(),
+            modulus: modulus.to_vec(),
         };
         if blob.exponent.is_empty() || blob.modulus.is_empty() {
             return Err(FormatError::BadValue {
@@ -128,12 +130,12 @@ impl RsaPublicBlob {
                 detail: "empty exponent or modulus".into(),
             });
         }
-        if blob.bit_length() != field(1) {
+        if blob.bit_length() != bit_length {
             return Err(FormatError::BadValue {
                 what: WHAT,
                 detail: format!(
                     "BitLength {} does not match the modulus ({} bits)",
-                    field(1),
+                    bit_length,
                     blob.bit_length()
                 ),
             });
@@ -147,9 +149,23 @@ impl RsaPublicBlob {
     }
 }
 
+/// The six little-endian `ULONG`s of the header, in order.
+fn header_words(header: &[u8; HEADER_LEN]) -> [u32; 6] {
+    let mut words = [0u32; 6];
+    for (word, chunk) in words.iter_mut().zip(header.chunks_exact(4)) {
+        let mut le = [0u8; 4];
+        le.copy_from_slice(chunk);
+        *word = u32::from_le_bytes(le);
+    }
+    words
+}
+
 fn strip_leading_zeros(bytes: &[u8]) -> &[u8] {
-    let first = bytes.iter().position(|b| *b != 0).unwrap_or(bytes.len());
-    &bytes[first..]
+    let mut rest = bytes;
+    while let Some((0, tail)) = rest.split_first() {
+        rest = tail;
+    }
+    rest
 }
 
 #[cfg(test)]
@@ -215,6 +231,27 @@ mod tests {
             Err(FormatError::BadValue { .. })
         ));
         assert!(RsaPublicBlob::from_bytes(&[]).is_err());
+    }
+
+    #[test]
+    fn short_headers_and_bodies_are_truncated() {
+        let good = sample().to_bytes();
+        for len in [0, 1, 4, HEADER_LEN - 1] {
+            assert!(
+                matches!(
+                    RsaPublicBlob::from_bytes(&good[..len]),
+                    Err(FormatError::Truncated { needed, .. }) if needed == HEADER_LEN - len
+                ),
+                "header of {len} bytes"
+            );
+        }
+        // A header that declares more exponent bytes than the blob carries.
+        let mut long_exp = good[..HEADER_LEN].to_vec();
+        long_exp[8..12].copy_from_slice(&u32::MAX.to_le_bytes());
+        assert!(matches!(
+            RsaPublicBlob::from_bytes(&long_exp),
+            Err(FormatError::Truncated { .. })
+        ));
     }
 
     proptest! {

@@ -96,14 +96,14 @@ fn push_entry(out: &mut Vec<u8>, id: u8, value: &[u8]) {
 /// Splits a blob into its `(identifier, value)` entries, checking the version, the entry
 /// order, that KeyID and KeyHash are right, and that no byte is left over.
 pub fn parse_entries(blob: &[u8]) -> Result<Vec<(u8, Vec<u8>)>, FormatError> {
-    if blob.len() < 4 {
+    let Some((version, mut rest)) = blob.split_first_chunk::<4>() else {
         return Err(FormatError::Truncated {
             what: WHAT,
             offset: blob.len(),
             needed: 4 - blob.len(),
         });
-    }
-    let version = u32::from_le_bytes([blob[0], blob[1], blob[2], blob[3]]);
+    };
+    let version = u32::from_le_bytes(*version);
     if version != VERSION {
         return Err(FormatError::BadMagic {
             what: WHAT,
@@ -112,36 +112,35 @@ pub fn parse_entries(blob: &[u8]) -> Result<Vec<(u8, Vec<u8>)>, FormatError> {
         });
     }
     let mut entries: Vec<(u8, Vec<u8>)> = Vec::new();
-    let mut offset = 4;
-    let mut hash_tail_start = None;
-    while offset < blob.len() {
-        if blob.len() - offset < 3 {
+    // The bytes after the KeyHash entry, which that hash covers.
+    let mut hash_tail = None;
+    while !rest.is_empty() {
+        let offset = blob.len() - rest.len();
+        let Some((&[len_lo, len_hi, id], after_header)) = rest.split_first_chunk::<3>() else {
             return Err(FormatError::Truncated {
                 what: WHAT,
                 offset,
-                needed: 3 - (blob.len() - offset),
+                needed: 3 - rest.len(),
             });
-        }
-        let len = u16::from_le_bytes([blob[offset], blob[offset + 1]]) as usize;
-        let id = blob[offset + 2];
-        let start = offset + 3;
-        if blob.len() - start < len {
+        };
+        let len = usize::from(u16::from_le_bytes([len_lo, len_hi]));
+        let Some((value, after_value)) = after_header.split_at_checked(len) else {
             return Err(FormatError::Truncated {
                 what: WHAT,
                 offset: blob.len(),
-                needed: len - (blob.len() - start),
+                needed: len - after_header.len(),
             });
-        }
+        };
         if entries.last().is_some_and(|(prev, _)| *prev >= id) {
             return Err(FormatError::BadValue {
                 what: WHAT,
                 detail: format!("entry 0x{id:02x} at offset {offset} is out of order"),
             });
         }
-        entries.push((id, blob[start..start + len].to_vec()));
-        offset = start + len;
+        entries.push((id, value.to_vec()));
+        rest = after_value;
         if id == 0x02 {
-            hash_tail_start = Some(offset);
+            hash_tail = Some(rest);
         }
     }
     let find = |id: u8| {
@@ -158,8 +157,8 @@ pub fn parse_entries(blob: &[u8]) -> Result<Vec<(u8, Vec<u8>)>, FormatError> {
             });
         }
     }
-    if let (Some(hash), Some(tail)) = (find(0x02), hash_tail_start) {
-        if hash != Sha256::digest(&blob[tail..]).as_slice() {
+    if let (Some(hash), Some(tail)) = (find(0x02), hash_tail) {
+        if hash != Sha256::digest(tail).as_slice() {
             return Err(FormatError::BadValue {
                 what: WHAT,
                 detail: "KeyHash does not match the entries after it".into(),
@@ -209,6 +208,37 @@ mod tests {
             parse_entries(&short),
             Err(FormatError::Truncated { .. })
         ));
+    }
+
+    #[test]
+    fn short_version_and_entry_headers_are_truncated() {
+        let blob = sample().to_blob();
+        for len in 0..4 {
+            assert!(matches!(
+                parse_entries(&blob[..len]),
+                Err(FormatError::Truncated { offset, needed, .. }) if offset == len && needed == 4 - len
+            ));
+        }
+        // The version and two bytes of the first entry's three-byte header.
+        assert!(matches!(
+            parse_entries(&blob[..6]),
+            Err(FormatError::Truncated {
+                offset: 4,
+                needed: 1,
+                ..
+            })
+        ));
+        // A whole header whose value is cut: KeyID declares 32 bytes, 5 are present.
+        assert!(matches!(
+            parse_entries(&blob[..12]),
+            Err(FormatError::Truncated {
+                offset: 12,
+                needed: 27,
+                ..
+            })
+        ));
+        // Just the version: no entries, nothing to check.
+        assert_eq!(parse_entries(&blob[..4]).unwrap(), Vec::new());
     }
 
     #[test]

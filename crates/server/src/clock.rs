@@ -123,8 +123,9 @@ impl Env {
         let mut out = self.random::<N>()?;
         let nanos = u64::try_from(self.clock.now().unix_timestamp_nanos()).unwrap_or(0);
         let prefix = nanos.to_be_bytes();
-        let len = prefix.len().min(N);
-        out[..len].copy_from_slice(&prefix[..len]);
+        for (byte, time) in out.iter_mut().zip(prefix) {
+            *byte = time;
+        }
         Ok(out)
     }
 

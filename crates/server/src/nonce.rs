@@ -93,22 +93,29 @@ impl NonceKey {
         if bytes.len() != BODY_LEN + TAG_LEN {
             return Err(ApiError::NonceInvalid);
         }
-        let (body, tag) = bytes.split_at(BODY_LEN);
+        let Some((body, tag)) = bytes.split_at_checked(BODY_LEN) else {
+            return Err(ApiError::NonceInvalid);
+        };
         hmac::verify(&self.0, body, tag).map_err(|_| ApiError::NonceInvalid)?;
-        if body[0] != VERSION {
+        // The body: version (1), purpose (1), expiry (8, big-endian), id (16).
+        let Some((&[version, purpose_tag], rest)) = body.split_first_chunk::<2>() else {
+            return Err(ApiError::NonceInvalid);
+        };
+        let Some((expiry, id)) = rest.split_first_chunk::<8>() else {
+            return Err(ApiError::NonceInvalid);
+        };
+        if version != VERSION {
             return Err(ApiError::NonceInvalid);
         }
-        if body[1] != purpose_byte(purpose) {
+        if purpose_tag != purpose_byte(purpose) {
             return Err(ApiError::NonceWrongPurpose);
         }
-        let mut expiry = [0u8; 8];
-        expiry.copy_from_slice(&body[2..10]);
-        let expires_at = i64::from_be_bytes(expiry);
+        let expires_at = i64::from_be_bytes(*expiry);
         if now >= expires_at {
             return Err(ApiError::NonceExpired);
         }
         Ok(ConsumedNonce {
-            id: hex::encode(&body[10..]),
+            id: hex::encode(id),
             expires_at,
         })
     }

@@ -77,11 +77,16 @@ impl TokenKeys {
         let signing = EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, pkcs8, &rng)
             .map_err(|_| ApiError::internal("the stored signing key is unusable"))?;
         let point = signing.public_key().as_ref();
-        if point.len() != 65 {
+        // An uncompressed P-256 point: 0x04 || X (32) || Y (32).
+        let Some((x, y)) = point
+            .split_first()
+            .filter(|_| point.len() == 65)
+            .and_then(|(_, coords)| coords.split_at_checked(32))
+        else {
             return Err(ApiError::internal("unexpected signing public key size"));
-        }
-        let x = b64::encode(&point[1..33]);
-        let y = b64::encode(&point[33..65]);
+        };
+        let x = b64::encode(x);
+        let y = b64::encode(y);
         let decoding = DecodingKey::from_ec_components(&x, &y)
             .map_err(|e| ApiError::internal(format!("decoding key: {e}")))?;
         Ok(TokenKeys {
@@ -101,7 +106,8 @@ impl TokenKeys {
         let pair = EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, pkcs8, &rng)
             .map_err(|_| ApiError::internal("signing key unusable"))?;
         let digest = Sha256::digest(pair.public_key().as_ref());
-        Ok(b64::encode(&digest[..16]))
+        let head: Vec<u8> = digest.iter().take(16).copied().collect();
+        Ok(b64::encode(&head))
     }
 
     /// The `kid`.

@@ -20,11 +20,16 @@ pub fn code_for_step(secret: &[u8], step: i64) -> String {
     let key = hmac::Key::new(hmac::HMAC_SHA1_FOR_LEGACY_USE_ONLY, secret);
     let mac = hmac::sign(&key, &step.to_be_bytes());
     let mac = mac.as_ref();
-    let offset = usize::from(mac[mac.len() - 1] & 0x0f);
-    let binary = (u32::from(mac[offset] & 0x7f) << 24)
-        | (u32::from(mac[offset + 1]) << 16)
-        | (u32::from(mac[offset + 2]) << 8)
-        | u32::from(mac[offset + 3]);
+    // Dynamic truncation (RFC 4226 5.3): the low nibble of the last byte picks four bytes,
+    // read big-endian without the top bit. An HMAC-SHA-1 tag is 20 bytes, so the last byte
+    // exists and the four bytes (offset <= 15) are always inside it.
+    let offset = mac.last().map_or(0, |b| usize::from(b & 0x0f));
+    let binary = mac
+        .iter()
+        .skip(offset)
+        .take(4)
+        .fold(0u32, |acc, &b| (acc << 8) | u32::from(b))
+        & 0x7fff_ffff;
     format!("{:06}", binary % 10u32.pow(DIGITS))
 }
 
@@ -46,7 +51,6 @@ pub fn matching_step(secret: &[u8], code: &str, unix_seconds: i64) -> Option<i64
 
 /// RFC 4648 base32 without padding (the `secret=` of an otpauth URI).
 pub fn base32(bytes: &[u8]) -> String {
-    const ALPHABET: &[u8; 32] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
     let mut out = String::new();
     let (mut buffer, mut bits) = (0u32, 0u32);
     for &byte in bytes {
@@ -54,13 +58,19 @@ pub fn base32(bytes: &[u8]) -> String {
         bits += 8;
         while bits >= 5 {
             bits -= 5;
-            out.push(char::from(ALPHABET[((buffer >> bits) & 31) as usize]));
+            out.push(base32_digit(buffer >> bits));
         }
     }
     if bits > 0 {
-        out.push(char::from(ALPHABET[((buffer << (5 - bits)) & 31) as usize]));
+        out.push(base32_digit(buffer << (5 - bits)));
     }
     out
+}
+
+/// The base32 digit (alphabet `A`-`Z`, `2`-`7`) of the low five bits of `value`.
+fn base32_digit(value: u32) -> char {
+    let v = (value & 31) as u8;
+    char::from(if v < 26 { b'A' + v } else { b'2' + (v - 26) })
 }
 
 /// The `otpauth://` URI that authenticator apps import.
@@ -108,6 +118,20 @@ mod tests {
     #[test]
     fn base32_and_uri() {
         assert_eq!(base32(b"foobar"), "MZXW6YTBOI");
+        // RFC 4648 section 10 (without padding), and both ends of the alphabet.
+        for (input, encoded) in [
+            (&b""[..], ""),
+            (b"f", "MY"),
+            (b"fo", "MZXQ"),
+            (b"foo", "MZXW6"),
+            (b"foob", "MZXW6YQ"),
+            (b"fooba", "MZXW6YTB"),
+            (&[0xff; 5], "77777777"),
+            (&[0x00; 5], "AAAAAAAA"),
+            (&[0x00, 0x44, 0x32, 0x14, 0xc7], "ABCDEFGH"),
+        ] {
+            assert_eq!(base32(input), encoded);
+        }
         let uri = otpauth_uri("a b@x.com", b"foobar");
         assert_eq!(
             uri,

@@ -1,7 +1,13 @@
 //! Device keys of both kinds the service accepts: RSA (what the agent makes) and P-256
 //! (devices joined before), through join, registration, sign-in and renewal; and the keys
 //! it refuses at join, each with LK-DEV-004 and no device written.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    missing_docs
+)]
 
 mod common;
 

@@ -3,7 +3,13 @@
 //! too large (431), URI too long (414), bodies over the limit (413, also on
 //! `/oauth2/token` and chunked), bodies that do not arrive (408), unknown routes and
 //! methods.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    missing_docs
+)]
 
 mod common;
 

@@ -3,7 +3,13 @@
 //! to the token and (for tokens) the audience, good once. And tokens are issued only for
 //! audiences the tenant knows. Every refusal is checked for its code and for what it wrote
 //! (only its audit line: no token row, no consumed nonce).
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    missing_docs
+)]
 
 mod common;
 

@@ -1,7 +1,13 @@
 //! Security-key sign-in against the real service over loopback HTTPS: the begin step
 //! writes nothing and tells nothing about the user name it is given, and a ceremony
 //! finishes once, for a key of the user it was started for.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    missing_docs
+)]
 
 mod common;
 

@@ -1,7 +1,13 @@
 //! Secrets at rest: the database alone reveals no secret; a data directory from before
 //! sealing is sealed at start; a missing, wrong or readable key file and a data directory
 //! open to others are refused with their codes, and nothing is changed.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    missing_docs
+)]
 
 mod common;
 

@@ -2,7 +2,13 @@
 //! where that is the point): cookie attributes, the anti-forgery token on every
 //! state-changing form, session expiry on the service clock, the password rate limit, and
 //! the tenant's required trusted root refusing a `none`-attested security key.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    missing_docs
+)]
 
 mod common;
 

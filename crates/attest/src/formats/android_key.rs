@@ -73,7 +73,7 @@ pub(super) fn verify(input: &StatementInput<'_>) -> Result<StatementOutcome, Att
     let alg = input.alg()?;
     let sig = input.bytes("sig")?;
     let x5c = input.x5c_required()?;
-    let leaf = parse_cert(&x5c[0], 0)?;
+    let leaf = parse_cert(input.leaf(&x5c)?, 0)?;
     let key = cert_key(&leaf, 0)?;
     if !key.verify(alg, &input.signed_data(), sig)? {
         return Err(input.bad_signature());
@@ -92,17 +92,20 @@ pub(super) fn verify(input: &StatementInput<'_>) -> Result<StatementOutcome, Att
         .filter(|t| t.is_universal(Tag::Sequence))
         .ok_or(bad("KeyDescription is not a SEQUENCE"))?;
     let fields = elements(seq.contents).ok_or(bad("KeyDescription malformed"))?;
-    if fields.len() < 8 {
+    // KeyDescription: attestationVersion, attestationSecurityLevel, keymasterVersion,
+    // keymasterSecurityLevel, attestationChallenge, uniqueId, softwareEnforced,
+    // hardwareEnforced (later versions may append fields).
+    let [_, _, _, _, challenge, _, software, hardware, ..] = fields.as_slice() else {
         return Err(bad("KeyDescription has too few fields"));
-    }
-    if !fields[4].is_universal(Tag::OctetString) {
+    };
+    if !challenge.is_universal(Tag::OctetString) {
         return Err(bad("attestationChallenge is not an OCTET STRING"));
     }
-    if fields[4].contents != input.client_data_hash {
+    if challenge.contents != input.client_data_hash {
         return Err(bad("attestationChallenge differs from clientDataHash"));
     }
-    let software = authorizations(&fields[6])?;
-    let hardware = authorizations(&fields[7])?;
+    let software = authorizations(software)?;
+    let hardware = authorizations(hardware)?;
     if software.all_applications || hardware.all_applications {
         return Err(bad("allApplications present"));
     }

@@ -91,11 +91,11 @@ pub(super) fn verify(input: &StatementInput<'_>) -> Result<StatementOutcome, Att
                 .map_err(|_| malformed("x5c entry is not base64"))
         })
         .collect::<Result<Vec<_>, _>>()?;
-    if x5c.is_empty() {
+    let [leaf_der, ..] = x5c.as_slice() else {
         return Err(malformed("x5c is empty"));
-    }
+    };
     let chain = input.validate(&x5c)?;
-    let leaf = parse_cert(&x5c[0], 0)?;
+    let leaf = parse_cert(leaf_der, 0)?;
     if !issued_to_safetynet(&leaf) {
         return Err(AttestError::SafetyNetHostname);
     }

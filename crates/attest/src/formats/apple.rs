@@ -28,7 +28,7 @@ fn nonce(ext_value: &[u8]) -> Option<&[u8]> {
 
 pub(super) fn verify(input: &StatementInput<'_>) -> Result<StatementOutcome, AttestError> {
     let x5c = input.x5c_required()?;
-    let leaf = parse_cert(&x5c[0], 0)?;
+    let leaf = parse_cert(input.leaf(&x5c)?, 0)?;
     let ext = leaf
         .extensions()
         .iter()

@@ -15,13 +15,13 @@ use super::{AttestationType, StatementInput, StatementOutcome};
 pub(super) fn verify(input: &StatementInput<'_>) -> Result<StatementOutcome, AttestError> {
     let sig = input.bytes("sig")?;
     let x5c = input.x5c_required()?;
-    if x5c.len() != 1 {
+    let [leaf_der] = x5c.as_slice() else {
         return Err(AttestError::StatementMalformed {
             format: "fido-u2f",
             detail: "x5c must hold exactly one certificate".into(),
         });
-    }
-    let leaf = parse_cert(&x5c[0], 0)?;
+    };
+    let leaf = parse_cert(leaf_der, 0)?;
     let key = cert_key(&leaf, 0)?;
     if !matches!(
         key,

@@ -133,6 +133,14 @@ impl StatementInput<'_> {
         self.x5c()?.ok_or_else(|| self.malformed("x5c missing"))
     }
 
+    /// The leaf (first) certificate of `x5c`; [`Self::x5c`] never returns an empty chain,
+    /// but the leaf is taken checked all the same.
+    pub fn leaf<'x>(&self, x5c: &'x [Vec<u8>]) -> Result<&'x [u8], AttestError> {
+        x5c.first()
+            .map(Vec::as_slice)
+            .ok_or_else(|| self.malformed("x5c is empty"))
+    }
+
     /// Validate `x5c` to the trust anchors configured for this format.
     pub fn validate(&self, x5c: &[Vec<u8>]) -> Result<ValidatedChain, AttestError> {
         let anchors = self.policy.trust_anchors.for_format(self.format);

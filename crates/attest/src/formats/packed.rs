@@ -20,7 +20,7 @@ pub(super) fn verify(input: &StatementInput<'_>) -> Result<StatementOutcome, Att
     let msg = input.signed_data();
     match input.x5c()? {
         Some(x5c) => {
-            let leaf = parse_cert(&x5c[0], 0)?;
+            let leaf = parse_cert(input.leaf(&x5c)?, 0)?;
             check_aaguid_extension(&leaf, &input.credential.aaguid, "packed")?;
             require_v3(&leaf, "packed")?;
             require_not_ca(&leaf, "packed")?;

@@ -42,7 +42,7 @@ pub(super) fn verify(input: &StatementInput<'_>) -> Result<StatementOutcome, Att
     let attest = TpmsAttest::parse(cert_info)?;
     verify_certify(&attest, pub_area, &alg.digest(&input.signed_data()))?;
     let x5c = input.x5c_required()?;
-    let aik = parse_cert(&x5c[0], 0)?;
+    let aik = parse_cert(input.leaf(&x5c)?, 0)?;
     check_aik_certificate(&aik, Some(&input.credential.aaguid))?;
     if !cert_key(&aik, 0)?.verify(alg, cert_info, sig)? {
         return Err(input.bad_signature());

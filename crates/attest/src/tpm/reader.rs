@@ -40,12 +40,12 @@ impl<'a> Reader<'a> {
 
     /// Read `n` raw bytes.
     pub fn bytes(&mut self, n: usize) -> Result<&'a [u8], AttestError> {
-        let end = self
+        let out = self
             .pos
             .checked_add(n)
-            .filter(|&e| e <= self.data.len())
+            .and_then(|end| self.data.get(self.pos..end))
             .ok_or_else(|| self.error("truncated"))?;
-        let out = &self.data[self.pos..end];
+        let end = self.pos + out.len();
         self.pos = end;
         Ok(out)
     }
@@ -58,7 +58,8 @@ impl<'a> Reader<'a> {
 
     /// A UINT8.
     pub fn u8(&mut self) -> Result<u8, AttestError> {
-        Ok(self.array::<1>()?[0])
+        let [b] = self.array::<1>()?;
+        Ok(b)
     }
 
     /// A UINT16.
@@ -108,5 +109,22 @@ mod tests {
         assert_eq!(e.code(), "LK-ATT-028");
         let mut r = Reader::new("T", &[0, 5, 1]);
         assert!(r.sized().is_err());
+    }
+
+    #[test]
+    fn short_reads_are_truncated_at_their_offset() {
+        let truncated = |offset| AttestError::TpmStructureMalformed {
+            structure: "T",
+            offset,
+            detail: "truncated",
+        };
+        assert_eq!(Reader::new("T", &[]).u8().unwrap_err(), truncated(0));
+        let mut r = Reader::new("T", &[1, 2, 3]);
+        assert_eq!(r.u8().unwrap(), 1);
+        assert_eq!(r.u32().unwrap_err(), truncated(1));
+        assert_eq!(r.u16().unwrap(), 0x0203);
+        assert_eq!(r.u64().unwrap_err(), truncated(3));
+        assert_eq!(r.bytes(usize::MAX).unwrap_err(), truncated(3));
+        assert_eq!(r.bytes(0).unwrap(), &[] as &[u8]);
     }
 }

@@ -292,12 +292,12 @@ impl Run<'_> {
         let changes_before = self.changes.len();
         let mut scratch = doc.clone();
         self.commands(&mut scratch, cmds, true);
-        let failed = self.entries[start..].iter().any(|e| match e {
+        let failed = self.entries.iter().skip(start).any(|e| match e {
             Entry::Status(b) => b.0.data != "200",
             Entry::Results(_) => false,
         });
         if failed {
-            for e in &mut self.entries[start..] {
+            for e in self.entries.iter_mut().skip(start) {
                 if let Entry::Status(b) = e {
                     let (s, o) = &mut **b;
                     if o.status == StatusCode::OK {

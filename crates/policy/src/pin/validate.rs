@@ -84,11 +84,12 @@ pub fn validate_pin(pin: &str, effective: &EffectivePolicy) -> Result<(), Vec<Pi
     if len > max as usize {
         out.push(PinRuleViolation::TooLong { max });
     }
-    let mut seen = [false; 4];
+    // One bit per character class, set when the PIN contains that class.
+    let mut seen = 0u8;
     let mut invalid = None;
     for (i, c) in pin.chars().enumerate() {
         match classify(c) {
-            Some(class) => seen[index(class)] = true,
+            Some(class) => seen |= bit(class),
             None => {
                 invalid.get_or_insert(i + 1);
             }
@@ -103,7 +104,7 @@ pub fn validate_pin(pin: &str, effective: &EffectivePolicy) -> Result<(), Vec<Pi
         (CharClass::Digit, p.digits.value),
         (CharClass::Special, p.special.value),
     ] {
-        let present = seen[index(class)];
+        let present = seen & bit(class) != 0;
         match rule {
             CharClassRule::Required if !present => out.push(PinRuleViolation::Missing { class }),
             CharClassRule::Disallowed if present => {
@@ -119,11 +120,11 @@ pub fn validate_pin(pin: &str, effective: &EffectivePolicy) -> Result<(), Vec<Pi
     }
 }
 
-fn index(class: CharClass) -> usize {
+fn bit(class: CharClass) -> u8 {
     match class {
-        CharClass::Uppercase => 0,
-        CharClass::Lowercase => 1,
-        CharClass::Digit => 2,
-        CharClass::Special => 3,
+        CharClass::Uppercase => 0b0001,
+        CharClass::Lowercase => 0b0010,
+        CharClass::Digit => 0b0100,
+        CharClass::Special => 0b1000,
     }
 }

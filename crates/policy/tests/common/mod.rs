@@ -1,5 +1,5 @@
 //! Helpers shared by the integration tests.
-#![allow(dead_code)]
+#![allow(dead_code, clippy::expect_used)]
 
 use latchkey_policy::engine::{apply, Access, Applied, Session};
 use latchkey_policy::syncml::{parse_message, Limits};

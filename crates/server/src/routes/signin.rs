@@ -171,7 +171,10 @@ pub(super) struct LivePrt {
 pub fn prt_hash(prt: &str) -> String {
     let digest = hex::encode(Sha256::digest(prt.as_bytes()));
     match latchkey_proto::b64::decode("prt", prt) {
-        Ok(bytes) if bytes.len() == PRT_LEN => format!("{}{digest}", hex::encode(&bytes[..8])),
+        Ok(bytes) if bytes.len() == PRT_LEN => match bytes.first_chunk::<8>() {
+            Some(prefix) => format!("{}{digest}", hex::encode(prefix)),
+            None => digest,
+        },
         _ => digest,
     }
 }
