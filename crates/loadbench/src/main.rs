@@ -505,7 +505,7 @@ where
                 scope.spawn(move || {
                     (t..nonces.len())
                         .step_by(threads)
-                        .map(|i| build(&devices[i % devices.len()], &nonces[i], tid))
+                        .map(|i| Ok((i, build(&devices[i % devices.len()], &nonces[i], tid)?)))
                         .collect::<Result<Vec<_>>>()
                 })
             })
@@ -517,7 +517,10 @@ where
                     .map_err(|_| anyhow::anyhow!("signing thread panicked"))??,
             );
         }
-        Ok(all)
+        // Item i is made by device i % devices (callers rely on it): put the threads'
+        // interleaved results back in that order.
+        all.sort_unstable_by_key(|(i, _)| *i);
+        Ok(all.into_iter().map(|(_, r)| r).collect())
     })
 }
 

@@ -100,11 +100,22 @@ impl Pool {
     /// status and body; the connection goes back to the pool when the answer was whole.
     pub async fn send(&self, request: &Prepared) -> Result<(u16, Vec<u8>)> {
         let idle = self.idle.lock().unwrap_or_else(|p| p.into_inner()).pop();
-        let mut conn = match idle {
-            Some(conn) => conn,
-            None => self.connect().await?,
+        let (mut conn, reused) = match idle {
+            Some(conn) => (conn, true),
+            None => (self.connect().await?, false),
         };
-        let answer = conn.exchange(&request.0).await?;
+        let answer = match conn.exchange(&request.0).await {
+            Ok(answer) => answer,
+            // The service closes keep-alive connections left idle (its idle and header
+            // timeouts), as it should: a connection that ended before a single byte of an
+            // answer was never read by it, so the request goes again on a new one, as
+            // HTTP clients do.
+            Err(_) if reused && conn.buf.is_empty() => {
+                conn = self.connect().await?;
+                conn.exchange(&request.0).await?
+            }
+            Err(e) => return Err(e),
+        };
         self.idle
             .lock()
             .unwrap_or_else(|p| p.into_inner())
