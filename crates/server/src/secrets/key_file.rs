@@ -130,7 +130,7 @@ fn read(path: &Path) -> Result<Option<KeyEncryptionKey>, KeyFileError> {
     // Non-blocking, so that a FIFO planted at the path cannot hang the start.
     let file = match fs::OpenOptions::new()
         .read(true)
-        .custom_flags(libc::O_NONBLOCK)
+        .custom_flags(rustix::fs::OFlags::NONBLOCK.bits() as i32)
         .open(path)
     {
         Ok(file) => file,
