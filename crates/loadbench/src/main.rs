@@ -404,36 +404,12 @@ async fn presign_tokens(
         async move { Ok(((*prt).clone(), api.nonce(Purpose::Token).await?)) }
     })
     .await;
-    let threads = std::thread::available_parallelism()
-        .map(|n| n.get())
-        .unwrap_or(2);
-    std::thread::scope(|scope| {
-        let handles: Vec<_> = (0..threads)
-            .map(|t| {
-                let nonces = &nonces;
-                scope.spawn(move || {
-                    nonces
-                        .iter()
-                        .skip(t)
-                        .step_by(threads)
-                        .map(|((dev, prt), nonce)| {
-                            let dev = devices
-                                .get(*dev)
-                                .ok_or_else(|| anyhow::anyhow!("no device {dev}"))?;
-                            token_request(dev, prt.clone(), nonce, tid)
-                        })
-                        .collect::<Result<Vec<_>>>()
-                })
-            })
-            .collect();
-        let mut all = Vec::new();
-        for h in handles {
-            all.extend(
-                h.join()
-                    .map_err(|_| anyhow::anyhow!("signing thread panicked"))??,
-            );
-        }
-        Ok(all)
+    on_every_core(nonces.len(), |i| {
+        let ((dev, prt), nonce) = &nonces[i];
+        let dev = devices
+            .get(*dev)
+            .ok_or_else(|| anyhow::anyhow!("no device {dev}"))?;
+        token_request(dev, prt.clone(), nonce, tid)
     })
 }
 
@@ -443,28 +419,38 @@ fn generate_devices(
     count: usize,
     kind: DeviceKeyKind,
 ) -> Result<Vec<SimDevice>> {
+    on_every_core(count, |i| {
+        SimDevice::generate(&tokens[i % tokens.len()].0, kind)
+    })
+}
+
+/// `f(0)`, ..., `f(count - 1)` computed on every core, returned in index order (callers
+/// rely on item i being made from device i % devices).
+fn on_every_core<R: Send>(count: usize, f: impl Fn(usize) -> Result<R> + Sync) -> Result<Vec<R>> {
     let threads = std::thread::available_parallelism()
         .map(|n| n.get())
         .unwrap_or(2);
+    let f = &f;
     std::thread::scope(|scope| {
         let handles: Vec<_> = (0..threads)
             .map(|t| {
                 scope.spawn(move || {
                     (t..count)
                         .step_by(threads)
-                        .map(|i| SimDevice::generate(&tokens[i % tokens.len()].0, kind))
+                        .map(|i| Ok((i, f(i)?)))
                         .collect::<Result<Vec<_>>>()
                 })
             })
             .collect();
-        let mut all = Vec::new();
+        let mut all = Vec::with_capacity(count);
         for h in handles {
             all.extend(
                 h.join()
-                    .map_err(|_| anyhow::anyhow!("key generation thread panicked"))??,
+                    .map_err(|_| anyhow::anyhow!("worker thread panicked"))??,
             );
         }
-        Ok(all)
+        all.sort_unstable_by_key(|(i, _)| *i);
+        Ok(all.into_iter().map(|(_, r)| r).collect())
     })
 }
 
@@ -494,33 +480,8 @@ where
     )
     .await;
     eprintln!("{}", summary.row());
-    let threads = std::thread::available_parallelism()
-        .map(|n| n.get())
-        .unwrap_or(2);
-    let build = &build;
-    std::thread::scope(|scope| {
-        let handles: Vec<_> = (0..threads)
-            .map(|t| {
-                let nonces = &nonces;
-                scope.spawn(move || {
-                    (t..nonces.len())
-                        .step_by(threads)
-                        .map(|i| Ok((i, build(&devices[i % devices.len()], &nonces[i], tid)?)))
-                        .collect::<Result<Vec<_>>>()
-                })
-            })
-            .collect();
-        let mut all = Vec::new();
-        for h in handles {
-            all.extend(
-                h.join()
-                    .map_err(|_| anyhow::anyhow!("signing thread panicked"))??,
-            );
-        }
-        // Item i is made by device i % devices (callers rely on it): put the threads'
-        // interleaved results back in that order.
-        all.sort_unstable_by_key(|(i, _)| *i);
-        Ok(all.into_iter().map(|(_, r)| r).collect())
+    on_every_core(nonces.len(), |i| {
+        build(&devices[i % devices.len()], &nonces[i], tid)
     })
 }
 
