@@ -163,6 +163,9 @@ error_codes! {
     RequestTimeout = ("LK-HTTP-003", 408, "the request body did not arrive in time"),
     /// The service is at its connection limit and every connection is busy.
     TooManyConnections = ("LK-HTTP-004", 503, "the service is at its connection limit; try again shortly"),
+    /// The request head is not valid HTTP/1 (request line or header syntax); the connection
+    /// is closed.
+    MalformedHttp = ("LK-HTTP-005", 400, "the request is not valid HTTP"),
     /// An internal failure (storage, ...); details are in the service log only.
     Internal = ("LK-SRV-001", 500, "internal error"),
     /// The data directory or a file in it is accessible by group or others (start-up).

@@ -177,6 +177,9 @@ pub enum ApiError {
     /// LK-HTTP-004.
     #[error("the service is at its connection limit; try again shortly")]
     TooManyConnections,
+    /// LK-HTTP-005.
+    #[error("the request is not valid HTTP/1: its request line or a header could not be parsed")]
+    MalformedHttp,
     /// LK-SRV-001. The detail is logged, never sent.
     #[error("internal error: {0}")]
     Internal(String),
@@ -240,6 +243,7 @@ impl ApiError {
             UriTooLong(_) => ErrorCode::UriTooLong,
             RequestTimeout(_) => ErrorCode::RequestTimeout,
             TooManyConnections => ErrorCode::TooManyConnections,
+            MalformedHttp => ErrorCode::MalformedHttp,
             Internal(_) => ErrorCode::Internal,
         }
     }

@@ -156,10 +156,12 @@ pub async fn start(config: ServerConfig, env: Env) -> Result<RunningServer, Star
         max_headers: limits.max_headers,
         https: tls.is_some(),
     };
+    let answers = Arc::new(conn::AutoAnswers::render(&limits, tls.is_some()).await);
     let serving = Serving {
         router: routes::router(state.clone(), policy),
         tls,
         limits,
+        answers,
     };
     let (shutdown, watcher) = watch::channel(false);
     let tasks = vec![

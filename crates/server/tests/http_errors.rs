@@ -228,20 +228,51 @@ async fn unknown_routes_and_methods_answer_by_kind_of_path() {
     assert_page(s, &ct, &b, "LK-REQ-006");
 }
 
-/// What this layer cannot reach, kept honest: a head beyond hyper's own buffer, or a
-/// request line hyper cannot parse, is answered by hyper itself (an empty 431 or 400)
-/// and the connection closed, before any router code runs (docs/admin-service.md).
+/// What hyper answers alone (a head beyond its own buffer, a request line or header it
+/// cannot parse) is replaced by the service's own answer: the same status, a JSON body on
+/// the API and a page on the web, and the connection closed.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn beyond_hypers_buffer_hyper_answers_and_closes() {
+async fn beyond_hypers_buffer_and_unparseable_heads_get_typed_answers() {
     let h = Harness::start().await;
-    let head = format!(
-        "GET /v1/tenant HTTP/1.1\r\nhost: x\r\nx-huge: {}\r\n\r\n",
-        "a".repeat(200 * 1024)
-    );
-    let ((s, _, _), closed) = raw(&h, &head, b"").await;
+    let huge = "a".repeat(200 * 1024);
+    let head = format!("GET /v1/tenant HTTP/1.1\r\nhost: x\r\nx-huge: {huge}\r\n\r\n");
+    let ((s, hd, b), closed) = raw(&h, &head, b"").await;
+    assert_json(s, &content_type(&hd), &b, "LK-HTTP-001");
     assert_eq!(s, 431);
     assert!(closed);
-    let ((s, _, _), closed) = raw(&h, "GARBAGE\r\n\r\n", b"").await;
-    assert_eq!(s, 400);
+    let head = format!("GET /signin HTTP/1.1\r\nhost: x\r\nx-huge: {huge}\r\n\r\n");
+    let ((s, hd, b), closed) = raw(&h, &head, b"").await;
+    assert_page(s, &content_type(&hd), &b, "LK-HTTP-001");
+    assert!(closed);
+    // A target longer than hyper's buffer: hyper counts it against the head (431).
+    let head = format!("GET /v1/tenant?q={huge} HTTP/1.1\r\nhost: x\r\n\r\n");
+    let ((s, hd, b), closed) = raw(&h, &head, b"").await;
+    assert_json(s, &content_type(&hd), &b, "LK-HTTP-001");
+    assert!(closed);
+    // A request line hyper cannot parse, a header without a colon, a bad version.
+    for head in [
+        "GARBAGE\r\n\r\n",
+        "GET /v1/tenant HTTP/1.1\r\nno colon here\r\n\r\n",
+        "GET /v1/tenant HTTP/9.9\r\nhost: x\r\n\r\n",
+        "GET /v1/te\x01nant HTTP/1.1\r\nhost: x\r\n\r\n",
+    ] {
+        let ((s, hd, b), closed) = raw(&h, head, b"").await;
+        assert_json(s, &content_type(&hd), &b, "LK-HTTP-005");
+        assert_eq!(s, 400, "{head:?}");
+        assert!(closed, "{head:?}");
+    }
+    let ((s, hd, b), _) = raw(&h, "GET /signin HTTP/1.1\r\nno colon\r\n\r\n", b"").await;
+    assert_page(s, &content_type(&hd), &b, "LK-HTTP-005");
+    // After a good request on the same connection, a bad second one is answered too,
+    // and the first answer is untouched.
+    let two = "GET /.well-known/openid-configuration HTTP/1.1\r\nhost: x\r\n\r\nGARBAGE\r\n\r\n";
+    let c = connector(&h.data_dir().join("ca.pem"));
+    let mut st = tls(&c, addr(&h)).await;
+    st.write_all(two.as_bytes()).await.unwrap();
+    let (got, closed) = read_until_closed(&mut st, Instant::now() + Duration::from_secs(10)).await;
+    let text = String::from_utf8_lossy(&got).into_owned();
+    assert!(text.starts_with("HTTP/1.1 200 "), "{text}");
+    let second = text.find("HTTP/1.1 400 ").expect("a second answer");
+    assert!(text[second..].contains("LK-HTTP-005"), "{text}");
     assert!(closed);
 }

@@ -2,6 +2,7 @@
 //! of the oldest idle connection, TLS handshake, header, body and idle timeouts, and
 //! hyper's parser limits set just above the ones the router answers with JSON.
 
+mod auto_answer;
 mod body;
 mod fdlimit;
 mod linger;
@@ -30,12 +31,14 @@ use crate::routes::extract::ClientAddr;
 use crate::routes::http_guard::{close_after, error_response};
 use crate::routes::security_headers;
 
+pub(crate) use auto_answer::AutoAnswers;
 pub(crate) use fdlimit::effective_limits;
 use tracker::{Admission, ConnState, Tracker};
 
 /// hyper's HTTP/1 read buffer: room for the longest URI and the largest header section
 /// this service accepts, plus framing, so that requests over the service's limits still
-/// reach the router and get a JSON or HTML answer (hyper's own 431 has no body).
+/// reach the router and get a JSON or HTML answer (beyond it, `auto_answer` replaces
+/// hyper's own empty 431).
 pub fn hyper_buf_size(limits: &ConnectionLimits) -> usize {
     let wanted = limits
         .max_uri_bytes
@@ -59,6 +62,8 @@ pub(crate) struct Serving {
     pub tls: Option<tokio_rustls::TlsAcceptor>,
     /// The limits (already fitted to the descriptor limit).
     pub limits: ConnectionLimits,
+    /// The answers that replace hyper's own empty 400, 414 and 431.
+    pub answers: Arc<AutoAnswers>,
 }
 
 /// Accepts connections until `shutdown` changes.
@@ -178,6 +183,7 @@ async fn serve_http<IO>(
         }
     });
     let slot = Arc::new(Mutex::new(None));
+    let io = auto_answer::Answering::new(io, serving.answers.clone());
     let io = linger::Returning::new(io, slot.clone());
     let mut builder = auto::Builder::new(TokioExecutor::new());
     builder

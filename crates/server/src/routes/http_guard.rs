@@ -1,10 +1,11 @@
 //! The HTTP layer's own rejections, answered like every other error: a JSON
 //! `{code, message}` on the API, an HTML page on the web pages, the code's status.
 //!
-//! hyper's parser refuses what its buffers cannot hold with an empty 400/414/431 before
-//! any of this runs; its limits are set above the ones checked here
+//! hyper's parser refuses what its buffers cannot hold, or cannot parse, before any of
+//! this runs; its limits are set above the ones checked here
 //! ([`crate::conn::hyper_buf_size`]), so a request over this service's limit but within
-//! hyper's reaches [`guard`] and gets a proper body.
+//! hyper's reaches [`guard`] and gets a proper body. The rest is answered by the
+//! connection layer in hyper's place (`conn::auto_answer`).
 
 use axum::extract::{Request, State};
 use axum::http::header::{CONNECTION, CONTENT_LENGTH, CONTENT_TYPE};
