@@ -3,6 +3,7 @@
 use latchkey_proto::api::auth::PasswordSignIn;
 use latchkey_proto::api::device::{JoinRequest, JoinType, LeaveRequest};
 use latchkey_proto::proof::Purpose;
+use zeroize::Zeroizing;
 
 use crate::agent::Agent;
 use crate::client::ServiceClient;
@@ -11,8 +12,8 @@ use crate::error::AgentError;
 use crate::policy_sync::PolicyRefresh;
 use crate::records::{DeviceRecord, DEVICE_FILE};
 
-/// What `join` needs.
-#[derive(Debug, Clone)]
+/// What `join` needs (`Debug` leaves out the password and code).
+#[derive(Clone)]
 pub struct JoinOptions {
     /// The service's base URL.
     pub server: String,
@@ -20,8 +21,8 @@ pub struct JoinOptions {
     pub ca_pem: String,
     /// The joining user.
     pub upn: String,
-    /// Their password.
-    pub password: String,
+    /// Their password (wiped when dropped).
+    pub password: Zeroizing<String>,
     /// Their one-time code (without it the join is recorded as done without MFA).
     pub otp: Option<String>,
     /// Join type.
@@ -30,6 +31,18 @@ pub struct JoinOptions {
     pub display_name: String,
     /// The operating system.
     pub os: String,
+}
+
+impl std::fmt::Debug for JoinOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("JoinOptions")
+            .field("server", &self.server)
+            .field("upn", &self.upn)
+            .field("join_type", &self.join_type)
+            .field("display_name", &self.display_name)
+            .field("os", &self.os)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Agent {
@@ -48,7 +61,7 @@ impl Agent {
         let tenant = client.tenant()?;
         let token = client.password(&PasswordSignIn {
             upn: opts.upn.clone(),
-            password: opts.password.clone(),
+            password: opts.password.to_string(),
             otp: opts.otp.clone(),
         })?;
         let key = DeviceKey::generate()?;
@@ -125,5 +138,33 @@ impl Agent {
         }
         self.state.wipe()?;
         Ok(device.device_id)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debug_shows_neither_password_nor_code() {
+        let opts = JoinOptions {
+            server: "https://idp.example.test".into(),
+            ca_pem: String::new(),
+            upn: "ada@example.test".into(),
+            password: "correct horse".to_owned().into(),
+            otp: Some("123456".into()),
+            join_type: JoinType::Cloud,
+            display_name: "laptop".into(),
+            os: "Linux".into(),
+        };
+        let shown = format!("{opts:?}");
+        assert!(shown.contains("ada@example.test"), "{shown}");
+        assert!(!shown.contains("correct horse") && !shown.contains("123456"), "{shown}");
+        let creds = crate::Credentials {
+            password: "correct horse".to_owned().into(),
+            otp: Some("123456".into()),
+        };
+        let shown = format!("{creds:?}");
+        assert!(!shown.contains("correct horse") && !shown.contains("123456"), "{shown}");
     }
 }

@@ -6,6 +6,7 @@ use latchkey_proto::api::auth::PasswordSignIn;
 use latchkey_proto::api::device::JoinType;
 use latchkey_proto::api::key::RegisterKeyRequest;
 use latchkey_proto::proof::Purpose;
+use zeroize::Zeroizing;
 
 use crate::agent::Agent;
 use crate::client::ServiceClient;
@@ -16,13 +17,21 @@ use crate::pin_history::PinHistory;
 use crate::prereq;
 use crate::records::DeviceRecord;
 
-/// A password and, for a multi-factor sign-in, a one-time code.
-#[derive(Debug, Clone)]
+/// A password and, for a multi-factor sign-in, a one-time code (`Debug` shows neither).
+#[derive(Clone)]
 pub struct Credentials {
-    /// The password.
-    pub password: String,
+    /// The password (wiped when dropped).
+    pub password: Zeroizing<String>,
     /// The one-time code.
     pub otp: Option<String>,
+}
+
+impl std::fmt::Debug for Credentials {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Credentials")
+            .field("otp", &self.otp.as_ref().map(|_| "<redacted>"))
+            .finish_non_exhaustive()
+    }
 }
 
 /// The result of provisioning.
@@ -125,7 +134,7 @@ impl Agent {
         let token = client
             .password(&PasswordSignIn {
                 upn: upn.to_owned(),
-                password: credentials.password.clone(),
+                password: credentials.password.to_string(),
                 otp: credentials.otp.clone(),
             })?
             .token;

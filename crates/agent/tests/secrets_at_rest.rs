@@ -203,7 +203,7 @@ fn the_owner_sets_up_with_a_password_and_replacing_needs_the_one_time_code() {
     assert!(!agent.mfa_needed(upn).unwrap());
     // A wrong password: the service refuses, nothing is stored.
     let wrong = Credentials {
-        password: "not it".into(),
+        password: "not it".to_owned().into(),
         otp: None,
     };
     assert!(agent.provision(upn, PIN, &wrong, &mut |_| {}).is_err());
@@ -225,7 +225,7 @@ fn the_owner_sets_up_with_a_password_and_replacing_needs_the_one_time_code() {
 
     w.server_clock.advance(latchkey_server::clock::secs(30));
     let full = Credentials {
-        password: PASSWORD.into(),
+        password: PASSWORD.to_owned().into(),
         otp: Some(w.otp(&secret)),
     };
     let second = agent.provision(upn, "975310", &full, &mut |_| {}).unwrap();

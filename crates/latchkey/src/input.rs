@@ -4,10 +4,11 @@ use std::io::{BufRead, IsTerminal, Write};
 
 use anyhow::{bail, Context, Result};
 use latchkey_agent::AgentError;
+use zeroize::Zeroizing;
 
 /// Reads one line of standard input, without its line ending.
-pub fn stdin_line(what: &str) -> Result<String> {
-    let mut line = String::new();
+pub fn stdin_line(what: &str) -> Result<Zeroizing<String>> {
+    let mut line = Zeroizing::new(String::new());
     let n = std::io::stdin()
         .lock()
         .read_line(&mut line)
@@ -17,16 +18,20 @@ pub fn stdin_line(what: &str) -> Result<String> {
             "standard input ended before the {what}"
         )));
     }
-    Ok(line.trim_end_matches(['\r', '\n']).to_owned())
+    let len = line.trim_end_matches(['\r', '\n']).len();
+    line.truncate(len);
+    Ok(line)
 }
 
 /// Prompts on the terminal without echo.
-pub fn hidden(prompt: &str) -> Result<String> {
-    rpassword::prompt_password(prompt).with_context(|| format!("reading {prompt:?}"))
+pub fn hidden(prompt: &str) -> Result<Zeroizing<String>> {
+    rpassword::prompt_password(prompt)
+        .map(Zeroizing::new)
+        .with_context(|| format!("reading {prompt:?}"))
 }
 
 /// The password: from standard input, or prompted.
-pub fn password(from_stdin: bool) -> Result<String> {
+pub fn password(from_stdin: bool) -> Result<Zeroizing<String>> {
     if from_stdin {
         stdin_line("password")
     } else {
@@ -51,7 +56,7 @@ pub fn otp(given: Option<String>, prompt_if_terminal: bool) -> Result<Option<Str
 }
 
 /// A new PIN: one line of standard input, or prompted twice without echo.
-pub fn new_pin(from_stdin: bool) -> Result<String> {
+pub fn new_pin(from_stdin: bool) -> Result<Zeroizing<String>> {
     if from_stdin {
         return stdin_line("PIN");
     }
@@ -65,7 +70,7 @@ pub fn new_pin(from_stdin: bool) -> Result<String> {
 
 /// The current and the new PIN for a PIN change: lines 1 and 2 of standard input, or
 /// prompted (the new one twice) without echo.
-pub fn pin_change(from_stdin: bool) -> Result<(String, String)> {
+pub fn pin_change(from_stdin: bool) -> Result<(Zeroizing<String>, Zeroizing<String>)> {
     if from_stdin {
         let old = stdin_line("current PIN")?;
         let new = stdin_line("new PIN")?;
@@ -77,7 +82,7 @@ pub fn pin_change(from_stdin: bool) -> Result<(String, String)> {
 }
 
 /// The PIN for a sign-in.
-pub fn pin(from_stdin: bool) -> Result<String> {
+pub fn pin(from_stdin: bool) -> Result<Zeroizing<String>> {
     if from_stdin {
         stdin_line("PIN")
     } else {

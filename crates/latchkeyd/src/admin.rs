@@ -7,6 +7,7 @@ use anyhow::Context;
 use latchkey_proto::ErrorCode;
 use latchkey_server::admin::{Admin, AdminError};
 use latchkey_server::clock::Env;
+use zeroize::Zeroizing;
 
 use crate::cli::{
     AuditArgs, AuditCommand, Command, DeviceCommand, KeyCommand, TenantCommand, UserCommand,
@@ -238,17 +239,21 @@ fn done(json: bool, what: &str, id: &str) -> anyhow::Result<()> {
     }
 }
 
-fn read_password(from_stdin: bool) -> anyhow::Result<String> {
+fn read_password(from_stdin: bool) -> anyhow::Result<Zeroizing<String>> {
     if from_stdin {
-        let mut line = String::new();
+        let mut line = Zeroizing::new(String::new());
         std::io::stdin()
             .lock()
             .read_line(&mut line)
             .context("reading the password from standard input")?;
-        return Ok(line.trim_end_matches(['\r', '\n']).to_owned());
+        let len = line.trim_end_matches(['\r', '\n']).len();
+        line.truncate(len);
+        return Ok(line);
     }
-    let first = rpassword::prompt_password("Password: ").context("reading the password")?;
-    let second = rpassword::prompt_password("Again: ").context("reading the password")?;
+    let first =
+        Zeroizing::new(rpassword::prompt_password("Password: ").context("reading the password")?);
+    let second =
+        Zeroizing::new(rpassword::prompt_password("Again: ").context("reading the password")?);
     if first != second {
         return Err(coded(ErrorCode::InvalidField, "the passwords do not match"));
     }

@@ -9,6 +9,7 @@ use std::time::Duration;
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use argon2::Argon2;
 use tokio::sync::Semaphore;
+use zeroize::Zeroizing;
 
 /// Memory one Argon2id verification holds (the argon2 crate's default `m_cost`).
 pub const MIB_PER_VERIFICATION: usize = 19;
@@ -125,7 +126,7 @@ impl PasswordGate {
     pub async fn verify(
         &self,
         stored: Option<String>,
-        password: String,
+        password: Zeroizing<String>,
     ) -> Result<bool, GateError> {
         let busy = GateError::Busy {
             retry_after_secs: self.wait.as_secs().max(1),
@@ -182,7 +183,7 @@ mod tests {
         let gate = PasswordGate::new(1, Duration::from_millis(1));
         let held = gate.slots.clone().acquire_owned().await;
         assert!(held.is_ok());
-        let err = gate.verify(None, "x".into()).await;
+        let err = gate.verify(None, Zeroizing::new("x".into())).await;
         assert_eq!(
             err,
             Err(GateError::Busy {

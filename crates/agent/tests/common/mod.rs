@@ -88,7 +88,7 @@ pub fn world() -> World {
 /// The password without a one-time code: what the registered owner presents.
 pub fn password_only() -> latchkey_agent::Credentials {
     latchkey_agent::Credentials {
-        password: PASSWORD.to_owned(),
+        password: PASSWORD.to_owned().into(),
         otp: None,
     }
 }
@@ -174,7 +174,7 @@ impl World {
                 server: self.url.clone(),
                 ca_pem: self.ca_pem.clone(),
                 upn: upn.to_owned(),
-                password: PASSWORD.to_owned(),
+                password: PASSWORD.to_owned().into(),
                 otp: Some(self.otp(&secret)),
                 join_type,
                 display_name: "test-pc".to_owned(),

@@ -1,12 +1,15 @@
 //! Password (+ one-time code) sign-in.
 
 use serde::{Deserialize, Serialize};
+use zeroize::{Zeroize, ZeroizeOnDrop};
 
-/// `POST /v1/auth/password`: the first factor, and the second when `otp` is given.
-#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// `POST /v1/auth/password`: the first factor, and the second when `otp` is given. The
+/// password and code are wiped from memory when the value is dropped.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize, Zeroize, ZeroizeOnDrop)]
 #[serde(deny_unknown_fields)]
 pub struct PasswordSignIn {
     /// User principal name.
+    #[zeroize(skip)]
     pub upn: String,
     /// Password.
     pub password: String,
@@ -36,3 +39,23 @@ crate::redact::debug_redacted!(EnrollmentToken {
     shown: [expires_in, amr],
     secret: [token]
 });
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_password_and_code_are_wiped_and_the_user_kept() {
+        fn wiped_on_drop<T: ZeroizeOnDrop>() {}
+        wiped_on_drop::<PasswordSignIn>();
+        let mut req = PasswordSignIn {
+            upn: "ada@example.test".into(),
+            password: "correct horse".into(),
+            otp: Some("123456".into()),
+        };
+        req.zeroize();
+        assert!(req.password.is_empty());
+        assert!(req.otp.is_none());
+        assert_eq!(req.upn, "ada@example.test");
+    }
+}

@@ -3,6 +3,7 @@
 use axum::extract::State;
 use latchkey_proto::api::auth::{EnrollmentToken, PasswordSignIn};
 use latchkey_proto::claims::{amr, TokenClaims};
+use zeroize::Zeroizing;
 
 use super::audited;
 use super::extract::{ClientAddr, Json};
@@ -70,7 +71,7 @@ async fn check(
     line: AuditRecord,
 ) -> Result<EnrollmentToken, ApiError> {
     let user = state.storage.user_by_upn(&state.tenant.id, upn).await?;
-    let user = verify_password(state, user, req.password.clone()).await?;
+    let user = verify_password(state, user, Zeroizing::new(req.password.clone())).await?;
     if user.disabled {
         return Err(ApiError::UserDisabled);
     }
@@ -124,7 +125,7 @@ async fn check(
 pub(crate) async fn verify_password(
     state: &AppState,
     user: Option<User>,
-    password: String,
+    password: Zeroizing<String>,
 ) -> Result<User, ApiError> {
     let stored = user.as_ref().map(|u| u.password_hash.clone());
     let ok = state.passwords.verify(stored, password).await?;

@@ -5,6 +5,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use latchkey_proto::claims::amr;
 use serde::Deserialize;
+use zeroize::Zeroizing;
 
 use super::html::{esc, page as layout};
 use super::{
@@ -104,17 +105,31 @@ pub async fn page(
     page_handler(&state, &headers, q.next.as_deref(), None).await
 }
 
-/// The password form.
-#[derive(Debug, Deserialize)]
+/// The password form; the password and code are wiped from memory when it is dropped.
+#[derive(Deserialize, zeroize::Zeroize, zeroize::ZeroizeOnDrop)]
 pub struct PasswordForm {
     /// Missing is empty, which never matches: refused with LK-WEB-001 like a wrong token.
     #[serde(default)]
+    #[zeroize(skip)]
     csrf: String,
+    #[zeroize(skip)]
     upn: String,
     password: String,
     otp: String,
     #[serde(default)]
+    #[zeroize(skip)]
     next: Option<String>,
+}
+
+impl std::fmt::Debug for PasswordForm {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PasswordForm")
+            .field("upn", &self.upn)
+            .field("password", &"<redacted>")
+            .field("otp", &"<redacted>")
+            .field("next", &self.next)
+            .finish_non_exhaustive()
+    }
 }
 
 /// `POST /signin/password`: password + TOTP; rate-limited like `/v1/auth/password`.
@@ -177,7 +192,7 @@ async fn check_password(
     line: crate::storage::AuditRecord,
 ) -> Result<(String, String), ApiError> {
     let user = state.storage.user_by_upn(&state.tenant.id, upn).await?;
-    let user = verify_password(state, user, form.password.clone()).await?;
+    let user = verify_password(state, user, Zeroizing::new(form.password.clone())).await?;
     if user.disabled {
         return Err(ApiError::UserDisabled);
     }
