@@ -12,12 +12,11 @@
 
 mod common;
 
+use common::web::{cbor, p256_cose, Browser, Session};
 use common::{enrolled, p256_key, Harness, PASSWORD};
-use latchkey_proto::b64;
 use latchkey_server::routes::web::SESSION_LIFETIME_SECS;
 use latchkey_server::storage::web::SecurityKeySettings;
 use serde_json::{json, Value};
-use sha2::{Digest, Sha256};
 
 const REDIRECT: &str = "http://localhost:9/cb";
 /// RFC 7636 appendix B's challenge.
@@ -58,12 +57,6 @@ fn attributes(set_cookie: &str) -> Vec<String> {
         .collect()
 }
 
-/// A signed-in browser: the session cookie pair and the session's anti-forgery token.
-struct Session {
-    cookie: String,
-    csrf: String,
-}
-
 /// The `lk_csrf` cookie pair and the `Set-Cookie` of a fresh sign-in page.
 async fn signin_page(url: &str, b: &reqwest::Client) -> (String, String) {
     let page = b.get(format!("{url}/signin")).send().await.unwrap();
@@ -95,26 +88,12 @@ async fn post_password(
         .unwrap()
 }
 
-/// Password + TOTP sign-in on the web page (the clock moves one TOTP step first so the
-/// code is fresh).
+/// Password + TOTP sign-in on the web page through `b`.
 async fn web_signin(h: &Harness, b: &reqwest::Client, upn: &str, secret: &[u8]) -> Session {
-    h.clock.advance(time::Duration::seconds(30));
-    let (csrf_cookie, _) = signin_page(&h.url, b).await;
-    let resp = post_password(&h.url, b, &csrf_cookie, upn, PASSWORD, &h.otp(secret, 0)).await;
-    assert_eq!(resp.status(), 303);
-    let cookie = pair(&set_cookie(&resp, "lk_session").expect("a session cookie"));
-    let (status, html) = get(h, b, &cookie, "/security-info").await;
-    assert_eq!(status, 200, "{html}");
-    let csrf = html
-        .split("<meta name=\"csrf-token\" content=\"")
-        .nth(1)
-        .unwrap()
-        .split('"')
-        .next()
-        .unwrap()
-        .to_owned();
-    assert!(csrf.len() >= 16);
-    Session { cookie, csrf }
+    Browser::with_client(h, b.clone())
+        .await
+        .sign_in(h, upn, secret)
+        .await
 }
 
 async fn get(h: &Harness, b: &reqwest::Client, cookie: &str, path: &str) -> (u16, String) {
@@ -174,21 +153,7 @@ async fn register_none_key(
     name: &str,
 ) -> (u16, Value) {
     let key = p256::ecdsa::SigningKey::random(&mut rand_core::OsRng);
-    let point = key.verifying_key().to_encoded_point(false);
-    let cose = cbor(&ciborium::Value::Map(vec![
-        (1.into(), 2.into()),
-        (3.into(), (-7).into()),
-        ((-1).into(), 1.into()),
-        (
-            (-2).into(),
-            ciborium::Value::Bytes(point.x().unwrap().to_vec()),
-        ),
-        (
-            (-3).into(),
-            ciborium::Value::Bytes(point.y().unwrap().to_vec()),
-        ),
-    ]));
-    register_none_cose(h, b, s, name, &cose).await
+    register_none_cose(h, b, s, name, &p256_cose(&key)).await
 }
 
 /// Registers a credential whose public key is the COSE_Key `cose`, with `none` attestation.
@@ -199,68 +164,14 @@ async fn register_none_cose(
     name: &str,
     cose: &[u8],
 ) -> (u16, Value) {
-    let (status, start) = script(
-        h,
-        b,
-        s,
-        Some(&s.csrf),
-        "/web/security-keys/register/begin",
-        &json!({ "name": name }),
-    )
-    .await;
-    assert_eq!(status, 200, "{start}");
-    let rp_id = start["public_key"]["rp"]["id"].as_str().unwrap();
-    let challenge = start["public_key"]["challenge"].as_str().unwrap();
-    let credential_id: [u8; 16] = rand_core::RngCore::next_u64(&mut rand_core::OsRng)
+    let id = rand_core::RngCore::next_u64(&mut rand_core::OsRng)
         .to_be_bytes()
-        .repeat(2)
-        .try_into()
-        .unwrap();
-    let mut auth_data = Sha256::digest(rp_id.as_bytes()).to_vec();
-    auth_data.push(0x01 | 0x04 | 0x40); // UP, UV, attested credential data
-    auth_data.extend_from_slice(&0u32.to_be_bytes());
-    auth_data.extend_from_slice(&[0x11; 16]); // AAGUID
-    auth_data.extend_from_slice(&16u16.to_be_bytes());
-    auth_data.extend_from_slice(&credential_id);
-    auth_data.extend_from_slice(cose);
-    let attestation = cbor(&ciborium::Value::Map(vec![
-        ("fmt".into(), "none".into()),
-        ("attStmt".into(), ciborium::Value::Map(vec![])),
-        ("authData".into(), ciborium::Value::Bytes(auth_data)),
-    ]));
-    let client_data = json!({
-        "type": "webauthn.create",
-        "challenge": challenge,
-        "origin": h.url.trim_end_matches('/'),
-        "crossOrigin": false,
-    })
-    .to_string();
-    let body = json!({
-        "ceremony": start["ceremony"],
-        "name": name,
-        "credential": {
-            "id": b64::encode(credential_id),
-            "response": {
-                "clientDataJSON": b64::encode(client_data.as_bytes()),
-                "attestationObject": b64::encode(&attestation),
-            },
-        },
-    });
-    script(
-        h,
-        b,
-        s,
-        Some(&s.csrf),
-        "/web/security-keys/register/finish",
-        &body,
-    )
-    .await
-}
-
-fn cbor(value: &ciborium::Value) -> Vec<u8> {
-    let mut out = Vec::new();
-    ciborium::ser::into_writer(value, &mut out).unwrap();
-    out
+        .repeat(2);
+    let browser = Browser {
+        client: b.clone(),
+        csrf_cookie: String::new(),
+    };
+    browser.register_cose(h, s, name, cose, &id).await
 }
 
 /// Everything the forms below could change: security keys, devices, Hello keys.

@@ -29,6 +29,7 @@ use sha2::{Digest, Sha256};
 use time::OffsetDateTime;
 
 pub mod raw;
+pub mod web;
 
 pub const PASSWORD: &str = "correct horse battery";
 
