@@ -159,12 +159,18 @@ mod tests {
         };
         let shown = format!("{opts:?}");
         assert!(shown.contains("ada@example.test"), "{shown}");
-        assert!(!shown.contains("correct horse") && !shown.contains("123456"), "{shown}");
+        assert!(
+            !shown.contains("correct horse") && !shown.contains("123456"),
+            "{shown}"
+        );
         let creds = crate::Credentials {
             password: "correct horse".to_owned().into(),
             otp: Some("123456".into()),
         };
         let shown = format!("{creds:?}");
-        assert!(!shown.contains("correct horse") && !shown.contains("123456"), "{shown}");
+        assert!(
+            !shown.contains("correct horse") && !shown.contains("123456"),
+            "{shown}"
+        );
     }
 }

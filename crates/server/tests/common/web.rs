@@ -26,14 +26,24 @@ pub fn cookie_pair(resp: &reqwest::Response, name: &str) -> Option<String> {
         .map(|v| v.split(';').next().unwrap().to_owned())
 }
 
-/// The first error code (`LK-XXX-NNN`) an HTML page or JSON body shows.
+/// The first error code (`LK-AREA-NNN`) an HTML page or JSON body shows.
 pub fn shown_code(body: &str) -> Option<String> {
-    let at = body.find("LK-")?;
-    let code: String = body[at..]
-        .chars()
-        .take_while(|c| c.is_ascii_alphanumeric() || *c == '-')
-        .collect();
-    (code.len() >= 10).then_some(code)
+    body.match_indices("LK-").find_map(|(at, _)| {
+        let code: String = body[at..]
+            .chars()
+            .take_while(|c| c.is_ascii_alphanumeric() || *c == '-')
+            .collect();
+        let mut parts = code.split('-');
+        let well_formed = parts.next() == Some("LK")
+            && parts.next().is_some_and(|area| {
+                !area.is_empty() && area.chars().all(|c| c.is_ascii_uppercase())
+            })
+            && parts
+                .next()
+                .is_some_and(|n| n.len() == 3 && n.chars().all(|c| c.is_ascii_digit()))
+            && parts.next().is_none();
+        well_formed.then_some(code)
+    })
 }
 
 /// Turns security-key sign-in on for the tenant, any authenticator model accepted.
