@@ -149,11 +149,13 @@ impl Tpm {
         }
         let data =
             Data::try_from(qualifying_data.to_vec()).map_err(|e| from_tss("TPM2_Certify", e))?;
-        let object = self.load(key)?;
-        let signer = match self.load_aik(aik) {
+        // The AIK first: loading it needs the EK for a moment, and a TPM without a
+        // resource manager may hold only three objects (SRK, AIK, key).
+        let signer = self.load_aik(aik)?;
+        let object = match self.load(key) {
             Ok(h) => h,
             Err(e) => {
-                self.flush(object);
+                self.flush(signer);
                 return Err(e);
             }
         };
