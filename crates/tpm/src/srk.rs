@@ -7,9 +7,10 @@
 //! provisioning and no owner authorisation, and is what a freshly cleared TPM or swtpm
 //! offers.
 
+use tss_esapi::constants::CapabilityType;
 use tss_esapi::handles::{KeyHandle, PersistentTpmHandle, TpmHandle};
 use tss_esapi::interface_types::resource_handles::Hierarchy;
-use tss_esapi::structures::Public;
+use tss_esapi::structures::{CapabilityData, Public};
 use tss_esapi::traits::Marshall;
 
 use crate::device::{Srk, SrkSource, Tpm};
@@ -53,6 +54,24 @@ impl Tpm {
     /// The object at 0x81000001 when it exists and its public area is the standard SRK
     /// template's (with its own `unique`).
     fn persistent_srk(&mut self) -> Result<Option<KeyHandle>, TpmError> {
+        // Ask first whether the handle exists (TPM2_GetCapability(TPM_CAP_HANDLES)), so a
+        // TPM without one costs no failed command (and no TSS error log line).
+        let (data, _) = self
+            .ctx
+            .execute_without_session(|ctx| {
+                ctx.get_capability(CapabilityType::Handles, SRK_PERSISTENT_HANDLE, 1)
+            })
+            .map_err(|e| from_tss("TPM2_GetCapability(HANDLES)", e))?;
+        let present = match data {
+            CapabilityData::Handles(list) => list
+                .into_inner()
+                .into_iter()
+                .any(|h| u32::from(h) == SRK_PERSISTENT_HANDLE),
+            _ => false,
+        };
+        if !present {
+            return Ok(None);
+        }
         let tpm_handle = PersistentTpmHandle::new(SRK_PERSISTENT_HANDLE)
             .map_err(|e| from_tss("persistent handle", e))?;
         let Ok(object) = self.ctx.execute_without_session(|ctx| {

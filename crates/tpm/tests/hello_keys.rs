@@ -140,3 +140,111 @@ fn auth_longer_than_the_name_digest_is_refused_before_the_tpm() {
     assert_eq!(err, TpmError::AuthTooLong { len: 33, max: 32 });
     assert_eq!(err.code(), "LK-TPM-007");
 }
+
+/// A persistent SRK at 0x81000001 made by tpm2-tools from the standard template is found
+/// and used, and it is the same key as the recreated one: a blob made under the transient
+/// SRK loads under the persistent one.
+#[test]
+fn a_persistent_standard_srk_is_used_and_is_the_same_key() {
+    let fx = swtpm();
+    let mut tpm = fx.open();
+    let key = tpm.create_hello_key(PIN).unwrap();
+    assert_eq!(tpm.srk_source().unwrap(), SrkSource::Transient);
+    drop(tpm);
+
+    let tcti = fx.swtpm.tcti().unwrap();
+    let ctx = fx.dir.path().join("srk.ctx");
+    let run = |args: &[&str]| {
+        let out = std::process::Command::new(args[0])
+            .args(&args[1..])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    run(&[
+        "tpm2_createprimary",
+        "--tcti",
+        tcti.as_str(),
+        "-C",
+        "o",
+        "-g",
+        "sha256",
+        "-G",
+        "rsa2048:null:aes128cfb",
+        "-a",
+        "fixedtpm|fixedparent|sensitivedataorigin|userwithauth|noda|restricted|decrypt",
+        "-c",
+        ctx.to_str().unwrap(),
+    ]);
+    run(&[
+        "tpm2_evictcontrol",
+        "--tcti",
+        tcti.as_str(),
+        "-C",
+        "o",
+        "-c",
+        ctx.to_str().unwrap(),
+        "0x81000001",
+    ]);
+    run(&["tpm2_flushcontext", "--tcti", tcti.as_str(), "-t"]);
+
+    let mut tpm = fx.open();
+    assert_eq!(tpm.srk_source().unwrap(), SrkSource::Persistent);
+    let sig = tpm.sign_message(&key, PIN, b"m").unwrap();
+    assert!(ring_verify(&key.rsa_public().unwrap(), b"m", &sig));
+}
+
+/// A persistent object at 0x81000001 that is not the standard SRK (here: without noDA) is
+/// not used; the SRK is recreated from the template instead.
+#[test]
+fn a_nonstandard_persistent_key_is_not_taken_for_the_srk() {
+    let fx = swtpm();
+    let tcti = fx.swtpm.tcti().unwrap();
+    let ctx = fx.dir.path().join("other.ctx");
+    for args in [
+        vec![
+            "tpm2_createprimary",
+            "--tcti",
+            tcti.as_str(),
+            "-C",
+            "o",
+            "-g",
+            "sha256",
+            "-G",
+            "rsa2048:null:aes128cfb",
+            "-a",
+            "fixedtpm|fixedparent|sensitivedataorigin|userwithauth|restricted|decrypt",
+            "-c",
+            ctx.to_str().unwrap(),
+        ],
+        vec![
+            "tpm2_evictcontrol",
+            "--tcti",
+            tcti.as_str(),
+            "-C",
+            "o",
+            "-c",
+            ctx.to_str().unwrap(),
+            "0x81000001",
+        ],
+        vec!["tpm2_flushcontext", "--tcti", tcti.as_str(), "-t"],
+    ] {
+        let out = std::process::Command::new(args[0])
+            .args(&args[1..])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let mut tpm = fx.open();
+    assert_eq!(tpm.srk_source().unwrap(), SrkSource::Transient);
+    let key = tpm.create_hello_key(PIN).unwrap();
+    tpm.sign_message(&key, PIN, b"m").unwrap();
+}
