@@ -123,10 +123,7 @@ impl Tpm {
             aik.public.clone(),
         );
         self.flush(ek);
-        loaded.map_err(|e| match crate::keys::load_error(e) {
-            TpmError::NotThisTpm { detail } => TpmError::NotThisTpm { detail },
-            other => other,
-        })
+        loaded.map_err(crate::keys::load_error)
     }
 
     /// TPM2_Certify: the AIK signs that `key` (presenting `key_auth`) is loaded in this
@@ -161,16 +158,11 @@ impl Tpm {
         };
         let result = self.set_auth(object.into(), key_auth).and_then(|()| {
             self.set_auth(signer.into(), &[])?;
-            self.ctx
-                .execute_with_sessions(
-                    (
-                        Some(AuthSession::Password),
-                        Some(AuthSession::Password),
-                        None,
-                    ),
-                    |ctx| ctx.certify(object.into(), signer, data, SignatureScheme::Null),
-                )
-                .map_err(|e| from_tss("TPM2_Certify", e))
+            // The key's authorisation in a salted HMAC session, the AIK's (empty) in a
+            // password session.
+            self.with_salted_sessions("TPM2_Certify", Some(AuthSession::Password), |ctx| {
+                ctx.certify(object.into(), signer, data, SignatureScheme::Null)
+            })
         });
         self.flush(object);
         self.flush(signer);
@@ -246,11 +238,9 @@ impl Tpm {
             .ok_or(TpmError::UnexpectedObject {
                 detail: "TPM2_StartAuthSession returned no session",
             })?;
-        let result = self
-            .ctx
-            .execute_with_temporary_object(SessionHandle::from(session).into(), |ctx, _| {
-                let policy = PolicySession::try_from(session)?;
-                ctx.execute_with_nullauth_session(|ctx| {
+        let result = PolicySession::try_from(session)
+            .and_then(|policy| {
+                self.ctx.execute_with_nullauth_session(|ctx| {
                     ctx.policy_secret(
                         policy,
                         AuthHandle::Endorsement,
@@ -260,12 +250,13 @@ impl Tpm {
                         None,
                     )
                 })?;
-                ctx.execute_with_sessions(
+                self.ctx.execute_with_sessions(
                     (Some(AuthSession::Password), Some(session), None),
                     |ctx| ctx.activate_credential(aik, ek, id_object, secret),
                 )
             })
-            .map_err(|e| from_tss("TPM2_ActivateCredential", e))?;
-        Ok(result.value().to_vec())
+            .map_err(|e| from_tss("TPM2_ActivateCredential", e));
+        self.flush(SessionHandle::from(session));
+        Ok(result?.value().to_vec())
     }
 }

@@ -1,10 +1,12 @@
 //! An open TPM: the connection, the storage primary key it keeps loaded, and the helpers
 //! every command shares (uncached property reads, password sessions, flushing).
 
-use tss_esapi::constants::{CapabilityType, PropertyTag};
-use tss_esapi::handles::{KeyHandle, ObjectHandle};
+use tss_esapi::attributes::SessionAttributesBuilder;
+use tss_esapi::constants::{CapabilityType, PropertyTag, SessionType};
+use tss_esapi::handles::{KeyHandle, ObjectHandle, SessionHandle};
+use tss_esapi::interface_types::algorithm::HashingAlgorithm;
 use tss_esapi::interface_types::session_handles::AuthSession;
-use tss_esapi::structures::{Auth, CapabilityData, TaggedTpmPropertyList};
+use tss_esapi::structures::{Auth, CapabilityData, SymmetricDefinition, TaggedTpmPropertyList};
 use tss_esapi::Context;
 
 use crate::error::{from_tss, TpmError};
@@ -111,7 +113,63 @@ impl Tpm {
         let _ = self.ctx.flush_context(handle.into());
     }
 
-    /// Run `f` with one password session (session 1).
+    /// Run `f` with one HMAC session (session 1) salted to the storage primary key, with
+    /// parameter encryption of the first command parameter (`decrypt`).
+    ///
+    /// The authorisation value never crosses the bus: the TPM checks an HMAC keyed with
+    /// it, and the session key comes from a salt only the TPM's SRK can decrypt. A new
+    /// authorisation value sent as the first parameter (TPM2_Create's inSensitive,
+    /// TPM2_ObjectChangeAuth's newAuth) is encrypted with the session key. The session is
+    /// flushed afterwards, whatever `f` returned.
+    pub(crate) fn with_salted_session<T>(
+        &mut self,
+        command: &'static str,
+        f: impl FnOnce(&mut Context) -> tss_esapi::Result<T>,
+    ) -> Result<T, TpmError> {
+        self.with_salted_sessions(command, None, f)
+    }
+
+    /// [`Tpm::with_salted_session`] as session 1, and `second` as session 2 (for a
+    /// command with two authorised handles).
+    pub(crate) fn with_salted_sessions<T>(
+        &mut self,
+        command: &'static str,
+        second: Option<AuthSession>,
+        f: impl FnOnce(&mut Context) -> tss_esapi::Result<T>,
+    ) -> Result<T, TpmError> {
+        let srk = self.srk()?;
+        let session = self
+            .ctx
+            .start_auth_session(
+                Some(srk),
+                None,
+                None,
+                SessionType::Hmac,
+                SymmetricDefinition::AES_128_CFB,
+                HashingAlgorithm::Sha256,
+            )
+            .map_err(|e| from_tss("TPM2_StartAuthSession", e))?
+            .ok_or(TpmError::UnexpectedObject {
+                detail: "TPM2_StartAuthSession returned no session",
+            })?;
+        let (attributes, mask) = SessionAttributesBuilder::new()
+            .with_decrypt(true)
+            .with_continue_session(true)
+            .build();
+        let result = self
+            .ctx
+            .tr_sess_set_attributes(session, attributes, mask)
+            .and_then(|()| {
+                self.ctx
+                    .execute_with_sessions((Some(session), second, None), f)
+            })
+            .map_err(|e| from_tss(command, e));
+        self.flush(SessionHandle::from(session));
+        result
+    }
+
+    /// Run `f` with one password session (session 1): for objects whose authorisation
+    /// value is empty (the SRK, the EK's endorsement hierarchy, AIKs, device keys).
     pub(crate) fn with_password<T>(
         &mut self,
         f: impl FnOnce(&mut Context) -> tss_esapi::Result<T>,

@@ -32,9 +32,11 @@ impl Tpm {
         let auth = to_auth(auth)?;
         let template = templates::signing_key(no_da)?;
         let srk = self.srk()?;
-        let created = self
-            .with_password(|ctx| ctx.create(srk, template, Some(auth), None, None, None))
-            .map_err(|e| from_tss("TPM2_Create", e))?;
+        // The new key's authorisation value travels in inSensitive, encrypted by the
+        // salted session.
+        let created = self.with_salted_session("TPM2_Create", |ctx| {
+            ctx.create(srk, template, Some(auth), None, None, None)
+        })?;
         Ok(KeyBlob {
             private: created.out_private,
             public: created.out_public,
@@ -46,7 +48,7 @@ impl Tpm {
     pub(crate) fn load(&mut self, blob: &KeyBlob) -> Result<KeyHandle, TpmError> {
         let srk = self.srk()?;
         self.with_password(|ctx| ctx.load(srk, blob.private.clone(), blob.public.clone()))
-            .map_err(|e| load_error(e))
+            .map_err(load_error)
     }
 
     /// Sign a SHA-256 digest with RSASSA-PKCS1-v1_5 inside the TPM, presenting `auth`.
@@ -98,9 +100,8 @@ impl Tpm {
             digest: Default::default(),
         })
         .map_err(|e| from_tss("TPM2_Sign", e))?;
-        let signature = self
-            .with_password(|ctx| ctx.sign(key, digest, scheme, validation))
-            .map_err(|e| from_tss("TPM2_Sign", e))?;
+        let signature =
+            self.with_salted_session("TPM2_Sign", |ctx| ctx.sign(key, digest, scheme, validation))?;
         match signature {
             Signature::RsaSsa(s) => Ok(s.signature().value().to_vec()),
             _ => Err(TpmError::UnexpectedObject {
@@ -125,8 +126,9 @@ impl Tpm {
         let key = self.load(blob)?;
         let srk = self.srk()?;
         let result = self.set_auth(key.into(), old_auth).and_then(|()| {
-            self.with_password(|ctx| ctx.object_change_auth(key.into(), srk.into(), new_auth))
-                .map_err(|e| from_tss("TPM2_ObjectChangeAuth", e))
+            self.with_salted_session("TPM2_ObjectChangeAuth", |ctx| {
+                ctx.object_change_auth(key.into(), srk.into(), new_auth)
+            })
         });
         self.flush(key);
         let private = result.map_err(|e| self.with_lockout_wait(e))?;
