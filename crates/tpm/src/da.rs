@@ -143,9 +143,11 @@ pub fn set_dictionary_attack_parameters(
         .take(2000)
         .collect();
     // TPM_RC_AUTH_FAIL / TPM_RC_BAD_AUTH on session 1, TPM_RC_LOCKOUT.
-    if ["0x98e", "0x9a2", "0x921"]
+    // tpm2-tools prints the code as "(0x98E)" and as "ErrorCode (0x0000098e)".
+    let lower = stderr.to_ascii_lowercase();
+    if ["98e", "9a2", "921"]
         .iter()
-        .any(|c| stderr.contains(c))
+        .any(|c| lower.contains(&format!("(0x{c})")) || lower.contains(&format!("0x00000{c}")))
     {
         return Err(TpmError::LockoutAuthRefused { detail: stderr });
     }

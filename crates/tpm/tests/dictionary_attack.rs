@@ -95,3 +95,20 @@ fn after_max_tries_the_tpm_locks_out_and_refuses_the_right_pin_too() {
 fn err_text(recovery_seconds: Option<u64>) -> String {
     TpmError::LockedOut { recovery_seconds }.to_string()
 }
+
+#[test]
+fn a_wrong_lockout_authorisation_is_refused_and_changes_nothing() {
+    let fx = swtpm();
+    let tcti = fx.swtpm.tcti().unwrap();
+    let other = latchkey_tpm::DaParameters {
+        max_tries: 10,
+        recovery_time: 5,
+        lockout_recovery: 5,
+    };
+    let err = latchkey_tpm::set_dictionary_attack_parameters(&tcti, other, b"not the lockout auth")
+        .unwrap_err();
+    assert_eq!(err.code(), "LK-TPM-014", "{err}");
+    let state = fx.open().dictionary_attack_state().unwrap();
+    assert_eq!(state.max_tries, DA.max_tries);
+    assert_eq!(state.interval_seconds, DA.recovery_time);
+}
