@@ -34,7 +34,7 @@ impl Tpm {
                     .with_password(|ctx| {
                         ctx.create_primary(Hierarchy::Owner, template, None, None, None, None)
                     })
-                    .map_err(|e| from_tss("TPM2_CreatePrimary(SRK)", e))?;
+                    .map_err(srk_error)?;
                 Srk {
                     handle: created.key_handle,
                     source: SrkSource::Transient,
@@ -108,4 +108,21 @@ fn is_standard_srk(public: &Public) -> Result<bool, TpmError> {
         .marshall()
         .map_err(|e| from_tss("marshal TPMT_PUBLIC", e))?;
     Ok(a == b)
+}
+
+/// A failed SRK creation. An authorisation failure there is not the user's PIN: the owner
+/// hierarchy has an authorisation value.
+fn srk_error(e: tss_esapi::Error) -> TpmError {
+    const COMMAND: &str = "TPM2_CreatePrimary(SRK)";
+    if let tss_esapi::Error::Tss2Error(rc) = e {
+        let raw = crate::error::raw_rc(rc);
+        if crate::error::classify(raw) == crate::error::RcClass::WrongAuth {
+            return TpmError::Command {
+                command: COMMAND,
+                rc: raw,
+                detail: "the owner hierarchy's authorisation value is set; provision a standard SRK at 0x81000001".to_string(),
+            };
+        }
+    }
+    from_tss(COMMAND, e)
 }

@@ -248,3 +248,23 @@ fn a_nonstandard_persistent_key_is_not_taken_for_the_srk() {
     let key = tpm.create_hello_key(PIN).unwrap();
     tpm.sign_message(&key, PIN, b"m").unwrap();
 }
+
+/// With an owner authorisation set and no persistent SRK, the SRK cannot be recreated: the
+/// error says so, and is not reported as a wrong PIN.
+#[test]
+fn an_owner_password_without_persistent_srk_is_reported_as_such() {
+    let fx = swtpm();
+    let tcti = fx.swtpm.tcti().unwrap();
+    let out = std::process::Command::new("tpm2_changeauth")
+        .args(["--tcti", tcti.as_str(), "-c", "owner", "ownerpass"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let err = fx.open().create_hello_key(PIN).unwrap_err();
+    assert_eq!(err.code(), "LK-TPM-008", "{err}");
+    assert!(err.to_string().contains("owner hierarchy"), "{err}");
+}
