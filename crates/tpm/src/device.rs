@@ -201,3 +201,13 @@ pub(crate) fn to_auth(auth: &[u8]) -> Result<Auth, TpmError> {
     }
     Auth::try_from(auth.to_vec()).map_err(|e| from_tss("Auth", e))
 }
+
+#[cfg(test)]
+mod tests {
+    /// The agent's pool refills keys on a background thread: a `Tpm` can move there.
+    #[test]
+    fn tpm_is_send() {
+        fn send<T: Send>() {}
+        send::<super::Tpm>();
+    }
+}

@@ -20,7 +20,7 @@ fn time_hello_key_creation_and_signing() {
     let start = Instant::now();
     tpm.srk_source().unwrap();
     println!("SRK recreated from the template: {:?}", start.elapsed());
-    const N: u32 = 10;
+    const N: u32 = 20;
     let start = Instant::now();
     let mut keys = Vec::new();
     for _ in 0..N {
