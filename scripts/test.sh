@@ -12,7 +12,9 @@ export CARGO_TERM_COLOR="${CARGO_TERM_COLOR:-never}"
 step() { printf '\n==> %s\n' "$*"; }
 
 step "Debian packages"
-packages=(openssl ca-certificates chromium)
+# libtss2-dev and pkg-config: latchkey-tpm links libtss2 through tss-esapi; swtpm,
+# swtpm-tools and tpm2-tools: its tests run a real software TPM and check it with tpm2-tools.
+packages=(openssl ca-certificates chromium pkg-config libtss2-dev swtpm swtpm-tools tpm2-tools)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -45,6 +47,9 @@ export LATCHKEY_BIN_DIR="$CARGO_TARGET_DIR/debug"
 
 step "cargo test"
 cargo test --workspace --no-fail-fast
+
+step "TPM tests on swtpm (docs/tpm.md, Device side)"
+cargo test -p latchkey-tpm --features swtpm --no-fail-fast
 
 step "hostile-input suite against the release build (what production runs)"
 cargo test --release -p latchkey-server \
