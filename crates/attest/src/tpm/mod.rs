@@ -8,6 +8,8 @@
 
 pub mod aik;
 pub mod attest;
+mod kdfa;
+pub mod make_credential;
 pub mod public;
 mod reader;
 
