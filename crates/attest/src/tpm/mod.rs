@@ -8,6 +8,7 @@
 
 pub mod aik;
 pub mod attest;
+pub mod ek;
 mod kdfa;
 pub mod make_credential;
 pub mod public;
