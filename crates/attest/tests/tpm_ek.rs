@@ -1,5 +1,12 @@
 //! EK certificate verification against a real swtpm EK certificate made by
 //! `swtpm_setup --create-ek-cert` with a private local CA (fixtures/tpm/make-fixtures.sh).
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    missing_docs
+)]
 
 use latchkey_attest::tpm::ek::verify_ek_certificate;
 use latchkey_attest::tpm::public::tpm2b_contents;
@@ -27,6 +34,8 @@ fn not_before(der: &[u8]) -> OffsetDateTime {
 struct Vectors {
     cert: Vec<u8>,
     issuer: Vec<u8>,
+    /// The intermediates: the issuing CA.
+    chain: Vec<Vec<u8>>,
     root: TrustAnchor,
     ek: Vec<u8>,
 }
@@ -35,6 +44,7 @@ fn vectors() -> Vectors {
     Vectors {
         cert: fixture("ek-cert.der"),
         issuer: pem_der("localca-issuer.pem"),
+        chain: vec![pem_der("localca-issuer.pem")],
         root: TrustAnchor::from_der(pem_der("localca-root.pem")).expect("root"),
         ek: tpm2b_contents(&fixture("ek.tpm2b_public"))
             .expect("TPM2B")
@@ -46,8 +56,7 @@ fn vectors() -> Vectors {
 fn swtpm_ek_certificate_verifies_and_names_the_tpm() {
     let v = vectors();
     let at = not_before(&v.cert) + Duration::days(30);
-    let ok = verify_ek_certificate(&v.cert, &[v.issuer.clone()], &v.ek, &[&v.root], at)
-        .expect("verifies");
+    let ok = verify_ek_certificate(&v.cert, &v.chain, &v.ek, &[&v.root], at).expect("verifies");
     assert_eq!(ok.tpm.manufacturer, "id:00001014");
     assert_eq!(ok.tpm.model, "swtpm");
     assert_eq!(ok.tpm.version, "id:20191023");
@@ -68,11 +77,9 @@ fn wrong_root_is_refused() {
     let v = vectors();
     let other = TrustAnchor::from_der(pem_der("other-root.pem")).expect("anchor");
     // Same name as the real root, other key: the issuing certificate's signature fails.
-    let err = verify_ek_certificate(&v.cert, &[v.issuer.clone()], &v.ek, &[&other], day30(&v))
-        .unwrap_err();
+    let err = verify_ek_certificate(&v.cert, &v.chain, &v.ek, &[&other], day30(&v)).unwrap_err();
     assert_eq!(err.code(), "LK-ATT-023", "{err}");
-    let err =
-        verify_ek_certificate(&v.cert, &[v.issuer.clone()], &v.ek, &[], day30(&v)).unwrap_err();
+    let err = verify_ek_certificate(&v.cert, &v.chain, &v.ek, &[], day30(&v)).unwrap_err();
     assert_eq!(err.code(), "LK-ATT-023", "{err}");
     // Without the issuing certificate the chain does not reach the root.
     let err = verify_ek_certificate(&v.cert, &[], &v.ek, &[&v.root], day30(&v)).unwrap_err();
@@ -83,28 +90,15 @@ fn wrong_root_is_refused() {
 fn not_yet_valid_and_expired_are_refused() {
     let v = vectors();
     let before = not_before(&v.cert) - Duration::days(1);
-    let err =
-        verify_ek_certificate(&v.cert, &[v.issuer.clone()], &v.ek, &[&v.root], before).unwrap_err();
+    let err = verify_ek_certificate(&v.cert, &v.chain, &v.ek, &[&v.root], before).unwrap_err();
     assert_eq!(err.code(), "LK-ATT-022", "{err}");
     let short = fixture("ek-cert-1day.der");
     let t0 = not_before(&short);
-    let ok = verify_ek_certificate(
-        &short,
-        &[v.issuer.clone()],
-        &v.ek,
-        &[&v.root],
-        t0 + Duration::hours(1),
-    )
-    .expect("valid within its day");
+    let ok = verify_ek_certificate(&short, &v.chain, &v.ek, &[&v.root], t0 + Duration::hours(1))
+        .expect("valid within its day");
     assert_eq!(ok.specification, None);
-    let err = verify_ek_certificate(
-        &short,
-        &[v.issuer.clone()],
-        &v.ek,
-        &[&v.root],
-        t0 + Duration::days(2),
-    )
-    .unwrap_err();
+    let err = verify_ek_certificate(&short, &v.chain, &v.ek, &[&v.root], t0 + Duration::days(2))
+        .unwrap_err();
     assert_eq!(err.code(), "LK-ATT-022", "{err}");
 }
 
@@ -115,19 +109,17 @@ fn ek_public_of_another_key_is_refused() {
     let other = tpm2b_contents(&fixture("kat-ek.tpm2b_public"))
         .expect("TPM2B")
         .to_vec();
-    let err = verify_ek_certificate(&v.cert, &[v.issuer.clone()], &other, &[&v.root], day30(&v))
-        .unwrap_err();
+    let err = verify_ek_certificate(&v.cert, &v.chain, &other, &[&v.root], day30(&v)).unwrap_err();
     assert_eq!(err.code(), "LK-ATT-047", "{err}");
     // An AIK public area of the same TPM is not the EK either.
     let ak = tpm2b_contents(&fixture("ak-rsassa.tpm2b_public"))
         .expect("TPM2B")
         .to_vec();
-    let err = verify_ek_certificate(&v.cert, &[v.issuer.clone()], &ak, &[&v.root], day30(&v))
-        .unwrap_err();
+    let err = verify_ek_certificate(&v.cert, &v.chain, &ak, &[&v.root], day30(&v)).unwrap_err();
     assert_eq!(err.code(), "LK-ATT-047", "{err}");
     let err = verify_ek_certificate(
         &v.cert,
-        &[v.issuer.clone()],
+        &v.chain,
         &v.ek[..v.ek.len() - 1],
         &[&v.root],
         day30(&v),
@@ -148,8 +140,7 @@ fn malformed_certificates_are_refused() {
         &[][..],
         &trailing[..],
     ] {
-        let err =
-            verify_ek_certificate(bad, &[v.issuer.clone()], &v.ek, &[&v.root], at).unwrap_err();
+        let err = verify_ek_certificate(bad, &v.chain, &v.ek, &[&v.root], at).unwrap_err();
         assert_eq!(err.code(), "LK-ATT-019", "{err}");
     }
     let err = verify_ek_certificate(&v.cert, &[v.issuer[..50].to_vec()], &v.ek, &[&v.root], at)
@@ -159,7 +150,7 @@ fn malformed_certificates_are_refused() {
     let mut sig = v.cert.clone();
     let last = sig.len() - 1;
     sig[last] ^= 1;
-    let err = verify_ek_certificate(&sig, &[v.issuer.clone()], &v.ek, &[&v.root], at).unwrap_err();
+    let err = verify_ek_certificate(&sig, &v.chain, &v.ek, &[&v.root], at).unwrap_err();
     assert_eq!(err.code(), "LK-ATT-024", "{err}");
 }
 
@@ -168,7 +159,6 @@ fn certificate_without_tpm_attributes_is_refused() {
     let v = vectors();
     let nosan = fixture("ek-cert-nosan.der");
     let at = not_before(&nosan) + Duration::days(1);
-    let err =
-        verify_ek_certificate(&nosan, &[v.issuer.clone()], &v.ek, &[&v.root], at).unwrap_err();
+    let err = verify_ek_certificate(&nosan, &v.chain, &v.ek, &[&v.root], at).unwrap_err();
     assert_eq!(err.code(), "LK-ATT-048", "{err}");
 }

@@ -54,7 +54,7 @@ pub(crate) fn kdfa(
     bits: u32,
 ) -> Option<Vec<u8>> {
     let bytes = usize::try_from(bits / 8).ok()?;
-    if bits % 8 != 0 || bytes > MAX_BYTES {
+    if !bits.is_multiple_of(8) || bytes > MAX_BYTES {
         return None;
     }
     let mut out = Vec::with_capacity(bytes + MAX_BYTES);

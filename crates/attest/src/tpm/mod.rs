@@ -10,9 +10,11 @@ pub mod aik;
 pub mod attest;
 pub mod ek;
 mod kdfa;
+pub mod key_attestation;
 pub mod make_credential;
 pub mod public;
 mod reader;
+pub mod signature;
 
 use sha2::Digest;
 
