@@ -440,6 +440,23 @@ impl AttestError {
 mod tests {
     use super::*;
 
+    /// Every code this enum maps to is listed in the administrator's table, and the
+    /// numbers run without a gap.
+    #[test]
+    fn every_code_is_documented() {
+        let source = include_str!("error.rs");
+        let docs = include_str!("../../../docs/attestation.md");
+        let mut n = 1;
+        while source.contains(&format!("=> \"LK-ATT-{n:03}\"")) {
+            assert!(
+                docs.contains(&format!("| LK-ATT-{n:03} |")),
+                "LK-ATT-{n:03}"
+            );
+            n += 1;
+        }
+        assert_eq!(n, 68, "codes LK-ATT-001 .. LK-ATT-067");
+    }
+
     #[test]
     fn message_starts_with_code() {
         let samples = [
@@ -450,6 +467,12 @@ mod tests {
                 received: 1,
             },
             AttestError::TrustAnchorMalformed { detail: "x".into() },
+            AttestError::TpmAttestMagic { found: 0 },
+            AttestError::TpmSignatureScheme {
+                sig_alg: 0x14,
+                hash_alg: 0x04,
+            },
+            AttestError::RegisteredKeyMismatch,
         ];
         for e in samples {
             assert!(e.to_string().starts_with(e.code()), "{e}");
