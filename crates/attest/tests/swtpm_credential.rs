@@ -18,7 +18,7 @@ use swtpm::Swtpm;
 /// Run TPM2_ActivateCredential on `cred_file` for AIK context `ak` under the EK, with the
 /// endorsement authorisation by a PolicySecret session; returns the credential or the
 /// tool's error.
-fn activate(tpm: &Swtpm, ak: &str, cred_file: &str) -> Result<Vec<u8>, String> {
+fn activate(tpm: &Swtpm, ek: &str, ak: &str, cred_file: &str) -> Result<Vec<u8>, String> {
     // Not `tool`: that flushes sessions, and this one must live until activation.
     let (ok, err) = tpm.try_tool(
         "tpm2_startauthsession",
@@ -33,7 +33,7 @@ fn activate(tpm: &Swtpm, ak: &str, cred_file: &str) -> Result<Vec<u8>, String> {
             "-c",
             ak,
             "-C",
-            "ek.ctx",
+            ek,
             "-i",
             cred_file,
             "-o",
@@ -98,12 +98,12 @@ fn service_credential_activates_in_swtpm_for_its_aik_only() {
     let made = make_credential(&ek, &name, &secret, &mut rand::rngs::OsRng).expect("made");
     std::fs::write(tpm.path("cred.out"), made.to_tpm2_tools_file()).expect("write");
     assert_eq!(
-        activate(&tpm, "ak.ctx", "cred.out").expect("activates"),
+        activate(&tpm, "ek.ctx", "ak.ctx", "cred.out").expect("activates"),
         secret
     );
 
     // The same credential does not activate for another AIK of the same TPM.
-    let err = activate(&tpm, "ak2.ctx", "cred.out").expect_err("other AIK refused");
+    let err = activate(&tpm, "ek.ctx", "ak2.ctx", "cred.out").expect_err("other AIK refused");
     assert!(err.contains("Esys_ActivateCredential"), "{err}");
 
     // A flipped byte of the encrypted credential fails the integrity check.
@@ -111,7 +111,7 @@ fn service_credential_activates_in_swtpm_for_its_aik_only() {
     let last_of_id = 8 + made.id_object.len() - 1;
     file[last_of_id] ^= 1;
     std::fs::write(tpm.path("bad.out"), &file).expect("write");
-    let err = activate(&tpm, "ak.ctx", "bad.out").expect_err("tampered blob refused");
+    let err = activate(&tpm, "ek.ctx", "ak.ctx", "bad.out").expect_err("tampered blob refused");
     assert!(err.contains("Esys_ActivateCredential"), "{err}");
 
     // A short secret (16 bytes) comes back as it was.
@@ -119,7 +119,41 @@ fn service_credential_activates_in_swtpm_for_its_aik_only() {
         make_credential(&ek, &name, b"sixteen byte sec", &mut rand::rngs::OsRng).expect("made");
     std::fs::write(tpm.path("cred16.out"), made.to_tpm2_tools_file()).expect("write");
     assert_eq!(
-        activate(&tpm, "ak.ctx", "cred16.out").expect("activates"),
+        activate(&tpm, "ek.ctx", "ak.ctx", "cred16.out").expect("activates"),
         b"sixteen byte sec"
     );
+}
+
+#[test]
+fn service_credential_activates_for_an_ecc_p256_ek() {
+    let tpm = Swtpm::start();
+    tpm.tool(
+        "tpm2_createek",
+        &["-c", "ek.ctx", "-G", "ecc", "-u", "ek.pub"],
+    );
+    tpm.tool(
+        "tpm2_createak",
+        &[
+            "-C", "ek.ctx", "-c", "ak.ctx", "-G", "ecc", "-g", "sha256", "-s", "ecdsa", "-u",
+            "ak.pub", "-n", "ak.name",
+        ],
+    );
+    let ek = public(&tpm, "ek.pub");
+    let ak = public(&tpm, "ak.pub");
+    let name = object_name(TpmtPublic::parse(&ak).expect("AIK").name_alg, &ak).expect("name");
+    assert_eq!(name, tpm.read("ak.name"));
+    let secret = *b"an ECC EK credential, 31 bytes.";
+    let made = make_credential(&ek, &name, &secret, &mut rand::rngs::OsRng).expect("made");
+    std::fs::write(tpm.path("cred.out"), made.to_tpm2_tools_file()).expect("write");
+    assert_eq!(
+        activate(&tpm, "ek.ctx", "ak.ctx", "cred.out").expect("activates"),
+        secret
+    );
+    // A changed ephemeral point: another seed, the integrity check fails.
+    let mut file = made.to_tpm2_tools_file();
+    let last = file.len() - 1;
+    file[last] ^= 1;
+    std::fs::write(tpm.path("bad.out"), &file).expect("write");
+    let err = activate(&tpm, "ek.ctx", "ak.ctx", "bad.out").expect_err("tampered point refused");
+    assert!(err.contains("Esys_ActivateCredential"), "{err}");
 }

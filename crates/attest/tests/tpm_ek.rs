@@ -162,3 +162,20 @@ fn certificate_without_tpm_attributes_is_refused() {
     let err = verify_ek_certificate(&nosan, &v.chain, &v.ek, &[&v.root], at).unwrap_err();
     assert_eq!(err.code(), "LK-ATT-048", "{err}");
 }
+
+#[test]
+fn ecc_ek_certificate_verifies_and_must_match_its_ek() {
+    let v = vectors();
+    let cert = fixture("ek-ecc-cert.der");
+    let ecc = tpm2b_contents(&fixture("ek-ecc.tpm2b_public"))
+        .expect("TPM2B")
+        .to_vec();
+    let at = not_before(&cert) + Duration::days(1);
+    let ok = verify_ek_certificate(&cert, &v.chain, &ecc, &[&v.root], at).expect("verifies");
+    assert_eq!(ok.tpm.model, "swtpm");
+    // The RSA EK against the ECC certificate, and the ECC EK against the RSA one.
+    let err = verify_ek_certificate(&cert, &v.chain, &v.ek, &[&v.root], at).unwrap_err();
+    assert_eq!(err.code(), "LK-ATT-047", "{err}");
+    let err = verify_ek_certificate(&v.cert, &v.chain, &ecc, &[&v.root], day30(&v)).unwrap_err();
+    assert_eq!(err.code(), "LK-ATT-047", "{err}");
+}

@@ -1,8 +1,15 @@
-//! KDFa (TPM 2.0 Library Part 1, 11.4.10.2): SP 800-108 counter-mode KDF with HMAC.
+//! KDFa (TPM 2.0 Library Part 1, 11.4.10.2): SP 800-108 counter-mode KDF with HMAC;
+//! and KDFe (11.4.10.3), the SP 800-56A concatenation KDF for ECDH.
 //!
 //! ```text
 //! KDFa(hashAlg, key, label, contextU, contextV, bits) :=
 //!     HMAC_hashAlg(key, [i]_32 || label || 0x00 || contextU || contextV || [bits]_32)
+//!     for i = 1, 2, ..., concatenated and truncated to bits
+//! ```
+//!
+//! ```text
+//! KDFe(hashAlg, Z, label, partyUInfo, partyVInfo, bits) :=
+//!     H_hashAlg([i]_32 || Z || label || 0x00 || partyUInfo || partyVInfo)
 //!     for i = 1, 2, ..., concatenated and truncated to bits
 //! ```
 //!
@@ -79,6 +86,33 @@ pub(crate) fn kdfa(
     Some(out)
 }
 
+/// KDFe with TPM hash `alg`, producing `bits / 8` octets; `None` as for [`kdfa`].
+pub(crate) fn kdfe(
+    alg: u16,
+    z: &[u8],
+    label: &[u8],
+    party_u: &[u8],
+    party_v: &[u8],
+    bits: u32,
+) -> Option<Vec<u8>> {
+    let bytes = usize::try_from(bits / 8).ok()?;
+    if !bits.is_multiple_of(8) || bytes > MAX_BYTES {
+        return None;
+    }
+    let mut out = Vec::with_capacity(bytes + MAX_BYTES);
+    let mut counter: u32 = 1;
+    while out.len() < bytes {
+        let mut input = Vec::new();
+        for part in [&counter.to_be_bytes()[..], z, label, &[0], party_u, party_v] {
+            input.extend_from_slice(part);
+        }
+        out.extend(super::hash(alg, &input)?);
+        counter = counter.checked_add(1)?;
+    }
+    out.truncate(bytes);
+    Some(out)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -94,6 +128,18 @@ mod tests {
         let expected = prf::<sha2::Sha256>(key, &[&msg]);
         let got = kdfa(ALG_SHA256, key, b"STORAGE", b"name", b"", 128).unwrap();
         assert_eq!(got, expected[..16]);
+    }
+
+    #[test]
+    fn kdfe_is_the_hash_of_the_spec_layout() {
+        let mut msg = vec![0, 0, 0, 1];
+        msg.extend_from_slice(b"ZZIDENTITY\0UV");
+        let expected = super::super::hash(ALG_SHA256, &msg).unwrap();
+        assert_eq!(
+            kdfe(ALG_SHA256, b"ZZ", b"IDENTITY", b"U", b"V", 256).unwrap(),
+            expected
+        );
+        assert!(kdfe(ALG_SHA256, b"Z", b"L", b"", b"", 7).is_none());
     }
 
     #[test]

@@ -2,8 +2,11 @@
 //! Protection", with the outer wrapper of 23.3 "Protected Storage"; Part 3, 12.6).
 //!
 //! ```text
-//! seed          random, nameAlg digest size
-//! secret        TPM2B_ENCRYPTED_SECRET = RSA-OAEP(EK, hash nameAlg, label "IDENTITY\0", seed)
+//! RSA EK:  seed   random, nameAlg digest size
+//!          secret TPM2B_ENCRYPTED_SECRET = RSA-OAEP(EK, hash nameAlg, label "IDENTITY\0", seed)
+//! ECC EK:  (d, Q) ephemeral key on the EK's curve; Z = x of d * Q_EK
+//!          seed   KDFe(nameAlg, Z, "IDENTITY", Q.x, Q_EK.x, nameAlg digest bits)
+//!          secret TPM2B_ENCRYPTED_SECRET = TPMS_ECC_POINT Q
 //! symKey        KDFa(nameAlg, seed, "STORAGE", name, empty, EK symmetric keyBits)
 //! encIdentity   AES-CFB(symKey, IV = 0, TPM2B_DIGEST(credential))
 //! HMACkey       KDFa(nameAlg, seed, "INTEGRITY", empty, empty, nameAlg digest bits)
@@ -13,15 +16,17 @@
 //!
 //! `name` is the name of the object the credential is for (the AIK): only a TPM that holds
 //! the EK's private key and has that very object loaded returns the credential from
-//! TPM2_ActivateCredential. Supported EK: RSA-2048 with nameAlg SHA-256 and symmetric
-//! AES-128-CFB, the TCG default (low-range) EK template. ECC EKs are not supported.
+//! TPM2_ActivateCredential. Supported EKs: RSA-2048 and ECC NIST P-256, each with nameAlg
+//! SHA-256 and symmetric AES-128-CFB (the TCG default, low-range, EK templates).
 
 use aes::cipher::{AsyncStreamCipher, KeyIvInit};
 use rand_core::CryptoRngCore;
 use rsa::{BigUint, Oaep, RsaPublicKey};
 use zeroize::Zeroizing;
 
-use super::kdfa::{hmac, kdfa};
+use p256::elliptic_curve::sec1::ToEncodedPoint;
+
+use super::kdfa::{hmac, kdfa, kdfe};
 use super::public::{TpmKey, TpmtPublic};
 use super::{hash_len, ALG_NULL, ALG_SHA256};
 use crate::error::AttestError;
@@ -55,17 +60,36 @@ impl MadeCredential {
     }
 }
 
-/// The EK's RSA key, once the public area is known to be usable.
-struct Ek {
-    key: RsaPublicKey,
+/// The EK's key, once the public area is known to be usable.
+enum Ek {
+    /// RSA-2048.
+    Rsa(RsaPublicKey),
+    /// P-256, with unique.x as the public area carries it (partyVInfo of KDFe).
+    P256 { key: p256::PublicKey, x: Vec<u8> },
+}
+
+/// TPM_ECC_NIST_P256.
+const ECC_NIST_P256: u16 = 0x0003;
+
+/// A P-256 coordinate left-padded to 32 octets.
+fn coordinate(c: &[u8]) -> Result<[u8; 32], AttestError> {
+    let c = crate::crypto::strip_zeros(c);
+    let mut out = [0u8; 32];
+    let start = 32usize
+        .checked_sub(c.len())
+        .ok_or(unsupported("ECC coordinate longer than 32 bytes"))?;
+    out.get_mut(start..)
+        .ok_or(unsupported("ECC coordinate"))?
+        .copy_from_slice(&c);
+    Ok(out)
 }
 
 fn unsupported(detail: &'static str) -> AttestError {
     AttestError::TpmEkUnsupported { detail }
 }
 
-/// Check the EK public area: a restricted decryption RSA-2048 key, nameAlg SHA-256,
-/// AES-128-CFB (what TPM2_ActivateCredential with this construction needs).
+/// Check the EK public area: a restricted decryption RSA-2048 or P-256 key, nameAlg
+/// SHA-256, AES-128-CFB (what TPM2_ActivateCredential with this construction needs).
 fn check_ek(ek: &TpmtPublic) -> Result<Ek, AttestError> {
     if ek.name_alg != ALG_SHA256 {
         return Err(unsupported("nameAlg is not SHA-256"));
@@ -84,21 +108,32 @@ fn check_ek(ek: &TpmtPublic) -> Result<Ek, AttestError> {
     if ek.scheme.scheme != ALG_NULL {
         return Err(unsupported("scheme is not TPM_ALG_NULL"));
     }
-    let TpmKey::Rsa {
-        key_bits,
-        exponent,
-        modulus,
-    } = &ek.key
-    else {
-        return Err(unsupported("not an RSA key"));
-    };
-    if *key_bits != 2048 || modulus.len() != 256 {
-        return Err(unsupported("RSA key is not 2048 bits"));
+    match &ek.key {
+        TpmKey::Rsa {
+            key_bits,
+            exponent,
+            modulus,
+        } => {
+            if *key_bits != 2048 || modulus.len() != 256 {
+                return Err(unsupported("RSA key is not 2048 bits"));
+            }
+            let e = if *exponent == 0 { 65537 } else { *exponent };
+            let key = RsaPublicKey::new(BigUint::from_bytes_be(modulus), BigUint::from(e))
+                .map_err(|_| unsupported("RSA key invalid"))?;
+            Ok(Ek::Rsa(key))
+        }
+        TpmKey::Ecc { curve_id, x, y } => {
+            if *curve_id != ECC_NIST_P256 {
+                return Err(unsupported("ECC curve is not P-256"));
+            }
+            let mut point = vec![0x04];
+            point.extend_from_slice(&coordinate(x)?);
+            point.extend_from_slice(&coordinate(y)?);
+            let key = p256::PublicKey::from_sec1_bytes(&point)
+                .map_err(|_| unsupported("ECC point is not on P-256"))?;
+            Ok(Ek::P256 { key, x: x.clone() })
+        }
     }
-    let e = if *exponent == 0 { 65537 } else { *exponent };
-    let key = RsaPublicKey::new(BigUint::from_bytes_be(modulus), BigUint::from(e))
-        .map_err(|_| unsupported("RSA key invalid"))?;
-    Ok(Ek { key })
 }
 
 /// Check that `name` is nameAlg || digest of that algorithm's size.
@@ -180,14 +215,40 @@ pub fn make_credential(
         });
     }
     // The seed decrypts the credential: wiped when dropped.
-    let mut seed = Zeroizing::new(vec![0u8; max]);
-    rng.fill_bytes(&mut seed);
+    let (seed, encrypted) = match &ek {
+        Ek::Rsa(key) => {
+            let mut seed = Zeroizing::new(vec![0u8; max]);
+            rng.fill_bytes(&mut seed);
+            let padding = Oaep::new_with_label::<sha2::Sha256, _>(IDENTITY_LABEL);
+            let encrypted = key
+                .encrypt(rng, padding, &seed)
+                .map_err(|_| AttestError::EkSeedEncryption)?;
+            (seed, encrypted)
+        }
+        Ek::P256 { key, x } => {
+            let ephemeral = p256::ecdh::EphemeralSecret::random(rng);
+            let shared = ephemeral.diffie_hellman(key);
+            let q = ephemeral.public_key().to_encoded_point(false);
+            let (Some(qx), Some(qy)) = (q.x(), q.y()) else {
+                return Err(AttestError::EkSeedEncryption);
+            };
+            let bits = u32::try_from(max * 8).map_err(|_| AttestError::EkSeedEncryption)?;
+            let seed = kdfe(
+                ek_area.name_alg,
+                shared.raw_secret_bytes(),
+                b"IDENTITY",
+                qx,
+                x,
+                bits,
+            )
+            .ok_or(AttestError::EkSeedEncryption)?;
+            // TPMS_ECC_POINT { TPM2B_ECC_PARAMETER x; TPM2B_ECC_PARAMETER y; }
+            let mut point = tpm2b(qx)?;
+            point.extend(tpm2b(qy)?);
+            (Zeroizing::new(seed), point)
+        }
+    };
     let id_object = id_object_with_seed(ek_area.name_alg, aik_name, credential, &seed)?;
-    let padding = Oaep::new_with_label::<sha2::Sha256, _>(IDENTITY_LABEL);
-    let encrypted = ek
-        .key
-        .encrypt(rng, padding, &seed)
-        .map_err(|_| AttestError::EkSeedEncryption)?;
     Ok(MadeCredential {
         id_object,
         encrypted_secret: tpm2b(&encrypted)?,
@@ -266,6 +327,78 @@ mod tests {
         let file = made.to_tpm2_tools_file();
         assert_eq!(file.len(), KAT_OUT.len());
         assert_eq!(file[..8], KAT_OUT[..8]);
+    }
+
+    const KAT_ECC_EK: &[u8] = include_bytes!("../../tests/fixtures/tpm/kat-ek-ecc.tpm2b_public");
+    const KAT_ECC_PRIV: &str = include_str!("../../tests/fixtures/tpm/kat-ek-ecc-private.pem");
+    const KAT_ECC_OUT: &[u8] =
+        include_bytes!("../../tests/fixtures/tpm/kat-makecredential-ecc.out");
+
+    /// The test-side "activate" for an ECC EK: Z from the EK private key and the
+    /// ephemeral point in TPM2B_ENCRYPTED_SECRET, then KDFe.
+    fn ecc_seed(encrypted_secret: &[u8]) -> Vec<u8> {
+        use p256::pkcs8::DecodePrivateKey;
+        let point = tpm2b_contents(encrypted_secret).unwrap();
+        let (x, rest) = point.split_at(2 + usize::from(u16::from_be_bytes([point[0], point[1]])));
+        let y = tpm2b_contents(rest).unwrap();
+        let x = &x[2..];
+        let mut sec1 = vec![4];
+        sec1.extend_from_slice(x);
+        sec1.extend_from_slice(y);
+        let q = p256::PublicKey::from_sec1_bytes(&sec1).unwrap();
+        let d = p256::SecretKey::from_pkcs8_pem(KAT_ECC_PRIV).unwrap();
+        let z = p256::ecdh::diffie_hellman(d.to_nonzero_scalar(), q.as_affine());
+        let ek = TpmtPublic::parse(tpm2b_contents(KAT_ECC_EK).unwrap()).unwrap();
+        let TpmKey::Ecc { x: ek_x, .. } = ek.key else {
+            panic!("ECC EK")
+        };
+        kdfe(ALG_SHA256, z.raw_secret_bytes(), b"IDENTITY", x, &ek_x, 256).unwrap()
+    }
+
+    /// Known answer for an ECC P-256 EK: the seed recovered from tpm2_makecredential's
+    /// ephemeral point gives its credentialBlob byte for byte.
+    #[test]
+    fn ecc_credential_blob_equals_tpm2_tools_for_its_seed() {
+        let (tools_id, tools_secret) = split_tools_file(KAT_ECC_OUT);
+        let seed = ecc_seed(tools_secret);
+        let ours = id_object_with_seed(ALG_SHA256, &unhex(KAT_NAME), KAT_SECRET, &seed).unwrap();
+        assert_eq!(ours, tools_id);
+        // Our own ECC credential: its ephemeral point gives back the seed of its blob.
+        let ek = tpm2b_contents(KAT_ECC_EK).unwrap();
+        let made =
+            make_credential(ek, &unhex(KAT_NAME), KAT_SECRET, &mut rand::rngs::OsRng).unwrap();
+        assert_eq!(made.encrypted_secret.len(), 2 + 68);
+        let seed = ecc_seed(&made.encrypted_secret);
+        assert_eq!(
+            made.id_object,
+            id_object_with_seed(ALG_SHA256, &unhex(KAT_NAME), KAT_SECRET, &seed).unwrap()
+        );
+    }
+
+    #[test]
+    fn refuses_ecc_ek_off_curve_or_other_curve() {
+        let ek = tpm2b_contents(KAT_ECC_EK).unwrap();
+        let name = unhex(KAT_NAME);
+        let rng = &mut rand::rngs::OsRng;
+        let mut off = ek.to_vec();
+        let last = off.len() - 1;
+        off[last] ^= 1;
+        assert_eq!(
+            make_credential(&off, &name, b"s", rng).unwrap_err(),
+            AttestError::TpmEkUnsupported {
+                detail: "ECC point is not on P-256"
+            }
+        );
+        // curveID follows type, nameAlg, attributes, authPolicy, symmetric and scheme.
+        let parsed = TpmtPublic::parse(ek).unwrap();
+        let at = 10 + parsed.auth_policy.len() + 6 + 2;
+        assert_eq!(ek[at..at + 2], [0, 3]);
+        let mut p384 = ek.to_vec();
+        p384[at + 1] = 4;
+        assert_eq!(
+            make_credential(&p384, &name, b"s", rng).unwrap_err().code(),
+            "LK-ATT-043"
+        );
     }
 
     #[test]
