@@ -12,7 +12,8 @@ export CARGO_TERM_COLOR="${CARGO_TERM_COLOR:-never}"
 step() { printf '\n==> %s\n' "$*"; }
 
 step "Debian packages"
-packages=(openssl ca-certificates chromium)
+# swtpm and tpm2-tools: the attest crate's TPM interop tests start their own swtpm.
+packages=(openssl ca-certificates chromium swtpm swtpm-tools tpm2-tools)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

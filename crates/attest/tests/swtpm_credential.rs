@@ -157,3 +157,18 @@ fn service_credential_activates_for_an_ecc_p256_ek() {
     let err = activate(&tpm, "ek.ctx", "ak.ctx", "bad.out").expect_err("tampered point refused");
     assert!(err.contains("Esys_ActivateCredential"), "{err}");
 }
+
+/// Every truncation of an EK public area is refused without a panic.
+#[test]
+fn truncated_ek_public_is_refused() {
+    let fix = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/tpm/");
+    let name = [&[0u8, 0x0b][..], &[7u8; 32][..]].concat();
+    for file in ["ek.tpm2b_public", "ek-ecc.tpm2b_public"] {
+        let raw = std::fs::read(format!("{fix}{file}")).expect(file);
+        let ek = tpm2b_contents(&raw).expect("TPM2B");
+        assert!(make_credential(ek, &name, b"s", &mut rand::rngs::OsRng).is_ok());
+        for cut in 0..ek.len() {
+            assert!(make_credential(&ek[..cut], &name, b"s", &mut rand::rngs::OsRng).is_err());
+        }
+    }
+}

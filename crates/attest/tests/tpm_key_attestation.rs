@@ -271,6 +271,10 @@ fn aik_public_requirements_each_have_a_code() {
         (0, FIXED_PARENT, "LK-ATT-053"),
         (0, SDO, "LK-ATT-054"),
     ];
+    for reserved in [1 << 0, 1 << 3, 1 << 8, 1 << 15, 1 << 20, 1 << 31] {
+        let err = check_aik_public(&with_attributes(&ak, reserved, 0)).unwrap_err();
+        assert_eq!(err.code(), "LK-ATT-055", "{err}");
+    }
     for (set, clear, code) in cases {
         let err = check_aik_public(&with_attributes(&ak, set, clear)).unwrap_err();
         assert_eq!(err.code(), code, "{err}");
@@ -414,4 +418,48 @@ fn magic_type_and_key_attributes_with_a_software_aik() {
     )
     .unwrap_err();
     assert_eq!(err.code(), "LK-ATT-028");
+}
+
+/// Every truncation and every single-byte change of each real input is refused without a
+/// panic (the parsers check every length).
+#[test]
+fn truncated_or_changed_inputs_are_refused_without_panic() {
+    let ak = public("ak-rsassa.tpm2b_public");
+    let aik = check_aik_public(&ak).expect("aik");
+    let hello = public("key-hello.tpm2b_public");
+    let attest = fixture("certify-hello-rsassa.attest");
+    let sig = fixture("certify-hello-rsassa.sig");
+    let m = modulus_of(&hello);
+    let n = nonce();
+    for cut in 0..ak.len() {
+        assert!(check_aik_public(&ak[..cut]).is_err());
+    }
+    for cut in 0..attest.len() {
+        assert!(verify_key_attestation(&aik, &attest[..cut], &sig, &hello, &n, &m, E).is_err());
+    }
+    for cut in 0..sig.len() {
+        assert!(verify_key_attestation(&aik, &attest, &sig[..cut], &hello, &n, &m, E).is_err());
+    }
+    for cut in 0..hello.len() {
+        assert!(verify_key_attestation(&aik, &attest, &sig, &hello[..cut], &n, &m, E).is_err());
+    }
+    for i in 0..hello.len() {
+        let mut changed = hello.clone();
+        changed[i] ^= 0x80;
+        assert!(verify_key_attestation(&aik, &attest, &sig, &changed, &n, &m, E).is_err());
+    }
+    let mut still_verifies = Vec::new();
+    for i in 0..ak.len() {
+        let mut changed = ak.clone();
+        changed[i] ^= 0x80;
+        if let Ok(other) = check_aik_public(&changed) {
+            if verify_key_attestation(&other, &attest, &sig, &hello, &n, &m, E).is_ok() {
+                still_verifies.push(i);
+            }
+        }
+    }
+    // Only byte 7 (bit 7, adminWithPolicy): it does not change the key, and the AIK public
+    // area is the caller's trusted record (credential activation bound every bit of it
+    // through the name). Reserved bits (bytes 4, 5, 6 here) are refused.
+    assert_eq!(still_verifies, vec![7]);
 }

@@ -23,6 +23,9 @@ use crate::error::AttestError;
 
 /// TPM_ECC_NIST_P256.
 const ECC_NIST_P256: u16 = 0x0003;
+/// TPMA_OBJECT bits TPM 2.0 Part 2 (8.3.2) reserves: 0, 3, 8, 9, 12 .. 15, 20 .. 31. A TPM
+/// refuses to create or load an object with any of them set.
+const RESERVED_ATTRIBUTES: u32 = 0xFFF0_F309;
 
 /// A TPMT_PUBLIC accepted as an AIK: a restricted signing key, generated in and bound
 /// to its TPM, of a supported type and scheme.
@@ -54,8 +57,8 @@ impl AikPublic {
 /// Check that `aik_public` (a marshalled TPMT_PUBLIC) is acceptable as an AIK:
 /// restricted (`LK-ATT-049`), sign (`LK-ATT-050`), not decrypt (`LK-ATT-051`), fixedTPM
 /// (`LK-ATT-052`), fixedParent (`LK-ATT-053`), sensitiveDataOrigin (`LK-ATT-054`), and
-/// RSA of 2048 .. 8192 bits with scheme RSASSA or RSAPSS and SHA-256, or ECC P-256 with
-/// ECDSA and SHA-256 (`LK-ATT-055`).
+/// no reserved attribute bit, and RSA of 2048 .. 8192 bits with scheme RSASSA or RSAPSS
+/// and SHA-256, or ECC P-256 with ECDSA and SHA-256 (`LK-ATT-055`).
 pub fn check_aik_public(aik_public: &[u8]) -> Result<AikPublic, AttestError> {
     let public = TpmtPublic::parse(aik_public)?;
     let a = public.attributes;
@@ -78,6 +81,9 @@ pub fn check_aik_public(aik_public: &[u8]) -> Result<AikPublic, AttestError> {
         return Err(AttestError::AikNotSensitiveDataOrigin);
     }
     let unsupported = |detail| AttestError::AikUnsupported { detail };
+    if a.0 & RESERVED_ATTRIBUTES != 0 {
+        return Err(unsupported("reserved attribute bits set"));
+    }
     let scheme = (public.scheme.scheme, public.scheme.hash_alg);
     match &public.key {
         TpmKey::Rsa {
