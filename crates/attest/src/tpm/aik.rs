@@ -70,7 +70,7 @@ pub fn check_aik_certificate(
 }
 
 /// Read the TPM manufacturer, model and version from the subjectAltName directoryName
-/// (TCG EK Credential Profile 3.2.9; the same attributes in AIK certificates). All
+/// (TCG EK Credential Profile; the same attributes in AIK certificates). All
 /// three must be present; `Err` names what is wrong.
 pub(crate) fn tpm_device_info(cert: &X509Certificate<'_>) -> Result<TpmDeviceInfo, &'static str> {
     let san = cert

@@ -1,5 +1,5 @@
 //! Endorsement key (EK) certificate verification (TCG EK Credential Profile for TPM
-//! Family 2.0, section 3): the certificate chains to a TPM manufacturer root the tenant
+//! Family 2.0): the certificate chains to a TPM manufacturer root the tenant
 //! trusts, certifies the very key of the EK public area the device sent, and names the
 //! TPM.
 //!
@@ -35,7 +35,7 @@ pub struct TpmSpecification {
     pub family: String,
     /// level.
     pub level: u64,
-    /// revision (for example 164 for revision 1.64... as the manufacturer wrote it).
+    /// revision, as the certificate states it (swtpm 0.7 writes 164).
     pub revision: u64,
 }
 

@@ -23,7 +23,7 @@ use crate::error::AttestError;
 
 /// TPM_ECC_NIST_P256.
 const ECC_NIST_P256: u16 = 0x0003;
-/// TPMA_OBJECT bits TPM 2.0 Part 2 (8.3.2) reserves: 0, 3, 8, 9, 12 .. 15, 20 .. 31. A TPM
+/// TPMA_OBJECT bits TPM 2.0 Part 2 (TPMA_OBJECT) reserves: 0, 3, 8, 9, 12 .. 15, 20 .. 31. A TPM
 /// refuses to create or load an object with any of them set.
 const RESERVED_ATTRIBUTES: u32 = 0xFFF0_F309;
 
