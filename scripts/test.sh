@@ -13,7 +13,8 @@ step() { printf '\n==> %s\n' "$*"; }
 
 step "Debian packages"
 # libtss2-dev and pkg-config: latchkey-tpm links libtss2 through tss-esapi; swtpm,
-# swtpm-tools and tpm2-tools: its tests run a real software TPM and check it with tpm2-tools.
+# swtpm-tools and tpm2-tools: the TPM tests (latchkey-tpm, the attest crate's interop tests)
+# run a real software TPM and check it with tpm2-tools.
 packages=(openssl ca-certificates chromium pkg-config libtss2-dev swtpm swtpm-tools tpm2-tools)
 missing=()
 for p in "${packages[@]}"; do

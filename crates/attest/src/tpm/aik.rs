@@ -66,10 +66,17 @@ pub fn check_aik_certificate(
         return Err(fail("extendedKeyUsage lacks tcg-kp-AIKCertificate"));
     }
     require_not_ca(cert, "tpm")?;
+    tpm_device_info(cert).map_err(fail)
+}
+
+/// Read the TPM manufacturer, model and version from the subjectAltName directoryName
+/// (TCG EK Credential Profile; the same attributes in AIK certificates). All
+/// three must be present; `Err` names what is wrong.
+pub(crate) fn tpm_device_info(cert: &X509Certificate<'_>) -> Result<TpmDeviceInfo, &'static str> {
     let san = cert
         .subject_alternative_name()
-        .map_err(|_| fail("subjectAltName malformed"))?
-        .ok_or(fail("subjectAltName missing"))?;
+        .map_err(|_| "subjectAltName malformed")?
+        .ok_or("subjectAltName missing")?;
     let mut info = TpmDeviceInfo::default();
     for name in &san.value.general_names {
         let GeneralName::DirectoryName(dn) = name else {
@@ -78,7 +85,7 @@ pub fn check_aik_certificate(
         for attr in dn.iter_attributes() {
             let value = attr
                 .as_str()
-                .map_err(|_| fail("TPM attribute is not a string"))?
+                .map_err(|_| "TPM attribute is not a string")?
                 .to_owned();
             match attr.attr_type().to_id_string().as_str() {
                 OID_TPM_MANUFACTURER => info.manufacturer = value,
@@ -89,9 +96,7 @@ pub fn check_aik_certificate(
         }
     }
     if info.manufacturer.is_empty() || info.model.is_empty() || info.version.is_empty() {
-        return Err(fail(
-            "subjectAltName must name TPM manufacturer, model and version",
-        ));
+        return Err("subjectAltName must name TPM manufacturer, model and version");
     }
     Ok(info)
 }

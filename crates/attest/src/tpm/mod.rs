@@ -1,5 +1,8 @@
-//! TPM 2.0 attestation: parsing of TPMS_ATTEST and TPMT_PUBLIC, the certify checks and the
-//! AIK certificate requirements.
+//! TPM 2.0 attestation: parsing of TPMS_ATTEST, TPMT_PUBLIC and TPMT_SIGNATURE, the
+//! certify checks and the AIK certificate requirements; and the service side of Windows
+//! Hello TPM attestation (`docs/tpm.md`): EK certificate verification ([`ek`]),
+//! TPM2_MakeCredential for credential activation ([`make_credential`]), AIK acceptance
+//! and the Hello key's certify check ([`key_attestation`]).
 //!
 //! Kept apart from WebAuthn so the same code verifies Windows Hello key attestation: there
 //! the service checks the AIK signature over TPMS_ATTEST, `extraData` against the nonce it
@@ -8,8 +11,13 @@
 
 pub mod aik;
 pub mod attest;
+pub mod ek;
+mod kdfa;
+pub mod key_attestation;
+pub mod make_credential;
 pub mod public;
 mod reader;
+pub mod signature;
 
 use sha2::Digest;
 

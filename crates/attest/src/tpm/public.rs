@@ -58,6 +58,10 @@ impl ObjectAttributes {
     pub fn restricted(self) -> bool {
         self.0 & (1 << 16) != 0
     }
+    /// decrypt (bit 17).
+    pub fn decrypt(self) -> bool {
+        self.0 & (1 << 17) != 0
+    }
     /// sign (bit 18).
     pub fn sign(self) -> bool {
         self.0 & (1 << 18) != 0
@@ -103,6 +107,28 @@ pub enum TpmKey {
     },
 }
 
+/// TPMT_SYM_DEF_OBJECT: the symmetric algorithm of a storage (or EK) key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SymDefObject {
+    /// algorithm (TPM_ALG_AES 0x0006 ..); TPM_ALG_NULL for none.
+    pub algorithm: u16,
+    /// keyBits (0 when the algorithm is TPM_ALG_NULL).
+    pub key_bits: u16,
+    /// mode (TPM_ALG_CFB 0x0043 ..; 0 when the algorithm is TPM_ALG_NULL).
+    pub mode: u16,
+}
+
+/// TPMT_RSA_SCHEME / TPMT_ECC_SCHEME: the key's scheme and the hash of its details
+/// (TPM_ALG_NULL when there is none).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct KeyScheme {
+    /// scheme (TPM_ALG_RSASSA 0x0014, TPM_ALG_RSAPSS 0x0016, TPM_ALG_ECDSA 0x0018 ..,
+    /// TPM_ALG_NULL).
+    pub scheme: u16,
+    /// details.hashAlg, or TPM_ALG_NULL for schemes without details.
+    pub hash_alg: u16,
+}
+
 /// A parsed TPMT_PUBLIC.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TpmtPublic {
@@ -112,33 +138,45 @@ pub struct TpmtPublic {
     pub attributes: ObjectAttributes,
     /// authPolicy.
     pub auth_policy: Vec<u8>,
+    /// parameters.symmetric.
+    pub symmetric: SymDefObject,
+    /// parameters.scheme.
+    pub scheme: KeyScheme,
     /// The key.
     pub key: TpmKey,
 }
 
 /// TPMT_SYM_DEF_OBJECT: algorithm, then keyBits and mode unless TPM_ALG_NULL.
-fn skip_symmetric(r: &mut Reader<'_>) -> Result<(), AttestError> {
-    if r.u16()? != ALG_NULL {
-        r.u16()?;
-        r.u16()?;
+fn read_symmetric(r: &mut Reader<'_>) -> Result<SymDefObject, AttestError> {
+    let algorithm = r.u16()?;
+    if algorithm == ALG_NULL {
+        return Ok(SymDefObject {
+            algorithm,
+            key_bits: 0,
+            mode: 0,
+        });
     }
-    Ok(())
+    Ok(SymDefObject {
+        algorithm,
+        key_bits: r.u16()?,
+        mode: r.u16()?,
+    })
 }
 
 /// TPMT_*_SCHEME / TPMT_KDF_SCHEME: scheme, then its details (a hash, plus a count for
 /// ECDAA); TPM_ALG_NULL and RSAES have none.
-fn skip_scheme(r: &mut Reader<'_>) -> Result<(), AttestError> {
-    match r.u16()? {
-        ALG_NULL | ALG_RSAES => {}
+fn read_scheme(r: &mut Reader<'_>) -> Result<KeyScheme, AttestError> {
+    let scheme = r.u16()?;
+    let hash_alg = match scheme {
+        ALG_NULL | ALG_RSAES => ALG_NULL,
         ALG_ECDAA => {
+            let h = r.u16()?;
             r.u16()?;
-            r.u16()?;
+            h
         }
-        _ => {
-            r.u16()?;
-        }
-    }
-    Ok(())
+        _ => r.u16()?,
+    };
+    Ok(KeyScheme { scheme, hash_alg })
 }
 
 impl TpmtPublic {
@@ -153,10 +191,10 @@ impl TpmtPublic {
         }
         let attributes = ObjectAttributes(r.u32()?);
         let auth_policy = r.sized()?.to_vec();
+        let symmetric = read_symmetric(&mut r)?;
+        let scheme = read_scheme(&mut r)?;
         let key = match kind {
             ALG_RSA => {
-                skip_symmetric(&mut r)?;
-                skip_scheme(&mut r)?;
                 let key_bits = r.u16()?;
                 let exponent = r.u32()?;
                 let modulus = r.sized()?.to_vec();
@@ -167,10 +205,8 @@ impl TpmtPublic {
                 }
             }
             ALG_ECC => {
-                skip_symmetric(&mut r)?;
-                skip_scheme(&mut r)?;
                 let curve_id = r.u16()?;
-                skip_scheme(&mut r)?;
+                read_scheme(&mut r)?; // kdf
                 let x = r.sized()?.to_vec();
                 let y = r.sized()?.to_vec();
                 TpmKey::Ecc { curve_id, x, y }
@@ -182,6 +218,8 @@ impl TpmtPublic {
             name_alg,
             attributes,
             auth_policy,
+            symmetric,
+            scheme,
             key,
         })
     }
@@ -224,6 +262,15 @@ impl TpmtPublic {
             }
         }
     }
+}
+
+/// The contents of a TPM2B_* buffer that must be the whole of `data` (for example a
+/// TPM2B_PUBLIC as `tpm2_readpublic` writes it, whose contents are the TPMT_PUBLIC).
+pub fn tpm2b_contents(data: &[u8]) -> Result<&[u8], AttestError> {
+    let mut r = Reader::new("TPM2B", data);
+    let inner = r.sized()?;
+    r.finish()?;
+    Ok(inner)
 }
 
 #[cfg(test)]
