@@ -165,6 +165,7 @@ impl Agent {
                     &fields,
                 )?,
                 key_signature: key.prove(Purpose::RegisterKey, &nonce, &fields)?,
+                tpm_attestation: None,
             },
             Some(token.as_str()),
         )?;

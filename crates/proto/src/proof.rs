@@ -43,6 +43,10 @@ pub enum Purpose {
     /// An access token for an audience from a primary refresh token (`POST /v1/token`).
     /// Fields: tenant id, device id, [`prt_binding`] of the token, the audience (as sent).
     Token,
+    /// The device's TPM credential activation, both steps (`/v1/devices/tpm/activate/...`).
+    /// Fields: [`crate::api::tpm::activate_begin_fields`] or
+    /// [`crate::api::tpm::activate_finish_fields`].
+    TpmActivate,
 }
 
 impl Purpose {
@@ -56,11 +60,12 @@ impl Purpose {
             Purpose::Leave => "leave",
             Purpose::PolicySync => "policy_sync",
             Purpose::Token => "token",
+            Purpose::TpmActivate => "tpm_activate",
         }
     }
 
     /// Every purpose.
-    pub const ALL: [Purpose; 7] = [
+    pub const ALL: [Purpose; 8] = [
         Purpose::Join,
         Purpose::RegisterKey,
         Purpose::SignIn,
@@ -68,6 +73,7 @@ impl Purpose {
         Purpose::Leave,
         Purpose::PolicySync,
         Purpose::Token,
+        Purpose::TpmActivate,
     ];
 }
 

@@ -38,6 +38,7 @@ fn purpose_byte(purpose: Purpose) -> u8 {
         Purpose::Leave => 5,
         Purpose::PolicySync => 6,
         Purpose::Token => 7,
+        Purpose::TpmActivate => 8,
     }
 }
 

@@ -58,6 +58,10 @@ pub struct RegisterKeyRequest {
     pub device_signature: String,
     /// Hello-key proof of possession (base64url).
     pub key_signature: String,
+    /// The key's TPM attestation, when it was made in the device's TPM (a device whose AIK
+    /// the service activated): see [`crate::api::tpm::KeyAttestation`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tpm_attestation: Option<crate::api::tpm::KeyAttestation>,
 }
 
 /// The registered key.

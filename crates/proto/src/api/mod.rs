@@ -10,6 +10,8 @@
 //! | `POST /v1/auth/password` | [`auth::PasswordSignIn`] | [`auth::EnrollmentToken`] |
 //! | `POST /v1/devices/join` | [`device::JoinRequest`] (Bearer token) | [`device::JoinResponse`] |
 //! | `POST /v1/devices/leave` | [`device::LeaveRequest`] | [`device::LeaveResponse`] |
+//! | `POST /v1/devices/tpm/activate/begin` | [`tpm::TpmActivateBegin`] | [`tpm::TpmActivateChallenge`] |
+//! | `POST /v1/devices/tpm/activate/finish` | [`tpm::TpmActivateFinish`] | [`tpm::TpmActivated`] |
 //! | `POST /v1/keys` | [`key::RegisterKeyRequest`] (Bearer token when MFA is needed) | [`key::RegisterKeyResponse`] |
 //! | `POST /v1/signin` | [`signin::SignInRequest`] | [`signin::SignInResponse`] |
 //! | `POST /v1/prt/renew` | [`signin::RenewRequest`] | [`signin::SignInResponse`] |
@@ -28,4 +30,5 @@ pub mod oidc;
 pub mod policy;
 pub mod signin;
 pub mod tenant;
+pub mod tpm;
 pub mod webauthn;
