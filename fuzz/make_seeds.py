@@ -147,6 +147,25 @@ def main():
     for i, b in enumerate(bodies):
         write("api_json", f"req-{i:02}", bytes([i]) + json.dumps(b).encode())
 
+    # The service's TPM verification, selector = which % 5 in fuzz_targets/tpm_verify.rs;
+    # real swtpm and tpm2-tools outputs (crates/attest/tests/fixtures/tpm).
+    tpm = os.path.join(ROOT, "crates/attest/tests/fixtures/tpm")
+
+    def fx(name):
+        return open(os.path.join(tpm, name), "rb").read()
+
+    def contents(tpm2b):
+        return tpm2b[2:2 + struct.unpack(">H", tpm2b[:2])[0]]
+
+    for scheme in ["rsassa", "rsapss", "ecdsa"]:
+        write("tpm_verify", f"sig-{scheme}", b"\x00" + fx(f"certify-hello-{scheme}.sig"))
+        write("tpm_verify", f"aik-{scheme}", b"\x01" + contents(fx(f"ak-{scheme}.tpm2b_public")))
+    write("tpm_verify", "ek-rsa", b"\x02" + contents(fx("ek.tpm2b_public")))
+    write("tpm_verify", "ek-ecc", b"\x02" + contents(fx("ek-ecc.tpm2b_public")))
+    write("tpm_verify", "certify-rsassa", b"\x03" + u16(fx("certify-hello-rsassa.attest"))
+          + u16(fx("certify-hello-rsassa.sig")) + contents(fx("key-hello.tpm2b_public")))
+    write("tpm_verify", "ek-cert", b"\x04" + fx("ek-cert.der"))
+
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -288,6 +288,13 @@ fn aik_public_requirements_each_have_a_code() {
     let mut sha1 = ak.clone();
     sha1[hash_at + 1] = 0x04;
     assert_eq!(check_aik_public(&sha1).unwrap_err().code(), "LK-ATT-055");
+    // nameAlg SHA-1 (bytes 2..4): the credential would be made for a collision-weak name.
+    assert_eq!(ak[2..4], [0, 0x0b]);
+    let mut weak_name = ak.clone();
+    weak_name[3] = 0x04;
+    let err = check_aik_public(&weak_name).unwrap_err();
+    assert_eq!(err.code(), "LK-ATT-055");
+    assert!(err.to_string().contains("SHA-1"), "{err}");
     // P-384 instead of P-256 for the ECC AIK (curveID after symmetric and scheme).
     let ecc = public("ak-ecdsa.tpm2b_public");
     let policy = TpmtPublic::parse(&ecc).expect("parse").auth_policy.len();

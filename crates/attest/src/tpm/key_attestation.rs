@@ -17,7 +17,7 @@ use super::attest::{Attested, TpmsAttest, TPM_GENERATED_VALUE, TPM_ST_ATTEST_CER
 use super::object_name;
 use super::public::{TpmKey, TpmtPublic};
 use super::signature::{TpmtSignature, ALG_ECDSA, ALG_RSAPSS, ALG_RSASSA};
-use super::ALG_SHA256;
+use super::{ALG_SHA1, ALG_SHA256};
 use crate::crypto::PublicKey;
 use crate::error::AttestError;
 
@@ -57,7 +57,7 @@ impl AikPublic {
 /// Check that `aik_public` (a marshalled TPMT_PUBLIC) is acceptable as an AIK:
 /// restricted (`LK-ATT-049`), sign (`LK-ATT-050`), not decrypt (`LK-ATT-051`), fixedTPM
 /// (`LK-ATT-052`), fixedParent (`LK-ATT-053`), sensitiveDataOrigin (`LK-ATT-054`), and
-/// no reserved attribute bit, and RSA of 2048 .. 8192 bits with scheme RSASSA or RSAPSS
+/// no reserved attribute bit, a nameAlg other than SHA-1, and RSA of 2048 .. 8192 bits with scheme RSASSA or RSAPSS
 /// and SHA-256, or ECC P-256 with ECDSA and SHA-256 (`LK-ATT-055`).
 pub fn check_aik_public(aik_public: &[u8]) -> Result<AikPublic, AttestError> {
     let public = TpmtPublic::parse(aik_public)?;
@@ -106,6 +106,10 @@ pub fn check_aik_public(aik_public: &[u8]) -> Result<AikPublic, AttestError> {
                 return Err(unsupported("ECC scheme is not ECDSA with SHA-256"));
             }
         }
+    }
+    if public.name_alg == ALG_SHA1 {
+        // The AIK's name is what the credential is made for; a SHA-1 name could collide.
+        return Err(unsupported("nameAlg SHA-1 is too weak for an AIK's name"));
     }
     let key = public.public_key()?;
     let name =
