@@ -143,9 +143,13 @@ def main():
         {"upn": "alice@example.com"},
         {"ceremony": "c", "name": "key 1", "credential": {"id": "aWQ", "response": {"clientDataJSON": "e30", "attestationObject": "oA"}}},
         {"ceremony": "c", "credential": {"id": "aWQ", "response": {"clientDataJSON": "e30", "authenticatorData": "AA", "signature": "AA", "userHandle": None}}, "next": "/"},
+        {"device_id": "d1", "nonce": n, "ek_public": "AAE", "ek_certificate": "MA", "ek_chain": ["MA"], "aik_public": "AAE", "tpm": {"family": "2.0", "manufacturer": "IBM", "firmware": "1.2.3.4"}, "device_signature": sig},
+        {"device_id": "d1", "activation": "a", "secret": "c2VjcmV0", "nonce": n, "device_signature": sig},
     ]
     for i, b in enumerate(bodies):
         write("api_json", f"req-{i:02}", bytes([i]) + json.dumps(b).encode())
+    attested = dict(bodies[3], tpm_attestation={"key_public": "AAE", "certify_info": "_1RDRw", "signature": "ABQ"})
+    write("api_json", "req-03-attested", bytes([3]) + json.dumps(attested).encode())
 
     # The service's TPM verification, selector = which % 5 in fuzz_targets/tpm_verify.rs;
     # real swtpm and tpm2-tools outputs (crates/attest/tests/fixtures/tpm).

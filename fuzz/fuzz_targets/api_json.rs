@@ -11,6 +11,7 @@ use latchkey_proto::api::key::RegisterKeyRequest;
 use latchkey_proto::api::nonce::NonceRequest;
 use latchkey_proto::api::policy::EffectivePolicyRequest;
 use latchkey_proto::api::signin::{RenewRequest, SignInRequest, TokenRequest};
+use latchkey_proto::api::tpm::{TpmActivateBegin, TpmActivateFinish};
 use latchkey_proto::api::webauthn::{RegisterBegin, RegisterFinish, SigninBegin, SigninFinish};
 use libfuzzer_sys::fuzz_target;
 use serde::de::DeserializeOwned;
@@ -36,7 +37,7 @@ fuzz_target!(|data: &[u8]| {
     let Some((which, body)) = data.split_first() else {
         return;
     };
-    match which % 13 {
+    match which % 15 {
         0 => eq_round_trip::<PasswordSignIn>(body),
         1 => eq_round_trip::<JoinRequest>(body),
         2 => eq_round_trip::<LeaveRequest>(body),
@@ -49,6 +50,8 @@ fuzz_target!(|data: &[u8]| {
         9 => value_round_trip::<RegisterBegin>(body),
         10 => value_round_trip::<SigninBegin>(body),
         11 => value_round_trip::<RegisterFinish>(body),
-        _ => value_round_trip::<SigninFinish>(body),
+        12 => value_round_trip::<SigninFinish>(body),
+        13 => eq_round_trip::<TpmActivateBegin>(body),
+        _ => eq_round_trip::<TpmActivateFinish>(body),
     }
 });
