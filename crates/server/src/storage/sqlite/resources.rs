@@ -2,7 +2,7 @@
 
 use async_trait::async_trait;
 
-use super::tx::{conflict_if_duplicate, consume_nonce, insert_audit};
+use super::tx::{conflict_if_duplicate, insert_audit};
 use super::SqliteStorage;
 use crate::storage::resources::{Resource, ResourceStorage};
 use crate::storage::{AuditRecord, ConsumedNonce, StorageResult};
@@ -70,25 +70,10 @@ impl ResourceStorage for SqliteStorage {
         audience: Option<&str>,
         audit: &AuditRecord,
     ) -> StorageResult<bool> {
-        let (mut tx, _gate) = self.write().await?;
-        if let Some(audience) = audience {
-            // Inside the transaction, so a resource or application removed meanwhile gets
-            // no more tokens.
-            let known: bool = sqlx::query_scalar(
-                "SELECT EXISTS (SELECT 1 FROM resources WHERE tenant_id = $1 AND uri = $2) \
-                 OR EXISTS (SELECT 1 FROM oidc_clients WHERE tenant_id = $1 AND client_id = $2)",
-            )
-            .bind(tenant)
-            .bind(audience)
-            .fetch_one(&mut *tx)
-            .await?;
-            if !known {
-                return Ok(false);
-            }
-        }
-        consume_nonce(&mut tx, tenant, nonce).await?;
-        insert_audit(&mut tx, tenant, audit).await?;
-        tx.commit().await?;
-        Ok(true)
+        // Batched with the sign-ins (`signin_batch`): each token's commit would otherwise
+        // pay its own fsync under `synchronous=FULL`.
+        self.signins
+            .issue_token(tenant, nonce, audience, audit)
+            .await
     }
 }

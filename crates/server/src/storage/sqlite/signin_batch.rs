@@ -1,5 +1,6 @@
-//! Group commit for the sign-in write: one writer thread takes every sign-in waiting for the
-//! database and writes them in one transaction on its own direct connection.
+//! Group commit for the hot-path writes, sign-ins and access tokens: one writer thread takes
+//! every such write waiting for the database and commits them in one transaction on its own
+//! direct connection.
 //!
 //! Under load many sign-ins finish their checks while the previous write is in progress;
 //! writing them together costs little more than writing one (a commit writes the same few
@@ -12,7 +13,10 @@
 //! already used fails that statement alone (SQLite undoes just the failed statement), so the
 //! sign-in is refused as a replay and nothing else of it is written; its token is inserted
 //! only if its key is still registered for its user and device and neither is disabled; its
-//! audit line only if the token was inserted. Any other failure rolls the whole batch back
+//! audit line only if the token was inserted. An access token's write (`/v1/token`) checks
+//! its audience is still registered (else nothing of it is written), then inserts its nonce
+//! (a replay fails that statement alone) and its audit line. Any other failure rolls the
+//! whole batch back
 //! and every sign-in in it gets the error: each commits whole or not at all. Answers are sent
 //! after the commit, so no caller hears "stored" for a row that is not.
 
@@ -49,11 +53,24 @@ const INSERT_PRT: &str = "INSERT INTO prts (tenant_id, token_hash, user_id, devi
 const INSERT_AUDIT: &str = "INSERT INTO audit (tenant_id, at, event, actor, device_id, key_id, \
     source, outcome, reason) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)";
 
-/// One sign-in's write.
+/// Whether the audience of an access token is registered: a resource or an application.
+const AUDIENCE_KNOWN: &str =
+    "SELECT EXISTS (SELECT 1 FROM resources WHERE tenant_id = ?1 AND uri = ?2) \
+    OR EXISTS (SELECT 1 FROM oidc_clients WHERE tenant_id = ?1 AND client_id = ?2)";
+
+/// What a write stores besides its nonce and audit line.
+enum Kind {
+    /// A sign-in: its primary refresh token, guarded.
+    SignIn(Prt),
+    /// An access token for this audience (`None`: the service's own, always known).
+    Token(Option<String>),
+}
+
+/// One write.
 struct Job {
     tenant: String,
     nonce: ConsumedNonce,
-    prt: Prt,
+    kind: Kind,
     audit: AuditRecord,
     reply: oneshot::Sender<StorageResult<bool>>,
 }
@@ -86,11 +103,35 @@ impl SignInWriter {
         prt: &Prt,
         audit: &AuditRecord,
     ) -> StorageResult<bool> {
+        self.send(tenant, nonce, Kind::SignIn(prt.clone()), audit)
+            .await
+    }
+
+    /// Writes one access token's issue; `Ok(false)` when `audience` is no longer registered
+    /// (nothing is written, the nonce stays unused).
+    pub(super) async fn issue_token(
+        &self,
+        tenant: &str,
+        nonce: &ConsumedNonce,
+        audience: Option<&str>,
+        audit: &AuditRecord,
+    ) -> StorageResult<bool> {
+        let kind = Kind::Token(audience.map(str::to_owned));
+        self.send(tenant, nonce, kind, audit).await
+    }
+
+    async fn send(
+        &self,
+        tenant: &str,
+        nonce: &ConsumedNonce,
+        kind: Kind,
+        audit: &AuditRecord,
+    ) -> StorageResult<bool> {
         let (reply, answer) = oneshot::channel();
         let job = Job {
             tenant: tenant.to_owned(),
             nonce: nonce.clone(),
-            prt: prt.clone(),
+            kind,
             audit: audit.clone(),
             reply,
         };
@@ -131,7 +172,7 @@ fn run(mut conn: Connection, gate: &Mutex<()>, rx: mpsc::Receiver<Job>) {
                 }
             }
             Err(err) => {
-                tracing::warn!(error = %err, sign_ins = jobs.len(), "sign-in batch rolled back");
+                tracing::warn!(error = %err, writes = jobs.len(), "hot-path batch rolled back");
                 let message = err.to_string();
                 for job in jobs.drain(..) {
                     let _ = job.reply.send(Err(StorageError::Sqlite(message.clone())));
@@ -149,7 +190,17 @@ fn write_batch(conn: &mut Connection, jobs: &[Job]) -> rusqlite::Result<Vec<Stor
         let mut nonce = tx.prepare_cached(INSERT_NONCE)?;
         let mut prt = tx.prepare_cached(INSERT_PRT)?;
         let mut audit = tx.prepare_cached(INSERT_AUDIT)?;
+        let mut known = tx.prepare_cached(AUDIENCE_KNOWN)?;
         for j in jobs {
+            if let Kind::Token(Some(audience)) = &j.kind {
+                // Inside the transaction, so a resource or application removed meanwhile
+                // gets no more tokens.
+                let registered: bool = known.query_row((&j.tenant, audience), |r| r.get(0))?;
+                if !registered {
+                    answers.push(Ok(false));
+                    continue;
+                }
+            }
             match nonce.execute((&j.tenant, &j.nonce.id, j.nonce.expires_at)) {
                 Ok(_) => {}
                 Err(e) if is_unique_violation(&e) => {
@@ -158,17 +209,21 @@ fn write_batch(conn: &mut Connection, jobs: &[Job]) -> rusqlite::Result<Vec<Stor
                 }
                 Err(e) => return Err(e),
             }
-            let p = &j.prt;
-            let stored = prt.execute((
-                &j.tenant,
-                &p.token_hash,
-                &p.user_id,
-                &p.device_id,
-                &p.key_id,
-                p.issued_at,
-                p.expires_at,
-                p.revoked,
-            ))? == 1;
+            let stored = match &j.kind {
+                Kind::SignIn(p) => {
+                    prt.execute((
+                        &j.tenant,
+                        &p.token_hash,
+                        &p.user_id,
+                        &p.device_id,
+                        &p.key_id,
+                        p.issued_at,
+                        p.expires_at,
+                        p.revoked,
+                    ))? == 1
+                }
+                Kind::Token(_) => true,
+            };
             if stored {
                 let a = &j.audit;
                 audit.execute((
