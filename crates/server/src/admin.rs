@@ -23,7 +23,7 @@ mod web;
 
 pub use policy::{AdminTokenListing, GpoListing, GroupListing, TargetChange, ADMIN_TOKEN_PREFIX};
 pub use resources::check_resource_uri;
-pub use tpm::{KeyReport, MAX_ROOT_FILE as MAX_TPM_ROOT_FILE};
+pub use tpm::{key_reports, KeyReport, MAX_ROOT_FILE as MAX_TPM_ROOT_FILE};
 pub use web::{ClientListing, NewClient, SecurityKeyReport};
 
 /// The actor recorded for administrative changes.

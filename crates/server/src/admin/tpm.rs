@@ -7,6 +7,7 @@ use serde::Serialize;
 use super::{Admin, AdminError};
 use crate::audit::event;
 use crate::policy::effective::effective;
+use crate::policy::PolicyServiceError;
 use crate::storage::tpm::{TpmRoot, TpmStorage};
 use crate::storage::{KeyListing, Storage};
 use crate::tpm::{certificate_der, describe_certificate, sha256_hex, ATTESTATION_SOFTWARE};
@@ -90,27 +91,33 @@ impl Admin {
     /// All keys (or one user's), each software key flagged when the effective policy of
     /// its device and user requires a security device.
     pub async fn key_reports(&self, upn: Option<&str>) -> Result<Vec<KeyReport>, AdminError> {
-        let keys = self.keys(upn).await?;
-        let storage: &dyn Storage = &self.storage;
-        let mut out = Vec::with_capacity(keys.len());
-        for key in keys {
-            let flagged_software = key.attestation == ATTESTATION_SOFTWARE
-                && effective(
-                    storage,
-                    &self.tenant.id,
-                    Some(&key.device_id),
-                    Some(&key.upn),
-                )
-                .await
-                .map_err(AdminError::Policy)?
+        let upn = upn.map(|u| u.trim().to_lowercase());
+        key_reports(&self.storage, &self.tenant.id, upn.as_deref())
+            .await
+            .map_err(AdminError::Policy)
+    }
+}
+
+/// All keys (or one user's) with [`KeyReport::flagged_software`] (`key list` and the
+/// admin page).
+pub async fn key_reports(
+    storage: &dyn Storage,
+    tenant: &str,
+    upn: Option<&str>,
+) -> Result<Vec<KeyReport>, PolicyServiceError> {
+    let keys = storage.list_keys(tenant, upn).await?;
+    let mut out = Vec::with_capacity(keys.len());
+    for key in keys {
+        let flagged_software = key.attestation == ATTESTATION_SOFTWARE
+            && effective(storage, tenant, Some(&key.device_id), Some(&key.upn))
+                .await?
                 .policy
                 .require_security_device
                 .value;
-            out.push(KeyReport {
-                key,
-                flagged_software,
-            });
-        }
-        Ok(out)
+        out.push(KeyReport {
+            key,
+            flagged_software,
+        });
     }
+    Ok(out)
 }
