@@ -129,25 +129,47 @@ async fn dispatch(admin: &Admin, json: bool, command: Command) -> anyhow::Result
             done(json, "device disabled", &id)
         }
         Command::Key(KeyCommand::List { user }) => {
-            let keys = admin.keys(user.as_deref()).await.map_err(admin_error)?;
+            let keys = admin
+                .key_reports(user.as_deref())
+                .await
+                .map_err(admin_error)?;
             if json {
                 return output::json(&keys);
             }
             let rows = keys
                 .iter()
-                .map(|k| {
+                .map(|r| {
+                    let k = &r.key;
+                    let attestation = match &k.tpm_manufacturer {
+                        Some(m) => format!("{} ({m})", k.attestation),
+                        None => k.attestation.clone(),
+                    };
+                    let flag = if r.flagged_software {
+                        "SOFTWARE KEY, policy requires a security device"
+                    } else {
+                        ""
+                    };
                     vec![
                         k.key_id.clone(),
                         k.upn.clone(),
                         k.device_id.clone(),
                         k.alg.clone(),
-                        k.attestation.clone(),
+                        attestation,
                         time(k.created_at),
+                        flag.to_owned(),
                     ]
                 })
                 .collect::<Vec<_>>();
             table(
-                &["KEY ID", "USER", "DEVICE", "ALG", "ATTESTATION", "CREATED"],
+                &[
+                    "KEY ID",
+                    "USER",
+                    "DEVICE",
+                    "ALG",
+                    "ATTESTATION",
+                    "CREATED",
+                    "POLICY",
+                ],
                 &rows,
             );
             Ok(())
@@ -162,6 +184,7 @@ async fn dispatch(admin: &Admin, json: bool, command: Command) -> anyhow::Result
         Command::Client(c) => crate::web::client(admin, json, c).await,
         Command::Resource(c) => crate::resource::resource(admin, json, c).await,
         Command::SecurityKey(c) => crate::web::security_key(admin, json, c).await,
+        Command::TpmRoots(c) => crate::tpm_roots::tpm_roots(admin, json, c).await,
         Command::Audit(AuditArgs {
             action: Some(AuditCommand::Export { before, out, prune }),
             ..

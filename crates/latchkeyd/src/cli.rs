@@ -64,6 +64,9 @@ pub enum Command {
     /// Manage FIDO2 security keys and the tenant's settings for them.
     #[command(subcommand, name = "security-key")]
     SecurityKey(crate::web::SecurityKeyCommand),
+    /// Manage the TPM manufacturer roots EK certificates must chain to.
+    #[command(subcommand, name = "tpm-roots")]
+    TpmRoots(crate::tpm_roots::TpmRootsCommand),
 }
 
 /// `policy ...`.
@@ -294,7 +297,8 @@ pub enum DeviceCommand {
 /// `key ...`.
 #[derive(Debug, Subcommand)]
 pub enum KeyCommand {
-    /// List Hello keys.
+    /// List Hello keys with their attestation (`tpm` and the TPM's manufacturer, or
+    /// `software`); a software key is flagged when the policy requires a security device.
     List {
         /// Only this user's keys.
         #[arg(long, value_name = "UPN")]

@@ -12,6 +12,7 @@ mod policy;
 mod resource;
 mod serve;
 mod since;
+mod tpm_roots;
 mod web;
 
 use std::process::ExitCode;

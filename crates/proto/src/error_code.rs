@@ -135,6 +135,40 @@ error_codes! {
     /// The credential public key of a registration is not acceptable (RSA size or
     /// exponent, EC point not on its curve, duplicate COSE labels).
     SecurityKeyPublicKeyInvalid = ("LK-SK-010", 400, "the security key's public key is not acceptable"),
+    /// The EK certificate does not chain to a TPM manufacturer root the tenant trusts
+    /// (`latchkeyd tpm-roots add`), or a signature or CA constraint in its chain fails.
+    TpmEkUntrusted = ("LK-HWK-001", 403, "the EK certificate does not chain to a TPM manufacturer root this tenant trusts"),
+    /// The EK certificate or EK public area is malformed, certifies another key, or names no
+    /// TPM manufacturer, model and version.
+    TpmEkInvalid = ("LK-HWK-002", 400, "the EK certificate or EK public area is not acceptable"),
+    /// A certificate of the EK chain is not valid at the service's time.
+    TpmEkNotValidNow = ("LK-HWK-003", 403, "a certificate of the EK chain is expired or not yet valid"),
+    /// The AIK's public area is not acceptable (not a restricted signing key bound to its
+    /// TPM, or an unsupported algorithm).
+    TpmAikUnacceptable = ("LK-HWK-004", 400, "the attestation key (AIK) is not acceptable"),
+    /// The AIK is already activated for another device.
+    TpmAikOfAnotherDevice = ("LK-HWK-005", 409, "this attestation key is already activated for another device"),
+    /// The TPM is a TPM 1.2 and the policy sets ExcludeSecurityDevices/TPM12.
+    TpmFamilyExcluded = ("LK-HWK-006", 403, "TPM 1.2 is excluded by policy (ExcludeSecurityDevices/TPM12)"),
+    /// The activation is unknown, for another device, or already used.
+    TpmActivationUnknown = ("LK-HWK-007", 400, "the TPM activation is unknown or already used; begin again"),
+    /// The activation expired.
+    TpmActivationExpired = ("LK-HWK-008", 400, "the TPM activation has expired; begin again"),
+    /// The secret returned is not the one sealed to the EK for the AIK.
+    TpmActivationSecretWrong = ("LK-HWK-009", 403, "the activation secret is wrong: the TPM did not prove it holds the EK and the AIK"),
+    /// The service could not make a credential for this EK (unsupported EK template).
+    TpmEkUnsupported = ("LK-HWK-010", 400, "credential activation is not supported for this EK"),
+    /// A key registration carries a TPM attestation but the device has no activated AIK.
+    TpmNoActivatedAik = ("LK-HWK-011", 403, "this device has no activated TPM attestation key; run `latchkey tpm attest` first"),
+    /// The key attestation (TPM2_Certify by the device's AIK) does not verify.
+    TpmKeyAttestationInvalid = ("LK-HWK-012", 400, "the key's TPM attestation does not verify"),
+    /// The policy requires a security device (RequireSecurityDevice) and the key has no
+    /// valid TPM attestation.
+    TpmSecurityDeviceRequired = ("LK-HWK-013", 403, "the policy requires a TPM-bound key (RequireSecurityDevice); this key has no valid TPM attestation"),
+    /// A TPM attestation was sent for a key that is not RSA.
+    TpmKeyAttestationAlg = ("LK-HWK-014", 400, "TPM key attestation is supported for RSA Hello keys only"),
+    /// No TPM root with this fingerprint (`latchkeyd tpm-roots remove`).
+    TpmRootNotFound = ("LK-HWK-015", 404, "no such TPM root"),
     /// The audit export file could not be created or written (`latchkeyd audit export`;
     /// nothing was pruned).
     AuditExportFailed = ("LK-AUDIT-001", 500, "the audit export could not be written"),

@@ -18,10 +18,12 @@ use crate::{password, totp};
 
 mod policy;
 mod resources;
+mod tpm;
 mod web;
 
 pub use policy::{AdminTokenListing, GpoListing, GroupListing, TargetChange, ADMIN_TOKEN_PREFIX};
 pub use resources::check_resource_uri;
+pub use tpm::{key_reports, KeyReport, MAX_ROOT_FILE as MAX_TPM_ROOT_FILE};
 pub use web::{ClientListing, NewClient, SecurityKeyReport};
 
 /// The actor recorded for administrative changes.
@@ -42,6 +44,9 @@ pub enum AdminError {
     /// No such resource.
     #[error("no resource {0}")]
     NoSuchResource(String),
+    /// No TPM root with this fingerprint.
+    #[error("no TPM root with fingerprint {0} (see `latchkeyd tpm-roots list`)")]
+    NoSuchTpmRoot(String),
     /// A value given is not acceptable.
     #[error("{0}")]
     Invalid(String),
@@ -78,6 +83,7 @@ impl AdminError {
             AdminError::NoSuchDevice(_) => ErrorCode::DeviceNotFound,
             AdminError::NoSuchKey(_) => ErrorCode::KeyNotFound,
             AdminError::NoSuchResource(_) => ErrorCode::ResourceNotFound,
+            AdminError::NoSuchTpmRoot(_) => ErrorCode::TpmRootNotFound,
             AdminError::Invalid(_) => ErrorCode::InvalidField,
             AdminError::Policy(p) => match p {
                 crate::policy::PolicyServiceError::Malformed(_) => ErrorCode::SyncMlMalformed,

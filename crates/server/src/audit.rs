@@ -111,6 +111,14 @@ pub mod event {
     pub const SECURITY_KEY_SETTINGS: &str = "security_key_settings";
     /// A device fetched its effective policy as JSON.
     pub const POLICY_FETCH: &str = "policy_fetch";
+    /// A TPM credential activation was begun (EK certificate and AIK accepted).
+    pub const TPM_ACTIVATE_BEGIN: &str = "tpm_activate_begin";
+    /// A TPM credential activation finished: the device's AIK is recorded.
+    pub const TPM_ACTIVATE: &str = "tpm_activate";
+    /// A TPM manufacturer root or intermediate was added (admin).
+    pub const TPM_ROOT_ADD: &str = "tpm_root_add";
+    /// A TPM manufacturer root or intermediate was removed (admin).
+    pub const TPM_ROOT_REMOVE: &str = "tpm_root_remove";
 }
 
 /// Starts an audit line for `event` at `at`.

@@ -156,6 +156,48 @@ pub enum ApiError {
     /// LK-SK-010.
     #[error("the security key's public key is not acceptable: {0}")]
     SecurityKeyPublicKey(String),
+    /// LK-HWK-001.
+    #[error("the EK certificate does not chain to a TPM manufacturer root this tenant trusts (latchkeyd tpm-roots add): {0}")]
+    TpmEkUntrusted(String),
+    /// LK-HWK-002.
+    #[error("the EK certificate or EK public area is not acceptable: {0}")]
+    TpmEkInvalid(String),
+    /// LK-HWK-003.
+    #[error("a certificate of the EK chain is not valid now: {0}")]
+    TpmEkNotValidNow(String),
+    /// LK-HWK-004.
+    #[error("the attestation key (AIK) is not acceptable: {0}")]
+    TpmAikUnacceptable(String),
+    /// LK-HWK-005.
+    #[error("this attestation key is already activated for another device")]
+    TpmAikOfAnotherDevice,
+    /// LK-HWK-006.
+    #[error("this TPM is a TPM {0}, which the policy excludes (ExcludeSecurityDevices/TPM12)")]
+    TpmFamilyExcluded(String),
+    /// LK-HWK-007.
+    #[error("the TPM activation is unknown, for another device, or already used; begin again")]
+    TpmActivationUnknown,
+    /// LK-HWK-008.
+    #[error("the TPM activation has expired; begin again")]
+    TpmActivationExpired,
+    /// LK-HWK-009.
+    #[error("the activation secret is wrong: the TPM did not prove it holds the EK and the AIK")]
+    TpmActivationSecretWrong,
+    /// LK-HWK-010.
+    #[error("credential activation is not supported for this EK: {0}")]
+    TpmEkUnsupported(String),
+    /// LK-HWK-011.
+    #[error("this device has no activated TPM attestation key; run `latchkey tpm attest` first")]
+    TpmNoActivatedAik,
+    /// LK-HWK-012.
+    #[error("the key's TPM attestation does not verify: {0}")]
+    TpmKeyAttestationInvalid(String),
+    /// LK-HWK-013.
+    #[error("the policy requires a TPM-bound key (RequireSecurityDevice, set by {0}); this key has no valid TPM attestation")]
+    TpmSecurityDeviceRequired(String),
+    /// LK-HWK-014.
+    #[error("TPM key attestation is supported for RSA Hello keys only")]
+    TpmKeyAttestationAlg,
     /// LK-WEB-001.
     #[error("the anti-forgery token is missing or wrong; reload the page and try again")]
     CsrfInvalid,
@@ -236,6 +278,20 @@ impl ApiError {
             SecurityKeyUserNotVerified => ErrorCode::SecurityKeyUserNotVerified,
             CeremonyInvalid => ErrorCode::CeremonyInvalid,
             SecurityKeyPublicKey(_) => ErrorCode::SecurityKeyPublicKeyInvalid,
+            TpmEkUntrusted(_) => ErrorCode::TpmEkUntrusted,
+            TpmEkInvalid(_) => ErrorCode::TpmEkInvalid,
+            TpmEkNotValidNow(_) => ErrorCode::TpmEkNotValidNow,
+            TpmAikUnacceptable(_) => ErrorCode::TpmAikUnacceptable,
+            TpmAikOfAnotherDevice => ErrorCode::TpmAikOfAnotherDevice,
+            TpmFamilyExcluded(_) => ErrorCode::TpmFamilyExcluded,
+            TpmActivationUnknown => ErrorCode::TpmActivationUnknown,
+            TpmActivationExpired => ErrorCode::TpmActivationExpired,
+            TpmActivationSecretWrong => ErrorCode::TpmActivationSecretWrong,
+            TpmEkUnsupported(_) => ErrorCode::TpmEkUnsupported,
+            TpmNoActivatedAik => ErrorCode::TpmNoActivatedAik,
+            TpmKeyAttestationInvalid(_) => ErrorCode::TpmKeyAttestationInvalid,
+            TpmSecurityDeviceRequired(_) => ErrorCode::TpmSecurityDeviceRequired,
+            TpmKeyAttestationAlg => ErrorCode::TpmKeyAttestationAlg,
             CsrfInvalid => ErrorCode::CsrfInvalid,
             SessionRequired => ErrorCode::SessionRequired,
             AdminRequired => ErrorCode::AdminRequired,

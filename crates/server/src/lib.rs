@@ -31,6 +31,7 @@ pub mod tenant;
 pub mod tls;
 pub mod tokens;
 pub mod totp;
+pub mod tpm;
 
 pub use config::ServerConfig;
 pub use server::{start, RunningServer, StartError};

@@ -17,6 +17,11 @@
 //!   owner or not. The storage layer enforces it inside the registration's transaction
 //!   ([`crate::storage::Storage::register_key`]'s `allow_replace`), so a key registered
 //!   concurrently cannot be replaced under the owner rule either.
+//!
+//! With `tpm_attestation`, the key's TPM2_Certify by the device's activated AIK must
+//! verify ([`super::key_attestation`]); the key is then recorded as `tpm` with the TPM's
+//! manufacturer, else as `software`. Under `RequireSecurityDevice` a key without valid TPM
+//! attestation is refused (LK-HWK-013), nothing written.
 
 use axum::extract::State;
 use axum::http::HeaderMap;
@@ -32,9 +37,8 @@ use crate::crypto::{self, KeyRejection};
 use crate::error::ApiError;
 use crate::state::AppState;
 use crate::storage::{AuditRecord, Device, KeyCredential, StorageError, User};
+use crate::tpm::{ATTESTATION_SOFTWARE, ATTESTATION_TPM};
 
-/// The attestation level of every key until TPM attestation exists.
-pub const SOFTWARE: &str = "software";
 /// Key usage of Hello keys.
 pub const USAGE_NGC: &str = "NGC";
 
@@ -173,6 +177,20 @@ async fn register_checked(
     ) {
         return Err(ApiError::AssertionInvalid);
     }
+    let tpm_manufacturer = match &req.tpm_attestation {
+        Some(att) => {
+            Some(super::key_attestation::verify(state, &device, &accepted, att, &req.nonce).await?)
+        }
+        None => {
+            super::key_attestation::require_security_device(state, &device, &user).await?;
+            None
+        }
+    };
+    let attestation = if tpm_manufacturer.is_some() {
+        ATTESTATION_TPM
+    } else {
+        ATTESTATION_SOFTWARE
+    };
 
     let key = KeyCredential {
         key_id: accepted.key_id.clone(),
@@ -181,10 +199,15 @@ async fn register_checked(
         alg: accepted.alg.as_str().to_owned(),
         public_key: accepted.public_key,
         usage: USAGE_NGC.to_owned(),
-        attestation: SOFTWARE.to_owned(),
+        attestation: attestation.to_owned(),
         created_at: now,
+        tpm_manufacturer: tpm_manufacturer.clone(),
     };
-    let success = line.clone().note(rule.note());
+    let note = match &tpm_manufacturer {
+        Some(m) => format!("{} attestation=tpm manufacturer={m}", rule.note()),
+        None => format!("{} attestation=software", rule.note()),
+    };
+    let success = line.clone().note(note);
     let replaced = match state
         .storage
         .register_key(&tenant.id, &nonce, &key, rule.may_replace(), &success)
@@ -206,6 +229,6 @@ async fn register_checked(
     Ok(RegisterKeyResponse {
         key_id: key.key_id,
         replaced_key_id: replaced,
-        attestation: SOFTWARE.to_owned(),
+        attestation: attestation.to_owned(),
     })
 }

@@ -5,6 +5,7 @@ mod device;
 pub mod extract;
 pub mod http_guard;
 mod key;
+mod key_attestation;
 mod nonce;
 mod oauth;
 mod oidc;
@@ -14,6 +15,7 @@ mod seckey_settings;
 pub mod security_headers;
 mod signin;
 mod token;
+mod tpm;
 pub mod web;
 
 pub use seckey_settings::validate as seckey_settings_validate;
@@ -42,6 +44,8 @@ pub fn router(state: AppState, policy: HttpPolicy) -> Router {
         .route("/v1/auth/password", post(auth::password))
         .route("/v1/devices/join", post(device::join))
         .route("/v1/devices/leave", post(device::leave))
+        .route("/v1/devices/tpm/activate/begin", post(tpm::begin))
+        .route("/v1/devices/tpm/activate/finish", post(tpm::finish))
         .route("/v1/keys", post(key::register))
         .route("/v1/signin", post(signin::signin))
         .route("/v1/prt/renew", post(signin::renew))

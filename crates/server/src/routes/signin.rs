@@ -237,7 +237,7 @@ fn new_prt(
 /// The `amr` of a Hello sign-in with `key`: `hwk` or `swk` by attestation, `pin`, `mfa`,
 /// `ngcmfa`.
 pub fn hello_amr(key: &KeyCredential) -> Vec<String> {
-    let possession = if key.attestation == "tpm" {
+    let possession = if key.attestation == crate::tpm::ATTESTATION_TPM {
         amr::HWK
     } else {
         amr::SWK

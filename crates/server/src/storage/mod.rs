@@ -8,6 +8,7 @@ mod models;
 pub mod policy;
 pub mod resources;
 pub mod sqlite;
+pub mod tpm;
 pub mod web;
 pub mod web_sqlite;
 
@@ -16,6 +17,7 @@ use async_trait::async_trait;
 pub use models::*;
 pub use policy::PolicyStorage;
 pub use resources::{Resource, ResourceStorage};
+pub use tpm::TpmStorage;
 pub use web::WebStorage;
 
 /// A storage failure.
@@ -52,7 +54,7 @@ pub type StorageResult<T> = Result<T, StorageError>;
 
 /// The directory's persistent state.
 #[async_trait]
-pub trait Storage: PolicyStorage + ResourceStorage + Send + Sync + 'static {
+pub trait Storage: PolicyStorage + ResourceStorage + TpmStorage + Send + Sync + 'static {
     /// The tenant of this data directory, if created.
     async fn load_tenant(&self) -> StorageResult<Option<TenantRecord>>;
     /// Creates the tenant unless one exists; returns the tenant that is stored.

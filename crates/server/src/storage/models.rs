@@ -136,6 +136,9 @@ pub struct KeyCredential {
     pub attestation: String,
     /// Creation time.
     pub created_at: i64,
+    /// The TPM manufacturer (from the EK certificate) when `attestation` is `tpm`. Not read
+    /// on the sign-in path (`None` there), which needs only `attestation`.
+    pub tpm_manufacturer: Option<String>,
 }
 
 /// A primary refresh token, by hash.
@@ -247,8 +250,10 @@ pub struct KeyListing {
     pub alg: String,
     /// Usage.
     pub usage: String,
-    /// Attestation level.
+    /// Attestation level: `tpm` or `software`.
     pub attestation: String,
+    /// The TPM manufacturer when `attestation` is `tpm`.
+    pub tpm_manufacturer: Option<String>,
     /// Creation time.
     pub created_at: i64,
 }
@@ -289,4 +294,10 @@ pub struct Counts {
     pub refresh_tokens: i64,
     /// Live (not revoked) application refresh tokens.
     pub live_refresh_tokens: i64,
+    /// Trusted TPM manufacturer roots and intermediates.
+    pub tpm_roots: i64,
+    /// Pending TPM credential activations.
+    pub tpm_activations: i64,
+    /// Devices with an activated TPM.
+    pub tpm_devices: i64,
 }

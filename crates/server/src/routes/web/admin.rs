@@ -107,18 +107,27 @@ pub async fn page(
             ]
         })
         .collect();
-    let hello: Vec<Vec<String>> = state
-        .storage
-        .list_keys(t, None)
-        .await?
+    let hello: Vec<Vec<String>> = crate::admin::key_reports(state.storage.as_ref(), t, None)
+        .await
+        .map_err(ApiError::from)?
         .into_iter()
-        .map(|k| {
+        .map(|r| {
+            let k = r.key;
+            let attestation = match &k.tpm_manufacturer {
+                Some(m) => format!("{} ({})", esc(&k.attestation), esc(m)),
+                None => esc(&k.attestation),
+            };
+            let attestation = if r.flagged_software {
+                format!("{attestation} <strong>software key; the policy requires a security device</strong>")
+            } else {
+                attestation
+            };
             vec![
                 format!("<code>{}</code>", esc(&k.key_id)),
                 esc(&k.upn),
                 format!("<code>{}</code>", esc(&k.device_id)),
                 esc(&k.alg),
-                esc(&k.attestation),
+                attestation,
                 action(&csrf, "/admin/keys/delete", "key_id", &k.key_id, "Delete"),
             ]
         })

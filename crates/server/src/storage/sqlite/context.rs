@@ -95,6 +95,7 @@ fn key(row: &Row<'_>, at: usize) -> rusqlite::Result<Option<KeyCredential>> {
         usage: row.get(at + 5)?,
         attestation: row.get(at + 6)?,
         created_at: row.get(at + 7)?,
+        tpm_manufacturer: None,
     }))
 }
 

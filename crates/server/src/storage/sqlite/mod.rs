@@ -21,6 +21,7 @@ mod direct;
 mod policy;
 mod resources;
 mod signin_batch;
+mod tpm;
 mod tx;
 
 use tx::{conflict_if_duplicate, consume_nonce, disable_device_tx, insert_audit, insert_prt};
@@ -30,7 +31,7 @@ const USER_COLUMNS: &str = "id, upn, display_name, password_hash, totp_secret, l
 const DEVICE_COLUMNS: &str = "id, display_name, os, join_type, owner_user_id, joined_with_mfa, \
      public_key_spki, cert_pem, cert_thumbprint, disabled, created_at";
 const KEY_COLUMNS: &str =
-    "key_id, user_id, device_id, alg, public_key, usage, attestation, created_at";
+    "key_id, user_id, device_id, alg, public_key, usage, attestation, created_at, tpm_manufacturer";
 
 /// SQLite's `synchronous` setting on every connection: `FULL`, so that a commit the service
 /// acknowledged (a registration, a sign-in) survives a power cut. In WAL mode `NORMAL` may
@@ -442,7 +443,7 @@ impl Storage for SqliteStorage {
         }
         let inserted = sqlx::query(&format!(
             "INSERT INTO key_credentials (tenant_id, {KEY_COLUMNS}) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"
         ))
         .bind(tenant)
         .bind(&k.key_id)
@@ -453,6 +454,7 @@ impl Storage for SqliteStorage {
         .bind(&k.usage)
         .bind(&k.attestation)
         .bind(k.created_at)
+        .bind(&k.tpm_manufacturer)
         .execute(&mut *tx)
         .await;
         conflict_if_duplicate(inserted, || format!("key {}", k.key_id))?;
@@ -469,7 +471,7 @@ impl Storage for SqliteStorage {
 
     async fn list_keys(&self, tenant: &str, upn: Option<&str>) -> StorageResult<Vec<KeyListing>> {
         Ok(sqlx::query_as::<_, KeyListing>(
-            "SELECT k.key_id, u.upn, k.device_id, k.alg, k.usage, k.attestation, k.created_at \
+            "SELECT k.key_id, u.upn, k.device_id, k.alg, k.usage, k.attestation, k.tpm_manufacturer, k.created_at \
              FROM key_credentials k JOIN users u ON u.tenant_id = k.tenant_id AND u.id = k.user_id \
              WHERE k.tenant_id = $1 AND ($2 IS NULL OR u.upn = $2) ORDER BY k.created_at, k.key_id",
         )
@@ -620,6 +622,9 @@ impl Storage for SqliteStorage {
             ("audit", &mut out.audit),
             ("resources", &mut out.resources),
             ("oidc_refresh_tokens", &mut out.refresh_tokens),
+            ("tpm_roots", &mut out.tpm_roots),
+            ("tpm_activations", &mut out.tpm_activations),
+            ("tpm_devices", &mut out.tpm_devices),
         ] {
             *slot = sqlx::query_scalar(&format!(
                 "SELECT COUNT(*) FROM {table} WHERE tenant_id = $1"

@@ -1,0 +1,69 @@
+//! `latchkeyd tpm-roots add|list|remove` and the attestation columns of `key list`, with
+//! the real binary.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
+
+use std::path::Path;
+use std::process::Command;
+
+const BIN: &str = env!("CARGO_BIN_EXE_latchkeyd");
+
+fn run(data: &Path, args: &[&str]) -> (i32, String, String) {
+    let out = Command::new(BIN)
+        .args(args)
+        .arg("--data-dir")
+        .arg(data)
+        .output()
+        .unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn tpm_roots_add_list_remove_and_key_list_columns() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let (code, out, err) = run(&data, &["tpm-roots", "list", "--json"]);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(
+        serde_json::from_str::<serde_json::Value>(&out).unwrap(),
+        serde_json::json!([])
+    );
+
+    // The tenant CA stands in for a manufacturer root (any CA certificate).
+    let ca = data.join("ca.pem");
+    let (code, out, err) = run(&data, &["tpm-roots", "add", ca.to_str().unwrap()]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.starts_with("added TPM root "), "{out}");
+    let (code, out, _) = run(&data, &["tpm-roots", "list", "--json"]);
+    assert_eq!(code, 0);
+    let roots: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(roots.as_array().unwrap().len(), 1);
+    assert_eq!(roots[0]["intermediate"], false);
+    let fingerprint = roots[0]["fingerprint"].as_str().unwrap().to_owned();
+    // The same again is a conflict; a file that is no certificate is refused.
+    let (code, _, err) = run(&data, &["tpm-roots", "add", ca.to_str().unwrap()]);
+    assert_eq!(code, 1, "{err}");
+    assert!(err.contains("LK-REQ-003"), "{err}");
+    let junk = dir.path().join("junk.pem");
+    std::fs::write(&junk, b"not a certificate").unwrap();
+    let (code, _, err) = run(&data, &["tpm-roots", "add", junk.to_str().unwrap()]);
+    assert_eq!(code, 1);
+    assert!(err.contains("LK-REQ-003"), "{err}");
+
+    let (code, out, err) = run(&data, &["tpm-roots", "remove", &fingerprint]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains(&fingerprint));
+    let (code, _, err) = run(&data, &["tpm-roots", "remove", &fingerprint]);
+    assert_eq!(code, 1);
+    assert!(err.contains("LK-HWK-015"), "{err}");
+
+    let (code, out, err) = run(&data, &["key", "list"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        out.contains("ATTESTATION") && out.contains("POLICY"),
+        "{out}"
+    );
+}

@@ -1,0 +1,211 @@
+//! [`TpmStorage`] on SQLite (portable SQL).
+
+use async_trait::async_trait;
+
+use super::tx::{conflict_if_duplicate, consume_nonce, insert_audit};
+use super::SqliteStorage;
+use crate::storage::tpm::{DeviceTpm, FinishOutcome, PendingActivation, TpmRoot, TpmStorage};
+use crate::storage::{AuditRecord, ConsumedNonce, StorageResult};
+
+const IDENTITY: &str = "device_id, aik_public, aik_name, ek_public_hash, manufacturer, model, \
+     version, family, root_subject";
+
+#[async_trait]
+impl TpmStorage for SqliteStorage {
+    async fn add_tpm_root(
+        &self,
+        tenant: &str,
+        r: &TpmRoot,
+        audit: &AuditRecord,
+    ) -> StorageResult<()> {
+        let (mut tx, _gate) = self.write().await?;
+        conflict_if_duplicate(
+            sqlx::query(
+                "INSERT INTO tpm_roots (tenant_id, fingerprint, der, subject, intermediate, \
+                 not_after, added_at) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+            )
+            .bind(tenant)
+            .bind(&r.fingerprint)
+            .bind(&r.der)
+            .bind(&r.subject)
+            .bind(r.intermediate)
+            .bind(r.not_after)
+            .bind(r.added_at)
+            .execute(&mut *tx)
+            .await,
+            || format!("TPM root {}", r.fingerprint),
+        )?;
+        insert_audit(&mut tx, tenant, audit).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn list_tpm_roots(&self, tenant: &str) -> StorageResult<Vec<TpmRoot>> {
+        Ok(sqlx::query_as::<_, TpmRoot>(
+            "SELECT fingerprint, der, subject, intermediate, not_after, added_at FROM tpm_roots \
+             WHERE tenant_id = $1 ORDER BY added_at, fingerprint",
+        )
+        .bind(tenant)
+        .fetch_all(&self.pool)
+        .await?)
+    }
+
+    async fn remove_tpm_root(
+        &self,
+        tenant: &str,
+        fingerprint: &str,
+        audit: &AuditRecord,
+    ) -> StorageResult<bool> {
+        let (mut tx, _gate) = self.write().await?;
+        let gone = sqlx::query("DELETE FROM tpm_roots WHERE tenant_id = $1 AND fingerprint = $2")
+            .bind(tenant)
+            .bind(fingerprint)
+            .execute(&mut *tx)
+            .await?;
+        if gone.rows_affected() != 1 {
+            return Ok(false);
+        }
+        insert_audit(&mut tx, tenant, audit).await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    async fn begin_tpm_activation(
+        &self,
+        tenant: &str,
+        nonce: &ConsumedNonce,
+        p: &PendingActivation,
+        audit: &AuditRecord,
+    ) -> StorageResult<()> {
+        let (mut tx, _gate) = self.write().await?;
+        consume_nonce(&mut tx, tenant, nonce).await?;
+        let i = &p.identity;
+        sqlx::query("DELETE FROM tpm_activations WHERE tenant_id = $1 AND device_id = $2")
+            .bind(tenant)
+            .bind(&i.device_id)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query(&format!(
+            "INSERT INTO tpm_activations (tenant_id, id, secret_hash, expires_at, {IDENTITY}) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)"
+        ))
+        .bind(tenant)
+        .bind(&p.id)
+        .bind(&p.secret_hash)
+        .bind(p.expires_at)
+        .bind(&i.device_id)
+        .bind(&i.aik_public)
+        .bind(&i.aik_name)
+        .bind(&i.ek_public_hash)
+        .bind(&i.manufacturer)
+        .bind(&i.model)
+        .bind(&i.version)
+        .bind(&i.family)
+        .bind(&i.root_subject)
+        .execute(&mut *tx)
+        .await?;
+        insert_audit(&mut tx, tenant, audit).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn tpm_activation(
+        &self,
+        tenant: &str,
+        device_id: &str,
+        id: &str,
+    ) -> StorageResult<Option<PendingActivation>> {
+        Ok(sqlx::query_as::<_, PendingActivation>(&format!(
+            "SELECT id, secret_hash, expires_at, {IDENTITY} FROM tpm_activations \
+             WHERE tenant_id = $1 AND device_id = $2 AND id = $3"
+        ))
+        .bind(tenant)
+        .bind(device_id)
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await?)
+    }
+
+    async fn finish_tpm_activation(
+        &self,
+        tenant: &str,
+        nonce: &ConsumedNonce,
+        id: &str,
+        t: &DeviceTpm,
+        audit: &AuditRecord,
+    ) -> StorageResult<FinishOutcome> {
+        let i = &t.identity;
+        let (mut tx, _gate) = self.write().await?;
+        // Dropping the transaction on an early return rolls everything back.
+        let gone = sqlx::query(
+            "DELETE FROM tpm_activations WHERE tenant_id = $1 AND id = $2 AND device_id = $3",
+        )
+        .bind(tenant)
+        .bind(id)
+        .bind(&i.device_id)
+        .execute(&mut *tx)
+        .await?;
+        if gone.rows_affected() != 1 {
+            return Ok(FinishOutcome::AlreadyUsed);
+        }
+        let other: Option<String> = sqlx::query_scalar(
+            "SELECT device_id FROM tpm_devices WHERE tenant_id = $1 AND aik_name = $2 \
+             AND device_id <> $3",
+        )
+        .bind(tenant)
+        .bind(&i.aik_name)
+        .bind(&i.device_id)
+        .fetch_optional(&mut *tx)
+        .await?;
+        if other.is_some() {
+            return Ok(FinishOutcome::AikOfAnotherDevice);
+        }
+        consume_nonce(&mut tx, tenant, nonce).await?;
+        sqlx::query("DELETE FROM tpm_devices WHERE tenant_id = $1 AND device_id = $2")
+            .bind(tenant)
+            .bind(&i.device_id)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query(&format!(
+            "INSERT INTO tpm_devices (tenant_id, activated_at, {IDENTITY}) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"
+        ))
+        .bind(tenant)
+        .bind(t.activated_at)
+        .bind(&i.device_id)
+        .bind(&i.aik_public)
+        .bind(&i.aik_name)
+        .bind(&i.ek_public_hash)
+        .bind(&i.manufacturer)
+        .bind(&i.model)
+        .bind(&i.version)
+        .bind(&i.family)
+        .bind(&i.root_subject)
+        .execute(&mut *tx)
+        .await?;
+        insert_audit(&mut tx, tenant, audit).await?;
+        tx.commit().await?;
+        Ok(FinishOutcome::Activated)
+    }
+
+    async fn device_tpm(&self, tenant: &str, device_id: &str) -> StorageResult<Option<DeviceTpm>> {
+        Ok(sqlx::query_as::<_, DeviceTpm>(&format!(
+            "SELECT activated_at, {IDENTITY} FROM tpm_devices \
+             WHERE tenant_id = $1 AND device_id = $2"
+        ))
+        .bind(tenant)
+        .bind(device_id)
+        .fetch_optional(&self.pool)
+        .await?)
+    }
+
+    async fn device_of_aik(&self, tenant: &str, aik_name: &str) -> StorageResult<Option<String>> {
+        Ok(sqlx::query_scalar(
+            "SELECT device_id FROM tpm_devices WHERE tenant_id = $1 AND aik_name = $2",
+        )
+        .bind(tenant)
+        .bind(aik_name)
+        .fetch_optional(&self.pool)
+        .await?)
+    }
+}
