@@ -11,10 +11,12 @@ use crate::error::AgentError;
 use crate::events;
 use crate::policy_store::{self, PolicyInForce};
 use crate::prereq;
-use crate::provider::{KeyProvider, SoftwareProvider};
+use crate::provider::{KeyProvider, SoftwareProvider, StoredKey};
+use crate::provider_choice::ProviderChoice;
 use crate::records::{user_file, DeviceRecord, SsoRecord};
 use crate::status::{self, StatusReport};
 use crate::store::StateDir;
+use crate::tpm_container::{TpmContainer, TPM_HELLO_DIR};
 
 /// The agent's handle on the device.
 pub struct Agent {
@@ -22,6 +24,7 @@ pub struct Agent {
     pub(crate) clock: Box<dyn Clock>,
     pub(crate) remote_session: bool,
     pub(crate) provider: Box<dyn KeyProvider>,
+    pub(crate) provider_reason: String,
     pub(crate) machine: MachineBinding,
 }
 
@@ -39,6 +42,7 @@ impl Agent {
             clock,
             remote_session,
             provider: Box::new(SoftwareProvider::default()),
+            provider_reason: "the default software provider (no provider was chosen)".to_owned(),
             machine: MachineBinding::system(),
         }
     }
@@ -73,6 +77,46 @@ impl Agent {
     pub fn with_provider(mut self, provider: Box<dyn KeyProvider>) -> Self {
         self.provider = provider;
         self
+    }
+
+    /// Uses the provider [`crate::provider_choice::choose`] chose, remembering why.
+    pub fn with_choice(mut self, choice: ProviderChoice) -> Self {
+        self.provider = choice.provider;
+        self.provider_reason = choice.reason;
+        self
+    }
+
+    /// Why the key provider in use was chosen.
+    pub fn provider_reason(&self) -> &str {
+        &self.provider_reason
+    }
+
+    /// Records the key provider in use and why in the event log (event
+    /// [`events::id::KEY_PROVIDER`]).
+    pub(crate) fn record_provider(&self, upn: &str) -> Result<(), AgentError> {
+        events::record(
+            &self.state,
+            events::Event {
+                id: events::id::KEY_PROVIDER,
+                time: self.now(),
+                level: "Information".to_owned(),
+                message: format!("Key provider: {}", self.provider.name()),
+                data: vec![
+                    ("UPN".to_owned(), upn.to_owned()),
+                    ("KeyProvider".to_owned(), self.provider.name().to_owned()),
+                    (
+                        "TpmProtected".to_owned(),
+                        if self.provider.tpm_protected() {
+                            "YES"
+                        } else {
+                            "NO"
+                        }
+                        .to_owned(),
+                    ),
+                    ("Reason".to_owned(), self.provider_reason.clone()),
+                ],
+            },
+        )
     }
 
     /// The key provider.
@@ -116,6 +160,52 @@ impl Agent {
 
     pub(crate) fn save_container(&self, c: &Container) -> Result<(), AgentError> {
         self.state.write_json(&user_file(HELLO_DIR, &c.upn), c)
+    }
+
+    /// The user's TPM Hello container, if any, validated.
+    pub fn tpm_container(&self, upn: &str) -> Result<Option<TpmContainer>, AgentError> {
+        let name = user_file(TPM_HELLO_DIR, upn);
+        let container: Option<TpmContainer> = self.state.read_json(&name)?;
+        if let Some(c) = &container {
+            c.validate(&self.state.path(&name).display().to_string())?;
+        }
+        Ok(container)
+    }
+
+    /// The user's Hello key, whichever provider made it (a TPM key first).
+    pub fn stored_key(&self, upn: &str) -> Result<Option<StoredKey>, AgentError> {
+        if let Some(c) = self.tpm_container(upn)? {
+            return Ok(Some(StoredKey::Tpm(c)));
+        }
+        Ok(self.container(upn)?.map(StoredKey::Software))
+    }
+
+    /// Stores `key` (atomically) and then removes the user's key of the other provider,
+    /// if any (a new key replaces the old one).
+    pub(crate) fn save_stored(&self, key: &StoredKey) -> Result<(), AgentError> {
+        match key {
+            StoredKey::Software(c) => {
+                self.save_container(c)?;
+                self.state.remove(&user_file(TPM_HELLO_DIR, &c.upn))
+            }
+            StoredKey::Tpm(c) => {
+                self.state
+                    .write_json(&user_file(TPM_HELLO_DIR, &c.upn), c)?;
+                self.state.remove(&user_file(HELLO_DIR, &c.upn))
+            }
+        }
+    }
+
+    /// Before a PIN is asked for: fails when `upn`'s key cannot be tried now (the TPM is in
+    /// dictionary-attack lockout, or the software container's delay runs), saying how long
+    /// to wait; fails too when the user has no key.
+    pub fn check_pin_lockout(&self, upn: &str) -> Result<(), AgentError> {
+        let key = self
+            .stored_key(upn)?
+            .ok_or_else(|| AgentError::NotProvisioned {
+                upn: upn.to_owned(),
+            })?;
+        self.provider.check_lockout(&key, self.now())
     }
 
     /// The user's primary refresh token, if any.
@@ -173,8 +263,8 @@ impl Agent {
             Some(u) => Some(u.to_owned()),
             None => device.as_ref().map(|d| d.owner_upn.clone()),
         };
-        let container = match &user {
-            Some(u) => self.container(u)?,
+        let stored = match &user {
+            Some(u) => self.stored_key(u)?,
             None => None,
         };
         let sso = match &user {
@@ -184,13 +274,19 @@ impl Agent {
         let decision = self.prerequisites_for(user.as_deref())?;
         let policy = self.policy_in_force(user.as_deref())?;
         let device_key = device.as_ref().map(|d| d.key(&self.machine));
+        let tpm = self.provider.tpm_report();
         Ok(status::report(
             self.provider.name(),
             &status::Observed {
+                provider: status::ProviderFacts {
+                    tpm_protected: self.provider.tpm_protected(),
+                    reason: &self.provider_reason,
+                    tpm: &tpm,
+                },
                 device: device.as_ref(),
                 device_key: device_key.as_ref(),
                 upn: user.as_deref(),
-                container: container.as_ref(),
+                stored: stored.as_ref(),
                 sso: sso.as_ref(),
                 decision: &decision,
                 policy: &policy,

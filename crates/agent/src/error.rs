@@ -162,6 +162,64 @@ pub enum AgentError {
         /// Why.
         reason: String,
     },
+    /// The TPM failed (any error other than the ones below); the TPM's own code follows.
+    #[error("LK-AGENT-015: TPM error: {0}")]
+    Tpm(latchkey_tpm::TpmError),
+    /// The TPM refused the PIN; the TPM counted the failure (its dictionary-attack
+    /// protection is the authority, not a counter in a file).
+    #[error("LK-AGENT-016: the PIN is incorrect; the TPM counted the failure ({})", tries_words(*.tries_left))]
+    TpmWrongPin {
+        /// Tries the TPM allows before it locks out, when it could be read.
+        tries_left: Option<u32>,
+    },
+    /// The TPM is in dictionary-attack lockout: no PIN is asked for or tried.
+    #[error("LK-AGENT-017: the TPM is locked out after too many incorrect PINs ({counter} of {max_tries} failures counted); {wait}; no PIN was asked for or tried")]
+    TpmLockedOut {
+        /// The TPM's failure counter.
+        counter: u32,
+        /// The TPM's maximum.
+        max_tries: u32,
+        /// How long to wait, in words.
+        wait: String,
+    },
+    /// The stored Hello key was made by another TPM (or the state directory was copied to
+    /// another machine): this TPM cannot load it.
+    #[error("LK-AGENT-018: the Hello key of {upn} was made by another TPM and cannot be used with the TPM at {tcti} ({detail}); run `latchkey hello setup` on this device to make a new key")]
+    TpmKeyNotHere {
+        /// The user.
+        upn: String,
+        /// The TPM in use.
+        tcti: String,
+        /// What the TPM said.
+        detail: String,
+    },
+    /// `--key-provider tpm` was asked for and no usable TPM 2.0 answered.
+    #[error("LK-AGENT-019: the TPM key provider was requested but no usable TPM 2.0 was found: {reason}")]
+    TpmUnavailable {
+        /// What the probe found.
+        reason: String,
+    },
+    /// The user's Hello key was made by another key provider than the one in use.
+    #[error("LK-AGENT-020: the Hello key of {upn} was made by the {stored} provider, but this command uses the {active} provider; pass `--key-provider {hint}` (or run `latchkey hello setup` again)")]
+    ProviderMismatch {
+        /// The user.
+        upn: String,
+        /// The provider that made the key.
+        stored: String,
+        /// The provider in use.
+        active: String,
+        /// The `--key-provider` value that would use the stored key.
+        hint: &'static str,
+    },
+    /// A TPM Hello container cannot be used (bad encoding, unknown version, a public area
+    /// that does not match its key id).
+    #[error("LK-STATE-009: the TPM Hello container {path} is damaged: {reason}; run `latchkey hello setup` to make a new key")]
+    TpmContainerDamaged {
+        /// The file.
+        path: String,
+        /// What is wrong.
+        reason: String,
+    },
     /// The wrong PIN was entered.
     #[error("LK-PIN-001: the PIN is incorrect ({remaining} tries left before a lockout)")]
     WrongPin {
@@ -234,6 +292,13 @@ impl AgentError {
             AgentError::UnknownVersion { .. } => "LK-STATE-006",
             AgentError::ContainerDamaged { .. } => "LK-STATE-007",
             AgentError::DeviceKeySealed { .. } => "LK-STATE-008",
+            AgentError::Tpm(_) => "LK-AGENT-015",
+            AgentError::TpmWrongPin { .. } => "LK-AGENT-016",
+            AgentError::TpmLockedOut { .. } => "LK-AGENT-017",
+            AgentError::TpmKeyNotHere { .. } => "LK-AGENT-018",
+            AgentError::TpmUnavailable { .. } => "LK-AGENT-019",
+            AgentError::ProviderMismatch { .. } => "LK-AGENT-020",
+            AgentError::TpmContainerDamaged { .. } => "LK-STATE-009",
             AgentError::WrongPin { .. } => "LK-PIN-001",
             AgentError::PinLocked { .. } => "LK-PIN-002",
             AgentError::PinPolicy(_) => "LK-PIN-003",
@@ -250,5 +315,12 @@ impl AgentError {
             path: path.display().to_string(),
             source,
         }
+    }
+}
+
+fn tries_words(tries_left: Option<u32>) -> String {
+    match tries_left {
+        Some(n) => format!("{n} tries left before the TPM locks out"),
+        None => "the TPM's remaining tries could not be read".to_owned(),
     }
 }

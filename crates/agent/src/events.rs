@@ -18,6 +18,8 @@ pub mod id {
     pub const PREREQUISITES_PASSED: u32 = 358;
     /// Provisioning will not launch (a yes/no per check).
     pub const WILL_NOT_LAUNCH: u32 = 360;
+    /// The key provider in use and why it was chosen (Latchkey's own event).
+    pub const KEY_PROVIDER: u32 = 370;
 }
 
 /// One event.

@@ -8,7 +8,9 @@
 //!   before) and the user's RSA Hello key.
 //! - [`device_seal`]: the device key at rest, sealed to the machine identity.
 //! - [`container`]: the Hello key wrapped under the PIN (AES-256-GCM, Argon2id) with the
-//!   wrong-PIN lockout; [`provider`]: the key-provider interface (software now, TPM later).
+//!   wrong-PIN lockout; [`provider`]: the key-provider interface; [`tpm_provider`] and
+//!   [`tpm_container`]: Hello keys made and used in a TPM 2.0; [`provider_choice`]:
+//!   `--key-provider tpm|software|auto`.
 //! - [`pool`]: removal of the plaintext key pool of earlier versions (no pool is kept).
 //! - `rsa_sign`: RSA signing through `ring` (constant time).
 //! - [`policy_sync`]: the policy session with the service; [`policy_store`]: the policy in
@@ -39,15 +41,20 @@ pub mod policy_view;
 pub mod pool;
 pub mod prereq;
 pub mod provider;
+pub mod provider_choice;
 pub mod records;
 mod rsa_sign;
 pub mod status;
 pub mod store;
+pub mod tpm_container;
+pub mod tpm_provider;
 pub mod trust;
 
 pub use agent::{Agent, HELLO_DIR, SSO_DIR};
 pub use error::AgentError;
+/// The device TPM crate, re-exported for the CLI and tests (TCTI strings, TPM errors).
+pub use latchkey_tpm as tpm;
 pub use ops_join::JoinOptions;
-pub use ops_pin::{check_expiry, PinChanged};
+pub use ops_pin::{check_expiry, check_expiry_at, PinChanged};
 pub use ops_setup::{check_pin, owner_stands_in, Credentials, Provisioned};
 pub use ops_signin::{SignedIn, RENEW_MARGIN_SECS};

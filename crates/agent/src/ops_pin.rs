@@ -7,6 +7,7 @@ use crate::container::Container;
 use crate::error::AgentError;
 use crate::ops_setup::check_pin;
 use crate::pin_history::PinHistory;
+use crate::provider::StoredKey;
 use crate::records::DeviceRecord;
 use crate::status::rfc3339;
 
@@ -26,12 +27,22 @@ pub fn check_expiry(
     policy: &EffectivePolicy,
     now: i64,
 ) -> Result<(), AgentError> {
+    check_expiry_at(&container.upn, container.pin_set_at, policy, now)
+}
+
+/// [`check_expiry`] for `upn`'s PIN set at `pin_set_at` (any provider).
+pub fn check_expiry_at(
+    upn: &str,
+    pin_set_at: i64,
+    policy: &EffectivePolicy,
+    now: i64,
+) -> Result<(), AgentError> {
     let rules = &policy.pin;
     match rules.max_age_seconds() {
-        Some(age) if rules.is_expired(container.pin_set_at, now) => Err(AgentError::PinExpired {
-            upn: container.upn.clone(),
+        Some(age) if rules.is_expired(pin_set_at, now) => Err(AgentError::PinExpired {
+            upn: upn.to_owned(),
             days: rules.expiration_days.value,
-            expired_on: rfc3339(container.pin_set_at.saturating_add(age)),
+            expired_on: rfc3339(pin_set_at.saturating_add(age)),
         }),
         _ => Ok(()),
     }
@@ -49,33 +60,40 @@ impl Agent {
         new_pin: &str,
     ) -> Result<PinChanged, AgentError> {
         DeviceRecord::require(&self.state)?;
-        let mut container = self
-            .container(upn)?
+        let mut stored = self
+            .stored_key(upn)?
             .ok_or_else(|| AgentError::NotProvisioned {
                 upn: upn.to_owned(),
             })?;
         let policy = self.policy_for(Some(upn))?;
         check_pin(new_pin, &policy)?;
-        let before = container.lockout;
-        let unlocked = self.provider.unlock(&mut container, old_pin, self.now());
-        if container.lockout != before {
-            self.save_container(&container)?;
+        let before = stored.clone();
+        let unlocked = self.provider.unlock(&mut stored, old_pin, self.now());
+        if stored != before {
+            self.save_stored(&stored)?;
         }
         unlocked?;
         let history_depth = policy.pin.history.value;
         let mut history = PinHistory::load(&self.state, upn)?;
         history.check(history_depth, old_pin, new_pin)?;
-        let key_id = container.key_id.clone();
+        let key_id = stored.key_id().to_owned();
         self.provider
-            .change_pin(&mut container, old_pin, new_pin, self.now())?;
-        if container.key_id != key_id {
+            .change_pin(&mut stored, old_pin, new_pin, self.now())?;
+        if stored.key_id() != key_id {
             return Err(AgentError::Crypto(
                 "the key provider changed the key during a PIN change".to_owned(),
             ));
         }
-        self.save_container(&container)?;
+        // The new form replaces the old one atomically (written to a temporary file and
+        // renamed): for a TPM key the old blob, which still opens with the old PIN on
+        // this TPM, is no longer in the state directory.
+        self.save_stored(&stored)?;
+        let kdf = match &stored {
+            StoredKey::Software(c) => c.kdf,
+            StoredKey::Tpm(_) => self.provider.history_kdf(),
+        };
         history.upn = upn.to_owned();
-        history.retire(history_depth, old_pin, container.kdf, self.now())?;
+        history.retire(history_depth, old_pin, kdf, self.now())?;
         history.save(&self.state)?;
         Ok(PinChanged {
             upn: upn.to_owned(),

@@ -12,9 +12,9 @@ use crate::agent::Agent;
 use crate::client::ServiceClient;
 use crate::error::AgentError;
 use crate::events::{self, Event};
-use crate::hello_key::HelloKey;
 use crate::pin_history::PinHistory;
 use crate::prereq;
+use crate::provider::StoredKey;
 use crate::records::DeviceRecord;
 
 /// A password and, for a multi-factor sign-in, a one-time code (`Debug` shows neither).
@@ -78,7 +78,7 @@ impl Agent {
         let device = DeviceRecord::require(&self.state)?;
         // A container that cannot be read (damaged, say) may still stand for a registered
         // key: setting up again replaces it, which needs the full MFA.
-        let has_key = self.container(upn).map_or(true, |c| c.is_some());
+        let has_key = self.stored_key(upn).map_or(true, |c| c.is_some());
         Ok(!owner_stands_in(&device, upn) || has_key)
     }
 
@@ -138,14 +138,12 @@ impl Agent {
                 otp: credentials.otp.clone(),
             })?
             .token;
-        // The software provider keeps no pool on disk (an unwrapped key in a file is what
-        // a copy of the state directory would take): the key is made now, in memory.
-        progress("Generating an RSA-2048 Hello key (this takes a moment)...");
-        let key = HelloKey::generate()?;
+        self.record_provider(upn)?;
+        // The provider makes the key (in memory for software, in the TPM for the TPM
+        // provider) and its stored form together, so that once the service has the key
+        // nothing slow or fallible stands between it and the stored form being written.
+        let (mut stored, key) = self.provider.create(upn, pin, self.now(), progress)?;
         let key_id = key.key_id();
-        // Seal before registering, so that once the service has the key nothing slow or
-        // fallible stands between it and the container being stored.
-        let container = self.provider.seal(upn, &key, pin, self.now())?;
         let nonce = client.nonce(Purpose::RegisterKey)?;
         let fields = [
             device.tenant_id.as_str(),
@@ -175,7 +173,10 @@ impl Agent {
                 reason: format!("registered key id {} is not {key_id}", response.key_id),
             });
         }
-        self.save_container(&container)?;
+        if let StoredKey::Tpm(c) = &mut stored {
+            c.attestation = Some(response.attestation.clone());
+        }
+        self.save_stored(&stored)?;
         // A new key starts a new PIN history: history is not kept through a reset.
         PinHistory::forget(&self.state, upn)?;
         events::record(

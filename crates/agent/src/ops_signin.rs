@@ -6,7 +6,7 @@ use latchkey_proto::proof::{prt_binding, Purpose};
 use crate::agent::Agent;
 use crate::client::ServiceClient;
 use crate::error::AgentError;
-use crate::ops_pin::check_expiry;
+use crate::ops_pin::check_expiry_at;
 use crate::policy_sync::PolicyRefresh;
 use crate::records::{DeviceRecord, SsoRecord};
 
@@ -28,32 +28,38 @@ impl Agent {
     /// token. A wrong PIN is counted before the service is contacted.
     pub fn signin(&self, upn: &str, pin: &str) -> Result<SignedIn, AgentError> {
         let device = DeviceRecord::require(&self.state)?;
-        let mut container = self
-            .container(upn)?
+        let mut stored = self
+            .stored_key(upn)?
             .ok_or_else(|| AgentError::NotProvisioned {
                 upn: upn.to_owned(),
             })?;
-        let before = (container.lockout, container.version);
-        let unlocked = self.provider.unlock(&mut container, pin, self.now());
-        // A changed counter, or a version 1 container upgraded by the right PIN.
-        if (container.lockout, container.version) != before {
-            self.save_container(&container)?;
+        let before = stored.clone();
+        let unlocked = self.provider.unlock(&mut stored, pin, self.now());
+        // A changed counter, or a version 1 container upgraded by the right PIN (the TPM
+        // provider changes nothing on disk: the TPM counts).
+        if stored != before {
+            self.save_stored(&stored)?;
         }
         let hello = unlocked?;
         let policy = self.refresh_policy(upn);
-        check_expiry(&container, &self.policy_for(Some(upn))?, self.now())?;
+        check_expiry_at(
+            upn,
+            stored.pin_set_at(),
+            &self.policy_for(Some(upn))?,
+            self.now(),
+        )?;
         let client = ServiceClient::new(&device.server_url, &device.ca_pem)?;
         let nonce = client.nonce(Purpose::SignIn)?;
         let fields = [
             device.tenant_id.as_str(),
             device.device_id.as_str(),
             upn,
-            container.key_id.as_str(),
+            stored.key_id(),
         ];
         let response = client.signin(&SignInRequest {
             upn: upn.to_owned(),
             device_id: device.device_id.clone(),
-            key_id: container.key_id.clone(),
+            key_id: stored.key_id().to_owned(),
             nonce: nonce.clone(),
             assertion: hello.prove(Purpose::SignIn, &nonce, &fields)?,
             device_signature: self

@@ -3,12 +3,13 @@
 use latchkey_policy::provision::ProvisioningDecision;
 use serde::Serialize;
 
-use crate::container::Container;
 use crate::device_key::DeviceKey;
 use crate::error::AgentError;
 use crate::policy_store::PolicyInForce;
 use crate::prereq;
+use crate::provider::{StoredKey, TpmReport};
 use crate::records::{DeviceRecord, SsoRecord};
+use crate::tpm_provider::lockout_wait;
 
 /// The name of the software key provider, as `status` shows it.
 pub const SOFTWARE_PROVIDER: &str = "Latchkey Software Key Storage Provider";
@@ -40,8 +41,34 @@ pub struct DeviceState {
     pub device_key_protection: Option<String>,
     /// The key provider.
     pub key_provider: String,
+    /// Why that provider is in use.
+    pub key_provider_reason: String,
     /// The limit of the software provider.
     pub key_provider_warning: Option<String>,
+    /// Whether Hello keys are bound to a TPM.
+    pub tpm_protected: bool,
+    /// The TPM's manufacturer (vendor ID and vendor string).
+    pub tpm_manufacturer: Option<String>,
+    /// The TPM's firmware version.
+    pub tpm_firmware: Option<String>,
+    /// The TPM specification version ("2.0, level 0, revision 1.64").
+    pub tpm_spec_version: Option<String>,
+    /// The TPM's dictionary-attack state.
+    pub tpm_lockout: Option<TpmLockout>,
+}
+
+/// The TPM's dictionary-attack (lockout) state as `status` shows it.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct TpmLockout {
+    /// Failures counted by the TPM now.
+    pub counter: u32,
+    /// Failures at which the TPM locks out.
+    pub max_tries: u32,
+    /// Whether it is in lockout.
+    pub in_lockout: bool,
+    /// The wait, in words, or why the state could not be read.
+    pub wait: String,
 }
 
 /// User State.
@@ -56,8 +83,13 @@ pub struct UserState {
     pub ngc_key_id: Option<String>,
     /// Whether the PIN can be reset (PIN recovery is not offered yet).
     pub can_reset: bool,
-    /// Wrong PINs since the last right one.
+    /// Wrong PINs since the last right one (software keys; for a TPM key the TPM's
+    /// counter, `TpmLockout`, is the authority).
     pub pin_failures: u32,
+    /// The provider that made the user's key.
+    pub ngc_key_provider: Option<String>,
+    /// The key's attestation as the service recorded it at registration.
+    pub ngc_key_attestation: Option<String>,
     /// When tries are accepted again, if locked.
     pub pin_locked_until: Option<i64>,
     /// When the PIN expires under the policy in force (RFC 3339), `None`: never.
@@ -124,17 +156,30 @@ pub struct StatusReport {
     pub policy: PolicyState,
 }
 
+/// What the key provider says about itself.
+#[derive(Debug, Clone, Copy)]
+pub struct ProviderFacts<'a> {
+    /// Whether its keys are bound to a TPM.
+    pub tpm_protected: bool,
+    /// Why it was chosen.
+    pub reason: &'a str,
+    /// The TPM, when there is one.
+    pub tpm: &'a TpmReport,
+}
+
 /// What the device holds that the report is built from.
 #[derive(Debug, Clone, Copy)]
 pub struct Observed<'a> {
+    /// The key provider.
+    pub provider: ProviderFacts<'a>,
     /// The join, if any.
     pub device: Option<&'a DeviceRecord>,
     /// The device key as it could (or could not) be loaded.
     pub device_key: Option<&'a Result<DeviceKey, AgentError>>,
     /// The user shown.
     pub upn: Option<&'a str>,
-    /// Their Hello container.
-    pub container: Option<&'a Container>,
+    /// Their Hello key.
+    pub stored: Option<&'a StoredKey>,
     /// Their primary refresh token.
     pub sso: Option<&'a SsoRecord>,
     /// The prerequisite check.
@@ -157,15 +202,21 @@ pub fn rfc3339(ts: i64) -> String {
 /// Builds the report from what is on the device.
 pub fn report(provider: &str, o: &Observed<'_>, now: i64) -> StatusReport {
     let Observed {
+        provider: facts,
         device,
         device_key,
         upn,
-        container,
+        stored,
         sso,
         decision,
         policy,
     } = *o;
     let pin_rules = policy.policy().pin;
+    let container = match stored {
+        Some(StoredKey::Software(c)) => Some(c),
+        _ => None,
+    };
+    let info = facts.tpm.info.as_ref();
     let thumbprint = device.and_then(|d| d.certificate_thumbprint().ok());
     StatusReport {
         device_state: DeviceState {
@@ -182,21 +233,48 @@ pub fn report(provider: &str, o: &Observed<'_>, now: i64) -> StatusReport {
             }),
             device_key_protection: device.map(|d| d.key_protection().describe()),
             key_provider: provider.to_owned(),
+            key_provider_reason: facts.reason.to_owned(),
             key_provider_warning: (provider == SOFTWARE_PROVIDER)
                 .then(|| SOFTWARE_KEY_WARNING.to_owned()),
+            tpm_protected: facts.tpm_protected,
+            tpm_manufacturer: info.map(|i| format!("{} ({})", i.manufacturer, i.vendor)),
+            tpm_firmware: info.map(|i| i.firmware()),
+            tpm_spec_version: info.map(|i| i.spec_version()),
+            tpm_lockout: facts.tpm.lockout.as_ref().map(|l| match l {
+                Ok(s) => TpmLockout {
+                    counter: s.counter,
+                    max_tries: s.max_tries,
+                    in_lockout: s.in_lockout,
+                    wait: lockout_wait(s),
+                },
+                Err(e) => TpmLockout {
+                    counter: 0,
+                    max_tries: 0,
+                    in_lockout: false,
+                    wait: format!("unreadable: {e}"),
+                },
+            }),
         },
         user_state: UserState {
             user: upn.map(str::to_owned),
-            ngc_set: container.is_some(),
-            ngc_key_id: container.map(|c| c.key_id.clone()),
+            ngc_set: stored.is_some(),
+            ngc_key_id: stored.map(|c| c.key_id().to_owned()),
+            ngc_key_provider: stored.map(|c| c.provider().to_owned()),
+            ngc_key_attestation: stored.map(|c| match c {
+                StoredKey::Tpm(t) => t
+                    .attestation
+                    .clone()
+                    .unwrap_or_else(|| "not recorded".to_owned()),
+                StoredKey::Software(_) => "software".to_owned(),
+            }),
             can_reset: false,
             pin_failures: container.map_or(0, |c| c.lockout.failures),
             pin_locked_until: container
                 .and_then(|c| c.locked_for(now).map(|_| c.lockout.locked_until)),
-            pin_expiry: container.and_then(|c| {
+            pin_expiry: stored.and_then(|c| {
                 pin_rules
                     .max_age_seconds()
-                    .map(|age| rfc3339(c.pin_set_at.saturating_add(age)))
+                    .map(|age| rfc3339(c.pin_set_at().saturating_add(age)))
             }),
         },
         sso_state: SsoState {
@@ -284,6 +362,33 @@ pub fn render(r: &StatusReport) -> String {
                 d.device_key_protection.clone().unwrap_or_else(none),
             ),
             ("KeyProvider", d.key_provider.clone()),
+            ("KeyProviderReason", d.key_provider_reason.clone()),
+            ("TpmProtected", yes_no(d.tpm_protected).to_owned()),
+            (
+                "TpmManufacturer",
+                d.tpm_manufacturer.clone().unwrap_or_else(none),
+            ),
+            ("TpmFirmware", d.tpm_firmware.clone().unwrap_or_else(none)),
+            (
+                "TpmSpecVersion",
+                d.tpm_spec_version.clone().unwrap_or_else(none),
+            ),
+            (
+                "TpmLockout",
+                d.tpm_lockout.as_ref().map_or_else(none, |l| {
+                    format!(
+                        "{} ({} of {} failures; {})",
+                        if l.in_lockout {
+                            "LOCKED OUT"
+                        } else {
+                            "not locked"
+                        },
+                        l.counter,
+                        l.max_tries,
+                        l.wait
+                    )
+                }),
+            ),
         ],
     );
     if let Some(w) = &d.key_provider_warning {
@@ -297,6 +402,14 @@ pub fn render(r: &StatusReport) -> String {
             ("User", u.user.clone().unwrap_or_else(none)),
             ("NgcSet", yes_no(u.ngc_set).to_owned()),
             ("NgcKeyId", u.ngc_key_id.clone().unwrap_or_else(none)),
+            (
+                "NgcKeyProvider",
+                u.ngc_key_provider.clone().unwrap_or_else(none),
+            ),
+            (
+                "NgcKeyAttestation",
+                u.ngc_key_attestation.clone().unwrap_or_else(none),
+            ),
             ("CanReset", yes_no(u.can_reset).to_owned()),
             ("PinFailures", u.pin_failures.to_string()),
             (

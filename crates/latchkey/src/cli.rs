@@ -13,6 +13,14 @@ pub struct Cli {
     /// $XDG_STATE_HOME/latchkey, else ~/.local/state/latchkey].
     #[arg(long, global = true, value_name = "DIR")]
     pub state_dir: Option<PathBuf>,
+    /// The TPM to use, as a TCTI string (`device:/dev/tpmrm0`, `swtpm:host=H,port=P`)
+    /// [default: $LATCHKEY_TPM, else /dev/tpmrm0 when present].
+    #[arg(long, global = true, value_name = "TCTI", env = "LATCHKEY_TPM")]
+    pub tpm: Option<String>,
+    /// Where Hello keys live: `tpm` (fail without a usable TPM 2.0), `software`, or
+    /// `auto` (the TPM when usable, else software).
+    #[arg(long, global = true, value_enum, default_value_t = KeyProviderArg::Auto)]
+    pub key_provider: KeyProviderArg,
     /// What to do.
     #[command(subcommand)]
     pub command: Command,
@@ -51,6 +59,17 @@ pub enum Command {
         #[command(subcommand)]
         command: PoolCommand,
     },
+}
+
+/// `--key-provider`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum KeyProviderArg {
+    /// Keys in the TPM, or fail.
+    Tpm,
+    /// Software keys.
+    Software,
+    /// The TPM when usable, else software.
+    Auto,
 }
 
 /// How the device joins.

@@ -98,6 +98,9 @@ pub fn hello_setup(agent: &Agent, args: SetupArgs) -> Result<()> {
 /// `latchkey signin`.
 pub fn signin(agent: &Agent, args: SigninArgs) -> Result<()> {
     let upn = agent.user_or_owner(args.user.as_deref())?;
+    // A TPM in lockout (or a software container's delay) is reported with the wait before
+    // any PIN is asked for.
+    agent.check_pin_lockout(&upn)?;
     let pin = input::pin(args.pin_stdin)?;
     let done = agent.signin(&upn, &pin)?;
     println!(

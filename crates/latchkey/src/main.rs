@@ -14,10 +14,13 @@ use std::process::ExitCode;
 
 use clap::Parser;
 use latchkey_agent::clock::SystemClock;
+use latchkey_agent::container::KdfParams;
+use latchkey_agent::provider_choice::{self, ProviderMode};
 use latchkey_agent::store::StateDir;
+use latchkey_agent::tpm::Tcti;
 use latchkey_agent::{prereq, Agent, AgentError};
 
-use cli::{Cli, Command, HelloCommand, PinCommand, PolicyCommand};
+use cli::{Cli, Command, HelloCommand, KeyProviderArg, PinCommand, PolicyCommand};
 
 fn default_state_dir() -> PathBuf {
     if let Some(dir) = std::env::var_os("LATCHKEY_STATE_DIR") {
@@ -34,7 +37,25 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let state = StateDir::new(cli.state_dir.unwrap_or_else(default_state_dir));
     let remote = prereq::is_remote_session(|v| std::env::var(v).ok());
-    let agent = Agent::new(state, Box::new(SystemClock), remote);
+    let mode = match cli.key_provider {
+        KeyProviderArg::Tpm => ProviderMode::Tpm,
+        KeyProviderArg::Software => ProviderMode::Software,
+        KeyProviderArg::Auto => ProviderMode::Auto,
+    };
+    let choice = cli
+        .tpm
+        .as_deref()
+        .map(|t| Tcti::parse(t).map_err(AgentError::Tpm))
+        .transpose()
+        .and_then(|tcti| provider_choice::choose(mode, tcti.as_ref(), KdfParams::default()));
+    let choice = match choice {
+        Ok(c) => c,
+        Err(err) => {
+            eprintln!("error: {err}");
+            return ExitCode::from(1);
+        }
+    };
+    let agent = Agent::new(state, Box::new(SystemClock), remote).with_choice(choice);
     // Earlier versions kept plaintext pool keys: remove them before anything else.
     if let Err(err) = latchkey_agent::pool::remove_legacy(agent.state()) {
         eprintln!("error: {err}");
