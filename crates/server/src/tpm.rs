@@ -147,52 +147,15 @@ pub fn ek_error(err: AttestError) -> ApiError {
     }
 }
 
-/// A random generator for the verification library (which takes `rand_core`'s
-/// interface), seeded from the service's RNG handle: SHA-256 in counter mode over a
-/// 32-byte seed drawn from [`Env`], so drawing from it cannot fail and tests that control
-/// the handle control it.
-pub struct SeededRng {
-    seed: zeroize::Zeroizing<[u8; 32]>,
-    counter: u64,
+/// The random generator handed to MakeCredential (which takes the `rand_core`
+/// interface): ChaCha20 (`rand_chacha`) seeded with 32 bytes drawn from the service's RNG
+/// handle [`Env`], so drawing from it cannot fail and tests that control the handle control
+/// it.
+pub type SeededRng = rand_chacha::ChaCha20Rng;
+
+/// A generator for one MakeCredential, seeded from `env`.
+pub fn seeded_rng(env: &Env) -> Result<SeededRng, ApiError> {
+    use rand_core::SeedableRng;
+    let seed = zeroize::Zeroizing::new(env.random::<32>()?);
+    Ok(SeededRng::from_seed(*seed))
 }
-
-impl SeededRng {
-    /// A generator seeded from `env`.
-    pub fn from_env(env: &Env) -> Result<SeededRng, ApiError> {
-        Ok(SeededRng {
-            seed: zeroize::Zeroizing::new(env.random::<32>()?),
-            counter: 0,
-        })
-    }
-}
-
-impl rand_core::RngCore for SeededRng {
-    fn next_u32(&mut self) -> u32 {
-        rand_core::impls::next_u32_via_fill(self)
-    }
-
-    fn next_u64(&mut self) -> u64 {
-        rand_core::impls::next_u64_via_fill(self)
-    }
-
-    fn fill_bytes(&mut self, dest: &mut [u8]) {
-        for chunk in dest.chunks_mut(32) {
-            let mut h = Sha256::new();
-            h.update(b"latchkey tpm rng\0");
-            h.update(*self.seed);
-            h.update(self.counter.to_be_bytes());
-            self.counter = self.counter.wrapping_add(1);
-            let block = h.finalize();
-            for (d, s) in chunk.iter_mut().zip(block.iter()) {
-                *d = *s;
-            }
-        }
-    }
-
-    fn try_fill_bytes(&mut self, dest: &mut [u8]) -> Result<(), rand_core::Error> {
-        self.fill_bytes(dest);
-        Ok(())
-    }
-}
-
-impl rand_core::CryptoRng for SeededRng {}

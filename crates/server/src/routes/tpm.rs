@@ -30,7 +30,7 @@ use crate::policy::effective::effective;
 use crate::state::AppState;
 use crate::storage::tpm::{DeviceTpm, FinishOutcome, PendingActivation, TpmIdentity};
 use crate::storage::{AuditRecord, Device};
-use crate::tpm::{self as support, SeededRng, ACTIVATION_LIFETIME_SECS};
+use crate::tpm::{self as support, seeded_rng, ACTIVATION_LIFETIME_SECS};
 
 /// The TPM family the policy can exclude.
 const TPM12: &str = "1.2";
@@ -144,7 +144,7 @@ async fn begin_checked(
         }
     }
     let secret = zeroize::Zeroizing::new(state.env.random::<32>()?);
-    let mut rng = SeededRng::from_env(&state.env)?;
+    let mut rng = seeded_rng(&state.env)?;
     let made = make_credential(&ek_public, aik.name(), secret.as_slice(), &mut rng)
         .map_err(|e| ApiError::TpmEkUnsupported(e.to_string()))?;
     let id = hex::encode(state.env.time_ordered::<16>()?);
