@@ -80,7 +80,10 @@ async fn the_owner_needs_a_fresh_password_and_the_note_says_owner_device() {
     assert!(body["replaced_key_id"].is_null());
     let line = h.audit().await.into_iter().last().unwrap();
     assert_eq!(line.event, "key_register");
-    assert_eq!(line.reason.as_deref(), Some("mfa=owner-device+pwd attestation=software"));
+    assert_eq!(
+        line.reason.as_deref(),
+        Some("mfa=owner-device+pwd attestation=software")
+    );
     assert_eq!(h.signin(&owner.device, &owner.upn, &key).await.0, 200);
 }
 
@@ -179,5 +182,8 @@ async fn a_password_only_token_is_not_enough_for_anyone_but_the_owner() {
         200
     );
     let line = h.audit().await.into_iter().last().unwrap();
-    assert_eq!(line.reason.as_deref(), Some("mfa=token attestation=software"));
+    assert_eq!(
+        line.reason.as_deref(),
+        Some("mfa=token attestation=software")
+    );
 }
