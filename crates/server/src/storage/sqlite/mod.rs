@@ -85,6 +85,29 @@ impl SqliteStorage {
         })
     }
 
+    /// Deletes the one row `sql` names (binds: tenant, `key`) and writes `audit`, in one
+    /// transaction; `false`, with nothing written, when there is no such row.
+    async fn delete_one_audited(
+        &self,
+        sql: &str,
+        tenant: &str,
+        key: &str,
+        audit: &AuditRecord,
+    ) -> StorageResult<bool> {
+        let (mut tx, _gate) = self.write().await?;
+        let gone = sqlx::query(sql)
+            .bind(tenant)
+            .bind(key)
+            .execute(&mut *tx)
+            .await?;
+        if gone.rows_affected() != 1 {
+            return Ok(false);
+        }
+        tx::insert_audit(&mut tx, tenant, audit).await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+
     /// Begins a write transaction; the returned guard must live until it commits.
     async fn write(&self) -> StorageResult<(Transaction<'static, Sqlite>, OwnedMutexGuard<()>)> {
         let gate = self.write_gate.clone().lock_owned().await;

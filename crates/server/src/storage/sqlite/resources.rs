@@ -49,18 +49,13 @@ impl ResourceStorage for SqliteStorage {
         uri: &str,
         audit: &AuditRecord,
     ) -> StorageResult<bool> {
-        let (mut tx, _gate) = self.write().await?;
-        let gone = sqlx::query("DELETE FROM resources WHERE tenant_id = $1 AND uri = $2")
-            .bind(tenant)
-            .bind(uri)
-            .execute(&mut *tx)
-            .await?;
-        if gone.rows_affected() != 1 {
-            return Ok(false);
-        }
-        insert_audit(&mut tx, tenant, audit).await?;
-        tx.commit().await?;
-        Ok(true)
+        self.delete_one_audited(
+            "DELETE FROM resources WHERE tenant_id = $1 AND uri = $2",
+            tenant,
+            uri,
+            audit,
+        )
+        .await
     }
 
     async fn issue_token(

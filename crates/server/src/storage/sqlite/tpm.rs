@@ -4,11 +4,30 @@ use async_trait::async_trait;
 
 use super::tx::{conflict_if_duplicate, consume_nonce, insert_audit};
 use super::SqliteStorage;
-use crate::storage::tpm::{DeviceTpm, FinishOutcome, PendingActivation, TpmRoot, TpmStorage};
+use crate::storage::tpm::{
+    DeviceTpm, FinishOutcome, PendingActivation, TpmIdentity, TpmRoot, TpmStorage,
+};
 use crate::storage::{AuditRecord, ConsumedNonce, StorageResult};
 
 const IDENTITY: &str = "device_id, aik_public, aik_name, ek_public_hash, manufacturer, model, \
      version, family, root_subject";
+
+/// Binds `i`'s fields to `query` in the order of [`IDENTITY`].
+fn bind_identity<'q>(
+    query: sqlx::query::Query<'q, sqlx::Sqlite, sqlx::sqlite::SqliteArguments<'q>>,
+    i: &'q TpmIdentity,
+) -> sqlx::query::Query<'q, sqlx::Sqlite, sqlx::sqlite::SqliteArguments<'q>> {
+    query
+        .bind(&i.device_id)
+        .bind(&i.aik_public)
+        .bind(&i.aik_name)
+        .bind(&i.ek_public_hash)
+        .bind(&i.manufacturer)
+        .bind(&i.model)
+        .bind(&i.version)
+        .bind(&i.family)
+        .bind(&i.root_subject)
+}
 
 #[async_trait]
 impl TpmStorage for SqliteStorage {
@@ -56,18 +75,13 @@ impl TpmStorage for SqliteStorage {
         fingerprint: &str,
         audit: &AuditRecord,
     ) -> StorageResult<bool> {
-        let (mut tx, _gate) = self.write().await?;
-        let gone = sqlx::query("DELETE FROM tpm_roots WHERE tenant_id = $1 AND fingerprint = $2")
-            .bind(tenant)
-            .bind(fingerprint)
-            .execute(&mut *tx)
-            .await?;
-        if gone.rows_affected() != 1 {
-            return Ok(false);
-        }
-        insert_audit(&mut tx, tenant, audit).await?;
-        tx.commit().await?;
-        Ok(true)
+        self.delete_one_audited(
+            "DELETE FROM tpm_roots WHERE tenant_id = $1 AND fingerprint = $2",
+            tenant,
+            fingerprint,
+            audit,
+        )
+        .await
     }
 
     async fn begin_tpm_activation(
@@ -85,25 +99,16 @@ impl TpmStorage for SqliteStorage {
             .bind(&i.device_id)
             .execute(&mut *tx)
             .await?;
-        sqlx::query(&format!(
+        let sql = format!(
             "INSERT INTO tpm_activations (tenant_id, id, secret_hash, expires_at, {IDENTITY}) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)"
-        ))
-        .bind(tenant)
-        .bind(&p.id)
-        .bind(&p.secret_hash)
-        .bind(p.expires_at)
-        .bind(&i.device_id)
-        .bind(&i.aik_public)
-        .bind(&i.aik_name)
-        .bind(&i.ek_public_hash)
-        .bind(&i.manufacturer)
-        .bind(&i.model)
-        .bind(&i.version)
-        .bind(&i.family)
-        .bind(&i.root_subject)
-        .execute(&mut *tx)
-        .await?;
+        );
+        let insert = sqlx::query(&sql)
+            .bind(tenant)
+            .bind(&p.id)
+            .bind(&p.secret_hash)
+            .bind(p.expires_at);
+        bind_identity(insert, i).execute(&mut *tx).await?;
         insert_audit(&mut tx, tenant, audit).await?;
         tx.commit().await?;
         Ok(())
@@ -166,23 +171,12 @@ impl TpmStorage for SqliteStorage {
             .bind(&i.device_id)
             .execute(&mut *tx)
             .await?;
-        sqlx::query(&format!(
+        let sql = format!(
             "INSERT INTO tpm_devices (tenant_id, activated_at, {IDENTITY}) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"
-        ))
-        .bind(tenant)
-        .bind(t.activated_at)
-        .bind(&i.device_id)
-        .bind(&i.aik_public)
-        .bind(&i.aik_name)
-        .bind(&i.ek_public_hash)
-        .bind(&i.manufacturer)
-        .bind(&i.model)
-        .bind(&i.version)
-        .bind(&i.family)
-        .bind(&i.root_subject)
-        .execute(&mut *tx)
-        .await?;
+        );
+        let insert = sqlx::query(&sql).bind(tenant).bind(t.activated_at);
+        bind_identity(insert, i).execute(&mut *tx).await?;
         insert_audit(&mut tx, tenant, audit).await?;
         tx.commit().await?;
         Ok(FinishOutcome::Activated)
