@@ -69,7 +69,7 @@ impl Agent {
 
     /// Uses the software provider with other Argon2id costs (tests use cheap ones).
     pub fn with_kdf(mut self, kdf: KdfParams) -> Self {
-        self.provider = Box::new(SoftwareProvider { kdf });
+        self.provider = Box::new(SoftwareProvider::new(kdf));
         self
     }
 

@@ -90,6 +90,9 @@ pub struct TpmReport {
     pub info: Option<TpmInfo>,
     /// Its dictionary-attack state, or why it could not be read.
     pub lockout: Option<Result<DaState, String>>,
+    /// The family of a TPM found but not used (a TPM 1.2), when the TSS could not read
+    /// its identity.
+    pub unused_family: Option<String>,
 }
 
 /// Keeps Hello keys and unlocks them with the PIN.
@@ -154,13 +157,30 @@ pub(crate) fn mismatch(key: &StoredKey, active: &str) -> AgentError {
 }
 
 /// Keys wrapped by software (AES-256-GCM under Argon2id of the PIN).
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Copy)]
 pub struct SoftwareProvider {
     /// Argon2id costs for new containers.
     pub kdf: KdfParams,
+    /// The TPM found on the device, which this provider does not use (none, one that
+    /// failed, or a TPM 1.2): the prerequisite check and policy judge by it.
+    pub found_tpm: TpmState,
+}
+
+impl Default for SoftwareProvider {
+    fn default() -> Self {
+        SoftwareProvider::new(KdfParams::default())
+    }
 }
 
 impl SoftwareProvider {
+    /// The software provider on a device where no TPM was found.
+    pub fn new(kdf: KdfParams) -> Self {
+        SoftwareProvider {
+            kdf,
+            found_tpm: TpmState::Absent,
+        }
+    }
+
     /// Protects `key` for `upn` under `pin`.
     pub fn seal(
         &self,
@@ -179,7 +199,14 @@ impl KeyProvider for SoftwareProvider {
     }
 
     fn tpm_state(&self) -> TpmState {
-        TpmState::Absent
+        self.found_tpm
+    }
+
+    fn tpm_report(&self) -> TpmReport {
+        TpmReport {
+            unused_family: (self.found_tpm == TpmState::UsableTpm12).then(|| "1.2".to_owned()),
+            ..TpmReport::default()
+        }
     }
 
     fn create(

@@ -1,6 +1,7 @@
 //! Choosing the key provider: `--key-provider tpm|software|auto` and `--tpm TCTI`.
 
-use latchkey_tpm::{probe, Tcti, TpmError};
+use latchkey_policy::provision::TpmState;
+use latchkey_tpm::{probe, Tcti};
 
 use crate::container::KdfParams;
 use crate::error::AgentError;
@@ -66,13 +67,14 @@ pub fn choose(
     tcti: Option<&Tcti>,
     kdf: KdfParams,
 ) -> Result<ProviderChoice, AgentError> {
-    let software = |reason: String| ProviderChoice {
-        provider: Box::new(SoftwareProvider { kdf }),
+    let software = |reason: String, found_tpm: TpmState| ProviderChoice {
+        provider: Box::new(SoftwareProvider { kdf, found_tpm }),
         reason,
     };
     if mode == ProviderMode::Software {
         return Ok(software(
             "--key-provider software: software keys were asked for".to_owned(),
+            TpmState::Absent,
         ));
     }
     let found = probe(tcti);
@@ -83,7 +85,13 @@ pub fn choose(
             reason: format!("--key-provider {}: {reason}", mode.as_str()),
         }),
         _ => {
-            let tpm12 = matches!(found.unusable, Some(TpmError::NotTpm20 { .. }));
+            let tpm12 = found.is_tpm12();
+            // What the prerequisite check and ExcludeSecurityDevices/TPM12 judge by.
+            let found_tpm = match (&found.tcti, tpm12) {
+                (_, true) => TpmState::UsableTpm12,
+                (None, false) => TpmState::Absent,
+                (Some(_), false) => TpmState::NotUsable,
+            };
             let why = if tpm12 {
                 format!("{reason} (Latchkey uses TPM 2.0 only; a TPM 1.2 is reported, not used)")
             } else {
@@ -91,9 +99,10 @@ pub fn choose(
             };
             match mode {
                 ProviderMode::Tpm => Err(AgentError::TpmUnavailable { reason: why }),
-                _ => Ok(software(format!(
-                    "--key-provider auto: no usable TPM, software keys: {why}"
-                ))),
+                _ => Ok(software(
+                    format!("--key-provider auto: no usable TPM, software keys: {why}"),
+                    found_tpm,
+                )),
             }
         }
     }

@@ -239,7 +239,13 @@ pub fn report(provider: &str, o: &Observed<'_>, now: i64) -> StatusReport {
             tpm_protected: facts.tpm_protected,
             tpm_manufacturer: info.map(|i| format!("{} ({})", i.manufacturer, i.vendor)),
             tpm_firmware: info.map(|i| i.firmware()),
-            tpm_spec_version: info.map(|i| i.spec_version()),
+            tpm_spec_version: info.map(|i| i.spec_version()).or_else(|| {
+                facts
+                    .tpm
+                    .unused_family
+                    .as_ref()
+                    .map(|f| format!("{f} (not used: Latchkey makes keys in TPM 2.0 only)"))
+            }),
             tpm_lockout: facts.tpm.lockout.as_ref().map(|l| match l {
                 Ok(s) => TpmLockout {
                     counter: s.counter,

@@ -44,7 +44,7 @@ impl TpmProvider {
         TpmProvider {
             tcti,
             info,
-            software: SoftwareProvider { kdf },
+            software: SoftwareProvider::new(kdf),
         }
     }
 
@@ -223,6 +223,7 @@ impl KeyProvider for TpmProvider {
         TpmReport {
             info: Some(self.info.clone()),
             lockout: Some(lockout),
+            unused_family: None,
         }
     }
 }

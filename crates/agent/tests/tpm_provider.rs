@@ -367,3 +367,60 @@ fn a_software_key_keeps_working_when_the_device_gains_a_tpm() {
     );
     assert_eq!(tpm.counter(), 0);
 }
+
+#[test]
+fn a_tpm_12_is_reported_never_used_and_refused_under_exclude_tpm12() {
+    let dir = tempfile::tempdir().unwrap();
+    let old = SwTpm::start_tpm12(dir.path()).unwrap();
+    let tcti = old.tcti().unwrap();
+    // `--key-provider tpm` refuses it; `auto` falls back to software and says why.
+    let refused = choose(ProviderMode::Tpm, Some(&tcti), CHEAP).unwrap_err();
+    assert_eq!(refused.code(), "LK-AGENT-019", "{refused}");
+    assert!(refused.to_string().contains("1.2"), "{refused}");
+    let choice = choose(ProviderMode::Auto, Some(&tcti), CHEAP).unwrap();
+    assert_eq!(
+        choice.provider.name(),
+        latchkey_agent::status::SOFTWARE_PROVIDER
+    );
+    assert!(choice.reason.contains("TPM 1.2"), "{}", choice.reason);
+    assert_eq!(
+        choice.provider.tpm_state(),
+        latchkey_policy::provision::TpmState::UsableTpm12
+    );
+
+    let w = world();
+    let upn = "tess@example.com";
+    w.joined(upn, JoinType::Cloud);
+    let agent = w.agent_in(w.state.clone()).with_choice(choice);
+    // Reported, and allowed while the policy does not exclude it.
+    agent.check_prerequisites(upn).unwrap();
+    let status = agent.status(None).unwrap();
+    let shown = format!("{status:?}");
+    assert!(shown.contains("1.2 (not used"), "{shown}");
+    let gpo = |settings: &[&str]| {
+        let s: Vec<String> = settings.iter().map(|s| s.to_string()).collect();
+        w.runtime
+            .block_on(w.admin.gpo_set(
+                "WHfB",
+                latchkey_policy::gpo::GpoScope::Computer,
+                None,
+                None,
+                &s,
+            ))
+            .unwrap()
+    };
+    gpo(&["TPM12=true", "RequireSecurityDevice=true"]);
+    agent.sync_policy(upn).unwrap();
+    let err = agent.check_prerequisites(upn).unwrap_err();
+    assert_eq!(err.code(), "LK-AGENT-010", "{err}");
+    let decision = agent.prerequisites_for(Some(upn)).unwrap();
+    let words = format!("{decision:?}");
+    assert!(
+        words.contains("ExcludeSecurityDevices/TPM12 disallows"),
+        "{words}"
+    );
+    assert!(
+        agent.container(upn).unwrap().is_none(),
+        "nothing provisioned"
+    );
+}

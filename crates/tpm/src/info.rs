@@ -137,7 +137,8 @@ impl Probe {
 }
 
 /// Probe `tcti` (or [`crate::default_tcti`] when `None`): connect, read the identity,
-/// require family "2.0".
+/// require family "2.0"; a TPM the TSS cannot talk to is asked for its family directly
+/// ([`crate::family`]), so that a TPM 1.2 is reported as one.
 pub fn probe(tcti: Option<&Tcti>) -> Probe {
     let tcti = match tcti {
         Some(t) => t.clone(),
@@ -168,11 +169,28 @@ pub fn probe(tcti: Option<&Tcti>) -> Probe {
             info: Some(info),
             unusable: None,
         },
-        Err(e) => Probe {
-            tcti: Some(tcti),
-            info: None,
-            unusable: Some(e),
-        },
+        // The TSS speaks TPM 2.0 only; a TPM 1.2 shows itself in the tag of a raw answer.
+        Err(e) => {
+            let unusable = match crate::family::raw_family(&tcti) {
+                Some(crate::family::Family::Tpm12) => TpmError::NotTpm20 {
+                    family: "1.2".to_owned(),
+                },
+                _ => e,
+            };
+            Probe {
+                tcti: Some(tcti),
+                info: None,
+                unusable: Some(unusable),
+            }
+        }
+    }
+}
+
+impl Probe {
+    /// True when the TPM found is a TPM 1.2 (reported, never used: Latchkey makes keys in
+    /// TPM 2.0 only).
+    pub fn is_tpm12(&self) -> bool {
+        matches!(&self.unusable, Some(TpmError::NotTpm20 { family }) if family.starts_with('1'))
     }
 }
 

@@ -24,6 +24,7 @@ mod blob;
 mod da;
 mod device;
 mod error;
+pub mod family;
 mod info;
 mod keys;
 mod srk;

@@ -43,7 +43,16 @@ impl SwTpm {
     /// and start it.
     pub fn start(dir: &Path) -> Result<Self, TpmError> {
         Self::manufacture(dir)?;
-        Self::run(dir)
+        Self::run(dir, true)
+    }
+
+    /// Start a TPM 1.2 (`swtpm socket` without `--tpm2`, fresh state in `dir/state`): for
+    /// tests that a TPM 1.2 is reported as one and never used.
+    pub fn start_tpm12(dir: &Path) -> Result<Self, TpmError> {
+        let state = dir.join("state");
+        fs::create_dir_all(&state)
+            .map_err(|e| harness(format!("create {}: {e}", state.display())))?;
+        Self::run(dir, false)
     }
 
     /// Start, then set the dictionary-attack parameters (tests want small numbers: a fresh
@@ -114,15 +123,19 @@ impl SwTpm {
         Ok(())
     }
 
-    /// Start `swtpm socket` on a free loopback port pair and wait until it listens.
-    fn run(dir: &Path) -> Result<Self, TpmError> {
+    /// Start `swtpm socket` (a TPM 2.0 when `tpm2`, else a TPM 1.2) on a free loopback port
+    /// pair and wait until it listens.
+    fn run(dir: &Path, tpm2: bool) -> Result<Self, TpmError> {
         let mut last = String::new();
         for _ in 0..PORT_ATTEMPTS {
             let port = free_port_pair()?;
             let log = dir.join("swtpm.log");
-            let mut child = Command::new("swtpm")
-                .arg("socket")
-                .arg("--tpm2")
+            let mut command = Command::new("swtpm");
+            command.arg("socket");
+            if tpm2 {
+                command.arg("--tpm2");
+            }
+            let mut child = command
                 .arg("--server")
                 .arg(format!("type=tcp,port={port},bindaddr=127.0.0.1"))
                 .arg("--ctrl")

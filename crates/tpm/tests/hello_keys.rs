@@ -43,6 +43,30 @@ fn probe_of_a_closed_port_says_unavailable() {
 }
 
 #[test]
+fn a_tpm_12_is_reported_as_one_and_a_tpm_20_is_not() {
+    let dir = tempfile::tempdir().unwrap();
+    let old = latchkey_tpm::swtpm::SwTpm::start_tpm12(dir.path()).unwrap();
+    let tcti = old.tcti().unwrap();
+    assert_eq!(
+        latchkey_tpm::family::raw_family(&tcti),
+        Some(latchkey_tpm::family::Family::Tpm12)
+    );
+    let probe = latchkey_tpm::probe(Some(&tcti));
+    assert!(!probe.usable());
+    assert!(probe.is_tpm12(), "{}", probe.reason());
+    assert_eq!(probe.unusable.as_ref().unwrap().code(), "LK-TPM-010");
+    assert!(probe.reason().contains("1.2"), "{}", probe.reason());
+
+    let fx = swtpm();
+    let tcti = fx.swtpm.tcti().unwrap();
+    assert_eq!(
+        latchkey_tpm::family::raw_family(&tcti),
+        Some(latchkey_tpm::family::Family::Tpm20)
+    );
+    assert!(!latchkey_tpm::probe(Some(&tcti)).is_tpm12());
+}
+
+#[test]
 fn hello_key_signs_inside_the_tpm_and_ring_verifies() {
     let fx = swtpm();
     let mut tpm = fx.open();
