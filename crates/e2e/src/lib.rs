@@ -16,9 +16,11 @@
 )]
 
 mod otp;
+mod peers;
 mod process;
 
 pub use otp::Totp;
+pub use peers::{status_field, verify_with_pyjwt};
 pub use process::{bin, Output, Service};
 
 use std::path::{Path, PathBuf};

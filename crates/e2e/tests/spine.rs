@@ -3,8 +3,7 @@
 //! service restart in the middle that loses nothing.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use latchkey_e2e::{snapshot, Service, World};
-use std::process::Command;
+use latchkey_e2e::{snapshot, status_field, verify_with_pyjwt, Service, World};
 
 const PIN: &str = "482916";
 
@@ -37,51 +36,6 @@ fn join(
             &format!("{password}\n"),
         )
         .assert_ok();
-}
-
-/// Verifies `token` with PyJWT through the service's discovery document and JWKS, returning
-/// the claims; `Err` carries PyJWT's reason.
-fn verify_with_pyjwt(
-    world: &World,
-    svc: &Service,
-    audience: &str,
-    token: &str,
-) -> Result<serde_json::Value, String> {
-    let python = std::env::var("LATCHKEY_PYTHON").unwrap_or_else(|_| "python3".into());
-    // Cargo's run-time variable, not `env!`: a test binary built in another checkout that
-    // shares the target directory must still find this checkout's script.
-    let script = format!(
-        "{}/../../tests/oidc/verify_token.py",
-        std::env::var("CARGO_MANIFEST_DIR").unwrap_or_else(|_| env!("CARGO_MANIFEST_DIR").into())
-    );
-    let mut child = Command::new(python)
-        .arg(script)
-        .arg(&svc.url)
-        .arg(audience)
-        .env("SSL_CERT_FILE", world.ca_file())
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .expect("run python (scripts/test.sh installs PyJWT into a virtualenv)");
-    use std::io::Write;
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(token.as_bytes())
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr).to_string();
-    assert!(
-        !stderr.contains("ModuleNotFoundError"),
-        "PyJWT is not installed: {stderr}"
-    );
-    if out.status.success() {
-        Ok(serde_json::from_slice(&out.stdout).unwrap())
-    } else {
-        Err(stderr)
-    }
 }
 
 #[test]
@@ -224,34 +178,6 @@ fn join_setup_signin_token_survive_a_restart() {
         if first == 'A' { "B" } else { "A" },
     );
     assert!(verify_with_pyjwt(&world, &svc, "api://payroll", &tampered).is_err());
-}
-
-/// Finds a field (case-insensitive, any section) in `status --json`.
-fn status_field(world: &World, device: &str, name: &str) -> String {
-    let status = world
-        .device(device, &["status", "--json"], "")
-        .assert_ok()
-        .json();
-    fn find(v: &serde_json::Value, name: &str) -> Option<String> {
-        match v {
-            serde_json::Value::Object(map) => {
-                for (k, val) in map {
-                    let key = k.replace('_', "").to_ascii_lowercase();
-                    if key == name.to_ascii_lowercase() {
-                        if let Some(s) = val.as_str() {
-                            return Some(s.to_string());
-                        }
-                    }
-                    if let Some(found) = find(val, name) {
-                        return Some(found);
-                    }
-                }
-                None
-            }
-            _ => None,
-        }
-    }
-    find(&status, name).unwrap_or_else(|| panic!("no {name} in status: {status}"))
 }
 
 #[test]
