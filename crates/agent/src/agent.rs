@@ -248,11 +248,12 @@ impl Agent {
         upn: Option<&str>,
     ) -> Result<latchkey_policy::provision::ProvisioningDecision, AgentError> {
         let device = self.device()?;
+        let policy = self.policy_for(upn)?;
         Ok(prereq::check(
             device.as_ref(),
-            &self.policy_for(upn)?,
+            &policy,
             self.remote_session,
-            self.provider.tpm_state(),
+            prereq::tpm_as_judged(self.provider.tpm_state(), &policy),
         ))
     }
 

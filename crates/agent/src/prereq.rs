@@ -27,6 +27,18 @@ fn policy_join_type(join: JoinType) -> latchkey_policy::JoinType {
     }
 }
 
+/// The TPM state the prerequisite check judges by. Latchkey makes keys in TPM 2.0 only, so
+/// a TPM 1.2 never holds a key: when policy excludes it (`ExcludeSecurityDevices/TPM12`)
+/// it is reported as the excluded TPM 1.2 it is; otherwise as not usable, so that
+/// `RequireSecurityDevice` refuses here rather than at the service after a software key
+/// was made.
+pub fn tpm_as_judged(found: TpmState, policy: &EffectivePolicy) -> TpmState {
+    match found {
+        TpmState::UsableTpm12 if !policy.exclude_tpm12.value => TpmState::NotUsable,
+        other => other,
+    }
+}
+
 /// Runs the check for `device` (`None`: not joined) under `policy`.
 pub fn check(
     device: Option<&DeviceRecord>,

@@ -409,6 +409,14 @@ fn a_tpm_12_is_reported_never_used_and_refused_under_exclude_tpm12() {
             ))
             .unwrap()
     };
+    // RequireSecurityDevice alone: a TPM 1.2 never holds a key here, so it does not count.
+    gpo(&["RequireSecurityDevice=true"]);
+    agent.sync_policy(upn).unwrap();
+    let err = agent.check_prerequisites(upn).unwrap_err();
+    assert_eq!(err.code(), "LK-AGENT-010", "{err}");
+    let words = format!("{:?}", agent.prerequisites_for(Some(upn)).unwrap());
+    assert!(words.contains("the TPM is not usable"), "{words}");
+    // And excluded by policy, it is named as the excluded TPM 1.2.
     gpo(&["TPM12=true", "RequireSecurityDevice=true"]);
     agent.sync_policy(upn).unwrap();
     let err = agent.check_prerequisites(upn).unwrap_err();
