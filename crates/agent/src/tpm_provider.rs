@@ -225,6 +225,9 @@ impl KeyProvider for TpmProvider {
             lockout: Some(lockout),
         }
     }
+    fn attestation_tcti(&self) -> Option<&Tcti> {
+        Some(&self.tcti)
+    }
 }
 
 /// An unlocked TPM Hello key: the blob and the authorisation value; each proof is signed
