@@ -98,7 +98,8 @@ impl Agent {
         if let (Some(a), false) = (existing.as_ref().and_then(|i| i.attested.clone()), renew) {
             return Ok(AttestOutcome::AlreadyAttested(a));
         }
-        self.activate_identity(&record, existing).map(AttestOutcome::Attested)
+        self.activate_identity(&record, existing)
+            .map(AttestOutcome::Attested)
     }
 
     /// The device's TPM attestation state (a damaged file is reported in it, not as an
@@ -295,7 +296,10 @@ impl Agent {
     /// The activated AIK, when the device has one (for `hello setup`); a damaged or
     /// foreign identity file is an error, so a key is never registered as unattested by
     /// accident of a broken file.
-    pub(crate) fn attested_aik(&self, record: &DeviceRecord) -> Result<Option<AttestedAik>, AgentError> {
+    pub(crate) fn attested_aik(
+        &self,
+        record: &DeviceRecord,
+    ) -> Result<Option<AttestedAik>, AgentError> {
         if self.provider.attestation_tcti().is_none() {
             return Ok(None);
         }

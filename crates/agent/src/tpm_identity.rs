@@ -108,7 +108,10 @@ impl TpmIdentity {
     pub fn load(state: &StateDir, device_id: &str) -> Result<Option<Self>, AgentError> {
         let identity: Option<Self> = state.read_json(TPM_IDENTITY_FILE)?;
         if let Some(i) = &identity {
-            i.validate(&state.path(TPM_IDENTITY_FILE).display().to_string(), device_id)?;
+            i.validate(
+                &state.path(TPM_IDENTITY_FILE).display().to_string(),
+                device_id,
+            )?;
         }
         Ok(identity)
     }
