@@ -17,7 +17,7 @@
 //! - [`policy_sync`]: the policy session with the service; [`policy_store`]: the policy in
 //!   force, per user; [`policy_view`]: `policy show`; [`pin_history`]: previous PINs as
 //!   salted Argon2id hashes.
-//! - [`prereq`]: the Ngc prerequisite check; [`events`]: events 300, 358 and 360.
+//! - [`prereq`]: the Ngc prerequisite check; [`events`]: events 300, 358, 360 and 370-372.
 //! - [`client`] and [`trust`]: the service's HTTP API over TLS pinned to the tenant CA.
 //! - [`Agent`]: join, hello setup, PIN change, sign-in, policy sync, tokens, leave and status.
 #![forbid(unsafe_code)]

@@ -43,7 +43,7 @@ pub enum TpmAttestationState {
     /// The key provider in use has no TPM: keys register without attestation.
     Software,
     /// An AIK is activated (and perhaps a later attempt failed).
-    Attested(AttestedAik, Option<AttestFailure>),
+    Attested(Box<AttestedAik>, Option<AttestFailure>),
     /// No AIK is activated; why.
     NotAttested(String),
 }
@@ -120,7 +120,7 @@ impl Agent {
                 attested: Some(a),
                 last_failure,
                 ..
-            })) => TpmAttestationState::Attested(a, last_failure),
+            })) => TpmAttestationState::Attested(Box::new(a), last_failure),
             Ok(Some(TpmIdentity {
                 last_failure: Some(f),
                 ..

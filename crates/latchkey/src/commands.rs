@@ -245,3 +245,25 @@ fn os_name() -> String {
         None => format!("{} ({})", std::env::consts::OS, std::env::consts::ARCH),
     }
 }
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_refusal_for_want_of_attestation_suggests_tpm_attest() {
+        for code in ["LK-HWK-013", "LK-HWK-011"] {
+            let err = AgentError::Service {
+                code: code.to_owned(),
+                message: "refused".to_owned(),
+                status: 403,
+            };
+            assert!(
+                hint(&err).unwrap().contains("latchkey tpm attest"),
+                "{code}"
+            );
+        }
+        assert!(hint(&AgentError::NotJoined).is_none());
+    }
+}
