@@ -276,6 +276,9 @@ impl Agent {
         let policy = self.policy_in_force(user.as_deref())?;
         let device_key = device.as_ref().map(|d| d.key(&self.machine));
         let tpm = self.provider.tpm_report();
+        let attestation = self
+            .tpm_attestation()
+            .map_or_else(|e| format!("NOT ATTESTED: {e}"), |a| a.describe());
         Ok(status::report(
             self.provider.name(),
             &status::Observed {
@@ -283,6 +286,7 @@ impl Agent {
                     tpm_protected: self.provider.tpm_protected(),
                     reason: &self.provider_reason,
                     tpm: &tpm,
+                    attestation: &attestation,
                 },
                 device: device.as_ref(),
                 device_key: device_key.as_ref(),

@@ -17,12 +17,20 @@ use latchkey_proto::api::signin::{
     RenewRequest, SignInRequest, SignInResponse, TokenRequest, TokenResponse,
 };
 use latchkey_proto::api::tenant::TenantInfo;
+use latchkey_proto::api::tpm::{
+    TpmActivateBegin, TpmActivateChallenge, TpmActivateFinish, TpmActivated,
+};
 use latchkey_proto::proof::Purpose;
 use latchkey_proto::ApiErrorBody;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
 use crate::error::AgentError;
+
+/// The route that begins a TPM credential activation.
+pub const TPM_ACTIVATE_BEGIN: &str = "/v1/devices/tpm/activate/begin";
+/// The route that finishes it.
+pub const TPM_ACTIVATE_FINISH: &str = "/v1/devices/tpm/activate/finish";
 
 /// How long one request may take.
 const TIMEOUT: Duration = Duration::from_secs(30);
@@ -184,6 +192,19 @@ impl ServiceClient {
         token: Option<&str>,
     ) -> Result<RegisterKeyResponse, AgentError> {
         self.post("/v1/keys", req, token)
+    }
+
+    /// `POST /v1/devices/tpm/activate/begin`.
+    pub fn tpm_activate_begin(
+        &self,
+        req: &TpmActivateBegin,
+    ) -> Result<TpmActivateChallenge, AgentError> {
+        self.post(TPM_ACTIVATE_BEGIN, req, None)
+    }
+
+    /// `POST /v1/devices/tpm/activate/finish`.
+    pub fn tpm_activate_finish(&self, req: &TpmActivateFinish) -> Result<TpmActivated, AgentError> {
+        self.post(TPM_ACTIVATE_FINISH, req, None)
     }
 
     /// `POST /v1/signin`.

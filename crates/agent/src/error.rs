@@ -220,6 +220,48 @@ pub enum AgentError {
         /// What is wrong.
         reason: String,
     },
+    /// The service does not offer TPM attestation: it answered 404 on the activation
+    /// route (a version from before TPM attestation).
+    #[error("LK-AGENT-021: the service at {url} does not offer TPM attestation (it answered {code} for {route}: a version from before TPM attestation); the device stays joined and its Hello keys register without attestation")]
+    TpmAttestationUnsupported {
+        /// The service.
+        url: String,
+        /// The route that was not found.
+        route: &'static str,
+        /// The service's code for the 404.
+        code: String,
+    },
+    /// TPM attestation was asked for but the key provider in use has no TPM.
+    #[error("LK-AGENT-022: TPM attestation needs the TPM key provider, but this command uses the {provider}; pass `--key-provider tpm` (and `--tpm TCTI` when the TPM is not /dev/tpmrm0)")]
+    TpmAttestationNeedsTpm {
+        /// The provider in use.
+        provider: String,
+    },
+    /// The TPM could not certify the new Hello key with the device's AIK.
+    #[error("LK-AGENT-023: the TPM could not certify the Hello key with this device's attestation key ({detail}); nothing was registered; run `latchkey tpm attest --renew` to make and activate a new one")]
+    TpmCertifyFailed {
+        /// What the TPM said.
+        detail: String,
+    },
+    /// The TPM identity file cannot be used (bad encoding, blobs, or an AIK name that is
+    /// not its public area's).
+    #[error("LK-STATE-010: the TPM identity file {path} is damaged: {reason}; run `latchkey tpm attest --renew` to replace it")]
+    TpmIdentityDamaged {
+        /// The file.
+        path: String,
+        /// What is wrong.
+        reason: String,
+    },
+    /// The TPM identity file names another device than the join.
+    #[error("LK-STATE-011: the TPM identity file {path} belongs to device {found}, not to this device {device}; run `latchkey tpm attest --renew` to replace it")]
+    TpmIdentityOfAnotherDevice {
+        /// The file.
+        path: String,
+        /// The device it names.
+        found: String,
+        /// The joined device.
+        device: String,
+    },
     /// The wrong PIN was entered.
     #[error("LK-PIN-001: the PIN is incorrect ({remaining} tries left before a lockout)")]
     WrongPin {
@@ -299,6 +341,11 @@ impl AgentError {
             AgentError::TpmUnavailable { .. } => "LK-AGENT-019",
             AgentError::ProviderMismatch { .. } => "LK-AGENT-020",
             AgentError::TpmContainerDamaged { .. } => "LK-STATE-009",
+            AgentError::TpmAttestationUnsupported { .. } => "LK-AGENT-021",
+            AgentError::TpmAttestationNeedsTpm { .. } => "LK-AGENT-022",
+            AgentError::TpmCertifyFailed { .. } => "LK-AGENT-023",
+            AgentError::TpmIdentityDamaged { .. } => "LK-STATE-010",
+            AgentError::TpmIdentityOfAnotherDevice { .. } => "LK-STATE-011",
             AgentError::WrongPin { .. } => "LK-PIN-001",
             AgentError::PinLocked { .. } => "LK-PIN-002",
             AgentError::PinPolicy(_) => "LK-PIN-003",

@@ -20,6 +20,11 @@ pub mod id {
     pub const WILL_NOT_LAUNCH: u32 = 360;
     /// The key provider in use and why it was chosen (Latchkey's own event).
     pub const KEY_PROVIDER: u32 = 370;
+    /// The device's TPM identity was activated by the service (Latchkey's own event).
+    pub const TPM_ATTESTED: u32 = 371;
+    /// Activating the device's TPM identity failed; the device stays joined (Latchkey's
+    /// own event).
+    pub const TPM_ATTESTATION_FAILED: u32 = 372;
 }
 
 /// One event.

@@ -10,13 +10,14 @@
 //! - [`container`]: the Hello key wrapped under the PIN (AES-256-GCM, Argon2id) with the
 //!   wrong-PIN lockout; [`provider`]: the key-provider interface; [`tpm_provider`] and
 //!   [`tpm_container`]: Hello keys made and used in a TPM 2.0; [`provider_choice`]:
-//!   `--key-provider tpm|software|auto`.
+//!   `--key-provider tpm|software|auto`; [`tpm_identity`]: the device's TPM identity (the
+//!   AIK the service activated, `latchkey tpm attest`).
 //! - [`pool`]: removal of the plaintext key pool of earlier versions (no pool is kept).
 //! - `rsa_sign`: RSA signing through `ring` (constant time).
 //! - [`policy_sync`]: the policy session with the service; [`policy_store`]: the policy in
 //!   force, per user; [`policy_view`]: `policy show`; [`pin_history`]: previous PINs as
 //!   salted Argon2id hashes.
-//! - [`prereq`]: the Ngc prerequisite check; [`events`]: events 300, 358 and 360.
+//! - [`prereq`]: the Ngc prerequisite check; [`events`]: events 300, 358, 360 and 370-372.
 //! - [`client`] and [`trust`]: the service's HTTP API over TLS pinned to the tenant CA.
 //! - [`Agent`]: join, hello setup, PIN change, sign-in, policy sync, tokens, leave and status.
 #![forbid(unsafe_code)]
@@ -30,6 +31,7 @@ pub mod device_seal;
 mod error;
 pub mod events;
 pub mod hello_key;
+mod ops_attest;
 mod ops_join;
 mod ops_pin;
 mod ops_setup;
@@ -47,6 +49,7 @@ mod rsa_sign;
 pub mod status;
 pub mod store;
 pub mod tpm_container;
+pub mod tpm_identity;
 pub mod tpm_provider;
 pub mod trust;
 
@@ -54,6 +57,7 @@ pub use agent::{Agent, HELLO_DIR, SSO_DIR};
 pub use error::AgentError;
 /// The device TPM crate, re-exported for the CLI and tests (TCTI strings, TPM errors).
 pub use latchkey_tpm as tpm;
+pub use ops_attest::{AttestOutcome, TpmAttestationState};
 pub use ops_join::JoinOptions;
 pub use ops_pin::{check_expiry, check_expiry_at, PinChanged};
 pub use ops_setup::{check_pin, owner_stands_in, Credentials, Provisioned};

@@ -46,8 +46,9 @@ impl std::fmt::Debug for JoinOptions {
 }
 
 impl Agent {
-    /// Signs the user in, generates the device key, joins, and stores the join, then
-    /// receives the policy for the registered owner (a failure there leaves the defaults in
+    /// Signs the user in, generates the device key, joins, and stores the join; with the
+    /// TPM key provider, activates the device's TPM identity (a failure is recorded, see
+    /// [`Agent::tpm_attestation`]); then receives the policy for the registered owner (a failure there leaves the defaults in
     /// force and is reported, not fatal). Nothing is written unless the service accepted the
     /// join.
     pub fn join(&self, opts: &JoinOptions) -> Result<(DeviceRecord, PolicyRefresh), AgentError> {
@@ -108,6 +109,9 @@ impl Agent {
         };
         record.set_key(&key, &self.machine)?;
         self.state.write_json(DEVICE_FILE, &record)?;
+        // The device's TPM identity (TPM provider only); a failure is recorded, the join
+        // stands.
+        self.attest_tpm_after_join(&record);
         let policy = self.refresh_policy(&record.owner_upn);
         Ok((record, policy))
     }

@@ -129,6 +129,9 @@ impl Agent {
     ) -> Result<Provisioned, AgentError> {
         let device = DeviceRecord::require(&self.state)?;
         check_pin(pin, &self.policy_for(Some(upn))?)?;
+        // The activated AIK, read before anything is made: a damaged identity file stops
+        // here (LK-STATE-010/011) rather than registering an unattested key.
+        let aik = self.attested_aik(&device)?;
         crate::pool::remove_legacy(&self.state)?;
         let client = ServiceClient::new(&device.server_url, &device.ca_pem)?;
         let token = client
@@ -145,6 +148,12 @@ impl Agent {
         let (mut stored, key) = self.provider.create(upn, pin, self.now(), progress)?;
         let key_id = key.key_id();
         let nonce = client.nonce(Purpose::RegisterKey)?;
+        // A TPM key of an attested device is certified by the AIK over this nonce; without
+        // an AIK the key registers unattested and the service's policy decides.
+        let tpm_attestation = match &aik {
+            Some(aik) => self.certify_hello_key(&stored, pin, aik, &nonce)?,
+            None => None,
+        };
         let fields = [
             device.tenant_id.as_str(),
             device.device_id.as_str(),
@@ -163,7 +172,7 @@ impl Agent {
                     &fields,
                 )?,
                 key_signature: key.prove(Purpose::RegisterKey, &nonce, &fields)?,
-                tpm_attestation: None,
+                tpm_attestation,
             },
             Some(token.as_str()),
         )?;

@@ -141,6 +141,10 @@ pub trait KeyProvider: Send + Sync {
     fn history_kdf(&self) -> KdfParams {
         KdfParams::default()
     }
+    /// The TPM that attests this provider's keys (its EK, the device's AIK), if any.
+    fn attestation_tcti(&self) -> Option<&latchkey_tpm::Tcti> {
+        None
+    }
 }
 
 /// The provider mismatch error for `key` used with `active`.

@@ -55,6 +55,9 @@ pub struct DeviceState {
     pub tpm_spec_version: Option<String>,
     /// The TPM's dictionary-attack state.
     pub tpm_lockout: Option<TpmLockout>,
+    /// The device's TPM attestation: `ATTESTED (...)`, `NOT ATTESTED: reason` or
+    /// `SOFTWARE (...)`; `-` when not joined.
+    pub device_tpm_attestation: String,
 }
 
 /// The TPM's dictionary-attack (lockout) state as `status` shows it.
@@ -165,6 +168,8 @@ pub struct ProviderFacts<'a> {
     pub reason: &'a str,
     /// The TPM, when there is one.
     pub tpm: &'a TpmReport,
+    /// The device's TPM attestation, in words ([`crate::TpmAttestationState::describe`]).
+    pub attestation: &'a str,
 }
 
 /// What the device holds that the report is built from.
@@ -260,6 +265,7 @@ pub fn report(provider: &str, o: &Observed<'_>, now: i64) -> StatusReport {
                     wait: format!("unreadable: {e}"),
                 },
             }),
+            device_tpm_attestation: facts.attestation.to_owned(),
         },
         user_state: UserState {
             user: upn.map(str::to_owned),
@@ -395,6 +401,7 @@ pub fn render(r: &StatusReport) -> String {
                     )
                 }),
             ),
+            ("DeviceTpmAttestation", d.device_tpm_attestation.clone()),
         ],
     );
     if let Some(w) = &d.key_provider_warning {

@@ -226,6 +226,9 @@ impl KeyProvider for TpmProvider {
             unused_family: None,
         }
     }
+    fn attestation_tcti(&self) -> Option<&Tcti> {
+        Some(&self.tcti)
+    }
 }
 
 /// An unlocked TPM Hello key: the blob and the authorisation value; each proof is signed

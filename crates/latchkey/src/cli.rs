@@ -53,6 +53,12 @@ pub enum Command {
         #[command(subcommand)]
         command: PolicyCommand,
     },
+    /// The device's TPM identity with the service.
+    Tpm {
+        /// What to do.
+        #[command(subcommand)]
+        command: TpmCommand,
+    },
     /// The pool of pre-generated keys (none with the software provider; kept for scripts).
     Pool {
         /// What to do.
@@ -239,4 +245,22 @@ pub enum PoolCommand {
     Fill,
     /// Formerly: show the pool. Now says that no pool is kept.
     Status,
+}
+
+/// `latchkey tpm ...`.
+#[derive(Debug, Subcommand)]
+pub enum TpmCommand {
+    /// Activate this device's TPM identity with the service (credential activation with a
+    /// new attestation key), for a device joined earlier or after a failed attempt. Does
+    /// nothing when the device is attested already, unless --renew.
+    Attest(TpmAttestArgs),
+}
+
+/// `latchkey tpm attest`.
+#[derive(Debug, Args)]
+pub struct TpmAttestArgs {
+    /// Make and activate a new attestation key even when one is activated (it replaces the
+    /// old one once the service accepted it); also replaces a damaged identity file.
+    #[arg(long)]
+    pub renew: bool,
 }

@@ -3,12 +3,14 @@
 use anyhow::Result;
 use latchkey_agent::policy_sync::PolicyRefresh;
 use latchkey_agent::status::rfc3339;
-use latchkey_agent::{trust, Agent, Credentials, JoinOptions};
+use latchkey_agent::{
+    trust, Agent, AgentError, AttestOutcome, Credentials, JoinOptions, TpmAttestationState,
+};
 use latchkey_proto::api::device::JoinType;
 
 use crate::cli::{
     EventsArgs, JoinArgs, JoinTypeArg, LeaveArgs, PoolCommand, SetupArgs, SigninArgs, StatusArgs,
-    TokenArgs,
+    TokenArgs, TpmAttestArgs,
 };
 use crate::input;
 
@@ -58,8 +60,55 @@ pub fn join(agent: &Agent, args: JoinArgs) -> Result<()> {
             ""
         }
     );
+    report_attestation(agent)?;
     report_refresh(&policy);
     Ok(())
+}
+
+/// After a join: the device's TPM attestation, a warning on stderr when it failed.
+fn report_attestation(agent: &Agent) -> Result<()> {
+    match agent.tpm_attestation()? {
+        TpmAttestationState::Attested(a, _) => {
+            println!("TPM identity attested: {}.", a.describe());
+        }
+        TpmAttestationState::NotAttested(why) => eprintln!(
+            "warning: the device is joined, but its TPM identity is not attested: {why}\n\
+             warning: Hello keys register without TPM attestation (software keys to the \
+             service) until `latchkey tpm attest` succeeds."
+        ),
+        TpmAttestationState::Software | TpmAttestationState::NotJoined => {}
+    }
+    Ok(())
+}
+
+/// `latchkey tpm attest`.
+pub fn tpm_attest(agent: &Agent, args: TpmAttestArgs) -> Result<()> {
+    match agent.attest_tpm(args.renew)? {
+        AttestOutcome::AlreadyAttested(a) => println!(
+            "TPM identity already attested: {}. Nothing done (`latchkey tpm attest --renew` \
+             makes and activates a new attestation key).",
+            a.describe()
+        ),
+        AttestOutcome::Attested(a) => {
+            println!("TPM identity attested: {}.", a.describe());
+            println!(
+                "Hello keys set up from now on are certified by this TPM \
+                 (`latchkey hello setup` to replace an unattested key)."
+            );
+        }
+    }
+    Ok(())
+}
+
+/// A next step for an error, when there is an obvious one.
+pub fn hint(err: &AgentError) -> Option<&'static str> {
+    match err.code() {
+        "LK-HWK-013" | "LK-HWK-011" => Some(
+            "the service needs a TPM-attested Hello key from this device: run `latchkey tpm \
+             attest` (with the TPM key provider), then `latchkey hello setup` again",
+        ),
+        _ => None,
+    }
 }
 
 /// Prints what became of a policy refresh: on stdout when received, on stderr when the last
@@ -194,5 +243,27 @@ fn os_name() -> String {
     match pretty {
         Some(p) => format!("{p} ({})", std::env::consts::ARCH),
         None => format!("{} ({})", std::env::consts::OS, std::env::consts::ARCH),
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_refusal_for_want_of_attestation_suggests_tpm_attest() {
+        for code in ["LK-HWK-013", "LK-HWK-011"] {
+            let err = AgentError::Service {
+                code: code.to_owned(),
+                message: "refused".to_owned(),
+                status: 403,
+            };
+            assert!(
+                hint(&err).unwrap().contains("latchkey tpm attest"),
+                "{code}"
+            );
+        }
+        assert!(hint(&AgentError::NotJoined).is_none());
     }
 }

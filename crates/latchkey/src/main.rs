@@ -20,7 +20,7 @@ use latchkey_agent::store::StateDir;
 use latchkey_agent::tpm::Tcti;
 use latchkey_agent::{prereq, Agent, AgentError};
 
-use cli::{Cli, Command, HelloCommand, KeyProviderArg, PinCommand, PolicyCommand};
+use cli::{Cli, Command, HelloCommand, KeyProviderArg, PinCommand, PolicyCommand, TpmCommand};
 
 fn default_state_dir() -> PathBuf {
     if let Some(dir) = std::env::var_os("LATCHKEY_STATE_DIR") {
@@ -84,12 +84,20 @@ fn main() -> ExitCode {
         Command::Events(args) => commands::events(&agent, args),
         Command::Leave(args) => commands::leave(&agent, args),
         Command::Pool { command } => commands::pool(&agent, command),
+        Command::Tpm {
+            command: TpmCommand::Attest(args),
+        } => commands::tpm_attest(&agent, args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
             match err.downcast_ref::<AgentError>() {
-                Some(agent_err) => eprintln!("error: {agent_err}"),
+                Some(agent_err) => {
+                    eprintln!("error: {agent_err}");
+                    if let Some(hint) = commands::hint(agent_err) {
+                        eprintln!("hint: {hint}");
+                    }
+                }
                 None => eprintln!("error: LK-AGENT-004: {err:#}"),
             }
             ExitCode::from(1)
@@ -188,5 +196,12 @@ mod tests {
             assert!(matches!(cli.command, Command::Policy { .. }));
         }
         assert!(Cli::try_parse_from(["latchkey", "policy", "apply"]).is_err());
+        let cli = Cli::try_parse_from(["latchkey", "tpm", "attest", "--renew"]).unwrap();
+        assert!(matches!(
+            cli.command,
+            Command::Tpm {
+                command: TpmCommand::Attest(ref a)
+            } if a.renew
+        ));
     }
 }
