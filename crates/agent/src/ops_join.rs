@@ -48,9 +48,9 @@ impl std::fmt::Debug for JoinOptions {
 impl Agent {
     /// Signs the user in, generates the device key, joins, and stores the join; with the
     /// TPM key provider, activates the device's TPM identity (a failure is recorded, see
-    /// [`Agent::tpm_attestation`]); then receives the policy for the registered owner (a failure there leaves the defaults in
-    /// force and is reported, not fatal). Nothing is written unless the service accepted the
-    /// join.
+    /// [`Agent::tpm_attestation`]); then receives the policy for the registered owner (a
+    /// failure there leaves the defaults in force and is reported, not fatal). Nothing is
+    /// written unless the service accepted the join.
     pub fn join(&self, opts: &JoinOptions) -> Result<(DeviceRecord, PolicyRefresh), AgentError> {
         if let Some(existing) = self.device()? {
             return Err(AgentError::AlreadyJoined {
