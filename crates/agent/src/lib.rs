@@ -11,7 +11,8 @@
 //!   wrong-PIN lockout; [`provider`]: the key-provider interface; [`tpm_provider`] and
 //!   [`tpm_container`]: Hello keys made and used in a TPM 2.0; [`provider_choice`]:
 //!   `--key-provider tpm|software|auto`.
-//! - [`pool`]: removal of the plaintext key pool of earlier versions (no pool is kept).
+//! - [`pool`]: removal of the plaintext key pool of earlier versions (the software provider
+//!   keeps no pool); [`tpm_pool`]: the TPM provider's pool of keys made in the TPM.
 //! - `rsa_sign`: RSA signing through `ring` (constant time).
 //! - [`policy_sync`]: the policy session with the service; [`policy_store`]: the policy in
 //!   force, per user; [`policy_view`]: `policy show`; [`pin_history`]: previous PINs as
@@ -47,6 +48,7 @@ mod rsa_sign;
 pub mod status;
 pub mod store;
 pub mod tpm_container;
+pub mod tpm_pool;
 pub mod tpm_provider;
 pub mod trust;
 

@@ -138,6 +138,10 @@ pub trait KeyProvider: Send + Sync {
     fn history_kdf(&self) -> KdfParams {
         KdfParams::default()
     }
+    /// The TPM provider, when this is it (the device key and the key pool use its TPM).
+    fn as_tpm(&self) -> Option<&crate::tpm_provider::TpmProvider> {
+        None
+    }
 }
 
 /// The provider mismatch error for `key` used with `active`.
