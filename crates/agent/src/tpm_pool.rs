@@ -323,7 +323,6 @@ impl Agent {
 
     /// The pool as it stands (damaged entries are removed).
     pub fn pool_status(&self) -> Result<PoolReport, AgentError> {
-        let device = DeviceRecord::require(&self.state)?;
         if let Some(why) = self.no_pool_reason() {
             return Ok(PoolReport {
                 target: 0,
@@ -331,6 +330,7 @@ impl Agent {
                 ..PoolReport::default()
             });
         }
+        let device = DeviceRecord::require(&self.state)?;
         let (usable, skipped) = self.scan_pool(&device)?;
         Ok(PoolReport {
             keys: usable
@@ -345,7 +345,6 @@ impl Agent {
 
     /// Makes keys in the TPM until the pool holds [`TPM_POOL_SIZE`] usable ones.
     pub fn fill_pool(&self) -> Result<PoolReport, AgentError> {
-        let device = DeviceRecord::require(&self.state)?;
         let before = self.pool_status()?;
         let Some(provider) = self.provider.as_tpm() else {
             return Ok(before);
@@ -353,6 +352,7 @@ impl Agent {
         if before.no_pool.is_some() {
             return Ok(before);
         }
+        let device = DeviceRecord::require(&self.state)?;
         let missing = TPM_POOL_SIZE.saturating_sub(before.keys.len());
         if missing > 0 {
             let keys = make_keys(provider, missing, self.now())?;

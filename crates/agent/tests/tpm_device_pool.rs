@@ -9,7 +9,13 @@
 //!   key), deletes the entry, and the key answers to the PIN only (counted by the TPM);
 //!   refill; setup with an empty pool; damaged entries removed (LK-STATE-012), entries of
 //!   an unknown version left and skipped (LK-STATE-006), setup working all the same.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    missing_docs
+)]
 
 mod common;
 
