@@ -8,7 +8,8 @@
 //! - The pool: filled at join; `hello setup` takes its key (the registered key is the pool
 //!   key), deletes the entry, and the key answers to the PIN only (counted by the TPM);
 //!   refill; setup with an empty pool; damaged entries removed (LK-STATE-012), entries of
-//!   an unknown version left and skipped (LK-STATE-006), setup working all the same.
+//!   an unknown version left and skipped (LK-STATE-006), setup working all the same; a join
+//!   the service refuses writes no pool entry.
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
@@ -446,4 +447,44 @@ fn damaged_or_foreign_pool_entries_are_removed_unknown_versions_skipped_and_setu
     assert!(pool_entries(&agent).is_empty());
     // The device key is in the TPM: a changed machine identity does not touch it.
     agent.sync_policy(upn).unwrap();
+}
+
+#[test]
+fn a_refused_join_writes_neither_the_join_nor_the_pool() {
+    let w = world();
+    let tpm = swtpm();
+    let upn = "ref@example.com";
+    let created = w
+        .runtime
+        .block_on(w.admin.add_user(upn, PASSWORD, None))
+        .unwrap();
+    let secret = created.otpauth_uri.split("secret=").nth(1).unwrap();
+    let secret = base32(secret.split('&').next().unwrap());
+    let agent = tpm_agent(&w, w.state.clone(), &tpm.tcti());
+    // The service refuses the join request itself (a blank display name), after the pool's
+    // keys were being made alongside it.
+    let err = agent
+        .join(&JoinOptions {
+            server: w.url.clone(),
+            ca_pem: w.ca_pem.clone(),
+            upn: upn.to_owned(),
+            password: PASSWORD.to_owned().into(),
+            otp: Some(w.otp(&secret)),
+            join_type: JoinType::Cloud,
+            display_name: "   ".to_owned(),
+            os: "test".to_owned(),
+        })
+        .unwrap_err();
+    assert!(
+        matches!(err, latchkey_agent::AgentError::Service { .. }),
+        "{err}"
+    );
+    let written = if agent.state().root().exists() {
+        files(agent.state().root())
+    } else {
+        Vec::new()
+    };
+    assert!(written.is_empty(), "{written:?}");
+    assert!(agent.device().unwrap().is_none());
+    assert!(agent.state().list(TPM_POOL_DIR).unwrap().is_empty());
 }
