@@ -56,15 +56,25 @@ impl Agent {
 
     /// The device key of `record`. A key stored in plaintext (joined before sealing) is
     /// sealed to the machine and the record rewritten, when the machine has an identity.
+    /// A key in the TPM is used in the TPM of the key provider in use.
     pub fn device_key(&self, record: &DeviceRecord) -> Result<DeviceKey, AgentError> {
-        let key = record.key(&self.machine)?;
-        if record.device_key_sealed.is_none() && self.machine.available() {
+        let key = self.load_device_key(record)?;
+        if record.device_key_sealed.is_none()
+            && record.device_key_tpm.is_none()
+            && self.machine.available()
+        {
             let mut sealed = record.clone();
             sealed.set_key(&key, &self.machine)?;
             self.state
                 .write_json(crate::records::DEVICE_FILE, &sealed)?;
         }
         Ok(key)
+    }
+
+    /// The device key of `record`, as stored (nothing is rewritten).
+    pub(crate) fn load_device_key(&self, record: &DeviceRecord) -> Result<DeviceKey, AgentError> {
+        let tcti = self.provider.as_tpm().map(|p| p.tcti().clone());
+        record.key_with(&self.machine, tcti.as_ref())
     }
 
     /// Uses the software provider with other Argon2id costs (tests use cheap ones).
@@ -274,7 +284,7 @@ impl Agent {
         };
         let decision = self.prerequisites_for(user.as_deref())?;
         let policy = self.policy_in_force(user.as_deref())?;
-        let device_key = device.as_ref().map(|d| d.key(&self.machine));
+        let device_key = device.as_ref().map(|d| self.load_device_key(d));
         let tpm = self.provider.tpm_report();
         let attestation = self
             .tpm_attestation()

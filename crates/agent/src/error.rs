@@ -252,6 +252,31 @@ pub enum AgentError {
         /// What is wrong.
         reason: String,
     },
+    /// The device key is in a TPM that cannot load it: the state directory was copied to
+    /// another machine, or another TPM is in use.
+    #[error("LK-AGENT-027: the device key was made by another TPM and cannot be used with the TPM at {tcti} ({detail}); if this is not the machine that joined, join from this machine; if the TPM was cleared or replaced, `latchkey leave --force` and join again")]
+    DeviceKeyNotThisTpm {
+        /// The TPM in use.
+        tcti: String,
+        /// What the TPM said.
+        detail: String,
+    },
+    /// The device key is in a TPM and no TPM is in use or it does not answer.
+    #[error("LK-AGENT-028: the device key is in a TPM, which cannot be used now: {reason}; use the TPM that joined (`--key-provider tpm` or `auto`, `--tpm TCTI`)")]
+    DeviceKeyTpmUnreachable {
+        /// Why.
+        reason: String,
+    },
+    /// A TPM key-pool entry cannot be used (bad encoding, a key id that is not its public
+    /// area's, a sealed authorisation value that does not open here). It is removed and
+    /// not used; `hello setup` makes a key as without a pool.
+    #[error("LK-STATE-012: the TPM key-pool entry {path} is damaged or not from this machine: {reason}; it is removed and not used")]
+    TpmPoolEntryDamaged {
+        /// The file.
+        path: String,
+        /// What is wrong.
+        reason: String,
+    },
     /// The TPM identity file names another device than the join.
     #[error("LK-STATE-011: the TPM identity file {path} belongs to device {found}, not to this device {device}; run `latchkey tpm attest --renew` to replace it")]
     TpmIdentityOfAnotherDevice {
@@ -346,6 +371,9 @@ impl AgentError {
             AgentError::TpmCertifyFailed { .. } => "LK-AGENT-023",
             AgentError::TpmIdentityDamaged { .. } => "LK-STATE-010",
             AgentError::TpmIdentityOfAnotherDevice { .. } => "LK-STATE-011",
+            AgentError::DeviceKeyNotThisTpm { .. } => "LK-AGENT-027",
+            AgentError::DeviceKeyTpmUnreachable { .. } => "LK-AGENT-028",
+            AgentError::TpmPoolEntryDamaged { .. } => "LK-STATE-012",
             AgentError::WrongPin { .. } => "LK-PIN-001",
             AgentError::PinLocked { .. } => "LK-PIN-002",
             AgentError::PinPolicy(_) => "LK-PIN-003",

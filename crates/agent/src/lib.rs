@@ -12,7 +12,8 @@
 //!   [`tpm_container`]: Hello keys made and used in a TPM 2.0; [`provider_choice`]:
 //!   `--key-provider tpm|software|auto`; [`tpm_identity`]: the device's TPM identity (the
 //!   AIK the service activated, `latchkey tpm attest`).
-//! - [`pool`]: removal of the plaintext key pool of earlier versions (no pool is kept).
+//! - [`pool`]: removal of the plaintext key pool of earlier versions (the software provider
+//!   keeps no pool); [`tpm_pool`]: the TPM provider's pool of keys made in the TPM.
 //! - `rsa_sign`: RSA signing through `ring` (constant time).
 //! - [`policy_sync`]: the policy session with the service; [`policy_store`]: the policy in
 //!   force, per user; [`policy_view`]: `policy show`; [`pin_history`]: previous PINs as
@@ -50,6 +51,7 @@ pub mod status;
 pub mod store;
 pub mod tpm_container;
 pub mod tpm_identity;
+pub mod tpm_pool;
 pub mod tpm_provider;
 pub mod trust;
 

@@ -7,7 +7,6 @@ use zeroize::Zeroizing;
 
 use crate::agent::Agent;
 use crate::client::ServiceClient;
-use crate::device_key::DeviceKey;
 use crate::error::AgentError;
 use crate::policy_sync::PolicyRefresh;
 use crate::records::{DeviceRecord, DEVICE_FILE};
@@ -46,8 +45,9 @@ impl std::fmt::Debug for JoinOptions {
 }
 
 impl Agent {
-    /// Signs the user in, generates the device key, joins, and stores the join; with the
-    /// TPM key provider, activates the device's TPM identity (a failure is recorded, see
+    /// Signs the user in, generates the device key (in the TPM with the TPM key provider),
+    /// joins, and stores the join and the TPM key pool ([`crate::tpm_pool`]); with the TPM
+    /// key provider, activates the device's TPM identity (a failure is recorded, see
     /// [`Agent::tpm_attestation`]); then receives the policy for the registered owner (a
     /// failure there leaves the defaults in force and is reported, not fatal). Nothing is
     /// written unless the service accepted the join.
@@ -65,10 +65,13 @@ impl Agent {
             password: opts.password.to_string(),
             otp: opts.otp.clone(),
         })?;
-        let key = DeviceKey::generate()?;
+        // In the TPM with the TPM key provider, else a software key.
+        let key = self.new_device_key()?;
         let spki = key.spki_b64()?;
         let nonce = client.nonce(Purpose::Join)?;
         let signature = key.prove(Purpose::Join, &nonce, &[&tenant.tenant_id, &spki])?;
+        // The TPM makes the key pool's keys while the join request runs.
+        let pool = self.start_pool_fill();
         let joined = client.join(
             &JoinRequest {
                 nonce,
@@ -106,9 +109,11 @@ impl Agent {
             device_certificate_pem: joined.device_certificate_pem,
             device_key: String::new(),
             device_key_sealed: None,
+            device_key_tpm: None,
         };
         record.set_key(&key, &self.machine)?;
         self.state.write_json(DEVICE_FILE, &record)?;
+        self.store_pool_fill(pool, &record);
         // The device's TPM identity (TPM provider only); a failure is recorded, the join
         // stands.
         self.attest_tpm_after_join(&record);

@@ -145,7 +145,8 @@ impl Agent {
         // The provider makes the key (in memory for software, in the TPM for the TPM
         // provider) and its stored form together, so that once the service has the key
         // nothing slow or fallible stands between it and the stored form being written.
-        let (mut stored, key) = self.provider.create(upn, pin, self.now(), progress)?;
+        // With the TPM provider, a key from the TPM key pool when there is one.
+        let (mut stored, key) = self.create_hello_key(upn, pin, progress)?;
         let key_id = key.key_id();
         let nonce = client.nonce(Purpose::RegisterKey)?;
         // A TPM key of an attested device is certified by the AIK over this nonce; without

@@ -152,6 +152,7 @@ mod tests {
             device_certificate_pem: String::new(),
             device_key: String::new(),
             device_key_sealed: None,
+            device_key_tpm: None,
         }
     }
 

@@ -141,9 +141,13 @@ pub trait KeyProvider: Send + Sync {
     fn history_kdf(&self) -> KdfParams {
         KdfParams::default()
     }
+    /// The TPM provider, when this is it (the device key and the key pool use its TPM).
+    fn as_tpm(&self) -> Option<&crate::tpm_provider::TpmProvider> {
+        None
+    }
     /// The TPM that attests this provider's keys (its EK, the device's AIK), if any.
     fn attestation_tcti(&self) -> Option<&latchkey_tpm::Tcti> {
-        None
+        self.as_tpm().map(|p| p.tcti())
     }
 }
 

@@ -14,6 +14,7 @@ use crate::device_key::DeviceKey;
 use crate::device_seal::{self, MachineBinding, SealedDeviceKey};
 use crate::error::AgentError;
 use crate::store::StateDir;
+use latchkey_tpm::{KeyBlob, Tcti};
 
 /// The file of the join.
 pub const DEVICE_FILE: &str = "device.json";
@@ -43,6 +44,8 @@ pub enum DeviceKeyProtection {
     MachineBound(String),
     /// A plaintext PKCS#8 file protected by file permissions only.
     FilePermissions,
+    /// Made and kept in the TPM: only the TPM-wrapped blob is stored.
+    Tpm,
 }
 
 impl DeviceKeyProtection {
@@ -52,6 +55,7 @@ impl DeviceKeyProtection {
             DeviceKeyProtection::MachineBound(file) => format!(
                 "software, encrypted under a key derived from {file} (a copy of the state directory alone does not reveal it; anyone who can read this user's files on this machine can; no TPM)"
             ),
+            DeviceKeyProtection::Tpm => "TPM (made in the TPM, fixedTPM: only its TPM-wrapped blob is stored, every device proof is signed by the TPM; a copy of the state directory is useless on any other machine)".to_owned(),
             DeviceKeyProtection::FilePermissions => "software, file permissions only (mode 0600 in a 0700 directory: anyone with a copy of the state directory has the key; no TPM)".to_owned(),
         }
     }
@@ -90,6 +94,41 @@ pub struct DeviceRecord {
     /// The device private key sealed to the machine ([`crate::device_seal`]).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub device_key_sealed: Option<SealedDeviceKey>,
+    /// The device key made in the TPM: its TPM-wrapped blob ([`TpmDeviceKey`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub device_key_tpm: Option<TpmDeviceKey>,
+}
+
+/// A device key made in the TPM, as stored: no private key, only what that TPM can load.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TpmDeviceKey {
+    /// The TPM-wrapped private part, a marshalled TPM2B_PRIVATE (base64url).
+    pub private: String,
+    /// The public area, a marshalled TPMT_PUBLIC (base64url).
+    pub public: String,
+}
+
+impl TpmDeviceKey {
+    /// The stored form of `blob`.
+    pub fn new(blob: &KeyBlob) -> Result<Self, AgentError> {
+        Ok(TpmDeviceKey {
+            private: latchkey_proto::b64::encode(blob.private_bytes()),
+            public: latchkey_proto::b64::encode(blob.public_area().map_err(AgentError::Tpm)?),
+        })
+    }
+
+    /// The blob, parsed strictly.
+    pub fn blob(&self) -> Result<KeyBlob, AgentError> {
+        let corrupt = |e: String| AgentError::CorruptState {
+            path: DEVICE_FILE.to_owned(),
+            reason: format!("device_key_tpm: {e}"),
+        };
+        let private = latchkey_proto::b64::decode("private", &self.private)
+            .map_err(|e| corrupt(e.to_string()))?;
+        let public = latchkey_proto::b64::decode("public", &self.public)
+            .map_err(|e| corrupt(e.to_string()))?;
+        KeyBlob::from_bytes(&private, &public).map_err(|e| corrupt(e.to_string()))
+    }
 }
 
 impl DeviceRecord {
@@ -110,7 +149,15 @@ impl DeviceRecord {
 
     /// Stores `key` in the record: sealed to `binding` when the machine has an identity,
     /// otherwise in plaintext (file permissions only).
+    /// A key in a TPM is stored as its TPM-wrapped blob.
     pub fn set_key(&mut self, key: &DeviceKey, binding: &MachineBinding) -> Result<(), AgentError> {
+        if let Some(blob) = key.tpm_blob() {
+            self.device_key_tpm = Some(TpmDeviceKey::new(blob)?);
+            self.device_key_sealed = None;
+            self.device_key.clear();
+            return Ok(());
+        }
+        self.device_key_tpm = None;
         let der = key.to_pkcs8()?;
         match device_seal::seal(binding, &der, &self.tenant_id, &self.device_id)? {
             Some(sealed) => {
@@ -127,6 +174,9 @@ impl DeviceRecord {
 
     /// How the device key is protected at rest.
     pub fn key_protection(&self) -> DeviceKeyProtection {
+        if self.device_key_tpm.is_some() {
+            return DeviceKeyProtection::Tpm;
+        }
         match &self.device_key_sealed {
             Some(sealed) => DeviceKeyProtection::MachineBound(sealed.binding.clone()),
             None => DeviceKeyProtection::FilePermissions,
@@ -134,8 +184,28 @@ impl DeviceRecord {
     }
 
     /// The device key, unsealed with `binding` (or read in plaintext from a record that is
-    /// not sealed).
+    /// not sealed). A key in a TPM fails with [`AgentError::DeviceKeyTpmUnreachable`]: use
+    /// [`DeviceRecord::key_with`].
     pub fn key(&self, binding: &MachineBinding) -> Result<DeviceKey, AgentError> {
+        self.key_with(binding, None)
+    }
+
+    /// The device key: in the TPM at `tpm` when the record holds a TPM key (no TPM in use
+    /// is [`AgentError::DeviceKeyTpmUnreachable`]), else as [`DeviceRecord::key`].
+    pub fn key_with(
+        &self,
+        binding: &MachineBinding,
+        tpm: Option<&Tcti>,
+    ) -> Result<DeviceKey, AgentError> {
+        if let Some(stored) = &self.device_key_tpm {
+            let blob = stored.blob()?;
+            let Some(tcti) = tpm else {
+                return Err(AgentError::DeviceKeyTpmUnreachable {
+                    reason: "this command does not use a TPM (the software key provider is in use: no TPM was found, or `--key-provider software` was given)".to_owned(),
+                });
+            };
+            return DeviceKey::from_tpm_blob(tcti, blob);
+        }
         if let Some(sealed) = &self.device_key_sealed {
             let der = device_seal::open(binding, sealed, &self.tenant_id, &self.device_id)?;
             return DeviceKey::from_pkcs8(&der);

@@ -96,6 +96,33 @@ impl TpmProvider {
     }
 }
 
+impl TpmProvider {
+    /// Takes a key the TPM made ahead of time (`blob`, authorised by `pool_auth`) as
+    /// `upn`'s Hello key: TPM2_ObjectChangeAuth sets its authorisation value to the one
+    /// derived from `pin` and a new salt. The TPM returns a new blob; the old one (and
+    /// `pool_auth`) still works on this TPM, so the caller deletes every copy of it.
+    pub fn adopt_pool_key(
+        &self,
+        upn: &str,
+        blob: &KeyBlob,
+        pool_auth: &[u8],
+        pin: &str,
+        now: i64,
+    ) -> Result<(StoredKey, Box<dyn HelloSigner>), AgentError> {
+        let mut salt = [0u8; AUTH_SALT_LEN];
+        rand::rngs::OsRng.fill_bytes(&mut salt);
+        let auth = derive_auth(&salt, pin);
+        let mut tpm = self.open()?;
+        let changed = tpm
+            .change_auth(blob, pool_auth, &auth)
+            .map_err(|e| self.error(&mut tpm, upn, e))?;
+        drop(tpm);
+        let container = TpmContainer::new(upn, self.name(), &changed, &salt, now)?;
+        let signer = TpmSigner::new(self, upn, changed, auth)?;
+        Ok((StoredKey::Tpm(container), Box::new(signer)))
+    }
+}
+
 /// The lockout error for a TPM in lockout.
 pub fn locked_out(s: &latchkey_tpm::DaState) -> AgentError {
     AgentError::TpmLockedOut {
@@ -215,6 +242,10 @@ impl KeyProvider for TpmProvider {
         self.software.kdf
     }
 
+    fn as_tpm(&self) -> Option<&TpmProvider> {
+        Some(self)
+    }
+
     fn tpm_report(&self) -> TpmReport {
         let lockout = self
             .open()
@@ -225,9 +256,6 @@ impl KeyProvider for TpmProvider {
             lockout: Some(lockout),
             unused_family: None,
         }
-    }
-    fn attestation_tcti(&self) -> Option<&Tcti> {
-        Some(&self.tcti)
     }
 }
 

@@ -20,7 +20,7 @@ mod peers;
 mod process;
 
 pub use otp::Totp;
-pub use peers::{status_field, verify_with_pyjwt};
+pub use peers::{json_field, status_field, verify_with_pyjwt};
 pub use process::{bin, Output, Service};
 
 use std::path::{Path, PathBuf};

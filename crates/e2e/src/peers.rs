@@ -50,30 +50,26 @@ pub fn verify_with_pyjwt(
     }
 }
 
+/// Finds a string field (case-insensitive, `_` ignored, any section) in a `status --json`
+/// document.
+pub fn json_field(v: &serde_json::Value, name: &str) -> Option<String> {
+    match v {
+        serde_json::Value::Object(map) => map.iter().find_map(|(k, val)| {
+            let key = k.replace('_', "").to_ascii_lowercase();
+            match val.as_str() {
+                Some(s) if key == name.to_ascii_lowercase() => Some(s.to_string()),
+                _ => json_field(val, name),
+            }
+        }),
+        _ => None,
+    }
+}
+
 /// Finds a field (case-insensitive, any section) in `status --json`.
 pub fn status_field(world: &World, device: &str, name: &str) -> String {
     let status = world
         .device(device, &["status", "--json"], "")
         .assert_ok()
         .json();
-    fn find(v: &serde_json::Value, name: &str) -> Option<String> {
-        match v {
-            serde_json::Value::Object(map) => {
-                for (k, val) in map {
-                    let key = k.replace('_', "").to_ascii_lowercase();
-                    if key == name.to_ascii_lowercase() {
-                        if let Some(s) = val.as_str() {
-                            return Some(s.to_string());
-                        }
-                    }
-                    if let Some(found) = find(val, name) {
-                        return Some(found);
-                    }
-                }
-                None
-            }
-            _ => None,
-        }
-    }
-    find(&status, name).unwrap_or_else(|| panic!("no {name} in status: {status}"))
+    json_field(&status, name).unwrap_or_else(|| panic!("no {name} in status: {status}"))
 }

@@ -10,7 +10,7 @@
     clippy::indexing_slicing
 )]
 
-use latchkey_e2e::{status_field, verify_with_pyjwt, World};
+use latchkey_e2e::{json_field, status_field, verify_with_pyjwt, World};
 use latchkey_tpm::swtpm::SwTpm;
 use latchkey_tpm::DaParameters;
 
@@ -134,6 +134,16 @@ fn tpm_join_setup_signin_token_say_hwk_and_the_state_is_useless_elsewhere() {
         text.contains("\"TpmProtected\":true"),
         "status shows TpmProtected YES: {text}"
     );
+
+    // The device key lives in the TPM too, and the device's AIK was activated at join.
+    for (field, starts) in [
+        ("DeviceKeyProtection", "TPM"),
+        ("DeviceTpmAttestation", "ATTESTED"),
+    ] {
+        let shown = protected.to_string();
+        let value = json_field(&protected, field).unwrap_or_else(|| panic!("{field}: {shown}"));
+        assert!(value.starts_with(starts), "{field} = {value}");
+    }
 
     run(with_tpm(&["signin", "--pin-stdin"]), &format!("{PIN}\n")).assert_ok();
     world

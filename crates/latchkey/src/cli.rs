@@ -59,7 +59,8 @@ pub enum Command {
         #[command(subcommand)]
         command: TpmCommand,
     },
-    /// The pool of pre-generated keys (none with the software provider; kept for scripts).
+    /// The TPM key pool: Hello keys the TPM made ahead of time (none with the software
+    /// provider).
     Pool {
         /// What to do.
         #[command(subcommand)]
@@ -241,9 +242,9 @@ pub struct LeaveArgs {
 /// `latchkey pool ...`.
 #[derive(Debug, Subcommand)]
 pub enum PoolCommand {
-    /// Formerly: fill the pool. Now says that no pool is kept.
+    /// Make keys in the TPM until the pool is full (TPM key provider only).
     Fill,
-    /// Formerly: show the pool. Now says that no pool is kept.
+    /// Show the pool's keys.
     Status,
 }
 

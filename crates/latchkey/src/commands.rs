@@ -141,6 +141,12 @@ pub fn hello_setup(agent: &Agent, args: SetupArgs) -> Result<()> {
     if let Some(old) = done.replaced_key_id {
         println!("Replaced key: {old}");
     }
+    // The key is registered and the result printed: now refill the TPM key pool.
+    if agent.provider().as_tpm().is_some() {
+        if let Err(e) = agent.fill_pool() {
+            eprintln!("warning: the TPM key pool was not refilled: {e}");
+        }
+    }
     Ok(())
 }
 
@@ -211,16 +217,33 @@ pub fn leave(agent: &Agent, args: LeaveArgs) -> Result<()> {
     Ok(())
 }
 
-/// `latchkey pool ...`: the software provider keeps no key pool; say why.
-pub fn pool(_agent: &Agent, command: PoolCommand) -> Result<()> {
-    match command {
-        PoolCommand::Fill | PoolCommand::Status => println!(
-            "Key pool: none. The software provider keeps no pre-generated keys: a key waiting \
-             on disk would be an unprotected private key. `hello setup` generates the key in \
-             memory and stores it only wrapped under the PIN."
-        ),
-    }
+/// `latchkey pool ...`: the TPM key pool (the software provider keeps none; say why).
+pub fn pool(agent: &Agent, command: PoolCommand) -> Result<()> {
+    let report = match command {
+        PoolCommand::Fill => agent.fill_pool()?,
+        PoolCommand::Status => agent.pool_status()?,
+    };
+    print_pool(&report);
     Ok(())
+}
+
+fn print_pool(report: &latchkey_agent::tpm_pool::PoolReport) {
+    for line in &report.skipped {
+        eprintln!("warning: {line}");
+    }
+    match &report.no_pool {
+        Some(why) => println!("Key pool: none: {why}."),
+        None => {
+            println!(
+                "Key pool: {} of {} keys made in the TPM.",
+                report.keys.len(),
+                report.target
+            );
+            for (key_id, created) in &report.keys {
+                println!("  {key_id}  made {}", rfc3339(*created));
+            }
+        }
+    }
 }
 
 fn host_name() -> String {
