@@ -26,46 +26,17 @@ use std::os::unix::fs::PermissionsExt;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
+use common::tpm::{swtpm, Tpm2};
 use common::{base32, password_only, world, World, PASSWORD, PIN};
-use latchkey_agent::provider_choice::{choose, ProviderMode};
 use latchkey_agent::store::StateDir;
-use latchkey_agent::tpm::swtpm::SwTpm;
 use latchkey_agent::tpm_identity::{TpmIdentity, TPM_IDENTITY_FILE};
 use latchkey_agent::{Agent, AttestOutcome, Credentials, JoinOptions};
 use latchkey_proto::api::device::JoinType;
 use latchkey_proto::b64;
 use serde_json::Value;
 
-struct Tpm2 {
-    swtpm: SwTpm,
-    _dir: tempfile::TempDir,
-}
-
-fn swtpm() -> Tpm2 {
-    let dir = tempfile::tempdir().unwrap();
-    let swtpm = SwTpm::start(dir.path()).unwrap();
-    Tpm2 { swtpm, _dir: dir }
-}
-
-fn add_roots(w: &World, t: &Tpm2) {
-    let root = std::fs::read(t.swtpm.manufacturer_root()).unwrap();
-    let inter = std::fs::read(t.swtpm.manufacturer_intermediate()).unwrap();
-    w.runtime
-        .block_on(w.admin.tpm_root_add(&root, false))
-        .unwrap();
-    w.runtime
-        .block_on(w.admin.tpm_root_add(&inter, true))
-        .unwrap();
-}
-
 fn tpm_agent(w: &World, t: &Tpm2) -> Agent {
-    let choice = choose(
-        ProviderMode::Tpm,
-        Some(&t.swtpm.tcti().unwrap()),
-        common::CHEAP,
-    )
-    .unwrap();
-    w.agent_in(w.state.clone()).with_choice(choice)
+    common::tpm::tpm_agent(w, w.state.clone(), &t.tcti())
 }
 
 /// Creates `upn` and joins `agent` (cloud, with MFA) through `server`; the TOTP secret.
@@ -150,20 +121,7 @@ fn attestation_line(agent: &Agent) -> String {
 
 /// Every file of the state directory with its bytes.
 fn files(state: &StateDir) -> Vec<(String, Vec<u8>)> {
-    let mut out = Vec::new();
-    let mut stack = vec![state.root().to_path_buf()];
-    while let Some(d) = stack.pop() {
-        for entry in std::fs::read_dir(&d).unwrap().flatten() {
-            let path = entry.path();
-            if entry.file_type().unwrap().is_dir() {
-                stack.push(path);
-            } else {
-                out.push((path.display().to_string(), std::fs::read(&path).unwrap()));
-            }
-        }
-    }
-    out.sort();
-    out
+    common::tpm::files(state.root())
 }
 
 #[test]
@@ -171,7 +129,7 @@ fn a_tpm_join_attests_and_setup_registers_a_tpm_key_whose_tokens_say_hwk() {
     // The TPM first: its EK certificate must be valid at the service's (manual) clock.
     let t = swtpm();
     let w = world();
-    add_roots(&w, &t);
+    t.trust_in(&w);
     let upn = "tara@example.com";
     resource(&w);
     let agent = tpm_agent(&w, &t);
@@ -326,7 +284,7 @@ fn without_the_root_the_join_stands_and_attesting_later_gives_tpm_keys() {
     );
 
     // The administrator adds the root; `tpm attest`; the next setup gives `tpm`.
-    add_roots(&w, &t);
+    t.trust_in(&w);
     let aik = match agent.attest_tpm(false).unwrap() {
         AttestOutcome::Attested(a) => a,
         other => panic!("{other:?}"),
@@ -466,7 +424,7 @@ fn plain_http_world() -> World {
 fn an_older_service_without_the_activation_route_leaves_the_device_joined() {
     let t = swtpm();
     let w = plain_http_world();
-    add_roots(&w, &t);
+    t.trust_in(&w);
     let upstream = w.url.trim_start_matches("http://").to_owned();
     let (stub, hits) = old_service_stub(upstream);
     let upn = "vera@example.com";
@@ -497,7 +455,7 @@ fn an_identity_file_of_another_version_damaged_or_foreign_is_refused_clearly() {
     // The TPM first: its EK certificate must be valid at the service's (manual) clock.
     let t = swtpm();
     let w = world();
-    add_roots(&w, &t);
+    t.trust_in(&w);
     let upn = "walt@example.com";
     let agent = tpm_agent(&w, &t);
     let secret = join(&w, &agent, upn, &w.url);

@@ -23,51 +23,16 @@ mod common;
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 
-use common::{base32, password_only, world, World, CHEAP, PASSWORD, PIN};
+use common::tpm::{files, swtpm, tpm_agent, Tpm2};
+use common::{base32, password_only, world, World, PASSWORD, PIN};
 use latchkey_agent::device_seal::{self, MachineBinding};
-use latchkey_agent::provider_choice::{choose, ProviderMode};
 use latchkey_agent::records::DeviceRecord;
 use latchkey_agent::store::StateDir;
-use latchkey_agent::tpm::swtpm::SwTpm;
-use latchkey_agent::tpm::{DaParameters, KeyBlob, Tcti, Tpm, TpmError};
+use latchkey_agent::tpm::{KeyBlob, Tcti, TpmError};
 use latchkey_agent::tpm_pool::{seal_context, PoolEntry, TPM_POOL_DIR, TPM_POOL_SIZE};
 use latchkey_agent::{Agent, JoinOptions};
 use latchkey_proto::api::device::JoinType;
 use latchkey_proto::b64;
-
-const DA: DaParameters = DaParameters {
-    max_tries: 3,
-    recovery_time: 1000,
-    lockout_recovery: 1000,
-};
-
-struct Tpm2 {
-    swtpm: SwTpm,
-    _dir: tempfile::TempDir,
-}
-
-fn swtpm() -> Tpm2 {
-    let dir = tempfile::tempdir().unwrap();
-    let swtpm = SwTpm::start_with_da(dir.path(), DA).unwrap();
-    Tpm2 { swtpm, _dir: dir }
-}
-
-impl Tpm2 {
-    fn tcti(&self) -> Tcti {
-        self.swtpm.tcti().unwrap()
-    }
-    fn open(&self) -> Tpm {
-        Tpm::open(&self.tcti()).unwrap()
-    }
-    fn counter(&self) -> u32 {
-        self.open().dictionary_attack_state().unwrap().counter
-    }
-}
-
-fn tpm_agent(w: &World, state: StateDir, tcti: &Tcti) -> Agent {
-    w.agent_in(state)
-        .with_choice(choose(ProviderMode::Tpm, Some(tcti), CHEAP).unwrap())
-}
 
 /// A user added to the tenant who joins a cloud device with MFA through `agent`.
 fn join(w: &World, upn: &str, agent: &Agent) {
@@ -95,23 +60,6 @@ fn joined_with_tpm(w: &World, upn: &str, tpm: &Tpm2) -> Agent {
     let agent = tpm_agent(w, w.state.clone(), &tpm.tcti());
     join(w, upn, &agent);
     agent
-}
-
-fn files(dir: &Path) -> Vec<(String, Vec<u8>)> {
-    let mut out = Vec::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        for entry in std::fs::read_dir(&d).unwrap().flatten() {
-            let path = entry.path();
-            if entry.file_type().unwrap().is_dir() {
-                stack.push(path);
-            } else {
-                out.push((path.display().to_string(), std::fs::read(&path).unwrap()));
-            }
-        }
-    }
-    out.sort();
-    out
 }
 
 fn copy_state(from: &StateDir, to: &StateDir) {

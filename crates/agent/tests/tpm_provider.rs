@@ -13,79 +13,17 @@
 mod common;
 
 use std::path::Path;
-use std::process::Command;
 
+use common::tpm::{files, swtpm, tpm_agent, Tpm2};
 use common::{password_only, world, World, CHEAP, PIN};
 use latchkey_agent::provider_choice::{choose, ProviderMode};
 use latchkey_agent::store::StateDir;
 use latchkey_agent::tpm::swtpm::SwTpm;
-use latchkey_agent::tpm::{DaParameters, Tcti, Tpm};
+use latchkey_agent::tpm::Tcti;
 use latchkey_agent::tpm_provider::TPM_PROVIDER;
 use latchkey_agent::Agent;
 use latchkey_proto::api::device::JoinType;
 use latchkey_proto::b64;
-
-/// 3 tries; a failure is forgotten only after 1000 s, so nothing decays during a test.
-const DA: DaParameters = DaParameters {
-    max_tries: 3,
-    recovery_time: 1000,
-    lockout_recovery: 1000,
-};
-
-struct Tpm2 {
-    swtpm: SwTpm,
-    _dir: tempfile::TempDir,
-}
-
-fn swtpm() -> Tpm2 {
-    let dir = tempfile::tempdir().unwrap();
-    let swtpm = SwTpm::start_with_da(dir.path(), DA).unwrap();
-    Tpm2 { swtpm, _dir: dir }
-}
-
-impl Tpm2 {
-    fn tcti(&self) -> Tcti {
-        self.swtpm.tcti().unwrap()
-    }
-
-    /// The lockout counter through the TSS (no other connection may be open).
-    fn counter(&self) -> u32 {
-        Tpm::open(&self.tcti())
-            .unwrap()
-            .dictionary_attack_state()
-            .unwrap()
-            .counter
-    }
-
-    /// A property from `tpm2_getcap properties-variable`.
-    fn getcap(&self, name: &str) -> u32 {
-        let out = Command::new("tpm2_getcap")
-            .arg("--tcti")
-            .arg(self.tcti().as_str())
-            .arg("properties-variable")
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        let text = String::from_utf8(out.stdout).unwrap();
-        let prefix = format!("{name}: 0x");
-        let value = text
-            .lines()
-            .find_map(|l| l.trim().strip_prefix(prefix.as_str()))
-            .unwrap_or_else(|| panic!("{name} not in {text}"));
-        u32::from_str_radix(value.trim(), 16).unwrap()
-    }
-}
-
-/// An agent on `state` whose key provider is the TPM at `tcti`.
-fn tpm_agent(w: &World, state: StateDir, tcti: &Tcti) -> Agent {
-    let choice = choose(ProviderMode::Tpm, Some(tcti), CHEAP).unwrap();
-    assert_eq!(choice.provider.name(), TPM_PROVIDER);
-    w.agent_in(state).with_choice(choice)
-}
 
 /// A joined device whose owner set up Hello with the TPM provider.
 fn enrolled_with_tpm(w: &World, upn: &str, tpm: &Tpm2) -> Agent {
@@ -102,23 +40,6 @@ fn enrolled_with_tpm(w: &World, upn: &str, tpm: &Tpm2) -> Agent {
     let stored = agent.tpm_container(upn).unwrap().unwrap();
     assert_eq!(stored.key_id, done.key_id);
     agent
-}
-
-fn files(dir: &Path) -> Vec<(String, Vec<u8>)> {
-    let mut out = Vec::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        for entry in std::fs::read_dir(&d).unwrap().flatten() {
-            let path = entry.path();
-            if entry.file_type().unwrap().is_dir() {
-                stack.push(path);
-            } else {
-                out.push((path.display().to_string(), std::fs::read(&path).unwrap()));
-            }
-        }
-    }
-    out.sort();
-    out
 }
 
 /// Every JSON string value of `v`.

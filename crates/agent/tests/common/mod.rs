@@ -7,6 +7,8 @@
     dead_code
 )]
 
+pub mod tpm;
+
 use std::sync::Arc;
 
 use latchkey_agent::clock::FixedClock;
