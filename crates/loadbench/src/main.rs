@@ -93,6 +93,10 @@ struct Args {
     /// devices. With every device a TPM device it must be at least `--signins`.
     #[arg(long, default_value_t = 2_000)]
     tpm_signins: usize,
+    /// Seconds to leave the service idle right before the closed-loop sign-in phase (a
+    /// control for `--tpm-devices` runs, whose service idles while the swtpm signs).
+    #[arg(long, default_value_t = 0)]
+    idle_before_signins: u64,
 }
 
 const PASSWORD: &str = "load-bench-password";
@@ -351,6 +355,13 @@ async fn run(args: Args) -> Result<()> {
         .map(|(d, req)| Ok((d, wire.post_json("/v1/signin", &req)?)))
         .collect::<Result<_>>()?;
     let signin_count = signins.len();
+    if args.idle_before_signins > 0 {
+        eprintln!(
+            "idle {} s before the sign-in phase",
+            args.idle_before_signins
+        );
+        tokio::time::sleep(std::time::Duration::from_secs(args.idle_before_signins)).await;
+    }
     let wire2 = wire.clone();
     let cpu0 = cpu::Snapshot::take(pid);
     let (summary, answers) = runner::closed_loop(
