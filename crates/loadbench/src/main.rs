@@ -9,6 +9,11 @@
 //! made beforehand (over nonces fetched beforehand, well within their 5-minute life); a last
 //! phase runs the whole flow live (nonce, sign, sign-in, token) to show the end-to-end rate
 //! this machine reaches when it also plays every device.
+//!
+//! With `--tpm-devices N`, N of the devices have their Hello key in a private swtpm, are
+//! TPM-activated and register it with a TPM2_Certify attestation (`src/tpmdev.rs`); their
+//! share of the closed-loop sign-ins (`--tpm-signins`) is signed in the swtpm beforehand.
+//! The later open-loop and live phases use the software devices only.
 
 // A benchmark tool run by hand: a failed setup step or an impossible measurement stops it
 // with a message, so it may unwrap, expect, panic and index.
@@ -25,6 +30,7 @@ mod cpu;
 mod runner;
 mod sim;
 mod stats;
+mod tpmdev;
 mod wire;
 
 use std::sync::Arc;
@@ -77,6 +83,20 @@ struct Args {
     /// Only print the cost table (signature checks and token signing on one core).
     #[arg(long)]
     costs_only: bool,
+    /// Devices (of `--devices`) whose Hello key is made in a private swtpm, TPM-activated
+    /// and registered with a TPM2_Certify attestation (the service records it as `tpm`).
+    /// Their device key stays in software.
+    #[arg(long, default_value_t = 0)]
+    tpm_devices: usize,
+    /// How many of the closed-loop phase's `--signins` sign-ins the TPM devices make, each
+    /// signed in the swtpm beforehand (about 50 ms each); the rest cycle over the software
+    /// devices. With every device a TPM device it must be at least `--signins`.
+    #[arg(long, default_value_t = 2_000)]
+    tpm_signins: usize,
+    /// Seconds to leave the service idle right before the closed-loop sign-in phase (a
+    /// control for `--tpm-devices` runs, whose service idles while the swtpm signs).
+    #[arg(long, default_value_t = 0)]
+    idle_before_signins: u64,
 }
 
 const PASSWORD: &str = "load-bench-password";
@@ -92,15 +112,35 @@ fn main() -> Result<()> {
 }
 
 async fn run(args: Args) -> Result<()> {
-    if args.registrations < args.devices {
+    if args.tpm_devices > args.devices {
         bail!(
-            "--registrations ({}) must be at least --devices ({}): each device's Hello key is \
-             registered in that phase, and the sign-in phases use every device",
-            args.registrations,
+            "--tpm-devices ({}) exceeds --devices ({})",
+            args.tpm_devices,
             args.devices
         );
     }
-    let costs = costs::measure(2_000)?;
+    let software_devices = args.devices - args.tpm_devices;
+    if software_devices > 0 && args.registrations < software_devices {
+        bail!(
+            "--registrations ({}) must be at least the software devices ({software_devices}): \
+             each software device's Hello key is registered in that phase, and the sign-in \
+             phases use every device",
+            args.registrations,
+        );
+    }
+    let tpm_share = if args.tpm_devices > 0 {
+        args.tpm_signins.min(args.signins)
+    } else {
+        0
+    };
+    if software_devices == 0 && tpm_share < args.signins {
+        bail!(
+            "every device is a TPM device: --tpm-signins ({}) must be at least --signins ({})",
+            args.tpm_signins,
+            args.signins
+        );
+    }
+    let (costs, cost_line) = costs::measure(2_000, args.device_key)?;
     if args.costs_only {
         println!("{}", costs.join("\n"));
         return Ok(());
@@ -115,6 +155,13 @@ async fn run(args: Args) -> Result<()> {
         reqwest_get_json(&svc.url, &ca, "/v1/tenant").await?;
     let tid = tenant.tenant_id.clone();
     eprintln!("service {} tenant {tid}", svc.url);
+    let mut bench_tpm = if args.tpm_devices > 0 {
+        let t = tpmdev::BenchTpm::start()?;
+        t.trust_in(&world);
+        Some(t)
+    } else {
+        None
+    };
 
     // Users, and one MFA enrolment token each (joins reuse it within its lifetime).
     let mut tokens = Vec::new();
@@ -136,13 +183,30 @@ async fn run(args: Args) -> Result<()> {
     }
 
     let t0 = Instant::now();
-    let devices = generate_devices(&tokens, args.devices, args.device_key)?;
+    let mut tpm_keys = Vec::new();
+    if let Some(t) = bench_tpm.as_mut() {
+        for _ in 0..args.tpm_devices {
+            tpm_keys.push(t.create_hello_key()?);
+        }
+        eprintln!(
+            "made {} Hello keys in the swtpm in {:.1} s",
+            tpm_keys.len(),
+            t0.elapsed().as_secs_f64()
+        );
+    }
+    let t0 = Instant::now();
+    let devices = generate_devices(&tokens, args.devices, args.device_key, &tpm_keys)?;
     eprintln!(
-        "generated {} devices (RSA-2048 Hello key, {:?} device key) in {:.1} s",
+        "generated {} devices (RSA-2048 Hello key, {} of them in the TPM; {:?} device key in \
+         software) in {:.1} s",
         devices.len(),
+        tpm_keys.len(),
         args.device_key,
         t0.elapsed().as_secs_f64()
     );
+    let tpm_indices: Vec<usize> = (0..tpm_keys.len()).collect();
+    let sw_indices: Vec<usize> = (tpm_keys.len()..devices.len()).collect();
+    let mut notes = Vec::new();
 
     let mut table = vec![Summary::header().to_string()];
 
@@ -184,12 +248,24 @@ async fn run(args: Args) -> Result<()> {
     table.push(summary.row_with_cpu(cpu0.since(pid)));
     anyhow::ensure!(summary.failed == 0, "some devices failed to join");
 
+    // TPM devices: activation, then their attested registrations (made beforehand).
+    if let Some(t) = bench_tpm.as_mut() {
+        let row = tpmdev::registrations(t, &api, &wire, &tid, &devices, &tpm_indices, &tokens, pid)
+            .await?;
+        table.push(row);
+    }
+
     // Key registrations: nonces fetched and proofs signed beforehand, then sent.
     let regs = presign(
         &api,
         Purpose::RegisterKey,
-        args.registrations,
+        if sw_indices.is_empty() {
+            0
+        } else {
+            args.registrations
+        },
         &devices,
+        &sw_indices,
         &tid,
         |dev, nonce, tid| {
             let fields = [tid, dev.id(), dev.upn.as_str(), dev.key_id.as_str()];
@@ -220,7 +296,7 @@ async fn run(args: Args) -> Result<()> {
     let wire2 = wire.clone();
     let cpu0 = cpu::Snapshot::take(pid);
     let (summary, _) = runner::closed_loop(
-        "key registration (pre-signed)",
+        "key registration (pre-signed, software keys)",
         regs,
         args.concurrency,
         move |req| {
@@ -233,44 +309,94 @@ async fn run(args: Args) -> Result<()> {
         },
     )
     .await;
-    table.push(summary.row_with_cpu(cpu0.since(pid)));
+    if !sw_indices.is_empty() {
+        table.push(summary.row_with_cpu(cpu0.since(pid)));
+    }
 
-    // Nonce issue throughput, then sign-ins with pre-signed assertions.
+    // Nonce issue throughput, then sign-ins with pre-signed assertions: the TPM devices'
+    // share signed in the TPM, the rest on every core; mixed evenly.
     let t0 = Instant::now();
-    let signins = presign(
+    let tpm_signins = match bench_tpm.as_mut() {
+        Some(t) if tpm_share > 0 => {
+            let nonces = fetch_nonces(&api, Purpose::SignIn, tpm_share).await?;
+            let mut out = Vec::with_capacity(tpm_share);
+            for (i, nonce) in nonces.iter().enumerate() {
+                let d = tpm_indices[i % tpm_indices.len()];
+                out.push((d, tpmdev::signin_request(t, &devices[d], nonce, &tid)?));
+            }
+            eprintln!(
+                "signed {tpm_share} sign-ins in the swtpm in {:.1} s",
+                t0.elapsed().as_secs_f64()
+            );
+            out
+        }
+        _ => Vec::new(),
+    };
+    let sw_signins = presign_indexed(
         &api,
         Purpose::SignIn,
-        args.signins,
+        args.signins - tpm_signins.len(),
         &devices,
+        &sw_indices,
         &tid,
         signin_request,
     )
     .await?;
     eprintln!(
-        "prepared {} sign-ins in {:.1} s",
-        signins.len(),
+        "prepared {} sign-ins ({} TPM-signed) in {:.1} s",
+        sw_signins.len() + tpm_signins.len(),
+        tpm_signins.len(),
         t0.elapsed().as_secs_f64()
     );
-    // Each prepared sign-in with the index of its device (presign cycles over the devices),
-    // so that the token phase can sign with the device each token was issued to.
-    let signins: Vec<(usize, wire::Prepared)> = prepare(&wire, "/v1/signin", &signins)?
+    // Each prepared sign-in with the index of its device, so that the token phase can sign
+    // with the device each token was issued to.
+    let signins: Vec<(usize, wire::Prepared)> = tpmdev::interleave(sw_signins, tpm_signins)
         .into_iter()
-        .enumerate()
-        .map(|(i, req)| (i % devices.len(), req))
-        .collect();
+        .map(|(d, req)| Ok((d, wire.post_json("/v1/signin", &req)?)))
+        .collect::<Result<_>>()?;
+    let signin_count = signins.len();
+    if args.idle_before_signins > 0 {
+        eprintln!(
+            "idle {} s before the sign-in phase",
+            args.idle_before_signins
+        );
+        tokio::time::sleep(std::time::Duration::from_secs(args.idle_before_signins)).await;
+    }
     let wire2 = wire.clone();
     let cpu0 = cpu::Snapshot::take(pid);
-    let (summary, prts) = runner::closed_loop(
+    let (summary, answers) = runner::closed_loop(
         "Hello sign-in (pre-signed)",
         signins,
         args.concurrency,
         move |req| {
             let wire = wire2.clone();
-            async move { Ok((req.0, wire.send_json::<PrtOnly>(&req.1).await?.prt)) }
+            async move { Ok((req.0, wire.send_json::<tpmdev::SignInAnswer>(&req.1).await?)) }
         },
     )
     .await;
-    table.push(summary.row_with_cpu(cpu0.since(pid)));
+    let signin_cpu = cpu0.since(pid);
+    table.push(summary.row_with_cpu(signin_cpu));
+    anyhow::ensure!(summary.failed == 0, "some sign-ins failed");
+    let checked = tpmdev::check_amr(&devices, &answers)?;
+    if let Some(service) = signin_cpu.0 {
+        let us = service.as_secs_f64() * 1e6 / summary.ok.max(1) as f64;
+        notes.push(format!(
+            "closed-loop sign-in: {} sign-ins, {} of them TPM-signed (swtpm) by {} TPM devices \
+             with attested keys; service CPU {us:.0} µs per sign-in = {:.2} × the cost line \
+             ({cost_line:.1} µs, \"one sign-in, {:?} device key\")",
+            signin_count,
+            checked.tpm,
+            args.tpm_devices,
+            us / cost_line,
+            args.device_key,
+        ));
+    }
+    notes.push(format!(
+        "tokens: the access and ID tokens of all {} TPM-signed sign-ins carry amr `hwk`, of \
+         all {} software-key sign-ins `swk`; device keys in software",
+        checked.tpm, checked.software
+    ));
+    let prts: Vec<(usize, String)> = answers.into_iter().map(|(d, a)| (d, a.prt)).collect();
 
     // Tokens for an audience: each request carries the device-key proof (pre-signed).
     world
@@ -296,9 +422,28 @@ async fn run(args: Args) -> Result<()> {
     .await;
     table.push(summary.row_with_cpu(cpu0.since(pid)));
 
-    // Latency at a fixed rate (open loop).
+    if sw_indices.is_empty() {
+        notes.push(
+            "open-loop and live phases skipped: every device is a TPM device (they sign \
+             with software devices only)"
+                .to_owned(),
+        );
+        print_results(&table, &notes, &costs);
+        return Ok(());
+    }
+
+    // Latency at a fixed rate (open loop), software devices.
     let count = (args.rate * args.rate_seconds as f64) as usize;
-    let paced = presign(&api, Purpose::SignIn, count, &devices, &tid, signin_request).await?;
+    let paced = presign(
+        &api,
+        Purpose::SignIn,
+        count,
+        &devices,
+        &sw_indices,
+        &tid,
+        signin_request,
+    )
+    .await?;
     let paced = prepare(&wire, "/v1/signin", &paced)?;
     let wire2 = wire.clone();
     let cpu0 = cpu::Snapshot::take(pid);
@@ -308,14 +453,20 @@ async fn run(args: Args) -> Result<()> {
         args.rate,
         move |req| {
             let wire = wire2.clone();
-            async move { wire.send_json::<PrtOnly>(&req).await.map(|_| ()) }
+            async move {
+                let answer = wire.send_json::<PrtOnly>(&req).await?;
+                anyhow::ensure!(!answer.prt.is_empty(), "a sign-in answer without a PRT");
+                Ok(())
+            }
         },
     )
     .await;
     table.push(summary.row_with_cpu(cpu0.since(pid)));
 
-    // The whole flow live: nonce, sign (client RSA), sign-in, token.
-    let picks: Vec<usize> = (0..args.live).map(|i| i % devices.len()).collect();
+    // The whole flow live: nonce, sign (client RSA), sign-in, token; software devices.
+    let picks: Vec<usize> = (0..args.live)
+        .map(|i| sw_indices[i % sw_indices.len()])
+        .collect();
     let (api2, tid2, devs) = (api.clone(), tid.clone(), devices.clone());
     let cpu0 = cpu::Snapshot::take(pid);
     let (summary, _) = runner::closed_loop(
@@ -340,10 +491,18 @@ async fn run(args: Args) -> Result<()> {
     .await;
     table.push(summary.row_with_cpu(cpu0.since(pid)));
 
+    print_results(&table, &notes, &costs);
+    Ok(())
+}
+
+fn print_results(table: &[String], notes: &[String], costs: &[String]) {
     println!("{}", table.join("\n"));
     println!();
+    for n in notes {
+        println!("- {n}");
+    }
+    println!();
     println!("{}", costs.join("\n"));
-    Ok(())
 }
 
 /// The one field of a sign-in answer the benchmark keeps (for the token phase); decoding it
@@ -414,14 +573,20 @@ async fn presign_tokens(
     })
 }
 
-/// Generates the simulated devices on every core.
+/// Generates the simulated devices on every core; device i < `tpm_keys.len()` gets the
+/// TPM Hello key `tpm_keys[i]`.
 fn generate_devices(
     tokens: &[(String, String)],
     count: usize,
     kind: DeviceKeyKind,
+    tpm_keys: &[latchkey_tpm::KeyBlob],
 ) -> Result<Vec<SimDevice>> {
     on_every_core(count, |i| {
-        SimDevice::generate(&tokens[i % tokens.len()].0, kind)
+        let upn = &tokens[i % tokens.len()].0;
+        match tpm_keys.get(i) {
+            Some(key) => SimDevice::with_tpm_hello(upn, kind, key.clone()),
+            None => SimDevice::generate(upn, kind),
+        }
     })
 }
 
@@ -456,12 +621,13 @@ fn on_every_core<R: Send>(count: usize, f: impl Fn(usize) -> Result<R> + Sync) -
 }
 
 /// Fetches `count` nonces for `purpose` (timed and printed) and builds the signed requests
-/// on every core (untimed preparation), cycling over the devices.
+/// on every core (untimed preparation), cycling over the devices `picks`.
 async fn presign<R, F>(
     api: &Api,
     purpose: Purpose,
     count: usize,
     devices: &Arc<Vec<SimDevice>>,
+    picks: &[usize],
     tid: &str,
     build: F,
 ) -> Result<Vec<R>>
@@ -469,6 +635,41 @@ where
     R: Send + Sync + 'static,
     F: Fn(&SimDevice, &str, &str) -> Result<R> + Sync,
 {
+    Ok(
+        presign_indexed(api, purpose, count, devices, picks, tid, build)
+            .await?
+            .into_iter()
+            .map(|(_, r)| r)
+            .collect(),
+    )
+}
+
+/// [`presign`], each request with the index of its device.
+async fn presign_indexed<R, F>(
+    api: &Api,
+    purpose: Purpose,
+    count: usize,
+    devices: &Arc<Vec<SimDevice>>,
+    picks: &[usize],
+    tid: &str,
+    build: F,
+) -> Result<Vec<(usize, R)>>
+where
+    R: Send + Sync + 'static,
+    F: Fn(&SimDevice, &str, &str) -> Result<R> + Sync,
+{
+    if count == 0 {
+        return Ok(Vec::new());
+    }
+    let nonces = fetch_nonces(api, purpose, count).await?;
+    on_every_core(nonces.len(), |i| {
+        let d = picks[i % picks.len()];
+        Ok((d, build(&devices[d], &nonces[i], tid)?))
+    })
+}
+
+/// Fetches `count` nonces for `purpose`, 64 in flight (timed, printed to stderr).
+async fn fetch_nonces(api: &Api, purpose: Purpose, count: usize) -> Result<Vec<String>> {
     let api2 = api.clone();
     let (summary, nonces) = runner::closed_loop(
         &format!("nonce issue ({})", purpose.as_str()),
@@ -481,9 +682,8 @@ where
     )
     .await;
     eprintln!("{}", summary.row());
-    on_every_core(nonces.len(), |i| {
-        build(&devices[i % devices.len()], &nonces[i], tid)
-    })
+    anyhow::ensure!(summary.failed == 0, "some nonces could not be fetched");
+    Ok(nonces)
 }
 
 async fn reqwest_get_json<T: serde::de::DeserializeOwned>(

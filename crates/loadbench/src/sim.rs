@@ -23,13 +23,22 @@ enum DeviceKey {
     P256(SigningKey),
 }
 
+/// Where a simulated device's Hello key lives.
+enum HelloKey {
+    /// In software (ring): the device signs its own proofs.
+    Software(ring::signature::RsaKeyPair),
+    /// In the benchmark's swtpm (`--tpm-devices`): the stored blob; proofs are signed by
+    /// `crate::tpmdev::BenchTpm`, one at a time.
+    Tpm(latchkey_tpm::KeyBlob),
+}
+
 /// One simulated device with one user's Hello key.
 pub struct SimDevice {
     pub upn: String,
     device_key: DeviceKey,
     /// The device public key, SubjectPublicKeyInfo DER.
     pub device_spki: Vec<u8>,
-    pub hello: ring::signature::RsaKeyPair,
+    hello: HelloKey,
     pub hello_blob: Vec<u8>,
     pub key_id: String,
     /// Set once the device has joined.
@@ -67,6 +76,29 @@ impl SimDevice {
             &hello_public.e().to_bytes_be(),
             &hello_public.n().to_bytes_be(),
         );
+        Self::with_hello(upn, kind, HelloKey::Software(hello), blob)
+    }
+
+    /// A device whose Hello key is `key`, made in the benchmark's TPM; the device key is
+    /// generated in software as by [`SimDevice::generate`].
+    pub fn with_tpm_hello(
+        upn: &str,
+        kind: DeviceKeyKind,
+        key: latchkey_tpm::KeyBlob,
+    ) -> Result<Self> {
+        let public = key
+            .rsa_public()
+            .context("the TPM Hello key's public part")?;
+        let blob = RsaPublicBlob::new(&public.exponent, &public.modulus);
+        Self::with_hello(upn, kind, HelloKey::Tpm(key), blob)
+    }
+
+    fn with_hello(
+        upn: &str,
+        kind: DeviceKeyKind,
+        hello: HelloKey,
+        blob: RsaPublicBlob,
+    ) -> Result<Self> {
         let (device_key, device_spki) = match kind {
             DeviceKeyKind::Rsa => {
                 let (pair, public) = rsa_2048()?;
@@ -119,16 +151,30 @@ impl SimDevice {
         Ok(b64::encode(sig))
     }
 
-    /// A Hello-key signature (RSASSA-PKCS1-v1_5, SHA-256) over a proof message.
+    /// The Hello key's TPM blob when it lives in the benchmark's TPM.
+    pub fn tpm_key(&self) -> Option<&latchkey_tpm::KeyBlob> {
+        match &self.hello {
+            HelloKey::Tpm(blob) => Some(blob),
+            HelloKey::Software(_) => None,
+        }
+    }
+
+    /// A Hello-key signature (RSASSA-PKCS1-v1_5, SHA-256) over a proof message, by a
+    /// software Hello key (a TPM key signs through `crate::tpmdev::BenchTpm`).
     pub fn hello_sign(
         &self,
         purpose: proof::Purpose,
         nonce: &str,
         fields: &[&str],
     ) -> Result<String> {
-        Ok(b64::encode(rsa_sign(
-            &self.hello,
-            &proof::proof_message(purpose, nonce, fields),
-        )?))
+        match &self.hello {
+            HelloKey::Software(pair) => Ok(b64::encode(rsa_sign(
+                pair,
+                &proof::proof_message(purpose, nonce, fields),
+            )?)),
+            HelloKey::Tpm(_) => Err(anyhow!(
+                "this device's Hello key is in the TPM: sign through BenchTpm"
+            )),
+        }
     }
 }
