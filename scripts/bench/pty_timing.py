@@ -2,13 +2,15 @@
 """Runs an interactive `latchkey` command on a pseudo-terminal, answers its prompts at once,
 and prints when each prompt appeared and when the command ended, as JSON.
 
-usage: pty_timing.py ANSWERS_JSON -- COMMAND...
+usage: pty_timing.py ANSWERS_JSON [MARK] -- COMMAND...
 
 ANSWERS_JSON maps a prompt's text (a substring, matched case-insensitively) to the line
 to type, e.g. '{"password": "pw", "pin": "482916"}'. Times are seconds from the start:
 `prompts` lists [prompt, seconds] in order, `answered_last` is when the last answer was
-typed, `exit` when the command ended, `code` its exit status. The time the command spends
-after the last answer is `exit - answered_last`: no person is waited for.
+typed, `mark` when the text MARK first appeared in the output (if given), `exit` when the
+command ended, `code` its exit status. The time the command spends after the last answer is
+`exit - answered_last` (or `mark - answered_last` up to the result line): no person is
+waited for.
 """
 import json
 import os
@@ -21,6 +23,8 @@ import time
 def main():
     sep = sys.argv.index("--")
     answers = json.loads(sys.argv[1])
+    mark_text = sys.argv[2].encode() if sep > 2 else None
+    mark = None
     command = sys.argv[sep + 1:]
     start = time.monotonic()
     pid, fd = pty.fork()
@@ -42,6 +46,8 @@ def main():
         if not chunk:
             break
         output += chunk
+        if mark_text is not None and mark is None and mark_text in output:
+            mark = time.monotonic() - start
         seen += chunk
         text = seen.decode(errors="replace").lower()
         # A prompt ends with ": " and no newline after it.
@@ -58,6 +64,7 @@ def main():
     print(json.dumps({
         "prompts": prompts,
         "answered_last": answered_last,
+        "mark": mark,
         "exit": end,
         "code": os.waitstatus_to_exitcode(status),
         "output": output.decode(errors="replace")[-2000:],
