@@ -80,12 +80,16 @@ function totp(secret, stepNo) {
 }
 
 // Each password sign-in needs a TOTP step later than the last one used; the service
-// accepts one step of drift either way.
+// accepts one step of drift either way. The previous step's code stays good only until
+// the current step ends, so it is used only with 20 s of that left: a slow machine
+// between filling the form and the service's check must not push it out of the window.
 let lastStep = -1;
 async function freshOtp(secret) {
   for (;;) {
-    const now = Math.floor(Date.now() / 1000 / 30);
-    const s = Math.max(now - 1, lastStep + 1);
+    const seconds = Date.now() / 1000;
+    const now = Math.floor(seconds / 30);
+    const earliest = seconds - now * 30 < 10 ? now - 1 : now;
+    const s = Math.max(earliest, lastStep + 1);
     if (s <= now + 1) {
       lastStep = s;
       return totp(secret, s);
@@ -154,7 +158,11 @@ async function main() {
       await page.fill("#upn", UPN);
       await page.fill("#password", PASSWORD);
       await page.fill("#otp", await freshOtp(secret));
-      await Promise.all([page.waitForURL(/security-info/), page.click("#password-signin")]);
+      await Promise.all([page.waitForURL((url) => url.pathname !== "/signin"), page.click("#password-signin")]);
+      if (!/security-info/.test(page.url())) {
+        const said = await page.locator("[role=alert]").allTextContents();
+        throw new Error(`password sign-in stayed on ${page.url()}: ${said.join(" | ") || "(no message)"}`);
+      }
     };
     const signOut = async () => {
       await Promise.all([page.waitForURL(/signin/), page.click("#signout")]);

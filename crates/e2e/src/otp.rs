@@ -8,7 +8,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 /// A user's TOTP secret, and the steps the tests have already spent.
 pub struct Totp {
     secret: Vec<u8>,
-    next_offset: std::cell::Cell<i64>,
+    last_step: std::cell::Cell<Option<u64>>,
 }
 
 impl Totp {
@@ -32,7 +32,7 @@ impl Totp {
         assert!(secret.len() >= 16, "TOTP secret shorter than 128 bits");
         Totp {
             secret,
-            next_offset: std::cell::Cell::new(-1),
+            last_step: std::cell::Cell::new(None),
         }
     }
 
@@ -60,16 +60,30 @@ impl Totp {
             / 30
     }
 
-    /// A code the service has not seen yet: steps -1, 0, +1 around now, in increasing order
-    /// (the service accepts one step of clock skew and refuses a step once used).
+    /// A code the service has not seen yet, for a step later than any used before (the
+    /// service accepts one step of clock skew either way and refuses a step once used).
+    /// The previous step's code is good only until the current step ends, so it is chosen
+    /// only with 20 s of that left: a slow machine must not carry a code out of the window
+    /// between here and the service's check. When the steps around now are spent, waits on
+    /// the wall clock (which the service under test also reads) for the next one.
     pub fn fresh(&self) -> String {
-        let offset = self.next_offset.get();
-        assert!(
-            offset <= 1,
-            "test used more than three codes for one user in a window"
-        );
-        self.next_offset.set(offset + 1);
-        self.code_at_step((Self::now_step() as i64 + offset) as u64)
+        loop {
+            let seconds = SystemTime::now()
+                .duration_since(UNIX_EPOCH)
+                .unwrap()
+                .as_secs();
+            let now = seconds / 30;
+            let earliest = if seconds % 30 < 10 { now - 1 } else { now };
+            let step = match self.last_step.get() {
+                Some(last) => earliest.max(last + 1),
+                None => earliest,
+            };
+            if step <= now + 1 {
+                self.last_step.set(Some(step));
+                return self.code_at_step(step);
+            }
+            std::thread::sleep(std::time::Duration::from_secs(30 - seconds % 30));
+        }
     }
 
     /// A code that is certainly wrong now.
@@ -113,7 +127,7 @@ mod tests {
         // RFC 6238 Appendix B, SHA-1 secret "12345678901234567890", last 6 digits.
         let t = Totp {
             secret: b"12345678901234567890".to_vec(),
-            next_offset: std::cell::Cell::new(0),
+            last_step: std::cell::Cell::new(None),
         };
         assert_eq!(t.code_at_step(59 / 30), "287082");
         assert_eq!(t.code_at_step(1_111_111_109 / 30), "081804");
