@@ -169,6 +169,38 @@ error_codes! {
     TpmKeyAttestationAlg = ("LK-HWK-014", 400, "TPM key attestation is supported for RSA Hello keys only"),
     /// No TPM root with this fingerprint (`latchkeyd tpm-roots remove`).
     TpmRootNotFound = ("LK-HWK-015", 404, "no such TPM root"),
+    /// The certificate request (PKCS#10) is malformed, or its signature does not verify
+    /// with its own public key.
+    CertRequestInvalid = ("LK-CERT-001", 400, "the certificate request is malformed or its signature does not verify"),
+    /// The request's public key is not the Hello key registered for this user on this device.
+    CertKeyMismatch = ("LK-CERT-002", 403, "the certificate request's key is not the Hello key registered for this user on this device"),
+    /// The user may not enrol on this template (not in its enrolment group).
+    CertEnrollmentNotAllowed = ("LK-CERT-003", 403, "this user may not enrol for a certificate on this template"),
+    /// No such certificate template.
+    CertTemplateNotFound = ("LK-CERT-004", 404, "no such certificate template"),
+    /// Certificate trust is not set up for this user: no template is assigned and none named.
+    CertNoTemplate = ("LK-CERT-005", 403, "no certificate template is assigned to this user"),
+    /// No such certificate (serial), or it is not this user's and device's.
+    CertNotFound = ("LK-CERT-006", 404, "no such certificate"),
+    /// A renewal outside the certificate's renewal window.
+    CertRenewalNotDue = ("LK-CERT-007", 409, "the certificate is not yet inside its renewal window"),
+    /// A renewal of an expired certificate: enrol again, with a fresh multi-factor sign-in.
+    CertExpired = ("LK-CERT-008", 403, "the certificate has expired; enrol again after a fresh multi-factor sign-in"),
+    /// A renewal of a revoked certificate.
+    CertRevoked = ("LK-CERT-009", 403, "the certificate is revoked"),
+    /// The renewal is not signed by the certificate's key.
+    CertRenewalProofInvalid = ("LK-CERT-010", 401, "the renewal is not signed by the certificate's key"),
+    /// The issuing CA refused the request (not countersigned by the registration
+    /// authority, or the countersignature does not verify) or could not sign.
+    CertIssuanceFailed = ("LK-CERT-011", 500, "the certificate authority did not issue the certificate"),
+    /// A template setting is not acceptable (`latchkeyd cert template set`).
+    CertTemplateInvalid = ("LK-CERT-012", 400, "a certificate template setting is not acceptable"),
+    /// The MFA token for an enrolment is older than the freshness limit.
+    CertMfaNotFresh = ("LK-CERT-013", 403, "certificate enrolment needs a multi-factor sign-in from the last ten minutes"),
+    /// The request's key is not acceptable for a certificate (algorithm or size).
+    CertKeyUnacceptable = ("LK-CERT-014", 400, "the certificate request's key is not acceptable (RSA 2048 or larger, or P-256)"),
+    /// The certificate is already revoked (`latchkeyd cert revoke`).
+    CertAlreadyRevoked = ("LK-CERT-015", 409, "the certificate is already revoked"),
     /// The audit export file could not be created or written (`latchkeyd audit export`;
     /// nothing was pruned).
     AuditExportFailed = ("LK-AUDIT-001", 500, "the audit export could not be written"),

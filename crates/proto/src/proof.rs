@@ -47,6 +47,12 @@ pub enum Purpose {
     /// Fields: [`crate::api::tpm::activate_begin_fields`] or
     /// [`crate::api::tpm::activate_finish_fields`].
     TpmActivate,
+    /// A Hello certificate enrolment (`POST /v1/certificates/enroll`). Fields:
+    /// [`crate::api::cert::enroll_fields`]. Signed by the device key.
+    CertEnroll,
+    /// A Hello certificate renewal (`POST /v1/certificates/renew`). Fields:
+    /// [`crate::api::cert::renew_fields`]. Signed by the device key and the Hello key.
+    CertRenew,
 }
 
 impl Purpose {
@@ -61,11 +67,13 @@ impl Purpose {
             Purpose::PolicySync => "policy_sync",
             Purpose::Token => "token",
             Purpose::TpmActivate => "tpm_activate",
+            Purpose::CertEnroll => "cert_enroll",
+            Purpose::CertRenew => "cert_renew",
         }
     }
 
     /// Every purpose.
-    pub const ALL: [Purpose; 8] = [
+    pub const ALL: [Purpose; 10] = [
         Purpose::Join,
         Purpose::RegisterKey,
         Purpose::SignIn,
@@ -74,6 +82,8 @@ impl Purpose {
         Purpose::PolicySync,
         Purpose::Token,
         Purpose::TpmActivate,
+        Purpose::CertEnroll,
+        Purpose::CertRenew,
     ];
 }
 

@@ -39,6 +39,8 @@ fn purpose_byte(purpose: Purpose) -> u8 {
         Purpose::PolicySync => 6,
         Purpose::Token => 7,
         Purpose::TpmActivate => 8,
+        Purpose::CertEnroll => 9,
+        Purpose::CertRenew => 10,
     }
 }
 

@@ -74,4 +74,8 @@ pub struct RegisterKeyResponse {
     pub replaced_key_id: Option<String>,
     /// How the key is protected, as the service recorded it (`software` or `tpm`).
     pub attestation: String,
+    /// The certificate template assigned to this user for automatic enrolment, if any
+    /// (certificate trust): the device enrols on it right after setup.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub certificate_template: Option<String>,
 }

@@ -13,6 +13,8 @@
 //! | `POST /v1/devices/tpm/activate/begin` | [`tpm::TpmActivateBegin`] | [`tpm::TpmActivateChallenge`] |
 //! | `POST /v1/devices/tpm/activate/finish` | [`tpm::TpmActivateFinish`] | [`tpm::TpmActivated`] |
 //! | `POST /v1/keys` | [`key::RegisterKeyRequest`] (Bearer token when MFA is needed) | [`key::RegisterKeyResponse`] |
+//! | `POST /v1/certificates/enroll` | [`cert::CertEnrollRequest`] (Bearer token with the MFA claim) | [`cert::IssuedCertificate`] |
+//! | `POST /v1/certificates/renew` | [`cert::CertRenewRequest`] | [`cert::IssuedCertificate`] |
 //! | `POST /v1/signin` | [`signin::SignInRequest`] | [`signin::SignInResponse`] |
 //! | `POST /v1/prt/renew` | [`signin::RenewRequest`] | [`signin::SignInResponse`] |
 //! | `POST /v1/token` | [`signin::TokenRequest`] | [`signin::TokenResponse`] |
@@ -23,6 +25,7 @@
 //! | `GET /v1/jwks` | – | JWK Set |
 
 pub mod auth;
+pub mod cert;
 pub mod device;
 pub mod key;
 pub mod nonce;
