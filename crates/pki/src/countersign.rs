@@ -132,6 +132,16 @@ pub(crate) fn check_countersigned(
         return Err(not(format!("content type {}", info.content_type)));
     }
     let signed: SignedData = info.content.decode_as().map_err(|e| not(e.to_string()))?;
+    // Nothing outside the signature is left unchecked: the versions and the digest
+    // algorithm set are exactly what `sign_content` writes.
+    let digests_ok = signed.digest_algorithms.len() == 1
+        && signed
+            .digest_algorithms
+            .iter()
+            .all(|a| a.oid == asn1::SHA256 && a.parameters.is_none());
+    if signed.version != CmsVersion::V1 || !digests_ok || signed.crls.is_some() {
+        return Err(not("unexpected SignedData version, digest set or CRLs".into()));
+    }
     if signed.encap_content_info.econtent_type != asn1::DATA {
         return Err(not("encapsulated content is not id-data".into()));
     }
@@ -160,7 +170,13 @@ pub(crate) fn check_countersigned(
     let sid_matches = matches!(&signer.sid, SignerIdentifier::IssuerAndSerialNumber(ias)
         if ias.issuer == ra_cert.tbs_certificate.issuer
             && ias.serial_number == ra_cert.tbs_certificate.serial_number);
-    if !sid_matches || signer.digest_alg.oid != asn1::SHA256 || signer.signed_attrs.is_some() {
+    if !sid_matches
+        || signer.version != CmsVersion::V1
+        || signer.digest_alg.oid != asn1::SHA256
+        || signer.digest_alg.parameters.is_some()
+        || signer.signed_attrs.is_some()
+        || signer.unsigned_attrs.is_some()
+    {
         return Err(PkiError::RaSignature);
     }
     sigverify::verify(

@@ -214,3 +214,7 @@ impl IssuingCa {
         })
     }
 }
+
+#[cfg(test)]
+#[path = "issue_tests.rs"]
+pub(crate) mod tests;
