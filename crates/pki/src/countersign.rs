@@ -140,7 +140,9 @@ pub(crate) fn check_countersigned(
             .iter()
             .all(|a| a.oid == asn1::SHA256 && a.parameters.is_none());
     if signed.version != CmsVersion::V1 || !digests_ok || signed.crls.is_some() {
-        return Err(not("unexpected SignedData version, digest set or CRLs".into()));
+        return Err(not(
+            "unexpected SignedData version, digest set or CRLs".into()
+        ));
     }
     if signed.encap_content_info.econtent_type != asn1::DATA {
         return Err(not("encapsulated content is not id-data".into()));

@@ -10,7 +10,7 @@ use crate::countersign::{sign_content, CountersignedContent};
 use crate::profile::ProfileDer;
 use crate::testutil::{other_rsa2048, rsa2048};
 use crate::{
-    build_request, asn1, CaAlgorithm, CertificateProfile, IssuingCa, PkiError,
+    asn1, build_request, CaAlgorithm, CertificateProfile, IssuingCa, PkiError,
     RegistrationAuthority, Template, TenantCa,
 };
 use time::{Duration, OffsetDateTime};
@@ -87,7 +87,9 @@ fn sans(cert: &Certificate) -> Vec<String> {
 
 fn is_ca(cert: &Certificate) -> bool {
     let e = ext(cert, "2.5.29.19").unwrap();
-    BasicConstraints::from_der(e.extn_value.as_bytes()).unwrap().ca
+    BasicConstraints::from_der(e.extn_value.as_bytes())
+        .unwrap()
+        .ca
 }
 
 fn signed_by(cert_der: &[u8], issuer_der: &[u8]) -> bool {
@@ -140,15 +142,21 @@ fn the_whole_path_issues_exactly_the_profile() {
         for oid in ["2.5.29.14", "2.5.29.35", "2.5.29.31", "1.3.6.1.5.5.7.1.1"] {
             assert!(ext(&cert, oid).is_some(), "{oid}");
         }
-        let aia = String::from_utf8_lossy(ext(&cert, "1.3.6.1.5.5.7.1.1").unwrap().extn_value.as_bytes())
-            .into_owned();
+        let aia = String::from_utf8_lossy(
+            ext(&cert, "1.3.6.1.5.5.7.1.1")
+                .unwrap()
+                .extn_value
+                .as_bytes(),
+        )
+        .into_owned();
         assert!(aia.contains("http://pki.contoso.test/ocsp") && aia.contains("ca.crt"));
 
         // The issuing CA and the RA have their profiles.
         let ca_cert = Certificate::from_der(p.ca.cert_der()).unwrap();
         assert!(is_ca(&ca_cert));
-        let bc = BasicConstraints::from_der(ext(&ca_cert, "2.5.29.19").unwrap().extn_value.as_bytes())
-            .unwrap();
+        let bc =
+            BasicConstraints::from_der(ext(&ca_cert, "2.5.29.19").unwrap().extn_value.as_bytes())
+                .unwrap();
         assert_eq!(bc.path_len_constraint, Some(0));
         let ra_cert = Certificate::from_der(p.ra.cert_der()).unwrap();
         assert!(!is_ca(&ra_cert));
@@ -205,12 +213,19 @@ fn what_the_request_asks_for_is_not_granted() {
     let cs = p.ra.countersign(&request, &profile, NOW).unwrap();
     let issued = p.ca.issue(&cs, p.root.cert_der(), NOW).unwrap();
     let cert = Certificate::from_der(&issued.certificate.der).unwrap();
-    assert_eq!(crate::inspect_certificate(&issued.certificate.der).unwrap().subject_cn, UPN);
+    assert_eq!(
+        crate::inspect_certificate(&issued.certificate.der)
+            .unwrap()
+            .subject_cn,
+        UPN
+    );
     assert_eq!(ekus(&cert), ["1.3.6.1.4.1.311.20.2.2", "1.3.6.1.5.5.7.3.2"]);
     assert!(!is_ca(&cert));
     let names = sans(&cert);
     assert_eq!(names[0], "upn:alice@contoso.test");
-    assert!(!names.iter().any(|n| n.contains("administrator") || n.contains("dc.")));
+    assert!(!names
+        .iter()
+        .any(|n| n.contains("administrator") || n.contains("dc.")));
 }
 
 fn content(request: &[u8], profile: &CertificateProfile) -> Vec<u8> {
@@ -277,7 +292,11 @@ fn an_expired_or_future_ra_certificate_is_refused() {
     let then = NOW - Duration::days(3 * 365);
     let old_ra = RegistrationAuthority::create(&p.root, "Contoso", then).unwrap();
     let cs = old_ra
-        .countersign(&rsa_request(), &profile_for(&rsa2048().spki), then + Duration::days(1))
+        .countersign(
+            &rsa_request(),
+            &profile_for(&rsa2048().spki),
+            then + Duration::days(1),
+        )
         .unwrap();
     let err = p.ca.issue(&cs, p.root.cert_der(), NOW).unwrap_err();
     assert!(matches!(err, PkiError::RaExpired), "{err}");
@@ -287,10 +306,9 @@ fn an_expired_or_future_ra_certificate_is_refused() {
         .unwrap_err();
     assert!(matches!(err, PkiError::RaExpired), "{err}");
     // Not yet valid.
-    let cs = p
-        .ra
-        .countersign(&rsa_request(), &profile_for(&rsa2048().spki), NOW)
-        .unwrap();
+    let cs =
+        p.ra.countersign(&rsa_request(), &profile_for(&rsa2048().spki), NOW)
+            .unwrap();
     assert_refused(
         p.ca.issue(&cs, p.root.cert_der(), NOW - Duration::days(1)),
         "LK-PKI-025",
@@ -314,10 +332,9 @@ fn an_ra_certificate_without_the_agent_eku_is_refused() {
 #[test]
 fn a_tampered_profile_fails_the_ra_signature() {
     let p = pki(CaAlgorithm::EcdsaP256);
-    let cs = p
-        .ra
-        .countersign(&rsa_request(), &profile_for(&rsa2048().spki), NOW)
-        .unwrap();
+    let cs =
+        p.ra.countersign(&rsa_request(), &profile_for(&rsa2048().spki), NOW)
+            .unwrap();
     // The UPN appears in the request's subject and, last, in the profile.
     let pos = cs
         .windows(UPN.len())
@@ -363,20 +380,18 @@ fn an_embedded_request_with_a_bad_signature_is_refused() {
     )
     .unwrap();
     assert_refused(p.ca.issue(&cs, p.root.cert_der(), NOW), "LK-PKI-011");
-    let err = p
-        .ra
-        .countersign(&request, &profile_for(&rsa2048().spki), NOW)
-        .unwrap_err();
+    let err =
+        p.ra.countersign(&request, &profile_for(&rsa2048().spki), NOW)
+            .unwrap_err();
     assert!(matches!(err, PkiError::RequestSignature));
 }
 
 #[test]
 fn mangled_countersignatures_never_panic() {
     let p = pki(CaAlgorithm::EcdsaP256);
-    let cs = p
-        .ra
-        .countersign(&rsa_request(), &profile_for(&rsa2048().spki), NOW)
-        .unwrap();
+    let cs =
+        p.ra.countersign(&rsa_request(), &profile_for(&rsa2048().spki), NOW)
+            .unwrap();
     for cut in 0..cs.len() {
         assert!(p.ca.issue(&cs[..cut], p.root.cert_der(), NOW).is_err());
     }
@@ -399,9 +414,14 @@ fn mangled_countersignatures_never_panic() {
 #[test]
 fn kdc_certificate_has_the_pkinit_profile() {
     let p = pki(CaAlgorithm::EcdsaP256);
-    let kdc = p
-        .ca
-        .issue_kdc_certificate("CONTOSO.TEST", "kdc.contoso.test", NOW, 365, Some("http://x.test/crl"))
+    let kdc =
+        p.ca.issue_kdc_certificate(
+            "CONTOSO.TEST",
+            "kdc.contoso.test",
+            NOW,
+            365,
+            Some("http://x.test/crl"),
+        )
         .unwrap();
     assert!(signed_by(&kdc.certificate.der, p.ca.cert_der()));
     let cert = Certificate::from_der(&kdc.certificate.der).unwrap();
@@ -426,7 +446,9 @@ fn kdc_certificate_has_the_pkinit_profile() {
         ("R.TEST", "-kdc.test", 365, "LK-PKI-018"),
         ("R.TEST", "kdc.test", 0, "LK-PKI-014"),
     ] {
-        let err = p.ca.issue_kdc_certificate(realm, host, NOW, days, None).unwrap_err();
+        let err =
+            p.ca.issue_kdc_certificate(realm, host, NOW, days, None)
+                .unwrap_err();
         assert_eq!(err.code(), code);
     }
 }
@@ -448,8 +470,16 @@ fn the_roles_reload_from_pem() {
         // The AKI of the reloaded CA's certificates is the CA's SKI.
         let leaf = Certificate::from_der(&issued.certificate.der).unwrap();
         let ca_cert = Certificate::from_der(p.ca.cert_der()).unwrap();
-        let aki = ext(&leaf, "2.5.29.35").unwrap().extn_value.as_bytes().to_vec();
-        let ski = ext(&ca_cert, "2.5.29.14").unwrap().extn_value.as_bytes().to_vec();
+        let aki = ext(&leaf, "2.5.29.35")
+            .unwrap()
+            .extn_value
+            .as_bytes()
+            .to_vec();
+        let ski = ext(&ca_cert, "2.5.29.14")
+            .unwrap()
+            .extn_value
+            .as_bytes()
+            .to_vec();
         assert!(aki.windows(ski.len() - 2).any(|w| w == &ski[2..]));
         assert!(IssuingCa::from_pem(p.ca.cert_pem(), p.ra.key_pkcs8_pem()).is_err());
         assert!(RegistrationAuthority::from_pem(p.ra.cert_pem(), p.root.key_pkcs8_pem()).is_err());
@@ -458,11 +488,20 @@ fn the_roles_reload_from_pem() {
 
 #[test]
 fn ca_algorithm_names_and_validity_cap() {
-    assert_eq!("p256".parse::<CaAlgorithm>().unwrap(), CaAlgorithm::EcdsaP256);
-    assert_eq!("rsa3072".parse::<CaAlgorithm>().unwrap(), CaAlgorithm::Rsa3072);
+    assert_eq!(
+        "p256".parse::<CaAlgorithm>().unwrap(),
+        CaAlgorithm::EcdsaP256
+    );
+    assert_eq!(
+        "rsa3072".parse::<CaAlgorithm>().unwrap(),
+        CaAlgorithm::Rsa3072
+    );
     assert_eq!(CaAlgorithm::Rsa3072.to_string(), "rsa3072");
     assert_eq!(CaAlgorithm::EcdsaP256.to_string(), "p256");
-    assert_eq!("rsa".parse::<CaAlgorithm>().unwrap_err().code(), "LK-PKI-019");
+    assert_eq!(
+        "rsa".parse::<CaAlgorithm>().unwrap_err().code(),
+        "LK-PKI-019"
+    );
 
     let root = TenantCa::create("Contoso", NOW).unwrap();
     let fresh = IssuingCa::create(&root, "Contoso", CaAlgorithm::EcdsaP256, NOW).unwrap();
@@ -470,9 +509,19 @@ fn ca_algorithm_names_and_validity_cap() {
     assert_eq!(s.not_after, NOW + Duration::days(5 * 365 + 1));
     let late = NOW + Duration::days(9 * 365);
     let capped = IssuingCa::create(&root, "Contoso", CaAlgorithm::EcdsaP256, late).unwrap();
-    let root_end = crate::inspect_certificate(root.cert_der()).unwrap().not_after;
-    assert_eq!(crate::inspect_certificate(capped.cert_der()).unwrap().not_after, root_end);
+    let root_end = crate::inspect_certificate(root.cert_der())
+        .unwrap()
+        .not_after;
+    assert_eq!(
+        crate::inspect_certificate(capped.cert_der())
+            .unwrap()
+            .not_after,
+        root_end
+    );
     let ra = RegistrationAuthority::create(&root, "Contoso", late).unwrap();
-    assert_eq!(crate::inspect_certificate(ra.cert_der()).unwrap().not_after, root_end);
+    assert_eq!(
+        crate::inspect_certificate(ra.cert_der()).unwrap().not_after,
+        root_end
+    );
     let _ = asn1::DATA;
 }

@@ -9,8 +9,7 @@ use x509_cert::ext::Extension;
 use x509_cert::serial_number::SerialNumber;
 use x509_cert::Certificate;
 use x509_ocsp::{
-    BasicOcspResponse, CertId, OcspRequest, OcspResponse, OcspResponseStatus, Request,
-    TbsRequest,
+    BasicOcspResponse, CertId, OcspRequest, OcspResponse, OcspResponseStatus, Request, TbsRequest,
 };
 
 use super::*;
@@ -105,7 +104,8 @@ fn good_revoked_unknown_and_nonce() {
     for alg in [CaAlgorithm::EcdsaP256, CaAlgorithm::Rsa3072] {
         let p = pki(alg);
         let ca = &p.ca;
-        let other = crate::IssuingCa::create(&p.root, "Other", CaAlgorithm::EcdsaP256, NOW).unwrap();
+        let other =
+            crate::IssuingCa::create(&p.root, "Other", CaAlgorithm::EcdsaP256, NOW).unwrap();
         let ids = vec![
             cert_id::<Sha1>(ca, "1.3.14.3.2.26", &SERIAL),
             cert_id::<Sha256>(ca, "2.16.840.1.101.3.4.2.1", &REVOKED),
@@ -139,7 +139,10 @@ fn good_revoked_unknown_and_nonce() {
             other => panic!("{other:?}"),
         }
         assert!(matches!(statuses[2], x509_ocsp::CertStatus::Unknown(_)));
-        assert!(matches!(statuses[3], x509_ocsp::CertStatus::Unknown(_)), "other issuer");
+        assert!(
+            matches!(statuses[3], x509_ocsp::CertStatus::Unknown(_)),
+            "other issuer"
+        );
         let nonce = b.nonce().unwrap();
         assert_eq!(nonce.0.as_bytes(), b"0123456789abcdef");
         assert!(matches!(
@@ -164,7 +167,10 @@ fn refusals_are_ocsp_responses() {
         b"".to_vec(),
         b"junk".to_vec(),
         request(vec![], None),
-        request(vec![cert_id::<Sha1>(ca, "1.3.14.3.2.26", &SERIAL); 17], None),
+        request(
+            vec![cert_id::<Sha1>(ca, "1.3.14.3.2.26", &SERIAL); 17],
+            None,
+        ),
         vec![0x30; MAX_OCSP_REQUEST_LEN + 1],
     ] {
         let der = ca.ocsp_response(&bad, &mut never, NOW, next);
@@ -172,17 +178,27 @@ fn refusals_are_ocsp_responses() {
     }
     let valid = request(vec![cert_id::<Sha1>(ca, "1.3.14.3.2.26", &SERIAL)], None);
     let der = ca.ocsp_response(&[valid.clone(), vec![0]].concat(), &mut never, NOW, next);
-    assert_eq!(status(&der), OcspResponseStatus::MalformedRequest, "trailing bytes");
+    assert_eq!(
+        status(&der),
+        OcspResponseStatus::MalformedRequest,
+        "trailing bytes"
+    );
     // Only other issuers, or a hash we do not take: unauthorized.
     let der = ca.ocsp_response(
-        &request(vec![cert_id::<Sha1>(&other, "1.3.14.3.2.26", &SERIAL)], None),
+        &request(
+            vec![cert_id::<Sha1>(&other, "1.3.14.3.2.26", &SERIAL)],
+            None,
+        ),
         &mut never,
         NOW,
         next,
     );
     assert_eq!(status(&der), OcspResponseStatus::Unauthorized);
     let der = ca.ocsp_response(
-        &request(vec![cert_id::<Sha256>(ca, "2.16.840.1.101.3.4.2.3", &SERIAL)], None),
+        &request(
+            vec![cert_id::<Sha256>(ca, "2.16.840.1.101.3.4.2.3", &SERIAL)],
+            None,
+        ),
         &mut never,
         NOW,
         next,
@@ -191,7 +207,10 @@ fn refusals_are_ocsp_responses() {
     assert!(!called, "the store is not asked about anything refused");
     // Exactly 16 is fine.
     let der = ca.ocsp_response(
-        &request(vec![cert_id::<Sha1>(ca, "1.3.14.3.2.26", &SERIAL); 16], None),
+        &request(
+            vec![cert_id::<Sha1>(ca, "1.3.14.3.2.26", &SERIAL); 16],
+            None,
+        ),
         &mut store,
         NOW,
         next,
@@ -262,7 +281,11 @@ fn the_crl_lists_the_revoked_serials_with_reasons() {
                 .filter(|e| e.extn_id == reason_oid)
                 .count()
         };
-        assert_eq!((reasons(0), reasons(1)), (1, 0), "no reason code for unspecified");
+        assert_eq!(
+            (reasons(0), reasons(1)),
+            (1, 0),
+            "no reason code for unspecified"
+        );
         let ext_ids: Vec<String> = tbs
             .crl_extensions
             .iter()
@@ -283,19 +306,26 @@ fn crl_inputs_are_checked() {
         reason,
     };
     let next = NOW + Duration::days(1);
-    let err = p
-        .ca
-        .crl(&[entry(vec![], RevocationReason::Superseded)], 1, NOW, next)
+    let err =
+        p.ca.crl(&[entry(vec![], RevocationReason::Superseded)], 1, NOW, next)
+            .unwrap_err();
+    assert_eq!(err.code(), "LK-PKI-032");
+    let err =
+        p.ca.crl(
+            &[entry(vec![1; 21], RevocationReason::Superseded)],
+            1,
+            NOW,
+            next,
+        )
         .unwrap_err();
     assert_eq!(err.code(), "LK-PKI-032");
-    let err = p
-        .ca
-        .crl(&[entry(vec![1; 21], RevocationReason::Superseded)], 1, NOW, next)
-        .unwrap_err();
-    assert_eq!(err.code(), "LK-PKI-032");
-    let err = p
-        .ca
-        .crl(&[entry(vec![1], RevocationReason::RemoveFromCrl)], 1, NOW, next)
+    let err =
+        p.ca.crl(
+            &[entry(vec![1], RevocationReason::RemoveFromCrl)],
+            1,
+            NOW,
+            next,
+        )
         .unwrap_err();
     assert_eq!(err.code(), "LK-PKI-031");
     assert_eq!(p.ca.crl(&[], 1, NOW, NOW).unwrap_err().code(), "LK-PKI-005");
