@@ -206,6 +206,29 @@ impl Agent {
         }
     }
 
+    /// Unlocks `upn`'s Hello key with `pin`: the key as stored (a changed wrong-PIN
+    /// counter is saved first, so a wrong PIN is counted before anything else happens) and
+    /// its signer.
+    pub(crate) fn unlock_hello(
+        &self,
+        upn: &str,
+        pin: &str,
+    ) -> Result<(StoredKey, Box<dyn crate::provider::HelloSigner>), AgentError> {
+        let mut stored = self
+            .stored_key(upn)?
+            .ok_or_else(|| AgentError::NotProvisioned {
+                upn: upn.to_owned(),
+            })?;
+        let before = stored.clone();
+        let unlocked = self.provider.unlock(&mut stored, pin, self.now());
+        // A changed counter, or a version 1 container upgraded by the right PIN (the TPM
+        // provider changes nothing on disk: the TPM counts).
+        if stored != before {
+            self.save_stored(&stored)?;
+        }
+        Ok((stored, unlocked?))
+    }
+
     /// Before a PIN is asked for: fails when `upn`'s key cannot be tried now (the TPM is in
     /// dictionary-attack lockout, or the software container's delay runs), saying how long
     /// to wait; fails too when the user has no key.
@@ -259,11 +282,16 @@ impl Agent {
     ) -> Result<latchkey_policy::provision::ProvisioningDecision, AgentError> {
         let device = self.device()?;
         let policy = self.policy_for(upn)?;
+        let user = match upn {
+            Some(u) => Some(u.to_owned()),
+            None => device.as_ref().map(|d| d.owner_upn.clone()),
+        };
         Ok(prereq::check(
             device.as_ref(),
             &policy,
             self.remote_session,
             prereq::tpm_as_judged(self.provider.tpm_state(), &policy),
+            user.is_some_and(|u| self.certificate_received(&u)),
         ))
     }
 
@@ -280,6 +308,10 @@ impl Agent {
         };
         let sso = match &user {
             Some(u) => self.sso(u)?,
+            None => None,
+        };
+        let certificate = match &user {
+            Some(u) => self.certificate(u).transpose(),
             None => None,
         };
         let decision = self.prerequisites_for(user.as_deref())?;
@@ -303,6 +335,7 @@ impl Agent {
                 upn: user.as_deref(),
                 stored: stored.as_ref(),
                 sso: sso.as_ref(),
+                certificate: certificate.as_ref(),
                 decision: &decision,
                 policy: &policy,
             },

@@ -6,6 +6,7 @@
 use std::time::Duration;
 
 use latchkey_proto::api::auth::{EnrollmentToken, PasswordSignIn};
+use latchkey_proto::api::cert::{CertEnrollRequest, CertRenewRequest, IssuedCertificate};
 use latchkey_proto::api::device::{JoinRequest, JoinResponse, LeaveRequest, LeaveResponse};
 use latchkey_proto::api::key::{RegisterKeyRequest, RegisterKeyResponse};
 use latchkey_proto::api::nonce::{NonceRequest, NonceResponse};
@@ -192,6 +193,20 @@ impl ServiceClient {
         token: Option<&str>,
     ) -> Result<RegisterKeyResponse, AgentError> {
         self.post("/v1/keys", req, token)
+    }
+
+    /// `POST /v1/certificates/enroll` with the enrolment token of a fresh MFA sign-in.
+    pub fn cert_enroll(
+        &self,
+        req: &CertEnrollRequest,
+        token: &str,
+    ) -> Result<IssuedCertificate, AgentError> {
+        self.post("/v1/certificates/enroll", req, Some(token))
+    }
+
+    /// `POST /v1/certificates/renew`.
+    pub fn cert_renew(&self, req: &CertRenewRequest) -> Result<IssuedCertificate, AgentError> {
+        self.post("/v1/certificates/renew", req, None)
     }
 
     /// `POST /v1/devices/tpm/activate/begin`.

@@ -83,12 +83,42 @@ pub enum AgentError {
     /// A command-line value is unusable.
     #[error("LK-AGENT-013: {0}")]
     InvalidInput(String),
-    /// Policy requires the certificate step (UseCertificateForOnPremAuth) and it has not
-    /// completed: provisioning waits for it.
-    #[error("LK-AGENT-014: waiting for certificate enrollment: {detail}; the Hello key is not registered until the certificate step completes")]
+    /// Policy requires the certificate step (UseCertificateForOnPremAuth) and it did not
+    /// complete: provisioning waits for it.
+    #[error("LK-AGENT-014: waiting for certificate enrollment: {detail}; Hello is not provisioned on this device until the certificate step completes (nothing was stored here; run `latchkey hello setup` again)")]
     WaitingForCertificate {
         /// The policy and its source, in words.
         detail: String,
+    },
+    /// The user has no Hello certificate on this device.
+    #[error(
+        "LK-AGENT-029: {upn} has no Hello certificate on this device; run `latchkey cert enroll`"
+    )]
+    NoCertificate {
+        /// The user.
+        upn: String,
+    },
+    /// The certificate expired: it cannot be renewed, only replaced by a new enrolment.
+    #[error("LK-AGENT-030: the Hello certificate of {upn} expired at {at}; an expired certificate is not renewed: run `latchkey cert enroll` (a fresh multi-factor sign-in)")]
+    CertificateExpired {
+        /// The user.
+        upn: String,
+        /// When it expired (RFC 3339).
+        at: String,
+    },
+    /// The certificate the service returned is not for this key or this tenant.
+    #[error("LK-AGENT-031: the service's certificate was not installed: {reason}")]
+    CertificateNotForKey {
+        /// What is wrong.
+        reason: String,
+    },
+    /// The certificate record is damaged, of an unknown version, or names another user.
+    #[error("LK-STATE-013: the Hello certificate record {path} is damaged: {reason}; remove it and run `latchkey cert enroll`")]
+    CertificateRecordDamaged {
+        /// The file.
+        path: String,
+        /// What is wrong.
+        reason: String,
     },
     /// A state path is not what the agent wrote: a FIFO, device, socket, directory or
     /// symbolic link where a regular file (or a directory where a directory) belongs.
@@ -374,6 +404,10 @@ impl AgentError {
             AgentError::DeviceKeyNotThisTpm { .. } => "LK-AGENT-027",
             AgentError::DeviceKeyTpmUnreachable { .. } => "LK-AGENT-028",
             AgentError::TpmPoolEntryDamaged { .. } => "LK-STATE-012",
+            AgentError::NoCertificate { .. } => "LK-AGENT-029",
+            AgentError::CertificateExpired { .. } => "LK-AGENT-030",
+            AgentError::CertificateNotForKey { .. } => "LK-AGENT-031",
+            AgentError::CertificateRecordDamaged { .. } => "LK-STATE-013",
             AgentError::WrongPin { .. } => "LK-PIN-001",
             AgentError::PinLocked { .. } => "LK-PIN-002",
             AgentError::PinPolicy(_) => "LK-PIN-003",

@@ -25,6 +25,14 @@ pub mod id {
     /// Activating the device's TPM identity failed; the device stays joined (Latchkey's
     /// own event).
     pub const TPM_ATTESTATION_FAILED: u32 = 372;
+    /// A Hello certificate was enrolled and installed (serial, thumbprint, template).
+    pub const CERT_INSTALLED: u32 = 380;
+    /// A Hello certificate was renewed for the same key and installed.
+    pub const CERT_RENEWED: u32 = 381;
+    /// Renewing the Hello certificate failed; the current one stays until it expires.
+    pub const CERT_RENEWAL_FAILED: u32 = 382;
+    /// Enrolling for a Hello certificate failed (the code and message are in the data).
+    pub const CERT_ENROLLMENT_FAILED: u32 = 383;
 }
 
 /// One event.

@@ -56,6 +56,11 @@ impl HelloKey {
         }
     }
 
+    /// Signs `message` (RSASSA-PKCS1-v1_5 with SHA-256 by `ring`), the raw signature.
+    pub fn sign(&self, message: &[u8]) -> Result<Vec<u8>, AgentError> {
+        self.key.sign(message)
+    }
+
     /// Signs the proof message (RSASSA-PKCS1-v1_5 with SHA-256 by `ring`, base64url).
     pub fn prove(
         &self,
@@ -68,6 +73,28 @@ impl HelloKey {
                 .sign(&proof::proof_message(purpose, nonce, fields))?,
         ))
     }
+}
+
+/// The SubjectPublicKeyInfo DER of a Hello public key as registered (an RSA
+/// `BCRYPT_RSAPUBLIC_BLOB`): what a certificate for the key certifies.
+pub fn spki_of(public: &PublicKey) -> Result<Vec<u8>, AgentError> {
+    use rsa::pkcs8::EncodePublicKey;
+    let bad = |e: String| AgentError::Crypto(format!("Hello public key: {e}"));
+    if public.alg != KeyAlgorithm::Rsa {
+        return Err(bad(format!(
+            "a certificate is made for RSA Hello keys only, not {}",
+            public.alg.as_str()
+        )));
+    }
+    let bytes = b64::decode("public key", &public.data).map_err(|e| bad(e.to_string()))?;
+    let blob = RsaPublicBlob::from_bytes(&bytes).map_err(|e| bad(e.to_string()))?;
+    let key = rsa::RsaPublicKey::new(
+        rsa::BigUint::from_bytes_be(&blob.modulus),
+        rsa::BigUint::from_bytes_be(&blob.exponent),
+    )
+    .map_err(|e| bad(e.to_string()))?;
+    let der = key.to_public_key_der().map_err(|e| bad(e.to_string()))?;
+    Ok(der.as_bytes().to_vec())
 }
 
 #[cfg(test)]

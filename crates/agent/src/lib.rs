@@ -24,6 +24,7 @@
 #![forbid(unsafe_code)]
 
 mod agent;
+pub mod cert_record;
 pub mod client;
 pub mod clock;
 pub mod container;
@@ -33,6 +34,7 @@ mod error;
 pub mod events;
 pub mod hello_key;
 mod ops_attest;
+mod ops_cert;
 mod ops_join;
 mod ops_pin;
 mod ops_setup;
@@ -60,6 +62,7 @@ pub use error::AgentError;
 /// The device TPM crate, re-exported for the CLI and tests (TCTI strings, TPM errors).
 pub use latchkey_tpm as tpm;
 pub use ops_attest::{AttestOutcome, TpmAttestationState};
+pub use ops_cert::Renewal;
 pub use ops_join::JoinOptions;
 pub use ops_pin::{check_expiry, check_expiry_at, PinChanged};
 pub use ops_setup::{check_pin, owner_stands_in, Credentials, Provisioned};

@@ -43,6 +43,8 @@ pub struct Provisioned {
     pub key_id: String,
     /// The key it replaced, if the user had one on this device.
     pub replaced_key_id: Option<String>,
+    /// The Hello certificate installed with it (certificate trust), if any.
+    pub certificate: Option<crate::cert_record::CertRecord>,
 }
 
 /// Whether the seed's rule lets the device stand in for the second factor: the user is the
@@ -70,6 +72,21 @@ pub fn check_pin(pin: &str, policy: &EffectivePolicy) -> Result<(), AgentError> 
     })
 }
 
+/// The enrolment token of a password (and one-time code) sign-in of `upn`.
+pub(crate) fn enrollment_token(
+    client: &ServiceClient,
+    upn: &str,
+    credentials: &Credentials,
+) -> Result<String, AgentError> {
+    Ok(client
+        .password(&PasswordSignIn {
+            upn: upn.to_owned(),
+            password: credentials.password.to_string(),
+            otp: credentials.otp.clone(),
+        })?
+        .token)
+}
+
 impl Agent {
     /// Whether provisioning for `upn` needs a one-time code besides the password: always,
     /// unless `upn` is the registered owner of this cloud device joined with MFA and has no
@@ -83,9 +100,10 @@ impl Agent {
     }
 
     /// Runs the prerequisite check for `upn` under the policy in force for them and records
-    /// event 358 or 360; fails with [`AgentError::WillNotProvision`] when a check fails, and
-    /// with [`AgentError::WaitingForCertificate`] when policy makes provisioning wait for the
-    /// certificate step (UseCertificateForOnPremAuth), which has not completed.
+    /// event 358 or 360; fails with [`AgentError::WillNotProvision`] when a check fails.
+    /// A pending certificate step (UseCertificateForOnPremAuth) does not stop it:
+    /// [`Agent::provision`] enrols for the certificate and completes only once it is
+    /// installed.
     pub fn check_prerequisites(&self, upn: &str) -> Result<(), AgentError> {
         let decision = self.prerequisites_for(Some(upn))?;
         events::record(
@@ -96,21 +114,6 @@ impl Agent {
             ProvisioningOutcome::WillNotProvision => Err(AgentError::WillNotProvision {
                 failed: prereq::failed_checks(&decision),
             }),
-            ProvisioningOutcome::WillProvision {
-                waits_for_certificate: true,
-                ..
-            } => {
-                let source = self
-                    .policy_for(Some(upn))?
-                    .use_certificate_for_on_prem_auth
-                    .source;
-                Err(AgentError::WaitingForCertificate {
-                    detail: format!(
-                        "UseCertificateForOnPremAuth is on ({}), CertEnrollment is PENDING",
-                        source.label()
-                    ),
-                })
-            }
             ProvisioningOutcome::WillProvision { .. } => Ok(()),
         }
     }
@@ -134,13 +137,7 @@ impl Agent {
         let aik = self.attested_aik(&device)?;
         crate::pool::remove_legacy(&self.state)?;
         let client = ServiceClient::new(&device.server_url, &device.ca_pem)?;
-        let token = client
-            .password(&PasswordSignIn {
-                upn: upn.to_owned(),
-                password: credentials.password.to_string(),
-                otp: credentials.otp.clone(),
-            })?
-            .token;
+        let token = enrollment_token(&client, upn, credentials)?;
         self.record_provider(upn)?;
         // The provider makes the key (in memory for software, in the TPM for the TPM
         // provider) and its stored form together, so that once the service has the key
@@ -186,6 +183,44 @@ impl Agent {
         if let StoredKey::Tpm(c) = &mut stored {
             c.attestation = Some(response.attestation.clone());
         }
+        // The certificate step: required by UseCertificateForOnPremAuth (then nothing is
+        // stored here unless the certificate is installed), or asked for by the template
+        // the service assigns the user (then a failure leaves Hello working, without one).
+        let policy = self.policy_for(Some(upn))?;
+        let required = policy.use_certificate_for_on_prem_auth.value;
+        let certificate = if required || response.certificate_template.is_some() {
+            match self.enroll_with(
+                &device,
+                &client,
+                upn,
+                key.as_ref(),
+                &token,
+                response.certificate_template.as_deref(),
+            ) {
+                Ok(record) => Some(record),
+                Err(e) => {
+                    self.record_cert_failure(events::id::CERT_ENROLLMENT_FAILED, upn, &e);
+                    if required {
+                        return Err(AgentError::WaitingForCertificate {
+                            detail: format!(
+                                "UseCertificateForOnPremAuth is on ({}) and the enrolment failed: {e}",
+                                policy.use_certificate_for_on_prem_auth.source.label()
+                            ),
+                        });
+                    }
+                    None
+                }
+            }
+        } else {
+            None
+        };
+        // The certificate first: with the policy on, a key stored here means the
+        // provisioning completed.
+        match &certificate {
+            Some(record) => self.install(record, events::id::CERT_INSTALLED, "enrolled")?,
+            // A certificate of the key this one replaces certifies a key no longer here.
+            None => crate::cert_record::CertRecord::remove(&self.state, upn)?,
+        }
         self.save_stored(&stored)?;
         // A new key starts a new PIN history: history is not kept through a reset.
         PinHistory::forget(&self.state, upn)?;
@@ -207,6 +242,7 @@ impl Agent {
             upn: upn.to_owned(),
             key_id,
             replaced_key_id: response.replaced_key_id,
+            certificate,
         })
     }
 }

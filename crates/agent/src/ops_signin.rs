@@ -20,6 +20,9 @@ pub struct SignedIn {
     pub sso: SsoRecord,
     /// What became of the policy refresh that comes with every sign-in.
     pub policy: PolicyRefresh,
+    /// The certificate renewal a sign-in inside the renewal window makes: `None` when
+    /// none was due; a failure leaves the current certificate (event 382).
+    pub certificate: Option<Result<crate::cert_record::CertRecord, AgentError>>,
 }
 
 impl Agent {
@@ -28,19 +31,7 @@ impl Agent {
     /// token. A wrong PIN is counted before the service is contacted.
     pub fn signin(&self, upn: &str, pin: &str) -> Result<SignedIn, AgentError> {
         let device = DeviceRecord::require(&self.state)?;
-        let mut stored = self
-            .stored_key(upn)?
-            .ok_or_else(|| AgentError::NotProvisioned {
-                upn: upn.to_owned(),
-            })?;
-        let before = stored.clone();
-        let unlocked = self.provider.unlock(&mut stored, pin, self.now());
-        // A changed counter, or a version 1 container upgraded by the right PIN (the TPM
-        // provider changes nothing on disk: the TPM counts).
-        if stored != before {
-            self.save_stored(&stored)?;
-        }
-        let hello = unlocked?;
+        let (stored, hello) = self.unlock_hello(upn, pin)?;
         let policy = self.refresh_policy(upn);
         check_expiry_at(
             upn,
@@ -66,9 +57,12 @@ impl Agent {
                 .device_key(&device)?
                 .prove(Purpose::SignIn, &nonce, &fields)?,
         })?;
+        let sso = self.store_prt(upn, response)?;
+        let certificate = self.renew_at_signin(&device, upn, hello.as_ref());
         Ok(SignedIn {
-            sso: self.store_prt(upn, response)?,
+            sso,
             policy,
+            certificate,
         })
     }
 

@@ -39,17 +39,19 @@ pub fn tpm_as_judged(found: TpmState, policy: &EffectivePolicy) -> TpmState {
     }
 }
 
-/// Runs the check for `device` (`None`: not joined) under `policy`.
+/// Runs the check for `device` (`None`: not joined) under `policy`; `certificate_received`:
+/// the user holds a Hello certificate that has not expired (UseCertificateForOnPremAuth).
 pub fn check(
     device: Option<&DeviceRecord>,
     policy: &EffectivePolicy,
     remote_session: bool,
     tpm: TpmState,
+    certificate_received: bool,
 ) -> ProvisioningDecision {
     let facts = DeviceFacts {
         tpm,
         remote_session,
-        certificate_received: false,
+        certificate_received,
     };
     match device {
         Some(d) => latchkey_policy::decide(policy_join_type(d.join_type), policy, &facts),
@@ -160,21 +162,21 @@ mod tests {
     fn defaults_by_join_type_and_session() {
         let policy = EffectivePolicy::default();
         let cloud = device(JoinType::Cloud);
-        let ok = check(Some(&cloud), &policy, false, TpmState::Absent);
+        let ok = check(Some(&cloud), &policy, false, TpmState::Absent, false);
         assert!(will_provision(&ok));
         assert_eq!(decision_event(&ok, "a@x", 5).id, 358);
 
         for d in [device(JoinType::Hybrid), device(JoinType::Registered)] {
-            let no = check(Some(&d), &policy, false, TpmState::Absent);
+            let no = check(Some(&d), &policy, false, TpmState::Absent, false);
             assert!(!will_provision(&no), "{:?}", d.join_type);
             let event = decision_event(&no, "a@x", 5);
             assert_eq!(event.id, 360);
             assert!(event.data.iter().any(|(_, v)| v.starts_with("NO")));
         }
-        let remote = check(Some(&cloud), &policy, true, TpmState::Absent);
+        let remote = check(Some(&cloud), &policy, true, TpmState::Absent, false);
         assert!(!will_provision(&remote));
         assert!(failed_checks(&remote).contains("SessionIsNotRemote"));
-        let none = check(None, &policy, false, TpmState::Absent);
+        let none = check(None, &policy, false, TpmState::Absent, false);
         assert!(!will_provision(&none));
         assert!(failed_checks(&none).contains("not joined"));
     }

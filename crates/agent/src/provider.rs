@@ -26,9 +26,14 @@ pub trait HelloSigner {
     fn key_id(&self) -> String;
     /// The public key as registered.
     fn public_key(&self) -> PublicKey;
-    /// Signs the proof message for `purpose` (base64url). Fails, saying why, when the
-    /// key's store refuses (a TPM error, a lockout).
-    fn prove(&self, purpose: Purpose, nonce: &str, fields: &[&str]) -> Result<String, AgentError>;
+    /// Signs `message` with the key: RSASSA-PKCS1-v1_5 with SHA-256, the raw signature.
+    /// Fails, saying why, when the key's store refuses (a TPM error, a lockout).
+    fn sign(&self, message: &[u8]) -> Result<Vec<u8>, AgentError>;
+    /// Signs the proof message for `purpose` (base64url).
+    fn prove(&self, purpose: Purpose, nonce: &str, fields: &[&str]) -> Result<String, AgentError> {
+        let message = latchkey_proto::proof::proof_message(purpose, nonce, fields);
+        Ok(latchkey_proto::b64::encode(self.sign(&message)?))
+    }
 }
 
 impl HelloSigner for HelloKey {
@@ -38,8 +43,8 @@ impl HelloSigner for HelloKey {
     fn public_key(&self) -> PublicKey {
         HelloKey::public_key(self)
     }
-    fn prove(&self, purpose: Purpose, nonce: &str, fields: &[&str]) -> Result<String, AgentError> {
-        HelloKey::prove(self, purpose, nonce, fields)
+    fn sign(&self, message: &[u8]) -> Result<Vec<u8>, AgentError> {
+        HelloKey::sign(self, message)
     }
 }
 

@@ -97,6 +97,9 @@ pub struct UserState {
     pub pin_locked_until: Option<i64>,
     /// When the PIN expires under the policy in force (RFC 3339), `None`: never.
     pub pin_expiry: Option<String>,
+    /// The user's Hello certificate (certificate trust): thumbprint, phase, template,
+    /// validity, renewal time and serial; `None`: none installed.
+    pub hello_certificate: Option<String>,
 }
 
 /// SSO State.
@@ -187,6 +190,8 @@ pub struct Observed<'a> {
     pub stored: Option<&'a StoredKey>,
     /// Their primary refresh token.
     pub sso: Option<&'a SsoRecord>,
+    /// Their Hello certificate, or why its record could not be read.
+    pub certificate: Option<&'a Result<crate::cert_record::CertRecord, AgentError>>,
     /// The prerequisite check.
     pub decision: &'a ProvisioningDecision,
     /// The policy in force.
@@ -213,6 +218,7 @@ pub fn report(provider: &str, o: &Observed<'_>, now: i64) -> StatusReport {
         upn,
         stored,
         sso,
+        certificate,
         decision,
         policy,
     } = *o;
@@ -287,6 +293,10 @@ pub fn report(provider: &str, o: &Observed<'_>, now: i64) -> StatusReport {
                 pin_rules
                     .max_age_seconds()
                     .map(|age| rfc3339(c.pin_set_at().saturating_add(age)))
+            }),
+            hello_certificate: certificate.map(|c| match c {
+                Ok(record) => record.describe(now),
+                Err(e) => format!("UNREADABLE: {e}"),
             }),
         },
         sso_state: SsoState {
@@ -428,6 +438,10 @@ pub fn render(r: &StatusReport) -> String {
             (
                 "PinExpiry",
                 u.pin_expiry.clone().unwrap_or_else(|| "never".to_owned()),
+            ),
+            (
+                "HelloCertificate",
+                u.hello_certificate.clone().unwrap_or_else(none),
             ),
         ],
     );

@@ -11,7 +11,6 @@
 
 use latchkey_policy::provision::TpmState;
 use latchkey_proto::api::key::PublicKey;
-use latchkey_proto::{b64, proof};
 use latchkey_tpm::{KeyBlob, Tcti, Tpm, TpmError, TpmInfo};
 use rand::RngCore;
 use zeroize::Zeroizing;
@@ -297,17 +296,9 @@ impl HelloSigner for TpmSigner {
         self.public_key.clone()
     }
 
-    fn prove(
-        &self,
-        purpose: proof::Purpose,
-        nonce: &str,
-        fields: &[&str],
-    ) -> Result<String, AgentError> {
+    fn sign(&self, message: &[u8]) -> Result<Vec<u8>, AgentError> {
         let mut tpm = self.provider.open()?;
-        let message = proof::proof_message(purpose, nonce, fields);
-        let sig = tpm
-            .sign_message(&self.blob, &self.auth, &message)
-            .map_err(|e| self.provider.error(&mut tpm, &self.upn, e))?;
-        Ok(b64::encode(sig))
+        tpm.sign_message(&self.blob, &self.auth, message)
+            .map_err(|e| self.provider.error(&mut tpm, &self.upn, e))
     }
 }

@@ -166,7 +166,7 @@ fn pin_change_follows_length_history_and_expiry_and_keeps_the_key() {
 fn provisioning_obeys_enable_require_device_and_certificate_policy() {
     let w = world();
     let upn = "cy@example.com";
-    let agent = w.joined(upn, JoinType::Hybrid);
+    let (agent, secret) = w.joined_with_secret(upn, JoinType::Hybrid);
     // Hybrid: not by default.
     assert_eq!(
         agent.check_prerequisites(upn).unwrap_err().code(),
@@ -192,14 +192,24 @@ fn provisioning_obeys_enable_require_device_and_certificate_policy() {
         ],
     );
     agent.sync_policy(upn).unwrap();
-    let err = agent.check_prerequisites(upn).unwrap_err();
+    // The certificate step is pending, which does not stop provisioning: setup enrols.
+    agent.check_prerequisites(upn).unwrap();
+    let status = agent.status(None).unwrap();
+    let cert = &status.ngc_prerequisite_check.checks["CertEnrollment"];
+    assert_eq!(cert.state, "PENDING");
+    // The join spent this step's code.
+    w.server_clock.advance(latchkey_server::clock::secs(30));
+    let full_mfa = latchkey_agent::Credentials {
+        otp: Some(w.otp(&secret)),
+        ..password_only()
+    };
+    let err = agent
+        .provision(upn, PIN, &full_mfa, &mut |_| {})
+        .unwrap_err();
     assert_eq!(err.code(), "LK-AGENT-014", "{err}");
     assert!(err
         .to_string()
         .contains("waiting for certificate enrollment"));
-    let status = agent.status(None).unwrap();
-    let cert = &status.ngc_prerequisite_check.checks["CertEnrollment"];
-    assert_eq!(cert.state, "PENDING");
     assert!(
         agent.container(upn).unwrap().is_none(),
         "nothing provisioned"

@@ -59,6 +59,12 @@ pub enum Command {
         #[command(subcommand)]
         command: TpmCommand,
     },
+    /// The user's Hello certificate (certificate trust): enrol, renew, show.
+    Cert {
+        /// What to do.
+        #[command(subcommand)]
+        command: CertCommand,
+    },
     /// The TPM key pool: Hello keys the TPM made ahead of time (none with the software
     /// provider).
     Pool {
@@ -264,4 +270,64 @@ pub struct TpmAttestArgs {
     /// old one once the service accepted it); also replaces a damaged identity file.
     #[arg(long)]
     pub renew: bool,
+}
+
+/// `latchkey cert ...`.
+#[derive(Debug, Subcommand)]
+pub enum CertCommand {
+    /// Enrol for a certificate on the Hello key: a fresh multi-factor sign-in (password and
+    /// one-time code), then the PIN to sign the request. Replaces the certificate held,
+    /// an expired one included.
+    Enroll(CertEnrollArgs),
+    /// Renew the certificate for the same key when it is inside its renewal window
+    /// (nothing is sent before); an expired certificate needs `cert enroll`.
+    Renew(CertRenewArgs),
+    /// Show the user's certificate.
+    Show(CertShowArgs),
+}
+
+/// `latchkey cert enroll`.
+#[derive(Debug, Args)]
+pub struct CertEnrollArgs {
+    /// The user [default: the device's registered owner].
+    #[arg(long, value_name = "UPN")]
+    pub user: Option<String>,
+    /// The template [default: the one the service assigns the user].
+    #[arg(long, value_name = "NAME")]
+    pub template: Option<String>,
+    /// Read the password from line 1 of standard input.
+    #[arg(long)]
+    pub password_stdin: bool,
+    /// The one-time code from the authenticator app.
+    #[arg(long, value_name = "CODE")]
+    pub otp: Option<String>,
+    /// Read the PIN from a line of standard input (line 2 after the password with
+    /// --password-stdin).
+    #[arg(long)]
+    pub pin_stdin: bool,
+}
+
+/// `latchkey cert renew`.
+#[derive(Debug, Args)]
+pub struct CertRenewArgs {
+    /// The user [default: the device's registered owner].
+    #[arg(long, value_name = "UPN")]
+    pub user: Option<String>,
+    /// Read the PIN from the first line of standard input.
+    #[arg(long)]
+    pub pin_stdin: bool,
+}
+
+/// `latchkey cert show`.
+#[derive(Debug, Args)]
+pub struct CertShowArgs {
+    /// The user [default: the device's registered owner].
+    #[arg(long, value_name = "UPN")]
+    pub user: Option<String>,
+    /// Print the certificate and its chain as PEM.
+    #[arg(long, conflicts_with = "json")]
+    pub pem: bool,
+    /// JSON for scripts.
+    #[arg(long)]
+    pub json: bool,
 }

@@ -141,6 +141,15 @@ pub fn hello_setup(agent: &Agent, args: SetupArgs) -> Result<()> {
     if let Some(old) = done.replaced_key_id {
         println!("Replaced key: {old}");
     }
+    if let Some(cert) = &done.certificate {
+        println!(
+            "Certificate installed: serial {}, thumbprint {}, template {}, valid until {}.",
+            cert.serial,
+            cert.thumbprint,
+            cert.template,
+            rfc3339(cert.not_after)
+        );
+    }
     // The key is registered and the result printed: now refill the TPM key pool.
     if agent.provider().as_tpm().is_some() {
         if let Err(e) = agent.fill_pool() {
@@ -164,6 +173,15 @@ pub fn signin(agent: &Agent, args: SigninArgs) -> Result<()> {
         rfc3339(done.sso.prt_expires_at)
     );
     report_refresh(&done.policy);
+    match &done.certificate {
+        Some(Ok(cert)) => println!(
+            "Certificate renewed: serial {}, valid until {}.",
+            cert.serial,
+            rfc3339(cert.not_after)
+        ),
+        Some(Err(e)) => eprintln!("warning: the certificate was not renewed: {e}"),
+        None => {}
+    }
     Ok(())
 }
 

@@ -4,6 +4,7 @@
 //! maps errors to exit codes (0 ok, 1 error printed as `error: LK-...: message`, 2 usage).
 #![forbid(unsafe_code)]
 
+mod cert_commands;
 mod cli;
 mod commands;
 mod input;
@@ -20,7 +21,9 @@ use latchkey_agent::store::StateDir;
 use latchkey_agent::tpm::Tcti;
 use latchkey_agent::{prereq, Agent, AgentError};
 
-use cli::{Cli, Command, HelloCommand, KeyProviderArg, PinCommand, PolicyCommand, TpmCommand};
+use cli::{
+    CertCommand, Cli, Command, HelloCommand, KeyProviderArg, PinCommand, PolicyCommand, TpmCommand,
+};
 
 fn default_state_dir() -> PathBuf {
     if let Some(dir) = std::env::var_os("LATCHKEY_STATE_DIR") {
@@ -87,6 +90,15 @@ fn main() -> ExitCode {
         Command::Tpm {
             command: TpmCommand::Attest(args),
         } => commands::tpm_attest(&agent, args),
+        Command::Cert {
+            command: CertCommand::Enroll(args),
+        } => cert_commands::enroll(&agent, args),
+        Command::Cert {
+            command: CertCommand::Renew(args),
+        } => cert_commands::renew(&agent, args),
+        Command::Cert {
+            command: CertCommand::Show(args),
+        } => cert_commands::show(&agent, args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -196,6 +208,25 @@ mod tests {
             assert!(matches!(cli.command, Command::Policy { .. }));
         }
         assert!(Cli::try_parse_from(["latchkey", "policy", "apply"]).is_err());
+        let cli = Cli::try_parse_from([
+            "latchkey",
+            "cert",
+            "enroll",
+            "--password-stdin",
+            "--pin-stdin",
+            "--otp",
+            "123456",
+            "--template",
+            "Hello authentication",
+        ])
+        .unwrap();
+        assert!(matches!(
+            cli.command,
+            Command::Cert {
+                command: CertCommand::Enroll(ref a)
+            } if a.password_stdin && a.pin_stdin && a.template.as_deref() == Some("Hello authentication")
+        ));
+        assert!(Cli::try_parse_from(["latchkey", "cert", "show", "--pem", "--json"]).is_err());
         let cli = Cli::try_parse_from(["latchkey", "tpm", "attest", "--renew"]).unwrap();
         assert!(matches!(
             cli.command,
