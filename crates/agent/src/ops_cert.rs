@@ -3,9 +3,10 @@
 //!
 //! The device makes a PKCS#10 request with the Hello key itself (in the TPM when the key
 //! is), so the certificate certifies exactly the registered key. Enrolment is authorised
-//! by the enrolment token of a fresh password + one-time-code sign-in and the device's
-//! proof; renewal, inside the renewal window only, by the Hello key and the device's
-//! proof. An expired certificate is never renewed: it takes a new enrolment.
+//! by the access token of a Hello sign-in made just before (the key and the PIN: a fresh
+//! multi-factor sign-in, whose token carries the MFA claim) and the device's proof;
+//! renewal, inside the renewal window only, by the Hello key and the device's proof,
+//! without the user. An expired certificate is never renewed: it takes a new enrolment.
 
 use latchkey_proto::api::cert::{
     csr_binding, enroll_fields, renew_fields, CertEnrollRequest, CertRenewRequest,
@@ -19,7 +20,6 @@ use crate::client::ServiceClient;
 use crate::error::AgentError;
 use crate::events::{self, Event};
 use crate::hello_key::spki_of;
-use crate::ops_setup::{enrollment_token, Credentials};
 use crate::provider::HelloSigner;
 use crate::records::DeviceRecord;
 use crate::status::rfc3339;
@@ -48,21 +48,21 @@ impl Agent {
         matches!(self.certificate(upn), Ok(Some(c)) if c.phase(self.now()) != CertPhase::Expired)
     }
 
-    /// `latchkey cert enroll`: a new certificate for `upn`'s Hello key after a fresh
-    /// multi-factor sign-in (`credentials`), replacing any certificate the device holds
-    /// (an expired one included). The PIN unlocks the key, which signs the request.
+    /// `latchkey cert enroll`: a new certificate for `upn`'s Hello key, replacing any the
+    /// device holds (an expired one included). The PIN unlocks the key; a Hello sign-in
+    /// with it (the key and the PIN: a fresh multi-factor sign-in) gives the token that
+    /// authorises the enrolment, and the key signs the request.
     pub fn cert_enroll(
         &self,
         upn: &str,
         pin: &str,
-        credentials: &Credentials,
         template: Option<&str>,
     ) -> Result<CertRecord, AgentError> {
         let device = DeviceRecord::require(&self.state)?;
         // A wrong PIN is counted before the service hears of anything.
         let (_, hello) = self.unlock_hello(upn, pin)?;
         let client = ServiceClient::new(&device.server_url, &device.ca_pem)?;
-        let token = enrollment_token(&client, upn, credentials)?;
+        let token = self.mfa_token_by_signin(&device, &client, upn, hello.as_ref())?;
         let record = self.enroll_with(&device, &client, upn, hello.as_ref(), &token, template)?;
         self.install(&record, events::id::CERT_INSTALLED, "enrolled")?;
         Ok(record)

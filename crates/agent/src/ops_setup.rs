@@ -189,14 +189,21 @@ impl Agent {
         let policy = self.policy_for(Some(upn))?;
         let required = policy.use_certificate_for_on_prem_auth.value;
         let certificate = if required || response.certificate_template.is_some() {
-            match self.enroll_with(
-                &device,
-                &client,
-                upn,
-                key.as_ref(),
-                &token,
-                response.certificate_template.as_deref(),
-            ) {
+            // The new key signs the user in: its token carries the MFA claim even where
+            // the registered owner's device stood in for the one-time code.
+            let enrolled = self
+                .mfa_token_by_signin(&device, &client, upn, key.as_ref())
+                .and_then(|mfa| {
+                    self.enroll_with(
+                        &device,
+                        &client,
+                        upn,
+                        key.as_ref(),
+                        &mfa,
+                        response.certificate_template.as_deref(),
+                    )
+                });
+            match enrolled {
                 Ok(record) => Some(record),
                 Err(e) => {
                     self.record_cert_failure(events::id::CERT_ENROLLMENT_FAILED, upn, &e);

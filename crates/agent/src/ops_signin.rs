@@ -40,23 +40,7 @@ impl Agent {
             self.now(),
         )?;
         let client = ServiceClient::new(&device.server_url, &device.ca_pem)?;
-        let nonce = client.nonce(Purpose::SignIn)?;
-        let fields = [
-            device.tenant_id.as_str(),
-            device.device_id.as_str(),
-            upn,
-            stored.key_id(),
-        ];
-        let response = client.signin(&SignInRequest {
-            upn: upn.to_owned(),
-            device_id: device.device_id.clone(),
-            key_id: stored.key_id().to_owned(),
-            nonce: nonce.clone(),
-            assertion: hello.prove(Purpose::SignIn, &nonce, &fields)?,
-            device_signature: self
-                .device_key(&device)?
-                .prove(Purpose::SignIn, &nonce, &fields)?,
-        })?;
+        let response = self.key_signin(&device, &client, upn, hello.as_ref())?;
         let sso = self.store_prt(upn, response)?;
         let certificate = self.renew_at_signin(&device, upn, hello.as_ref());
         Ok(SignedIn {
@@ -66,7 +50,56 @@ impl Agent {
         })
     }
 
-    fn store_prt(&self, upn: &str, response: SignInResponse) -> Result<SsoRecord, AgentError> {
+    /// Signs `upn` in with the unlocked Hello key `hello` and the device key over a fresh
+    /// nonce: the service's answer (a primary refresh token, and an access token carrying
+    /// the MFA claim).
+    pub(crate) fn key_signin(
+        &self,
+        device: &DeviceRecord,
+        client: &ServiceClient,
+        upn: &str,
+        hello: &dyn crate::provider::HelloSigner,
+    ) -> Result<SignInResponse, AgentError> {
+        let nonce = client.nonce(Purpose::SignIn)?;
+        let key_id = hello.key_id();
+        let fields = [
+            device.tenant_id.as_str(),
+            device.device_id.as_str(),
+            upn,
+            key_id.as_str(),
+        ];
+        client.signin(&SignInRequest {
+            upn: upn.to_owned(),
+            device_id: device.device_id.clone(),
+            key_id: key_id.clone(),
+            nonce: nonce.clone(),
+            assertion: hello.prove(Purpose::SignIn, &nonce, &fields)?,
+            device_signature: self
+                .device_key(device)?
+                .prove(Purpose::SignIn, &nonce, &fields)?,
+        })
+    }
+
+    /// The access token (MFA claim) of a Hello sign-in of `upn` with `hello`, storing the
+    /// primary refresh token that comes with it: what authorises a certificate enrolment.
+    pub(crate) fn mfa_token_by_signin(
+        &self,
+        device: &DeviceRecord,
+        client: &ServiceClient,
+        upn: &str,
+        hello: &dyn crate::provider::HelloSigner,
+    ) -> Result<String, AgentError> {
+        let response = self.key_signin(device, client, upn, hello)?;
+        let token = response.access_token.clone();
+        self.store_prt(upn, response)?;
+        Ok(token)
+    }
+
+    pub(crate) fn store_prt(
+        &self,
+        upn: &str,
+        response: SignInResponse,
+    ) -> Result<SsoRecord, AgentError> {
         let record = SsoRecord {
             version: crate::records::RECORD_VERSION,
             upn: upn.to_owned(),

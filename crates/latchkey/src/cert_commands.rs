@@ -3,7 +3,7 @@
 use anyhow::Result;
 use latchkey_agent::cert_record::CertRecord;
 use latchkey_agent::status::rfc3339;
-use latchkey_agent::{Agent, AgentError, Credentials, Renewal};
+use latchkey_agent::{Agent, AgentError, Renewal};
 
 use crate::cli::{CertEnrollArgs, CertRenewArgs, CertShowArgs};
 use crate::input;
@@ -12,12 +12,8 @@ use crate::input;
 pub fn enroll(agent: &Agent, args: CertEnrollArgs) -> Result<()> {
     let upn = agent.user_or_owner(args.user.as_deref())?;
     agent.check_pin_lockout(&upn)?;
-    // Enrolment always takes a fresh multi-factor sign-in.
-    let password = input::password(args.password_stdin)?;
-    let otp = input::otp(args.otp, !args.password_stdin)?;
-    let credentials = Credentials { password, otp };
     let pin = input::pin(args.pin_stdin)?;
-    let record = agent.cert_enroll(&upn, &pin, &credentials, args.template.as_deref())?;
+    let record = agent.cert_enroll(&upn, &pin, args.template.as_deref())?;
     print_installed("enrolled", &record);
     Ok(())
 }

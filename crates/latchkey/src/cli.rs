@@ -275,9 +275,9 @@ pub struct TpmAttestArgs {
 /// `latchkey cert ...`.
 #[derive(Debug, Subcommand)]
 pub enum CertCommand {
-    /// Enrol for a certificate on the Hello key: a fresh multi-factor sign-in (password and
-    /// one-time code), then the PIN to sign the request. Replaces the certificate held,
-    /// an expired one included.
+    /// Enrol for a certificate on the Hello key: the PIN unlocks the key, a Hello sign-in
+    /// with it (a fresh multi-factor sign-in) authorises the enrolment, and the key signs
+    /// the request. Replaces the certificate held, an expired one included.
     Enroll(CertEnrollArgs),
     /// Renew the certificate for the same key when it is inside its renewal window
     /// (nothing is sent before); an expired certificate needs `cert enroll`.
@@ -295,14 +295,7 @@ pub struct CertEnrollArgs {
     /// The template [default: the one the service assigns the user].
     #[arg(long, value_name = "NAME")]
     pub template: Option<String>,
-    /// Read the password from line 1 of standard input.
-    #[arg(long)]
-    pub password_stdin: bool,
-    /// The one-time code from the authenticator app.
-    #[arg(long, value_name = "CODE")]
-    pub otp: Option<String>,
-    /// Read the PIN from a line of standard input (line 2 after the password with
-    /// --password-stdin).
+    /// Read the PIN from the first line of standard input.
     #[arg(long)]
     pub pin_stdin: bool,
 }

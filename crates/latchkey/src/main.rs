@@ -212,10 +212,7 @@ mod tests {
             "latchkey",
             "cert",
             "enroll",
-            "--password-stdin",
             "--pin-stdin",
-            "--otp",
-            "123456",
             "--template",
             "Hello authentication",
         ])
@@ -224,7 +221,7 @@ mod tests {
             cli.command,
             Command::Cert {
                 command: CertCommand::Enroll(ref a)
-            } if a.password_stdin && a.pin_stdin && a.template.as_deref() == Some("Hello authentication")
+            } if a.pin_stdin && a.template.as_deref() == Some("Hello authentication")
         ));
         assert!(Cli::try_parse_from(["latchkey", "cert", "show", "--pem", "--json"]).is_err());
         let cli = Cli::try_parse_from(["latchkey", "tpm", "attest", "--renew"]).unwrap();
