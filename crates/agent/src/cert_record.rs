@@ -84,7 +84,8 @@ impl CertRecord {
                 "it certifies another key than this Hello key".into(),
             ));
         }
-        if !leaf.serial_hex.eq_ignore_ascii_case(&issued.serial) {
+        let serial = canonical_serial(&leaf.serial_hex);
+        if serial != canonical_serial(&issued.serial) {
             return Err(refuse(format!(
                 "its serial {} is not the serial reported, {}",
                 leaf.serial_hex, issued.serial
@@ -124,7 +125,7 @@ impl CertRecord {
             version: CERT_RECORD_VERSION,
             upn: upn.to_owned(),
             key_id: key_id.to_owned(),
-            serial: leaf.serial_hex.to_lowercase(),
+            serial,
             template: issued.template.clone(),
             certificate_pem: issued.certificate.clone(),
             chain_pem: issued.chain.clone(),
@@ -200,6 +201,16 @@ impl CertRecord {
     }
 }
 
+/// A serial as lowercase hex without leading zero bytes (DER adds one before a high bit).
+fn canonical_serial(hex: &str) -> String {
+    let lower = hex.to_lowercase();
+    let mut rest = lower.as_str();
+    while let Some(shorter) = rest.strip_prefix("00").filter(|r| !r.is_empty()) {
+        rest = shorter;
+    }
+    rest.to_owned()
+}
+
 fn parse_time(text: &str) -> Option<i64> {
     time::OffsetDateTime::parse(text, &time::format_description::well_known::Rfc3339)
         .ok()
@@ -268,7 +279,9 @@ mod tests {
     fn a_certificate_of_this_key_under_the_pinned_ca_is_installed_and_phased() {
         let f = fixture();
         let r = install(&f, &f.spki, f.ca.cert_pem(), &f.issued).unwrap();
-        assert_eq!(r.serial, f.issued.serial.to_lowercase());
+        assert_eq!(r.serial, canonical_serial(&f.issued.serial));
+        assert_eq!(canonical_serial("00FF01"), "ff01");
+        assert_eq!(canonical_serial("00"), "00");
         assert_eq!(r.thumbprint.len(), 40);
         assert_eq!(r.phase(f.now), CertPhase::Valid);
         assert_eq!(r.phase(r.renew_after), CertPhase::RenewalDue);

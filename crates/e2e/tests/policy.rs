@@ -279,7 +279,7 @@ fn a_hybrid_device_provisions_once_group_policy_enables_it() {
 }
 
 #[test]
-fn require_security_device_refuses_and_certificate_trust_waits() {
+fn require_security_device_refuses_with_the_failed_check() {
     let world = World::new();
     let svc = world.start_service();
     join(&world, &svc, "dee@example.com", "cloud");
@@ -301,30 +301,8 @@ fn require_security_device_refuses_and_certificate_trust_waits() {
         "NO"
     );
 
-    gpo(
-        &world,
-        &[
-            "RequireSecurityDevice=false",
-            "UseCertificateForOnPremAuth=true",
-        ],
-    );
-    sync(&world);
-    let waits = setup(&world, PIN);
-    waits.assert_error("LK-AGENT-014");
-    assert!(
-        waits.stderr.contains("waiting for certificate enrollment"),
-        "{}",
-        waits.stderr
-    );
-    let status = world
-        .device("pc", &["status", "--json"], "")
-        .assert_ok()
-        .json();
-    assert_eq!(
-        status["NgcPrerequisiteCheck"]["Checks"]["CertEnrollment"]["State"],
-        "PENDING"
-    );
-    assert_eq!(status["UserState"]["NgcSet"], false, "nothing registered");
+    // UseCertificateForOnPremAuth, which makes setup wait for the certificate, is
+    // checked end to end in certificates.rs.
     let keys = world
         .admin(&["key", "list", "--json"], "")
         .assert_ok()
