@@ -33,6 +33,10 @@ use crate::{asn1, PkiError};
 
 /// The largest countersigned request accepted by the CA (DER bytes).
 pub const MAX_COUNTERSIGNED_LEN: usize = 64 * 1024;
+/// How long after the profile's notBefore the CA still accepts its countersignature. The
+/// profile starts five minutes before the RA approved it, so this leaves 55 minutes between
+/// countersigning and issuing; an older countersignature is a replay.
+const COUNTERSIGNATURE_LIFETIME: time::Duration = time::Duration::hours(1);
 
 /// The signed content.
 #[derive(Sequence)]
@@ -192,6 +196,9 @@ pub(crate) fn check_countersigned(
     let content = CountersignedContent::from_der(content.as_bytes())
         .map_err(|e| not(format!("signed content: {e}")))?;
     let profile = CertificateProfile::from_der_value(&content.profile)?;
+    if now < profile.not_before || now > profile.not_before + COUNTERSIGNATURE_LIFETIME {
+        return Err(PkiError::CountersignatureStale);
+    }
     let verified = verify_request(&content.request.to_der()?)?;
     check_same_key(&verified, &profile)?;
     Ok(Checked { profile })

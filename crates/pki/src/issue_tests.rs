@@ -355,6 +355,26 @@ fn a_tampered_profile_fails_the_ra_signature() {
 }
 
 #[test]
+fn an_old_countersignature_is_not_replayable() {
+    let p = pki(CaAlgorithm::EcdsaP256);
+    // An RA valid since yesterday, so that only the profile's time decides.
+    let ra = RegistrationAuthority::create(&p.root, "Contoso", NOW - Duration::days(1)).unwrap();
+    let cs = ra
+        .countersign(&rsa_request(), &profile_for(&rsa2048().spki), NOW)
+        .unwrap();
+    p.ca.issue(&cs, p.root.cert_der(), NOW + Duration::minutes(50))
+        .unwrap();
+    assert_refused(
+        p.ca.issue(&cs, p.root.cert_der(), NOW + Duration::minutes(56)),
+        "LK-PKI-035",
+    );
+    assert_refused(
+        p.ca.issue(&cs, p.root.cert_der(), NOW - Duration::minutes(6)),
+        "LK-PKI-035",
+    );
+}
+
+#[test]
 fn a_profile_for_another_key_is_refused() {
     let p = pki(CaAlgorithm::EcdsaP256);
     let request = rsa_request();
