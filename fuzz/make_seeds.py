@@ -1,7 +1,10 @@
 #!/usr/bin/env python3
 """Writes the seed corpora under fuzz/corpus/<target>/ from the real vectors
 (crates/attest/tests/fixtures/vectors.json), the SyncML and .reg samples of
-crates/policy/tests, and a few hand-made blobs. Deterministic; rerun after changing it."""
+crates/policy/tests, and a few hand-made blobs. Deterministic but for the pki seeds, which
+openssl makes with a fresh key each time; rerun after changing it."""
+import subprocess
+import tempfile
 import base64, hashlib, json, os, struct, sys
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -145,6 +148,8 @@ def main():
         {"ceremony": "c", "credential": {"id": "aWQ", "response": {"clientDataJSON": "e30", "authenticatorData": "AA", "signature": "AA", "userHandle": None}}, "next": "/"},
         {"device_id": "d1", "nonce": n, "ek_public": "AAE", "ek_certificate": "MA", "ek_chain": ["MA"], "aik_public": "AAE", "tpm": {"family": "2.0", "manufacturer": "IBM", "firmware": "1.2.3.4"}, "device_signature": sig},
         {"device_id": "d1", "activation": "a", "secret": "c2VjcmV0", "nonce": n, "device_signature": sig},
+        {"device_id": "d1", "upn": "alice@example.com", "key_id": "ab", "template": "Hello authentication", "nonce": n, "csr": "MA", "device_signature": sig},
+        {"device_id": "d1", "upn": "alice@example.com", "key_id": "ab", "serial": "4a01", "nonce": n, "csr": "MA", "device_signature": sig, "key_signature": sig},
     ]
     for i, b in enumerate(bodies):
         write("api_json", f"req-{i:02}", bytes([i]) + json.dumps(b).encode())
@@ -169,6 +174,24 @@ def main():
     write("tpm_verify", "certify-rsassa", b"\x03" + u16(fx("certify-hello-rsassa.attest"))
           + u16(fx("certify-hello-rsassa.sig")) + contents(fx("key-hello.tpm2b_public")))
     write("tpm_verify", "ek-cert", b"\x04" + fx("ek-cert.der"))
+
+
+    # The certificate-trust parsers, selector = which % 3 in fuzz_targets/pki.rs: a PKCS#10
+    # request and an OCSP request made by the real openssl CLI (the request also seeds
+    # the countersigned-request parser, which reads the same DER shapes).
+    with tempfile.TemporaryDirectory() as tmp:
+        key, csr, cert, req = (os.path.join(tmp, f) for f in ("k.pem", "r.der", "c.pem", "o.der"))
+        subprocess.run(["openssl", "req", "-new", "-newkey", "rsa:2048", "-nodes", "-keyout", key,
+                        "-subj", "/CN=alice@example.com", "-outform", "DER", "-out", csr],
+                       check=True, capture_output=True)
+        subprocess.run(["openssl", "req", "-x509", "-key", key, "-subj", "/CN=Fuzz CA", "-days", "1",
+                        "-out", cert], check=True, capture_output=True)
+        subprocess.run(["openssl", "ocsp", "-issuer", cert, "-serial", "0x4a01", "-reqout", req],
+                       check=True, capture_output=True)
+        der = open(csr, "rb").read()
+        write("pki", "csr-rsa", b"\x00" + der)
+        write("pki", "countersigned-shape", b"\x01" + der)
+        write("pki", "ocsp-request", b"\x02" + open(req, "rb").read())
 
 
 if __name__ == "__main__":

@@ -6,6 +6,7 @@
 #![no_main]
 
 use latchkey_proto::api::auth::PasswordSignIn;
+use latchkey_proto::api::cert::{CertEnrollRequest, CertRenewRequest};
 use latchkey_proto::api::device::{JoinRequest, LeaveRequest};
 use latchkey_proto::api::key::RegisterKeyRequest;
 use latchkey_proto::api::nonce::NonceRequest;
@@ -37,7 +38,7 @@ fuzz_target!(|data: &[u8]| {
     let Some((which, body)) = data.split_first() else {
         return;
     };
-    match which % 15 {
+    match which % 17 {
         0 => eq_round_trip::<PasswordSignIn>(body),
         1 => eq_round_trip::<JoinRequest>(body),
         2 => eq_round_trip::<LeaveRequest>(body),
@@ -52,6 +53,8 @@ fuzz_target!(|data: &[u8]| {
         11 => value_round_trip::<RegisterFinish>(body),
         12 => value_round_trip::<SigninFinish>(body),
         13 => eq_round_trip::<TpmActivateBegin>(body),
-        _ => eq_round_trip::<TpmActivateFinish>(body),
+        14 => eq_round_trip::<TpmActivateFinish>(body),
+        15 => eq_round_trip::<CertEnrollRequest>(body),
+        _ => eq_round_trip::<CertRenewRequest>(body),
     }
 });
