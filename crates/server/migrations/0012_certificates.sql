@@ -57,9 +57,10 @@ CREATE INDEX certificates_by_device ON certificates (tenant_id, device_id);
 CREATE INDEX certificates_by_state ON certificates (tenant_id, state, not_after);
 
 -- The PKI's state: the public base URL the service last started with (the CRL, CA and
--- OCSP URLs put into certificates), and the current CRL (number, DER, times). crl_stale is
--- set by every revocation, in its transaction; the CRL is signed again before it is next
--- served.
+-- OCSP URLs put into certificates), and the current CRL (number, DER, times).
+-- revision is incremented by every revocation, in its transaction; signed_revision is the
+-- revision the current CRL includes. When they differ, the CRL is signed again before it is
+-- next served.
 CREATE TABLE cert_pki_state (
     tenant_id           TEXT NOT NULL REFERENCES tenants(id),
     base_url            TEXT,
@@ -67,6 +68,7 @@ CREATE TABLE cert_pki_state (
     crl_der             BLOB,
     crl_this_update     BIGINT NOT NULL,
     crl_next_update     BIGINT NOT NULL,
-    crl_stale           BOOLEAN NOT NULL,
+    revision            BIGINT NOT NULL,
+    signed_revision     BIGINT NOT NULL,
     PRIMARY KEY (tenant_id)
 );

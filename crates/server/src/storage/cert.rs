@@ -149,8 +149,10 @@ pub struct PkiState {
     pub crl_this_update: i64,
     /// Its nextUpdate.
     pub crl_next_update: i64,
-    /// Whether a revocation happened since it was signed.
-    pub crl_stale: bool,
+    /// Incremented by every revocation.
+    pub revision: i64,
+    /// The revision the current CRL includes.
+    pub signed_revision: i64,
 }
 
 /// How issuing went.
@@ -254,6 +256,9 @@ pub trait CertStorage: Send + Sync + 'static {
         at: i64,
         audit: &AuditRecord,
     ) -> StorageResult<RevokeOutcome>;
+    /// Whether the nonce `nonce_id` was consumed already (a read; the consuming
+    /// transaction is what decides).
+    async fn nonce_used(&self, tenant: &str, nonce_id: &str) -> StorageResult<bool>;
     /// The revoked certificates that have not expired at `now` (the CRL's entries).
     async fn revoked_certificates(&self, tenant: &str, now: i64) -> StorageResult<Vec<RevokedRow>>;
 }

@@ -89,9 +89,8 @@ async fn mark_revoked(
     .bind(reason)
     .execute(&mut **tx)
     .await?;
-    sqlx::query("UPDATE cert_pki_state SET crl_stale = $2 WHERE tenant_id = $1")
+    sqlx::query("UPDATE cert_pki_state SET revision = revision + 1 WHERE tenant_id = $1")
         .bind(tenant)
-        .bind(true)
         .execute(&mut **tx)
         .await?;
     Ok(())
@@ -187,11 +186,10 @@ impl CertStorage for SqliteStorage {
         }
         sqlx::query(
             "INSERT INTO cert_pki_state (tenant_id, base_url, crl_number, crl_der, \
-             crl_this_update, crl_next_update, crl_stale) VALUES ($1, NULL, 0, NULL, 0, 0, $2) \
-             ON CONFLICT (tenant_id) DO NOTHING",
+             crl_this_update, crl_next_update, revision, signed_revision) \
+             VALUES ($1, NULL, 0, NULL, 0, 0, 1, 0) ON CONFLICT (tenant_id) DO NOTHING",
         )
         .bind(tenant)
-        .bind(true)
         .execute(&mut *tx)
         .await?;
         insert_audit(&mut tx, tenant, audit).await?;
@@ -215,7 +213,8 @@ impl CertStorage for SqliteStorage {
 
     async fn pki_state(&self, tenant: &str) -> StorageResult<Option<PkiState>> {
         Ok(sqlx::query_as::<_, PkiState>(
-            "SELECT base_url, crl_number, crl_der, crl_this_update, crl_next_update, crl_stale \
+            "SELECT base_url, crl_number, crl_der, crl_this_update, crl_next_update, revision, \
+             signed_revision \
              FROM cert_pki_state WHERE tenant_id = $1",
         )
         .bind(tenant)
@@ -232,7 +231,7 @@ impl CertStorage for SqliteStorage {
         let (mut tx, _gate) = self.write().await?;
         let done = sqlx::query(
             "UPDATE cert_pki_state SET crl_number = $3, crl_der = $4, crl_this_update = $5, \
-             crl_next_update = $6, crl_stale = $7 WHERE tenant_id = $1 AND crl_number = $2",
+             crl_next_update = $6, signed_revision = $7 WHERE tenant_id = $1 AND crl_number = $2",
         )
         .bind(tenant)
         .bind(previous_number)
@@ -240,7 +239,7 @@ impl CertStorage for SqliteStorage {
         .bind(&s.crl_der)
         .bind(s.crl_this_update)
         .bind(s.crl_next_update)
-        .bind(s.crl_stale)
+        .bind(s.signed_revision)
         .execute(&mut *tx)
         .await?;
         if done.rows_affected() != 1 {
@@ -399,6 +398,17 @@ impl CertStorage for SqliteStorage {
         insert_audit(&mut tx, tenant, audit).await?;
         tx.commit().await?;
         Ok(RevokeOutcome::Revoked)
+    }
+
+    async fn nonce_used(&self, tenant: &str, nonce_id: &str) -> StorageResult<bool> {
+        let found: Option<String> = sqlx::query_scalar(
+            "SELECT nonce_id FROM used_nonces WHERE tenant_id = $1 AND nonce_id = $2",
+        )
+        .bind(tenant)
+        .bind(nonce_id)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(found.is_some())
     }
 
     async fn revoked_certificates(&self, tenant: &str, now: i64) -> StorageResult<Vec<RevokedRow>> {

@@ -1,0 +1,98 @@
+//! Templates as stored (JSON of [`Template`]) and who may enrol on them.
+
+use latchkey_pki::Template;
+
+use crate::error::ApiError;
+use crate::storage::cert::CertTemplateRecord;
+use crate::storage::Storage;
+
+/// The largest template JSON accepted from storage or the command line.
+pub const MAX_TEMPLATE_JSON: usize = 16 * 1024;
+
+/// Parses a stored template, checking it.
+pub fn parse(record: &CertTemplateRecord) -> Result<Template, ApiError> {
+    if record.body.len() > MAX_TEMPLATE_JSON {
+        return Err(ApiError::CertTemplateInvalid(format!(
+            "template `{}` is larger than {MAX_TEMPLATE_JSON} bytes",
+            record.name
+        )));
+    }
+    let template: Template = serde_json::from_str(&record.body)
+        .map_err(|e| ApiError::CertTemplateInvalid(format!("template `{}`: {e}", record.name)))?;
+    template
+        .validate()
+        .map_err(|e| ApiError::CertTemplateInvalid(e.to_string()))?;
+    Ok(template)
+}
+
+/// Every template, by name.
+pub async fn all(storage: &dyn Storage, tenant: &str) -> Result<Vec<Template>, ApiError> {
+    storage
+        .cert_templates(tenant)
+        .await?
+        .iter()
+        .map(parse)
+        .collect()
+}
+
+/// The groups (lower case) the user `upn` is a member of.
+pub async fn user_groups(
+    storage: &dyn Storage,
+    tenant: &str,
+    upn: &str,
+) -> Result<Vec<String>, ApiError> {
+    Ok(storage
+        .list_group_members(tenant)
+        .await?
+        .into_iter()
+        .filter(|row| {
+            row.kind.as_deref() == Some("user")
+                && row
+                    .member
+                    .as_deref()
+                    .is_some_and(|m| m.eq_ignore_ascii_case(upn))
+        })
+        .map(|row| row.name.to_lowercase())
+        .collect())
+}
+
+/// Whether a member of `groups` may enrol on `template` (everyone when it names no group).
+pub fn admits(template: &Template, groups: &[String]) -> bool {
+    match template.group.as_deref() {
+        None => true,
+        Some(group) => groups.iter().any(|g| g.eq_ignore_ascii_case(group)),
+    }
+}
+
+/// The template the service assigns a member of `groups`: the first (by name) with
+/// auto-enrolment on that admits them. It is the one `RegisterKeyResponse` names and the
+/// one an enrolment naming no template gets.
+pub fn assigned<'a>(templates: &'a [Template], groups: &[String]) -> Option<&'a Template> {
+    templates
+        .iter()
+        .find(|t| t.auto_enroll && admits(t, groups))
+}
+
+/// The template an enrolment gets: the one named (LK-CERT-004 if none has the name,
+/// LK-CERT-003 if the user is outside its group), else the assigned one (LK-CERT-005).
+pub fn choose(
+    templates: Vec<Template>,
+    named: Option<&str>,
+    groups: &[String],
+) -> Result<Template, ApiError> {
+    match named {
+        Some(name) => {
+            let template = templates
+                .into_iter()
+                .find(|t| t.name == name)
+                .ok_or_else(|| ApiError::CertTemplateNotFound(name.to_owned()))?;
+            if !admits(&template, groups) {
+                return Err(ApiError::CertEnrollmentNotAllowed(template.name));
+            }
+            Ok(template)
+        }
+        None => assigned(&templates, groups)
+            .cloned()
+            .ok_or(ApiError::CertNoTemplate),
+    }
+}
