@@ -113,6 +113,11 @@ impl TenantCa {
         &self.cert_pem
     }
 
+    /// The rcgen issuer (the root key), for the CA and RA certificates it signs.
+    pub(crate) fn issuer(&self) -> &Issuer<'static, KeyPair> {
+        &self.issuer
+    }
+
     /// The CA certificate, DER.
     pub fn cert_der(&self) -> &[u8] {
         &self.cert_der
@@ -182,13 +187,13 @@ impl TenantCa {
     }
 }
 
-fn name(common_name: &str) -> DistinguishedName {
+pub(crate) fn name(common_name: &str) -> DistinguishedName {
     let mut dn = DistinguishedName::new();
     dn.push(DnType::CommonName, common_name);
     dn
 }
 
-fn issued(cert: rcgen::Certificate) -> IssuedCertificate {
+pub(crate) fn issued(cert: rcgen::Certificate) -> IssuedCertificate {
     let der = cert.der().to_vec();
     IssuedCertificate {
         pem: cert.pem(),
@@ -198,7 +203,7 @@ fn issued(cert: rcgen::Certificate) -> IssuedCertificate {
 }
 
 /// A random positive 128-bit serial (RFC 5280 allows up to 20 octets).
-fn random_serial() -> SerialNumber {
+pub(crate) fn random_serial() -> SerialNumber {
     let mut bytes: [u8; 16] = rand::random();
     bytes[0] = (bytes[0] & 0x7f) | 0x40;
     SerialNumber::from_slice(&bytes)
