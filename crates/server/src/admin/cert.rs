@@ -188,13 +188,13 @@ impl Admin {
             t.renewal_percent = percent;
         }
         if let Some(group) = &change.group {
-            t.group = group.as_ref().map(|g| g.trim().to_lowercase());
+            t.enroll_group = group.as_ref().map(|g| g.trim().to_lowercase());
         }
         if let Some(realm) = &change.kerberos_realm {
             t.kerberos_realm = realm.clone();
         }
         if let Some(email) = change.email {
-            t.email = email;
+            t.include_email = email;
         }
         if let Some(auto) = change.auto_enroll {
             t.auto_enroll = auto;
@@ -212,7 +212,7 @@ impl Admin {
             t.name,
             t.validity_days,
             t.renewal_percent,
-            t.group.as_deref().unwrap_or("(everyone)"),
+            t.enroll_group.as_deref().unwrap_or("(everyone)"),
             t.auto_enroll
         ));
         self.storage
@@ -338,7 +338,13 @@ impl Admin {
         let urls = PkiUrls::new(&base);
         let issued = pki
             .issuing
-            .issue_kdc_certificate(realm, hostname, self.env.clock.now(), validity_days, &urls.crl)
+            .issue_kdc_certificate(
+                realm,
+                hostname,
+                self.env.clock.now(),
+                validity_days,
+                Some(&urls.crl),
+            )
             .map_err(|e| cert_error(ApiError::CertIssuanceFailed(e.to_string())))?;
         let der = issued.certificate.der.clone();
         let fields = describe(&der);

@@ -31,22 +31,13 @@ pub const ROOT_CA_PATH: &str = "/pki/root-ca.crt";
 pub const OCSP_PATH: &str = "/pki/ocsp";
 
 /// The issuing CA's algorithm when none is configured.
-pub const DEFAULT_ALGORITHM: CaAlgorithm = CaAlgorithm::P256;
+pub const DEFAULT_ALGORITHM: CaAlgorithm = CaAlgorithm::EcdsaP256;
 
 /// The name of an issuing CA algorithm as stored and typed (`p256`, `rsa3072`).
 pub fn algorithm_name(alg: CaAlgorithm) -> &'static str {
     match alg {
-        CaAlgorithm::P256 => "p256",
+        CaAlgorithm::EcdsaP256 => "p256",
         CaAlgorithm::Rsa3072 => "rsa3072",
-    }
-}
-
-/// Parses `p256` / `rsa3072` (also `ecdsa-p256`, `rsa-3072`).
-pub fn parse_algorithm(text: &str) -> Option<CaAlgorithm> {
-    match text.trim().to_ascii_lowercase().replace('-', "").as_str() {
-        "p256" | "ecdsap256" => Some(CaAlgorithm::P256),
-        "rsa3072" => Some(CaAlgorithm::Rsa3072),
-        _ => None,
     }
 }
 

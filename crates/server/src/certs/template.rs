@@ -1,6 +1,6 @@
 //! Templates as stored (JSON of [`Template`]) and who may enrol on them.
 
-use latchkey_pki::Template;
+use latchkey_pki::{Template, TemplateKind};
 
 use crate::error::ApiError;
 use crate::storage::cert::CertTemplateRecord;
@@ -58,23 +58,28 @@ pub async fn user_groups(
 
 /// Whether a member of `groups` may enrol on `template` (everyone when it names no group).
 pub fn admits(template: &Template, groups: &[String]) -> bool {
-    match template.group.as_deref() {
+    match template.enroll_group.as_deref() {
         None => true,
         Some(group) => groups.iter().any(|g| g.eq_ignore_ascii_case(group)),
     }
 }
 
-/// The template the service assigns a member of `groups`: the first (by name) with
-/// auto-enrolment on that admits them. It is the one `RegisterKeyResponse` names and the
-/// one an enrolment naming no template gets.
+/// Whether `template` is for Hello (user) certificates.
+pub fn is_hello(template: &Template) -> bool {
+    template.kind == TemplateKind::HelloAuthentication
+}
+
+/// The template the service assigns a member of `groups`: the first (by name) Hello
+/// template with auto-enrolment on that admits them. `RegisterKeyResponse` names it.
 pub fn assigned<'a>(templates: &'a [Template], groups: &[String]) -> Option<&'a Template> {
     templates
         .iter()
-        .find(|t| t.auto_enroll && admits(t, groups))
+        .find(|t| is_hello(t) && t.auto_enroll && admits(t, groups))
 }
 
-/// The template an enrolment gets: the one named (LK-CERT-004 if none has the name,
-/// LK-CERT-003 if the user is outside its group), else the assigned one (LK-CERT-005).
+/// The template an enrolment gets: the one named (LK-CERT-004 if no Hello template has
+/// the name, LK-CERT-003 if the user is outside its group); else the assigned one, else
+/// the first Hello template (by name) that admits the user; else LK-CERT-005.
 pub fn choose(
     templates: Vec<Template>,
     named: Option<&str>,
@@ -84,7 +89,7 @@ pub fn choose(
         Some(name) => {
             let template = templates
                 .into_iter()
-                .find(|t| t.name == name)
+                .find(|t| t.name == name && is_hello(t))
                 .ok_or_else(|| ApiError::CertTemplateNotFound(name.to_owned()))?;
             if !admits(&template, groups) {
                 return Err(ApiError::CertEnrollmentNotAllowed(template.name));
@@ -92,6 +97,11 @@ pub fn choose(
             Ok(template)
         }
         None => assigned(&templates, groups)
+            .or_else(|| {
+                templates
+                    .iter()
+                    .find(|t| is_hello(t) && admits(t, groups))
+            })
             .cloned()
             .ok_or(ApiError::CertNoTemplate),
     }

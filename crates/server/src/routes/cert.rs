@@ -13,7 +13,7 @@ use axum::extract::State;
 use axum::http::HeaderMap;
 use latchkey_attest::crypto::Curve;
 use latchkey_attest::PublicKey;
-use latchkey_pki::{verify_request, CertificateProfile, Template};
+use latchkey_pki::{verify_request, CertificateProfile, PkiError, Template};
 use latchkey_proto::api::cert::{
     csr_binding, enroll_fields, renew_fields, CertEnrollRequest, CertRenewRequest,
     IssuedCertificate,
@@ -202,9 +202,13 @@ fn check_request(csr_b64: &str, key: &KeyCredential) -> Result<CheckedRequest, A
             "the request is larger than {MAX_CSR_BYTES} bytes"
         )));
     }
-    let verified =
-        verify_request(&der).map_err(|e| ApiError::CertRequestInvalid(e.to_string()))?;
-    let spki = verified.spki_der().to_vec();
+    let verified = verify_request(&der).map_err(|e| match e {
+        PkiError::RequestKeyUnsupported(_) | PkiError::RequestKeySize(_) => {
+            ApiError::CertKeyUnacceptable(e.to_string())
+        }
+        other => ApiError::CertRequestInvalid(other.to_string()),
+    })?;
+    let spki = verified.spki_der;
     if key_id_of_spki(&spki)? != key.key_id {
         return Err(ApiError::CertKeyMismatch);
     }
@@ -221,15 +225,15 @@ fn issue(
 ) -> Result<(CertificateRecord, IssuedCertificate), ApiError> {
     let pki = &state.pki;
     let urls = PkiUrls::new(&state.issuer);
-    let fail = |e: latchkey_pki::PkiError| ApiError::CertIssuanceFailed(e.to_string());
+    let fail = |e: PkiError| ApiError::CertIssuanceFailed(e.to_string());
     let profile = CertificateProfile::for_user(
         template,
         &subject.user.upn,
         &request.spki,
         now,
-        &urls.crl,
-        &urls.ca_issuers,
-        &urls.ocsp,
+        Some(&urls.crl),
+        Some(&urls.ca_issuers),
+        Some(&urls.ocsp),
     )
     .map_err(fail)?;
     let countersigned = pki.ra.countersign(&request.der, &profile, now).map_err(fail)?;

@@ -130,7 +130,10 @@ async fn answer(state: &AppState, request: &[u8]) -> Result<Response, ApiError> 
                     .as_deref()
                     .and_then(crl::parse_reason)
                     .map_or(latchkey_pki::RevocationReason::Unspecified, |(_, r)| r);
-                CertStatus::Revoked { revoked_at, reason }
+                CertStatus::Revoked {
+                    at: revoked_at,
+                    reason,
+                }
             }
             Some(c) if c.state == STATE_VALID || c.state == STATE_SUPERSEDED => CertStatus::Good,
             _ => CertStatus::Unknown,
@@ -144,7 +147,7 @@ async fn answer(state: &AppState, request: &[u8]) -> Result<Response, ApiError> 
             known
                 .iter()
                 .find(|(k, _)| *k == s)
-                .map_or(CertStatus::Unknown, |(_, status)| status.clone())
+                .map_or(CertStatus::Unknown, |(_, status)| *status)
         },
         now,
         next,
