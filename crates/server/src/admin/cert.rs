@@ -118,7 +118,7 @@ impl Admin {
     /// Creates the issuing CA (with `algorithm`), the RA and the default template, unless
     /// they exist (then refused, nothing changed). Audited (`cert_authority_create`).
     pub async fn cert_authority_init(
-        &mut self,
+        &self,
         algorithm: CaAlgorithm,
     ) -> Result<AuthoritySummary, AdminError> {
         if !certs::create(&self.storage, &self.tenant, &self.env, algorithm).await? {
@@ -126,13 +126,18 @@ impl Admin {
                 "the issuing CA exists already; its algorithm cannot be changed".into(),
             ));
         }
-        self.pki = certs::load(&self.storage, &self.tenant).await?;
-        self.cert_authority().await
+        let pki = certs::load(&self.storage, &self.tenant)
+            .await?
+            .ok_or_else(|| AdminError::Invalid("the issuing CA was not stored".into()))?;
+        self.summarize(&pki).await
     }
 
     /// The issuing CA and the RA.
     pub async fn cert_authority(&self) -> Result<AuthoritySummary, AdminError> {
-        let pki = self.pki()?;
+        self.summarize(self.pki()?).await
+    }
+
+    async fn summarize(&self, pki: &certs::Pki) -> Result<AuthoritySummary, AdminError> {
         let state = self.storage.pki_state(&self.tenant.id).await?;
         Ok(AuthoritySummary {
             algorithm: pki.algorithm.clone(),
