@@ -33,6 +33,10 @@ use crate::{asn1, PkiError};
 
 /// The largest countersigned request accepted by the CA (DER bytes).
 pub const MAX_COUNTERSIGNED_LEN: usize = 64 * 1024;
+/// How long after the profile's notBefore the CA still accepts its countersignature. The
+/// profile starts five minutes before the RA approved it, so this leaves 55 minutes between
+/// countersigning and issuing; an older countersignature is a replay.
+const COUNTERSIGNATURE_LIFETIME: time::Duration = time::Duration::hours(1);
 
 /// The signed content.
 #[derive(Sequence)]
@@ -132,6 +136,18 @@ pub(crate) fn check_countersigned(
         return Err(not(format!("content type {}", info.content_type)));
     }
     let signed: SignedData = info.content.decode_as().map_err(|e| not(e.to_string()))?;
+    // Nothing outside the signature is left unchecked: the versions and the digest
+    // algorithm set are exactly what `sign_content` writes.
+    let digests_ok = signed.digest_algorithms.len() == 1
+        && signed
+            .digest_algorithms
+            .iter()
+            .all(|a| a.oid == asn1::SHA256 && a.parameters.is_none());
+    if signed.version != CmsVersion::V1 || !digests_ok || signed.crls.is_some() {
+        return Err(not(
+            "unexpected SignedData version, digest set or CRLs".into()
+        ));
+    }
     if signed.encap_content_info.econtent_type != asn1::DATA {
         return Err(not("encapsulated content is not id-data".into()));
     }
@@ -160,7 +176,13 @@ pub(crate) fn check_countersigned(
     let sid_matches = matches!(&signer.sid, SignerIdentifier::IssuerAndSerialNumber(ias)
         if ias.issuer == ra_cert.tbs_certificate.issuer
             && ias.serial_number == ra_cert.tbs_certificate.serial_number);
-    if !sid_matches || signer.digest_alg.oid != asn1::SHA256 || signer.signed_attrs.is_some() {
+    if !sid_matches
+        || signer.version != CmsVersion::V1
+        || signer.digest_alg.oid != asn1::SHA256
+        || signer.digest_alg.parameters.is_some()
+        || signer.signed_attrs.is_some()
+        || signer.unsigned_attrs.is_some()
+    {
         return Err(PkiError::RaSignature);
     }
     sigverify::verify(
@@ -174,6 +196,9 @@ pub(crate) fn check_countersigned(
     let content = CountersignedContent::from_der(content.as_bytes())
         .map_err(|e| not(format!("signed content: {e}")))?;
     let profile = CertificateProfile::from_der_value(&content.profile)?;
+    if now < profile.not_before || now > profile.not_before + COUNTERSIGNATURE_LIFETIME {
+        return Err(PkiError::CountersignatureStale);
+    }
     let verified = verify_request(&content.request.to_der()?)?;
     check_same_key(&verified, &profile)?;
     Ok(Checked { profile })

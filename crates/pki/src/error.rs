@@ -110,6 +110,10 @@ pub enum PkiError {
     /// Signing with a CA or RA key failed.
     #[error("LK-PKI-034: signing failed: {0}")]
     Signing(String),
+    /// The countersigned profile's validity does not start just before `now`: an old
+    /// countersignature replayed to the CA, or one made for a later time.
+    #[error("LK-PKI-035: the countersignature is stale or not yet usable")]
+    CountersignatureStale,
 }
 
 impl PkiError {
@@ -150,6 +154,7 @@ impl PkiError {
             PkiError::Serial(_) => "LK-PKI-032",
             PkiError::Url(_) => "LK-PKI-033",
             PkiError::Signing(_) => "LK-PKI-034",
+            PkiError::CountersignatureStale => "LK-PKI-035",
         }
     }
 }
@@ -203,6 +208,7 @@ mod tests {
             PkiError::Serial(s()),
             PkiError::Url(s()),
             PkiError::Signing(s()),
+            PkiError::CountersignatureStale,
         ];
         for e in &v {
             // Exhaustiveness guard: a new variant must be added to the list above.
@@ -240,7 +246,8 @@ mod tests {
                 | PkiError::ReasonNotAllowed(_)
                 | PkiError::Serial(_)
                 | PkiError::Url(_)
-                | PkiError::Signing(_) => {}
+                | PkiError::Signing(_)
+                | PkiError::CountersignatureStale => {}
             }
         }
         v

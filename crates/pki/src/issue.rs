@@ -85,8 +85,9 @@ impl IssuingCa {
     ///
     /// Refuses (each with its own error) anything that is not a countersignature, an RA
     /// certificate that does not chain to `root_cert_der`, is not valid at `now` or lacks
-    /// the Certificate Request Agent EKU, a bad RA signature, a request whose own signature
-    /// fails, and a request key that is not the profile's. Then issues exactly the profile:
+    /// the Certificate Request Agent EKU, a bad RA signature, a countersignature whose
+    /// profile starts more than an hour before `now` (a replay) or after it, a request
+    /// whose own signature fails, and a request key that is not the profile's. Then issues exactly the profile:
     /// subject CN=UPN; SAN UPN otherName, rfc822Name (if the template says so) and
     /// id-pkinit-san (if it has a realm); KU digitalSignature; EKU Smart Card Logon +
     /// Client Authentication; CA:FALSE; AKI/SKI; CDP; AIA; a random 128-bit serial.
@@ -214,3 +215,7 @@ impl IssuingCa {
         })
     }
 }
+
+#[cfg(test)]
+#[path = "issue_tests.rs"]
+pub(crate) mod tests;

@@ -19,6 +19,8 @@ mod ca;
 mod countersign;
 mod error;
 mod fingerprint;
+#[cfg(test)]
+mod fuzz_tests;
 mod hierarchy;
 mod inspect;
 mod issue;

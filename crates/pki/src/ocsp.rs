@@ -225,3 +225,7 @@ fn crl_reason(reason: RevocationReason) -> Option<x509_cert::ext::pkix::CrlReaso
         RevocationReason::PrivilegeWithdrawn => C::PrivilegeWithdrawn,
     })
 }
+
+#[cfg(test)]
+#[path = "ocsp_tests.rs"]
+mod tests;

@@ -66,7 +66,8 @@ impl CertificateProfile {
         Ok(profile)
     }
 
-    /// Checks the profile: a valid Hello template, a UPN `local@domain`, a parseable key,
+    /// Checks the profile: a valid Hello template, a UPN `local@domain` (ASCII when it is
+    /// also the rfc822Name), a parseable key,
     /// `not_before < not_after`, ASCII URLs.
     pub fn validate(&self) -> Result<(), PkiError> {
         self.template.validate()?;
@@ -76,6 +77,13 @@ impl CertificateProfile {
             ));
         }
         validate_upn(&self.upn)?;
+        if self.template.include_email && !self.upn.is_ascii() {
+            // rfc822Name is an IA5String.
+            return Err(PkiError::Upn(format!(
+                "{} (not ASCII, cannot be an rfc822Name)",
+                self.upn
+            )));
+        }
         SubjectPublicKeyInfoOwned::from_der(&self.spki_der)
             .map_err(|e| PkiError::PublicKey(e.to_string()))?;
         if self.not_before >= self.not_after {
@@ -251,6 +259,12 @@ mod tests {
         assert_eq!(p("alice", None).unwrap_err().code(), "LK-PKI-017");
         assert_eq!(p("al ice@x", None).unwrap_err().code(), "LK-PKI-017");
         assert_eq!(p("@x", None).unwrap_err().code(), "LK-PKI-017");
+        assert_eq!(p("jörg@x", None).unwrap_err().code(), "LK-PKI-017");
+        let no_email = Template {
+            include_email: false,
+            ..t.clone()
+        };
+        CertificateProfile::for_user(&no_email, "jörg@x", spki, NOW, None, None, None).unwrap();
         assert_eq!(p("a@x", Some("ldap://x")).unwrap_err().code(), "LK-PKI-033");
         assert_eq!(
             p("a@x", Some("http://a b")).unwrap_err().code(),
