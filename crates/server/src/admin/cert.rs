@@ -234,7 +234,7 @@ impl Admin {
         let upn = upn.map(|u| u.trim().to_lowercase());
         Ok(self
             .storage
-            .list_certificates(&self.tenant.id, upn.as_deref())
+            .list_certificates(&self.tenant.id, upn.as_deref(), None)
             .await?)
     }
 

@@ -241,11 +241,13 @@ pub trait CertStorage: Send + Sync + 'static {
         tenant: &str,
         serial: &str,
     ) -> StorageResult<Option<CertificateRecord>>;
-    /// All certificates (or one user's), newest first, with their users' UPNs.
+    /// All certificates (or one user's), newest first, with their users' UPNs; at most
+    /// `limit` of them when given.
     async fn list_certificates(
         &self,
         tenant: &str,
         upn: Option<&str>,
+        limit: Option<i64>,
     ) -> StorageResult<Vec<CertificateRecord>>;
     /// Revokes one certificate at `at` for `reason` and marks the CRL stale, audited.
     async fn revoke_certificate(

@@ -362,13 +362,15 @@ impl CertStorage for SqliteStorage {
         &self,
         tenant: &str,
         upn: Option<&str>,
+        limit: Option<i64>,
     ) -> StorageResult<Vec<CertificateRecord>> {
         Ok(sqlx::query_as::<_, CertificateRecord>(&format!(
             "SELECT {CERT_COLUMNS} {CERT_FROM} WHERE c.tenant_id = $1 \
-             AND ($2 IS NULL OR u.upn = $2) ORDER BY c.issued_at DESC, c.serial"
+             AND ($2 IS NULL OR u.upn = $2) ORDER BY c.issued_at DESC, c.serial LIMIT $3"
         ))
         .bind(tenant)
         .bind(upn)
+        .bind(limit.unwrap_or(i64::MAX))
         .fetch_all(&self.pool)
         .await?)
     }
