@@ -227,7 +227,11 @@ pub async fn cert(admin: &Admin, json: bool, command: CertCommand) -> anyhow::Re
             let change = TemplateChange {
                 validity_days,
                 renewal_percent,
-                group: if everyone { Some(None) } else { group.map(Some) },
+                group: if everyone {
+                    Some(None)
+                } else {
+                    group.map(Some)
+                },
                 kerberos_realm: if no_kerberos {
                     Some(None)
                 } else {
@@ -371,9 +375,9 @@ pub async fn cert(admin: &Admin, json: bool, command: CertCommand) -> anyhow::Re
             let der = admin.crl().await.map_err(admin_error)?;
             let mut options = std::fs::OpenOptions::new();
             options.write(true).create_new(true);
-            let mut file = options.open(&out).map_err(|e| {
-                coded(ErrorCode::InvalidField, format!("{}: {e}", out.display()))
-            })?;
+            let mut file = options
+                .open(&out)
+                .map_err(|e| coded(ErrorCode::InvalidField, format!("{}: {e}", out.display())))?;
             std::io::Write::write_all(&mut file, &der)
                 .map_err(|e| coded(ErrorCode::Internal, format!("{}: {e}", out.display())))?;
             if json {

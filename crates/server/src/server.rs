@@ -129,8 +129,8 @@ pub async fn start(config: ServerConfig, env: Env) -> Result<RunningServer, Star
         Some(url) => url.trim_end_matches('/').to_owned(),
         None => format!("{scheme}://{host}:{}", local_addr.port()),
     };
-    let pki = crate::certs::open_or_create(&*storage, &tenant, &env, config.issuing_ca_algorithm)
-        .await?;
+    let pki =
+        crate::certs::open_or_create(&*storage, &tenant, &env, config.issuing_ca_algorithm).await?;
     storage
         .set_pki_base_url(&tenant.id, &base_url)
         .await

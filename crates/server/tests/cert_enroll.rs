@@ -13,9 +13,7 @@
 
 mod common;
 
-use common::cert::{
-    enroll, fetch_crl, ocsp_status, openssl, verify_with_crl, write_pems, Pems,
-};
+use common::cert::{enroll, fetch_crl, ocsp_status, openssl, verify_with_crl, write_pems, Pems};
 use common::{enrolled, rsa_key, Enrolled, Harness};
 use serde_json::Value;
 
@@ -73,7 +71,13 @@ async fn an_enrolled_certificate_verifies_in_openssl_and_names_the_user() {
     ]);
     assert!(ok, "{text}");
 
-    let (ok, text) = openssl(&["x509", "-noout", "-text", "-in", pems.leaf.to_str().unwrap()]);
+    let (ok, text) = openssl(&[
+        "x509",
+        "-noout",
+        "-text",
+        "-in",
+        pems.leaf.to_str().unwrap(),
+    ]);
     assert!(ok, "{text}");
     assert!(text.contains("TLS Web Client Authentication"), "{text}");
     assert!(
@@ -95,7 +99,13 @@ async fn an_enrolled_certificate_verifies_in_openssl_and_names_the_user() {
         &common::cert::rsa_of(&e.key).to_public_key(),
     )
     .unwrap();
-    let (ok, pubkey) = openssl(&["x509", "-noout", "-pubkey", "-in", pems.leaf.to_str().unwrap()]);
+    let (ok, pubkey) = openssl(&[
+        "x509",
+        "-noout",
+        "-pubkey",
+        "-in",
+        pems.leaf.to_str().unwrap(),
+    ]);
     assert!(ok);
     let pem_body: String = pubkey.lines().filter(|l| !l.starts_with("-----")).collect();
     use base64::Engine as _;
@@ -117,24 +127,51 @@ async fn an_enrolled_certificate_verifies_in_openssl_and_names_the_user() {
     assert!(ok && text.contains("verify OK"), "{text}");
 
     // The AIA URLs serve the CA certificates (DER).
-    for (path, expected) in [("/pki/issuing-ca.crt", &pems.issuing), ("/pki/root-ca.crt", &pems.root)] {
-        let resp = h.client.get(format!("{}{path}", h.url)).send().await.unwrap();
+    for (path, expected) in [
+        ("/pki/issuing-ca.crt", &pems.issuing),
+        ("/pki/root-ca.crt", &pems.root),
+    ] {
+        let resp = h
+            .client
+            .get(format!("{}{path}", h.url))
+            .send()
+            .await
+            .unwrap();
         assert_eq!(resp.status().as_u16(), 200);
         assert_eq!(resp.headers()["content-type"], "application/pkix-cert");
         let der = resp.bytes().await.unwrap();
         let file = h.dir.path().join("aia.der");
         std::fs::write(&file, &der).unwrap();
-        let (_, fp_served) = openssl(&["x509", "-inform", "DER", "-in", file.to_str().unwrap(), "-noout", "-fingerprint", "-sha256"]);
-        let (_, fp_expected) = openssl(&["x509", "-in", expected.to_str().unwrap(), "-noout", "-fingerprint", "-sha256"]);
+        let (_, fp_served) = openssl(&[
+            "x509",
+            "-inform",
+            "DER",
+            "-in",
+            file.to_str().unwrap(),
+            "-noout",
+            "-fingerprint",
+            "-sha256",
+        ]);
+        let (_, fp_expected) = openssl(&[
+            "x509",
+            "-in",
+            expected.to_str().unwrap(),
+            "-noout",
+            "-fingerprint",
+            "-sha256",
+        ]);
         assert_eq!(fp_served, fp_expected, "{path}");
     }
 
     // The audit trail records the request and the issue.
     let audit = h.audit().await;
     let serial = answer["serial"].as_str().unwrap();
-    assert!(audit.iter().any(|l| l.event == "cert_request" && l.outcome == "success"));
-    assert!(audit.iter().any(|l| l.event == "cert_issue"
-        && l.reason.as_deref().is_some_and(|r| r.contains(serial))));
+    assert!(audit
+        .iter()
+        .any(|l| l.event == "cert_request" && l.outcome == "success"));
+    assert!(audit.iter().any(
+        |l| l.event == "cert_issue" && l.reason.as_deref().is_some_and(|r| r.contains(serial))
+    ));
 }
 
 #[tokio::test]
@@ -158,7 +195,11 @@ async fn the_admin_revocation_is_seen_by_the_crl_and_ocsp() {
         .await
         .unwrap_err();
     assert_eq!(err.code().as_str(), "LK-CERT-015");
-    let err = h.admin.revoke_certificate("abcdef", "superseded").await.unwrap_err();
+    let err = h
+        .admin
+        .revoke_certificate("abcdef", "superseded")
+        .await
+        .unwrap_err();
     assert_eq!(err.code().as_str(), "LK-CERT-006");
     let audit = h.audit().await;
     assert_eq!(
@@ -203,16 +244,34 @@ async fn disabling_the_user_revokes_their_certificates_and_no_one_elses() {
 async fn the_crl_is_signed_again_before_half_its_validity_passes() {
     let h = Harness::start().await;
     let first = fetch_crl(&h).await;
-    let (_, text1) = openssl(&["crl", "-noout", "-crlnumber", "-in", first.to_str().unwrap()]);
+    let (_, text1) = openssl(&[
+        "crl",
+        "-noout",
+        "-crlnumber",
+        "-in",
+        first.to_str().unwrap(),
+    ]);
     // Served again within half its validity: the same CRL.
     h.clock.advance(time::Duration::days(3));
     let again = fetch_crl(&h).await;
-    let (_, text2) = openssl(&["crl", "-noout", "-crlnumber", "-in", again.to_str().unwrap()]);
+    let (_, text2) = openssl(&[
+        "crl",
+        "-noout",
+        "-crlnumber",
+        "-in",
+        again.to_str().unwrap(),
+    ]);
     assert_eq!(text1, text2);
     // Past half of the seven days: a new number, a later nextUpdate.
     h.clock.advance(time::Duration::hours(13));
     let fresh = fetch_crl(&h).await;
-    let (_, text3) = openssl(&["crl", "-noout", "-crlnumber", "-in", fresh.to_str().unwrap()]);
+    let (_, text3) = openssl(&[
+        "crl",
+        "-noout",
+        "-crlnumber",
+        "-in",
+        fresh.to_str().unwrap(),
+    ]);
     assert_ne!(text1, text3);
     assert!(
         text1.trim() == "crlNumber=0x01" && text3.trim() == "crlNumber=0x02",

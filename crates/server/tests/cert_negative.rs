@@ -45,7 +45,10 @@ async fn alice(h: &Harness) -> Enrolled {
 async fn good(h: &Harness, e: &Enrolled) -> (Value, String) {
     let token = h.mfa_token(&e.upn, &e.secret).await;
     let request = csr(&e.key, &e.key, &e.upn);
-    (enroll_body(h, e, &e.key.key_id(), &request, None).await, token)
+    (
+        enroll_body(h, e, &e.key.key_id(), &request, None).await,
+        token,
+    )
 }
 
 #[tokio::test]
@@ -122,7 +125,14 @@ async fn a_user_outside_the_templates_group_may_not_enrol() {
     let token = h.mfa_token(&e.upn, &e.secret).await;
     let request = csr(&e.key, &e.key, &e.upn);
     // Named: LK-CERT-003.
-    let body = enroll_body(&h, &e, &e.key.key_id(), &request, Some("Hello authentication")).await;
+    let body = enroll_body(
+        &h,
+        &e,
+        &e.key.key_id(),
+        &request,
+        Some("Hello authentication"),
+    )
+    .await;
     let before = h.counts().await;
     let r = h.post(ENROLL, &body, Some(&token)).await;
     refused(&h, before, r, "LK-CERT-003").await;
@@ -141,7 +151,14 @@ async fn a_user_outside_the_templates_group_may_not_enrol() {
         .group_member("hello-users", Some(&e.upn), None, true)
         .await
         .unwrap();
-    let body = enroll_body(&h, &e, &e.key.key_id(), &request, Some("Hello authentication")).await;
+    let body = enroll_body(
+        &h,
+        &e,
+        &e.key.key_id(),
+        &request,
+        Some("Hello authentication"),
+    )
+    .await;
     let (status, answer) = h.post(ENROLL, &body, Some(&token)).await;
     assert_eq!(status, 200, "{answer}");
 }
@@ -165,15 +182,32 @@ async fn what_a_request_asks_beyond_the_template_is_not_granted() {
     // OpenSSL accepts its own request: it is well-formed and self-signed.
     let req_file = h.dir.path().join("greedy.der");
     std::fs::write(&req_file, &request).unwrap();
-    let (ok, text) = openssl(&["req", "-inform", "DER", "-in", req_file.to_str().unwrap(), "-verify", "-noout"]);
+    let (ok, text) = openssl(&[
+        "req",
+        "-inform",
+        "DER",
+        "-in",
+        req_file.to_str().unwrap(),
+        "-verify",
+        "-noout",
+    ]);
     assert!(ok, "{text}");
     let body = enroll_body(&h, &e, &e.key.key_id(), &request, None).await;
     let (status, answer) = h.post(ENROLL, &body, Some(&token)).await;
     assert_eq!(status, 200, "{answer}");
     let pems = write_pems(&h, &answer, "greedy");
-    let (ok, text) = openssl(&["x509", "-noout", "-text", "-in", pems.leaf.to_str().unwrap()]);
+    let (ok, text) = openssl(&[
+        "x509",
+        "-noout",
+        "-text",
+        "-in",
+        pems.leaf.to_str().unwrap(),
+    ]);
     assert!(ok);
-    assert!(!text.contains("mallory"), "another name was granted: {text}");
+    assert!(
+        !text.contains("mallory"),
+        "another name was granted: {text}"
+    );
     assert!(!text.contains("evil.example.com"), "{text}");
     assert!(!text.contains("CA:TRUE"), "{text}");
     assert!(!text.contains("Code Signing"), "{text}");
@@ -277,7 +311,10 @@ async fn the_key_registration_names_the_auto_enrolment_template() {
         .register(&device, "carol@example.com", &rsa_key(2), Some(&pwd))
         .await;
     assert_eq!(status, 200, "{body}");
-    assert!(body.get("certificate_template").is_none_or(Value::is_null), "{body}");
+    assert!(
+        body.get("certificate_template").is_none_or(Value::is_null),
+        "{body}"
+    );
     h.admin
         .set_cert_template(
             "Hello authentication",

@@ -45,7 +45,9 @@ async fn with_cert(h: &Harness) -> (Enrolled, String) {
 fn spki_of(pem: &str) -> Vec<u8> {
     use base64::Engine as _;
     let body: String = pem.lines().filter(|l| !l.starts_with("-----")).collect();
-    let der = base64::engine::general_purpose::STANDARD.decode(body).unwrap();
+    let der = base64::engine::general_purpose::STANDARD
+        .decode(body)
+        .unwrap();
     latchkey_pki::inspect_certificate(&der).unwrap().spki_der
 }
 
@@ -73,8 +75,10 @@ async fn inside_the_window_a_new_certificate_for_the_same_key() {
         spki_of(&old.pem)
     );
     let audit = h.audit().await;
-    assert!(audit.iter().any(|l| l.event == "cert_renew"
-        && l.reason.as_deref().is_some_and(|r| r.contains(new_serial))));
+    assert!(audit
+        .iter()
+        .any(|l| l.event == "cert_renew"
+            && l.reason.as_deref().is_some_and(|r| r.contains(new_serial))));
 
     // The superseded one cannot be renewed again (LK-CERT-016), nothing written.
     let body = renew_body(&h, &e, &serial, &e.key).await;

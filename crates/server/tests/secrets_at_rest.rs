@@ -169,8 +169,14 @@ async fn a_copy_of_the_database_reveals_no_secret() {
         };
         let key = kek.open_text(&t.id, &slot, sealed).unwrap();
         assert!(key.contains("PRIVATE KEY"), "{role}");
-        assert!(!contains(&bytes, key.as_bytes()), "the database holds the {role} key");
-        assert!(!contains(&bytes, &pem_der(&key)), "the database holds the {role} key DER");
+        assert!(
+            !contains(&bytes, key.as_bytes()),
+            "the database holds the {role} key"
+        );
+        assert!(
+            !contains(&bytes, &pem_der(&key)),
+            "the database holds the {role} key DER"
+        );
         // Sealed for its own slot: it does not open as the other one or the root's.
         assert!(kek.open_text(&t.id, &SecretSlot::CaKey, sealed).is_err());
     }
@@ -272,7 +278,11 @@ async fn a_data_directory_from_before_sealing_is_sealed_at_its_next_start() {
     // The issuing CA and the RA were created at this start, sealed under the new key, with
     // the default template.
     let authorities = stored_authorities(&data);
-    assert_eq!(authorities.len(), 2, "issuing CA and RA created at the next start");
+    assert_eq!(
+        authorities.len(),
+        2,
+        "issuing CA and RA created at the next start"
+    );
     for (role, key_pem) in &authorities {
         let slot = if role == "issuing" {
             SecretSlot::IssuingCaKey

@@ -240,8 +240,8 @@ impl Admin {
 
     /// One certificate with its decoded fields and chain (LK-CERT-006).
     pub async fn certificate(&self, serial_text: &str) -> Result<CertificateDetails, AdminError> {
-        let serial = serial::normalize(serial_text)
-            .ok_or_else(|| cert_error(ApiError::CertNotFound))?;
+        let serial =
+            serial::normalize(serial_text).ok_or_else(|| cert_error(ApiError::CertNotFound))?;
         let record = self
             .storage
             .certificate(&self.tenant.id, &serial)
@@ -274,8 +274,8 @@ impl Admin {
                     .join(", ")
             ))
         })?;
-        let serial = serial::normalize(serial_text)
-            .ok_or_else(|| cert_error(ApiError::CertNotFound))?;
+        let serial =
+            serial::normalize(serial_text).ok_or_else(|| cert_error(ApiError::CertNotFound))?;
         let now = self.now();
         let line = self
             .line(event::CERT_REVOKE)
@@ -366,7 +366,10 @@ impl Admin {
             device_id: None,
             key_id: None,
             template: "KDC".to_owned(),
-            subject: fields.as_ref().map(|f| f.subject.clone()).unwrap_or_default(),
+            subject: fields
+                .as_ref()
+                .map(|f| f.subject.clone())
+                .unwrap_or_default(),
             not_before: now,
             not_after: now + i64::from(validity_days) * 86400,
             fingerprint: issued.certificate.fingerprint_sha256.clone(),
@@ -379,9 +382,9 @@ impl Admin {
         };
         std::fs::create_dir_all(out)
             .map_err(|e| AdminError::Invalid(format!("{}: {e}", out.display())))?;
-        let line = self
-            .line(event::CERT_ISSUE)
-            .note(format!("serial={serial} template=KDC realm={realm} host={hostname}"));
+        let line = self.line(event::CERT_ISSUE).note(format!(
+            "serial={serial} template=KDC realm={realm} host={hostname}"
+        ));
         self.storage
             .record_kdc_certificate(&self.tenant.id, &record, &line)
             .await?;

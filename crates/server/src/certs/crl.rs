@@ -20,7 +20,10 @@ pub const REASONS: [(&str, RevocationReason); 8] = [
     ("cACompromise", RevocationReason::CaCompromise),
     ("affiliationChanged", RevocationReason::AffiliationChanged),
     ("superseded", RevocationReason::Superseded),
-    ("cessationOfOperation", RevocationReason::CessationOfOperation),
+    (
+        "cessationOfOperation",
+        RevocationReason::CessationOfOperation,
+    ),
     ("certificateHold", RevocationReason::CertificateHold),
     ("privilegeWithdrawn", RevocationReason::PrivilegeWithdrawn),
 ];
@@ -90,8 +93,7 @@ async fn sign(
     let rows = storage.revoked_certificates(tenant, now).await?;
     let mut entries = Vec::with_capacity(rows.len());
     for row in &rows {
-        let reason = parse_reason(&row.reason)
-            .map_or(RevocationReason::Unspecified, |(_, r)| r);
+        let reason = parse_reason(&row.reason).map_or(RevocationReason::Unspecified, |(_, r)| r);
         entries.push(RevokedEntry {
             serial: serial::to_bytes(&row.serial)
                 .ok_or_else(|| ApiError::internal("a stored serial is not hex"))?,

@@ -97,11 +97,7 @@ pub fn choose(
             Ok(template)
         }
         None => assigned(&templates, groups)
-            .or_else(|| {
-                templates
-                    .iter()
-                    .find(|t| is_hello(t) && admits(t, groups))
-            })
+            .or_else(|| templates.iter().find(|t| is_hello(t) && admits(t, groups)))
             .cloned()
             .ok_or(ApiError::CertNoTemplate),
     }

@@ -236,7 +236,10 @@ fn issue(
         Some(&urls.ocsp),
     )
     .map_err(fail)?;
-    let countersigned = pki.ra.countersign(&request.der, &profile, now).map_err(fail)?;
+    let countersigned = pki
+        .ra
+        .countersign(&request.der, &profile, now)
+        .map_err(fail)?;
     let issued = pki
         .issuing
         .issue(&countersigned, &pki.root_der, now)
@@ -280,7 +283,11 @@ fn issue(
 /// Refuses a nonce that was consumed already, before anything is signed (the transaction
 /// that records the certificate checks again).
 async fn unused(state: &AppState, nonce: &ConsumedNonce) -> Result<(), ApiError> {
-    if state.storage.nonce_used(&state.tenant.id, &nonce.id).await? {
+    if state
+        .storage
+        .nonce_used(&state.tenant.id, &nonce.id)
+        .await?
+    {
         return Err(ApiError::NonceReplayed);
     }
     Ok(())
@@ -341,7 +348,11 @@ async fn enroll_checked(
     unused(state, &nonce).await?;
     let (cert, answer) = issue(state, &template, &subject, &request, now)?;
     let lines = [
-        success(line, event::CERT_REQUEST, format!("template={}", template.name)),
+        success(
+            line,
+            event::CERT_REQUEST,
+            format!("template={}", template.name),
+        ),
         success(
             line,
             event::CERT_ISSUE,

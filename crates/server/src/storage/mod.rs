@@ -57,7 +57,8 @@ pub type StorageResult<T> = Result<T, StorageError>;
 /// The directory's persistent state.
 #[async_trait]
 pub trait Storage:
-    PolicyStorage + ResourceStorage + TpmStorage + CertStorage + Send + Sync + 'static {
+    PolicyStorage + ResourceStorage + TpmStorage + CertStorage + Send + Sync + 'static
+{
     /// The tenant of this data directory, if created.
     async fn load_tenant(&self) -> StorageResult<Option<TenantRecord>>;
     /// Creates the tenant unless one exists; returns the tenant that is stored.

@@ -147,7 +147,14 @@ pub async fn renew_body(h: &Harness, e: &Enrolled, serial: &str, key_signer: &He
     let msg = proof_message(
         Purpose::CertRenew,
         &nonce,
-        &[&h.tenant_id, &e.device.id, &e.upn, &key_id, serial, &binding],
+        &[
+            &h.tenant_id,
+            &e.device.id,
+            &e.upn,
+            &key_id,
+            serial,
+            &binding,
+        ],
     );
     json!({
         "device_id": e.device.id,

@@ -9,8 +9,7 @@ use super::SqliteStorage;
 use crate::audit::event;
 use crate::storage::cert::{
     CertAuthorityRecord, CertStorage, CertTemplateRecord, CertificateRecord, IssueOutcome,
-    PkiState, RevokeOutcome, RevokedRow, KIND_USER, STATE_REVOKED, STATE_SUPERSEDED,
-    STATE_VALID,
+    PkiState, RevokeOutcome, RevokedRow, KIND_USER, STATE_REVOKED, STATE_SUPERSEDED, STATE_VALID,
 };
 use crate::storage::{AuditRecord, ConsumedNonce, StorageResult};
 
