@@ -227,6 +227,11 @@ async fn prune(state: &AppState, audit_retention_days: Option<u32>) {
         tracing::warn!(error = %e, "pruning expired web sessions and grants failed");
     }
     flush_audit(state, false).await;
+    // The CRL is signed again when a revocation happened (also from an admin command in
+    // another process) or half its validity has passed, even if nobody fetches it.
+    if let Err(e) = crate::certs::crl::current(&*state.storage, tenant, &state.pki, now).await {
+        tracing::warn!(error = %e, "refreshing the CRL failed");
+    }
     if let Some(days) = audit_retention_days {
         let cutoff = now - i64::from(days) * 86_400;
         match state.storage.prune_audit(tenant, cutoff, None).await {

@@ -307,3 +307,78 @@ async fn the_admin_page_lists_certificates_and_security_info_shows_the_users_own
     let mine = page.split("id=\"certificates\"").nth(1).unwrap();
     assert!(mine.contains(&serial), "{mine}");
 }
+
+#[tokio::test]
+async fn the_ocsp_responder_takes_get_and_bounds_its_input() {
+    let h = Harness::start().await;
+    let (_, _, pems) = enrolled_with_cert(&h, "alice@example.com", 0).await;
+    let req = h.dir.path().join("get-req.der");
+    let (ok, text) = openssl(&[
+        "ocsp",
+        "-issuer",
+        pems.issuing.to_str().unwrap(),
+        "-cert",
+        pems.leaf.to_str().unwrap(),
+        "-reqout",
+        req.to_str().unwrap(),
+    ]);
+    assert!(ok, "{text}");
+    use base64::Engine as _;
+    let encoded =
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(std::fs::read(&req).unwrap());
+    let resp = h
+        .client
+        .get(format!("{}/pki/ocsp/{encoded}", h.url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status().as_u16(), 200);
+    assert_eq!(resp.headers()["content-type"], "application/ocsp-response");
+    let der = resp.bytes().await.unwrap();
+    let file = h.dir.path().join("get-resp.der");
+    std::fs::write(&file, &der).unwrap();
+    let (ok, text) = openssl(&[
+        "ocsp",
+        "-respin",
+        file.to_str().unwrap(),
+        "-issuer",
+        pems.issuing.to_str().unwrap(),
+        "-cert",
+        pems.leaf.to_str().unwrap(),
+        "-CAfile",
+        pems.root.to_str().unwrap(),
+        "-VAfile",
+        pems.issuing.to_str().unwrap(),
+        "-no_nonce",
+        "-attime",
+        &common::cert::attime(&h),
+    ]);
+    assert!(ok && text.contains(": good"), "{text}");
+
+    let post = |body: Vec<u8>, media: &'static str| {
+        h.client
+            .post(format!("{}/pki/ocsp", h.url))
+            .header("content-type", media)
+            .body(body)
+            .send()
+    };
+    // Too large: LK-REQ-002; not an OCSP request's media type: LK-REQ-005.
+    let resp = post(vec![0x30; 5000], "application/ocsp-request")
+        .await
+        .unwrap();
+    assert_eq!(resp.status().as_u16(), 413);
+    let body: Value = resp.json().await.unwrap();
+    assert_eq!(body["code"], "LK-REQ-002");
+    let resp = post(std::fs::read(&req).unwrap(), "application/json")
+        .await
+        .unwrap();
+    let body: Value = resp.json().await.unwrap();
+    assert_eq!(body["code"], "LK-REQ-005");
+    // Garbage: a DER OCSPResponse saying malformedRequest (status 1).
+    let resp = post(b"not der".to_vec(), "application/ocsp-request")
+        .await
+        .unwrap();
+    assert_eq!(resp.status().as_u16(), 200);
+    let der = resp.bytes().await.unwrap();
+    assert_eq!(&der[..], &[0x30, 0x03, 0x0a, 0x01, 0x01]);
+}
