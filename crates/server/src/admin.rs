@@ -16,7 +16,7 @@ use crate::storage::{
 use crate::tenant::{self, SetupError, Tenant, CA_FILE, DEFAULT_TENANT_NAME};
 use crate::{password, totp};
 
-mod cert;
+pub mod cert;
 mod policy;
 mod resources;
 mod tpm;

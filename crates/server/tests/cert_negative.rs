@@ -136,11 +136,11 @@ async fn a_user_outside_the_templates_group_may_not_enrol() {
     let before = h.counts().await;
     let r = h.post(ENROLL, &body, Some(&token)).await;
     refused(&h, before, r, "LK-CERT-003").await;
-    // Not named: no template admits her, LK-CERT-005.
+    // Not named: no template admits her, LK-CERT-003 too.
     let body = enroll_body(&h, &e, &e.key.key_id(), &request, None).await;
     let before = h.counts().await;
     let r = h.post(ENROLL, &body, Some(&token)).await;
-    refused(&h, before, r, "LK-CERT-005").await;
+    refused(&h, before, r, "LK-CERT-003").await;
     // No such template: LK-CERT-004.
     let body = enroll_body(&h, &e, &e.key.key_id(), &request, Some("VPN")).await;
     let before = h.counts().await;
@@ -161,6 +161,20 @@ async fn a_user_outside_the_templates_group_may_not_enrol() {
     .await;
     let (status, answer) = h.post(ENROLL, &body, Some(&token)).await;
     assert_eq!(status, 200, "{answer}");
+}
+
+#[tokio::test]
+async fn without_any_template_no_certificate() {
+    let h = Harness::start().await;
+    let e = alice(&h).await;
+    let (body, token) = good(&h, &e).await;
+    rusqlite::Connection::open(h.data_dir().join(latchkey_server::storage::sqlite::DB_FILE))
+        .unwrap()
+        .execute("DELETE FROM cert_templates", [])
+        .unwrap();
+    let before = h.counts().await;
+    let r = h.post(ENROLL, &body, Some(&token)).await;
+    refused(&h, before, r, "LK-CERT-005").await;
 }
 
 #[tokio::test]

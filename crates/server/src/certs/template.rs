@@ -79,7 +79,8 @@ pub fn assigned<'a>(templates: &'a [Template], groups: &[String]) -> Option<&'a 
 
 /// The template an enrolment gets: the one named (LK-CERT-004 if no Hello template has
 /// the name, LK-CERT-003 if the user is outside its group); else the assigned one, else
-/// the first Hello template (by name) that admits the user; else LK-CERT-005.
+/// the first Hello template (by name) that admits the user; else LK-CERT-003 when Hello
+/// templates exist but none admits the user, LK-CERT-005 when there is none.
 pub fn choose(
     templates: Vec<Template>,
     named: Option<&str>,
@@ -96,9 +97,16 @@ pub fn choose(
             }
             Ok(template)
         }
-        None => assigned(&templates, groups)
-            .or_else(|| templates.iter().find(|t| is_hello(t) && admits(t, groups)))
-            .cloned()
-            .ok_or(ApiError::CertNoTemplate),
+        None => {
+            if let Some(t) = assigned(&templates, groups)
+                .or_else(|| templates.iter().find(|t| is_hello(t) && admits(t, groups)))
+            {
+                return Ok(t.clone());
+            }
+            match templates.into_iter().find(is_hello) {
+                Some(first) => Err(ApiError::CertEnrollmentNotAllowed(first.name)),
+                None => Err(ApiError::CertNoTemplate),
+            }
+        }
     }
 }
