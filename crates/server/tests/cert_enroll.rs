@@ -382,3 +382,22 @@ async fn the_ocsp_responder_takes_get_and_bounds_its_input() {
     let der = resp.bytes().await.unwrap();
     assert_eq!(&der[..], &[0x30, 0x03, 0x0a, 0x01, 0x01]);
 }
+
+#[tokio::test]
+async fn an_rsa_3072_issuing_ca_when_configured() {
+    let h = Harness::start_with(|c| {
+        c.issuing_ca_algorithm = latchkey_pki::CaAlgorithm::Rsa3072;
+    })
+    .await;
+    assert_eq!(h.admin.cert_authority().await.unwrap().algorithm, "rsa3072");
+    let (_, _, pems) = enrolled_with_cert(&h, "alice@example.com", 0).await;
+    let (ok, text) = openssl(&[
+        "x509",
+        "-noout",
+        "-text",
+        "-in",
+        pems.issuing.to_str().unwrap(),
+    ]);
+    assert!(ok && text.contains("Public-Key: (3072 bit)"), "{text}");
+    good_then_revoked(&h, &pems).await;
+}
