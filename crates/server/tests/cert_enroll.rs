@@ -163,6 +163,28 @@ async fn an_enrolled_certificate_verifies_in_openssl_and_names_the_user() {
         assert_eq!(fp_served, fp_expected, "{path}");
     }
 
+    // `cert show`'s decoded fields.
+    let shown = h
+        .admin
+        .certificate(answer["serial"].as_str().unwrap())
+        .await
+        .unwrap();
+    let fields = shown.fields.unwrap();
+    assert!(fields
+        .subject_alt_names
+        .contains(&"upn:alice@example.com".to_owned()));
+    assert!(fields
+        .subject_alt_names
+        .contains(&"email:alice@example.com".to_owned()));
+    assert_eq!(
+        fields.extended_key_usages,
+        ["clientAuth".to_owned(), "smartcardLogon".to_owned()]
+    );
+    assert_eq!(fields.key_usage, ["digitalSignature".to_owned()]);
+    assert!(!fields.is_ca);
+    assert_eq!(shown.record.state, "valid");
+    assert_eq!(shown.record.upn.as_deref(), Some("alice@example.com"));
+
     // The audit trail records the request and the issue.
     let audit = h.audit().await;
     let serial = answer["serial"].as_str().unwrap();
