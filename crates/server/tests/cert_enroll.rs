@@ -423,3 +423,22 @@ async fn an_rsa_3072_issuing_ca_when_configured() {
     assert!(ok && text.contains("Public-Key: (3072 bit)"), "{text}");
     good_then_revoked(&h, &pems).await;
 }
+
+#[tokio::test]
+async fn replacing_the_hello_key_revokes_the_old_keys_certificate() {
+    let h = Harness::start().await;
+    let (e, answer, pems) = enrolled_with_cert(&h, "alice@example.com", 0).await;
+    good_then_revoked(&h, &pems).await;
+    let mfa = h.mfa_token(&e.upn, &e.secret).await;
+    let (status, body) = h.register(&e.device, &e.upn, &rsa_key(1), Some(&mfa)).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["replaced_key_id"], e.key.key_id());
+    assert_revoked(&h, &pems, "superseded").await;
+    let record = h
+        .admin
+        .certificate(answer["serial"].as_str().unwrap())
+        .await
+        .unwrap()
+        .record;
+    assert_eq!(record.reason.as_deref(), Some("superseded"));
+}
