@@ -67,6 +67,9 @@ pub enum Command {
     /// Manage the TPM manufacturer roots EK certificates must chain to.
     #[command(subcommand, name = "tpm-roots")]
     TpmRoots(crate::tpm_roots::TpmRootsCommand),
+    /// Certificate trust: the issuing CA, templates, certificates, revocation, the CRL.
+    #[command(subcommand)]
+    Cert(crate::cert::CertCommand),
 }
 
 /// `policy ...`.
@@ -250,6 +253,10 @@ pub struct ServeArgs {
     /// them all. Export them first with `latchkeyd audit export`.
     #[arg(long, value_name = "DAYS", value_parser = clap::value_parser!(u32).range(1..))]
     pub audit_retention_days: Option<u32>,
+    /// The issuing CA's algorithm (p256 or rsa3072), used only when the issuing CA is
+    /// created (the first start without one).
+    #[arg(long, value_name = "ALG", default_value = "p256")]
+    pub issuing_ca_algorithm: latchkey_pki::CaAlgorithm,
 }
 
 /// `user ...`.

@@ -5,6 +5,7 @@
 #![forbid(unsafe_code)]
 
 mod admin;
+mod cert;
 mod cli;
 mod key_file;
 mod output;

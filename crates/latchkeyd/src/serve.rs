@@ -17,6 +17,7 @@ pub async fn run(data_dir: &Path, key_file: Option<&Path>, args: ServeArgs) -> a
     config.tenant_name = args.tenant_name;
     config.public_url = args.public_url;
     config.audit_retention_days = args.audit_retention_days;
+    config.issuing_ca_algorithm = args.issuing_ca_algorithm;
     let server = latchkey_server::start(config, Env::system())
         .await
         .map_err(|e| match e {

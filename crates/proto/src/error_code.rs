@@ -201,6 +201,8 @@ error_codes! {
     CertKeyUnacceptable = ("LK-CERT-014", 400, "the certificate request's key is not acceptable (RSA 2048 or larger, or P-256)"),
     /// The certificate is already revoked (`latchkeyd cert revoke`).
     CertAlreadyRevoked = ("LK-CERT-015", 409, "the certificate is already revoked"),
+    /// A renewal of a certificate that was already renewed (superseded by a newer one).
+    CertAlreadyRenewed = ("LK-CERT-016", 409, "the certificate was already renewed; renew its successor"),
     /// The audit export file could not be created or written (`latchkeyd audit export`;
     /// nothing was pruned).
     AuditExportFailed = ("LK-AUDIT-001", 500, "the audit export could not be written"),

@@ -16,11 +16,13 @@ use crate::storage::{
 use crate::tenant::{self, SetupError, Tenant, CA_FILE, DEFAULT_TENANT_NAME};
 use crate::{password, totp};
 
+pub mod cert;
 mod policy;
 mod resources;
 mod tpm;
 mod web;
 
+pub use cert::{pem, AuthoritySummary, CertificateDetails, KdcFiles, TemplateChange};
 pub use policy::{AdminTokenListing, GpoListing, GroupListing, TargetChange, ADMIN_TOKEN_PREFIX};
 pub use resources::check_resource_uri;
 pub use tpm::{key_reports, KeyReport, MAX_ROOT_FILE as MAX_TPM_ROOT_FILE};
@@ -56,6 +58,14 @@ pub enum AdminError {
     /// Storage or setup failed.
     #[error(transparent)]
     Setup(#[from] SetupError),
+    /// A certificate operation failed with this code.
+    #[error("{message}")]
+    Cert {
+        /// The code.
+        code: ErrorCode,
+        /// The message.
+        message: String,
+    },
     /// The audit export file could not be created or written (LK-AUDIT-001).
     #[error("cannot write the audit export {path}: {source} (nothing was pruned)")]
     Export {
@@ -92,6 +102,7 @@ impl AdminError {
             },
             AdminError::Setup(setup) => setup.code(),
             AdminError::Export { .. } => ErrorCode::AuditExportFailed,
+            AdminError::Cert { code, .. } => *code,
         }
     }
 }
@@ -126,6 +137,9 @@ pub struct Admin {
     tenant: Tenant,
     env: Env,
     data_dir: PathBuf,
+    /// The issuing CA and RA, once created (by the service's start or `cert authority
+    /// init`).
+    pki: Option<crate::certs::Pki>,
 }
 
 impl std::fmt::Debug for Admin {
@@ -156,11 +170,13 @@ impl Admin {
             .map_err(SetupError::from)?;
         let (tenant, _) =
             tenant::open_or_create(&storage, data_dir, key_file, DEFAULT_TENANT_NAME, &env).await?;
+        let pki = crate::certs::load(&storage, &tenant).await?;
         Ok(Admin {
             storage,
             tenant,
             env,
             data_dir: data_dir.to_path_buf(),
+            pki,
         })
     }
 

@@ -119,6 +119,21 @@ pub mod event {
     pub const TPM_ROOT_ADD: &str = "tpm_root_add";
     /// A TPM manufacturer root or intermediate was removed (admin).
     pub const TPM_ROOT_REMOVE: &str = "tpm_root_remove";
+    /// A certificate request was accepted by the registration authority (with the
+    /// template and key).
+    pub const CERT_REQUEST: &str = "cert_request";
+    /// The issuing CA issued a certificate (serial, template).
+    pub const CERT_ISSUE: &str = "cert_issue";
+    /// A certificate was renewed (new and old serial).
+    pub const CERT_RENEW: &str = "cert_renew";
+    /// A certificate request or renewal was refused (the reason is the error code).
+    pub const CERT_REFUSE: &str = "cert_refuse";
+    /// A certificate was revoked (serial and reason).
+    pub const CERT_REVOKE: &str = "cert_revoke";
+    /// The issuing CA and the registration authority were created.
+    pub const CERT_AUTHORITY_CREATE: &str = "cert_authority_create";
+    /// A certificate template was created or changed (admin).
+    pub const CERT_TEMPLATE_SET: &str = "cert_template_set";
 }
 
 /// Starts an audit line for `event` at `at`.

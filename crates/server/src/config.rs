@@ -41,6 +41,9 @@ pub struct ServerConfig {
     /// Audit lines older than this many days are deleted by the housekeeping loop.
     /// Default (`None`): kept for ever.
     pub audit_retention_days: Option<u32>,
+    /// The issuing CA's algorithm, used only when the issuing CA is created (the first
+    /// start of a data directory without one). Default: ECDSA P-256.
+    pub issuing_ca_algorithm: latchkey_pki::CaAlgorithm,
 }
 
 /// How many connections the service holds and how long it waits for a slow peer.
@@ -114,6 +117,7 @@ impl ServerConfig {
             password_concurrency: None,
             password_wait: crate::password::DEFAULT_WAIT,
             audit_retention_days: None,
+            issuing_ca_algorithm: crate::certs::DEFAULT_ALGORITHM,
         }
     }
 }

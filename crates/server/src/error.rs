@@ -222,6 +222,54 @@ pub enum ApiError {
     /// LK-HTTP-005.
     #[error("the request is not valid HTTP/1: its request line or a header could not be parsed")]
     MalformedHttp,
+    /// LK-CERT-001.
+    #[error("the certificate request is not acceptable: {0}")]
+    CertRequestInvalid(String),
+    /// LK-CERT-002.
+    #[error("the certificate request's key is not the Hello key registered for this user on this device")]
+    CertKeyMismatch,
+    /// LK-CERT-003.
+    #[error("this user may not enrol on certificate template `{0}` (not in its group)")]
+    CertEnrollmentNotAllowed(String),
+    /// LK-CERT-004.
+    #[error("no certificate template `{0}`")]
+    CertTemplateNotFound(String),
+    /// LK-CERT-005.
+    #[error("no certificate template is assigned to this user")]
+    CertNoTemplate,
+    /// LK-CERT-006.
+    #[error("no such certificate for this user, device and key")]
+    CertNotFound,
+    /// LK-CERT-007.
+    #[error("the certificate is not inside its renewal window yet (it opens at {0})")]
+    CertRenewalNotDue(String),
+    /// LK-CERT-008.
+    #[error("the certificate has expired; enrol again after a fresh multi-factor sign-in")]
+    CertExpired,
+    /// LK-CERT-009.
+    #[error("the certificate is revoked")]
+    CertRevoked,
+    /// LK-CERT-010.
+    #[error("the renewal is not signed by the certificate's key")]
+    CertRenewalProofInvalid,
+    /// LK-CERT-011. The detail is logged, never sent.
+    #[error("the certificate authority did not issue the certificate: {0}")]
+    CertIssuanceFailed(String),
+    /// LK-CERT-012.
+    #[error("the certificate template setting is not acceptable: {0}")]
+    CertTemplateInvalid(String),
+    /// LK-CERT-013.
+    #[error("certificate enrolment needs a multi-factor sign-in from the last ten minutes")]
+    CertMfaNotFresh,
+    /// LK-CERT-014.
+    #[error("the certificate request's key is not acceptable: {0}")]
+    CertKeyUnacceptable(String),
+    /// LK-CERT-015.
+    #[error("the certificate is already revoked")]
+    CertAlreadyRevoked,
+    /// LK-CERT-016.
+    #[error("the certificate was already renewed; renew its successor")]
+    CertAlreadyRenewed,
     /// LK-SRV-001. The detail is logged, never sent.
     #[error("internal error: {0}")]
     Internal(String),
@@ -300,6 +348,22 @@ impl ApiError {
             RequestTimeout(_) => ErrorCode::RequestTimeout,
             TooManyConnections => ErrorCode::TooManyConnections,
             MalformedHttp => ErrorCode::MalformedHttp,
+            CertRequestInvalid(_) => ErrorCode::CertRequestInvalid,
+            CertKeyMismatch => ErrorCode::CertKeyMismatch,
+            CertEnrollmentNotAllowed(_) => ErrorCode::CertEnrollmentNotAllowed,
+            CertTemplateNotFound(_) => ErrorCode::CertTemplateNotFound,
+            CertNoTemplate => ErrorCode::CertNoTemplate,
+            CertNotFound => ErrorCode::CertNotFound,
+            CertRenewalNotDue(_) => ErrorCode::CertRenewalNotDue,
+            CertExpired => ErrorCode::CertExpired,
+            CertRevoked => ErrorCode::CertRevoked,
+            CertRenewalProofInvalid => ErrorCode::CertRenewalProofInvalid,
+            CertIssuanceFailed(_) => ErrorCode::CertIssuanceFailed,
+            CertTemplateInvalid(_) => ErrorCode::CertTemplateInvalid,
+            CertMfaNotFresh => ErrorCode::CertMfaNotFresh,
+            CertKeyUnacceptable(_) => ErrorCode::CertKeyUnacceptable,
+            CertAlreadyRevoked => ErrorCode::CertAlreadyRevoked,
+            CertAlreadyRenewed => ErrorCode::CertAlreadyRenewed,
             Internal(_) => ErrorCode::Internal,
         }
     }
@@ -362,6 +426,10 @@ impl IntoResponse for ApiError {
         let message = match &self {
             ApiError::Internal(detail) => {
                 tracing::error!(error = %detail, "internal error");
+                code.default_message().to_owned()
+            }
+            ApiError::CertIssuanceFailed(detail) => {
+                tracing::error!(error = %detail, "the certificate authority did not issue");
                 code.default_message().to_owned()
             }
             other => other.to_string(),

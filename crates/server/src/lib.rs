@@ -11,6 +11,7 @@ pub mod admin;
 pub mod audit;
 pub mod audit_throttle;
 pub mod ceremony;
+pub mod certs;
 pub mod clock;
 pub mod config;
 mod conn;

@@ -18,7 +18,7 @@ use crate::routes::{self, HttpPolicy};
 use crate::state::AppState;
 use crate::storage::sqlite::SqliteStorage;
 use crate::storage::web_sqlite::SqliteWebStorage;
-use crate::storage::Storage;
+use crate::storage::{CertStorage, Storage};
 use crate::tenant::{self, SetupError, CA_FILE};
 
 /// Why the service could not start.
@@ -129,6 +129,12 @@ pub async fn start(config: ServerConfig, env: Env) -> Result<RunningServer, Star
         Some(url) => url.trim_end_matches('/').to_owned(),
         None => format!("{scheme}://{host}:{}", local_addr.port()),
     };
+    let pki =
+        crate::certs::open_or_create(&*storage, &tenant, &env, config.issuing_ca_algorithm).await?;
+    storage
+        .set_pki_base_url(&tenant.id, &base_url)
+        .await
+        .map_err(SetupError::from)?;
     let web = Arc::new(storage.web_storage());
     let slots = config.password_concurrency.unwrap_or_else(|| {
         password::default_concurrency(std::thread::available_parallelism().map_or(1, |n| n.get()))
@@ -148,6 +154,7 @@ pub async fn start(config: ServerConfig, env: Env) -> Result<RunningServer, Star
         passwords: passwords.clone(),
         audit_throttle: Arc::new(crate::audit_throttle::AuditThrottle::new()),
         issuer: Arc::from(base_url.as_str()),
+        pki: Arc::new(pki),
     };
     let limits = conn::effective_limits(&config.connections);
     let policy = HttpPolicy {
@@ -220,6 +227,11 @@ async fn prune(state: &AppState, audit_retention_days: Option<u32>) {
         tracing::warn!(error = %e, "pruning expired web sessions and grants failed");
     }
     flush_audit(state, false).await;
+    // The CRL is signed again when a revocation happened (also from an admin command in
+    // another process) or half its validity has passed, even if nobody fetches it.
+    if let Err(e) = crate::certs::crl::current(&*state.storage, tenant, &state.pki, now).await {
+        tracing::warn!(error = %e, "refreshing the CRL failed");
+    }
     if let Some(days) = audit_retention_days {
         let cutoff = now - i64::from(days) * 86_400;
         match state.storage.prune_audit(tenant, cutoff, None).await {

@@ -28,6 +28,8 @@ pub struct AppState {
     pub web: Arc<dyn WebStorage>,
     /// The issuer URL (the service's base URL, no trailing slash).
     pub issuer: Arc<str>,
+    /// The issuing CA and the registration authority.
+    pub pki: Arc<crate::certs::Pki>,
 }
 
 impl AppState {

@@ -81,6 +81,18 @@ fn stored_totp(data: &Path, upn: &str) -> (String, Vec<u8>) {
     .unwrap()
 }
 
+/// (role, sealed key) of the issuing CA and the RA.
+fn stored_authorities(data: &Path) -> Vec<(String, String)> {
+    let db = rusqlite::Connection::open(data.join(DB_FILE)).unwrap();
+    let mut stmt = db
+        .prepare("SELECT role, key_pem FROM cert_authorities ORDER BY role")
+        .unwrap();
+    let rows = stmt
+        .query_map([], |row| Ok((row.get(0)?, row.get(1)?)))
+        .unwrap();
+    rows.map(Result::unwrap).collect()
+}
+
 fn pem_der(pem: &str) -> Vec<u8> {
     let body: String = pem.lines().filter(|l| !l.starts_with("-----")).collect();
     base64::engine::general_purpose::STANDARD
@@ -145,6 +157,28 @@ async fn a_copy_of_the_database_reveals_no_secret() {
     ];
     for (what, needle) in needles {
         assert!(!contains(&bytes, needle), "the database holds the {what}");
+    }
+    // The issuing CA's and the RA's keys: sealed, neither PEM nor DER in the files.
+    let authorities = stored_authorities(&data);
+    assert_eq!(authorities.len(), 2);
+    for (role, sealed) in &authorities {
+        let slot = if role == "issuing" {
+            SecretSlot::IssuingCaKey
+        } else {
+            SecretSlot::RaKey
+        };
+        let key = kek.open_text(&t.id, &slot, sealed).unwrap();
+        assert!(key.contains("PRIVATE KEY"), "{role}");
+        assert!(
+            !contains(&bytes, key.as_bytes()),
+            "the database holds the {role} key"
+        );
+        assert!(
+            !contains(&bytes, &pem_der(&key)),
+            "the database holds the {role} key DER"
+        );
+        // Sealed for its own slot: it does not open as the other one or the root's.
+        assert!(kek.open_text(&t.id, &SecretSlot::CaKey, sealed).is_err());
     }
     assert!(!contains(&bytes, b"PRIVATE KEY"));
     // A sealed value moved to another user's row does not open for them.
@@ -216,6 +250,14 @@ async fn a_data_directory_from_before_sealing_is_sealed_at_its_next_start() {
         )
         .unwrap();
     }
+    {
+        // Nor had it an issuing CA: those came later (migration 0012), and are created at
+        // the next start of a data directory without them.
+        let db = rusqlite::Connection::open(data.join(DB_FILE)).unwrap();
+        for table in ["cert_templates", "cert_authorities", "cert_pki_state"] {
+            db.execute(&format!("DELETE FROM {table}"), []).unwrap();
+        }
+    }
     std::fs::remove_file(data.join(KEY_FILE)).unwrap();
     assert!(contains(&database_bytes(&data), b"PRIVATE KEY"));
 
@@ -233,6 +275,27 @@ async fn a_data_directory_from_before_sealing_is_sealed_at_its_next_start() {
         &*new_kek.open(&t.id, &slot, &sealed_totp).unwrap(),
         &totp[..]
     );
+    // The issuing CA and the RA were created at this start, sealed under the new key, with
+    // the default template.
+    let authorities = stored_authorities(&data);
+    assert_eq!(
+        authorities.len(),
+        2,
+        "issuing CA and RA created at the next start"
+    );
+    for (role, key_pem) in &authorities {
+        let slot = if role == "issuing" {
+            SecretSlot::IssuingCaKey
+        } else {
+            SecretSlot::RaKey
+        };
+        assert!(new_kek.open_text(&t.id, &slot, key_pem).is_ok(), "{role}");
+    }
+    let templates: i64 = rusqlite::Connection::open(data.join(DB_FILE))
+        .unwrap()
+        .query_row("SELECT COUNT(*) FROM cert_templates", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(templates, 1);
     // The plaintext is gone from the files, not only from the live rows: overwritten in
     // the database file and truncated from the WAL.
     let bytes = database_bytes(&data);

@@ -230,6 +230,6 @@ async fn register_checked(
         key_id: key.key_id,
         replaced_key_id: replaced,
         attestation: attestation.to_owned(),
-        certificate_template: None,
+        certificate_template: super::cert::assigned_template(state, &user).await,
     })
 }

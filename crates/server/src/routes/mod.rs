@@ -1,6 +1,7 @@
 //! The HTTP API: one module per resource, the routes table in [`router`].
 
 pub(crate) mod auth;
+mod cert;
 mod device;
 pub mod extract;
 pub mod http_guard;
@@ -9,6 +10,7 @@ mod key_attestation;
 mod nonce;
 mod oauth;
 mod oidc;
+mod pki;
 pub mod policy;
 mod policy_session;
 mod seckey_settings;
@@ -47,6 +49,13 @@ pub fn router(state: AppState, policy: HttpPolicy) -> Router {
         .route("/v1/devices/tpm/activate/begin", post(tpm::begin))
         .route("/v1/devices/tpm/activate/finish", post(tpm::finish))
         .route("/v1/keys", post(key::register))
+        .route("/v1/certificates/enroll", post(cert::enroll))
+        .route("/v1/certificates/renew", post(cert::renew))
+        .route(crate::certs::CRL_PATH, get(pki::crl_der))
+        .route(crate::certs::ISSUING_CA_PATH, get(pki::issuing_ca))
+        .route(crate::certs::ROOT_CA_PATH, get(pki::root_ca))
+        .route(crate::certs::OCSP_PATH, post(pki::ocsp_post))
+        .route("/pki/ocsp/{*request}", get(pki::ocsp_get))
         .route("/v1/signin", post(signin::signin))
         .route("/v1/prt/renew", post(signin::renew))
         .route("/v1/token", post(token::token))

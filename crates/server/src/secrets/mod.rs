@@ -79,6 +79,10 @@ pub enum SecretSlot {
     SigningKey,
     /// The nonce HMAC secret.
     NonceSecret,
+    /// The issuing CA's private key (PKCS#8 PEM).
+    IssuingCaKey,
+    /// The registration authority's private key (PKCS#8 PEM).
+    RaKey,
     /// A user's TOTP secret.
     Totp {
         /// The user's object id.
@@ -92,6 +96,8 @@ impl std::fmt::Display for SecretSlot {
             SecretSlot::CaKey => f.write_str("CA private key"),
             SecretSlot::SigningKey => f.write_str("token-signing key"),
             SecretSlot::NonceSecret => f.write_str("nonce secret"),
+            SecretSlot::IssuingCaKey => f.write_str("issuing CA private key"),
+            SecretSlot::RaKey => f.write_str("registration authority private key"),
             SecretSlot::Totp { user_id } => write!(f, "TOTP secret of user {user_id}"),
         }
     }
@@ -103,6 +109,8 @@ impl SecretSlot {
             SecretSlot::CaKey => "tenants.ca_key_pem".to_owned(),
             SecretSlot::SigningKey => "tenants.signing_key_pkcs8".to_owned(),
             SecretSlot::NonceSecret => "tenants.nonce_secret".to_owned(),
+            SecretSlot::IssuingCaKey => "cert_authorities.key_pem\0issuing".to_owned(),
+            SecretSlot::RaKey => "cert_authorities.key_pem\0ra".to_owned(),
             SecretSlot::Totp { user_id } => format!("users.totp_secret\0{user_id}"),
         };
         format!("{AAD_DOMAIN}\0{tenant_id}\0{column}").into_bytes()

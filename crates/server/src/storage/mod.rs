@@ -4,6 +4,7 @@
 //! [`sqlite::SqliteStorage`] is the embedded implementation; a PostgreSQL one will implement
 //! the same trait with the same (portable) SQL.
 
+pub mod cert;
 mod models;
 pub mod policy;
 pub mod resources;
@@ -14,6 +15,7 @@ pub mod web_sqlite;
 
 use async_trait::async_trait;
 
+pub use cert::CertStorage;
 pub use models::*;
 pub use policy::PolicyStorage;
 pub use resources::{Resource, ResourceStorage};
@@ -54,7 +56,9 @@ pub type StorageResult<T> = Result<T, StorageError>;
 
 /// The directory's persistent state.
 #[async_trait]
-pub trait Storage: PolicyStorage + ResourceStorage + TpmStorage + Send + Sync + 'static {
+pub trait Storage:
+    PolicyStorage + ResourceStorage + TpmStorage + CertStorage + Send + Sync + 'static
+{
     /// The tenant of this data directory, if created.
     async fn load_tenant(&self) -> StorageResult<Option<TenantRecord>>;
     /// Creates the tenant unless one exists; returns the tenant that is stored.

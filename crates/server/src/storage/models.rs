@@ -300,4 +300,6 @@ pub struct Counts {
     pub tpm_activations: i64,
     /// Devices with an activated TPM.
     pub tpm_devices: i64,
+    /// Certificates issued (any state).
+    pub certificates: i64,
 }

@@ -50,6 +50,9 @@ fn table(id: &str, caption: &str, head: &[&str], rows: &[Vec<String>]) -> String
     format!("<section><h2>{caption}</h2><table id=\"{id}\"><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table></section>")
 }
 
+/// Most certificates the page lists (newest first); `latchkeyd cert list` has them all.
+const MAX_CERTIFICATE_ROWS: i64 = 500;
+
 /// `GET /admin`.
 pub async fn page(
     State(state): State<AppState>,
@@ -160,6 +163,27 @@ pub async fn page(
             ]
         })
         .collect();
+    let certificates: Vec<Vec<String>> = state
+        .storage
+        .list_certificates(t, None, Some(MAX_CERTIFICATE_ROWS))
+        .await?
+        .into_iter()
+        .map(|c| {
+            let state_text = match (&c.state[..], &c.reason) {
+                ("revoked", Some(reason)) => format!("revoked ({reason})"),
+                (other, _) => other.to_owned(),
+            };
+            vec![
+                esc(&c.serial),
+                esc(c.upn.as_deref().unwrap_or(&c.subject)),
+                esc(c.device_id.as_deref().unwrap_or("")),
+                esc(&c.template),
+                when(c.not_before),
+                when(c.not_after),
+                esc(&state_text),
+            ]
+        })
+        .collect();
     let audit: Vec<Vec<String>> = state
         .web
         .audit_latest(t, 100)
@@ -215,6 +239,20 @@ pub async fn page(
                 "Action",
             ],
             &sks,
+        ),
+        table(
+            "certificates",
+            "Certificates (latest 500)",
+            &[
+                "Serial",
+                "User",
+                "Device",
+                "Template",
+                "Not before",
+                "Not after",
+                "State",
+            ],
+            &certificates,
         ),
         table(
             "audit",

@@ -102,6 +102,26 @@ pub async fn page(
             "<tr><td colspan=\"5\" id=\"no-devices\">No devices hold a Hello key of yours yet.</td></tr>",
         );
     }
+    let mut cert_rows = String::new();
+    for c in state
+        .storage
+        .list_certificates(tenant, Some(&who.user.upn), Some(50))
+        .await?
+    {
+        cert_rows.push_str(&format!(
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            esc(&c.serial),
+            esc(&c.template),
+            esc(c.device_id.as_deref().unwrap_or("")),
+            when(c.not_after),
+            esc(&c.state)
+        ));
+    }
+    if cert_rows.is_empty() {
+        cert_rows.push_str(
+            "<tr><td colspan=\"5\" id=\"no-certificates\">You have no certificates.</td></tr>",
+        );
+    }
     let audit = state.web.audit_of(tenant, &who.user.upn, 200).await?;
     let mut signins = String::new();
     for a in audit
@@ -129,6 +149,8 @@ pub async fn page(
          <p role=\"status\" id=\"key-status\" aria-live=\"polite\"></p></section>\
          <section aria-labelledby=\"dev-h\"><h2 id=\"dev-h\">Devices and Hello keys</h2>\
          <table id=\"devices\"><thead><tr><th scope=\"col\">Device</th><th scope=\"col\">Join type</th><th scope=\"col\">State</th><th scope=\"col\">Hello keys</th><th scope=\"col\">Joined</th></tr></thead><tbody>{device_rows}</tbody></table></section>\
+         <section aria-labelledby=\"cert-h\"><h2 id=\"cert-h\">Certificates</h2>\
+         <table id=\"certificates\"><thead><tr><th scope=\"col\">Serial</th><th scope=\"col\">Template</th><th scope=\"col\">Device</th><th scope=\"col\">Valid until</th><th scope=\"col\">State</th></tr></thead><tbody>{cert_rows}</tbody></table></section>\
          <section aria-labelledby=\"si-h\"><h2 id=\"si-h\">Recent sign-ins</h2>\
          <table id=\"signins\"><thead><tr><th scope=\"col\">When</th><th scope=\"col\">How</th><th scope=\"col\">Outcome</th><th scope=\"col\">Detail</th><th scope=\"col\">From</th></tr></thead><tbody>{signins}</tbody></table></section>"
     );

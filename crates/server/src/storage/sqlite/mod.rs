@@ -15,6 +15,7 @@ use tokio::sync::{Mutex, OwnedMutexGuard};
 use super::*;
 
 mod audit;
+mod cert;
 mod checkpoint;
 mod context;
 mod direct;
@@ -303,6 +304,14 @@ impl Storage for SqliteStorage {
         if done.rows_affected() != 1 {
             return Ok(false);
         }
+        cert::revoke_where(
+            &mut tx,
+            tenant,
+            cert::Holder::UserUpn(upn),
+            crate::storage::cert::CASCADE_REASONS.user_disabled,
+            audit,
+        )
+        .await?;
         insert_audit(&mut tx, tenant, audit).await?;
         tx.commit().await?;
         Ok(true)
@@ -402,7 +411,7 @@ impl Storage for SqliteStorage {
     ) -> StorageResult<()> {
         let (mut tx, _gate) = self.write().await?;
         consume_nonce(&mut tx, tenant, nonce).await?;
-        disable_device_tx(&mut tx, tenant, device_id).await?;
+        disable_device_tx(&mut tx, tenant, device_id, audit).await?;
         insert_audit(&mut tx, tenant, audit).await?;
         tx.commit().await?;
         Ok(())
@@ -415,7 +424,7 @@ impl Storage for SqliteStorage {
         audit: &AuditRecord,
     ) -> StorageResult<bool> {
         let (mut tx, _gate) = self.write().await?;
-        if !disable_device_tx(&mut tx, tenant, device_id).await? {
+        if !disable_device_tx(&mut tx, tenant, device_id, audit).await? {
             return Ok(false);
         }
         insert_audit(&mut tx, tenant, audit).await?;
@@ -463,6 +472,14 @@ impl Storage for SqliteStorage {
                 .bind(old)
                 .execute(&mut *tx)
                 .await?;
+            cert::revoke_where(
+                &mut tx,
+                tenant,
+                cert::Holder::Key(old),
+                crate::storage::cert::CASCADE_REASONS.key_replaced,
+                audit,
+            )
+            .await?;
         }
         let inserted = sqlx::query(&format!(
             "INSERT INTO key_credentials (tenant_id, {KEY_COLUMNS}) \
@@ -519,6 +536,14 @@ impl Storage for SqliteStorage {
         if done.rows_affected() != 1 {
             return Ok(false);
         }
+        cert::revoke_where(
+            &mut tx,
+            tenant,
+            cert::Holder::Key(key_id),
+            crate::storage::cert::CASCADE_REASONS.key_deleted,
+            audit,
+        )
+        .await?;
         insert_audit(&mut tx, tenant, audit).await?;
         tx.commit().await?;
         Ok(true)
@@ -648,6 +673,7 @@ impl Storage for SqliteStorage {
             ("tpm_roots", &mut out.tpm_roots),
             ("tpm_activations", &mut out.tpm_activations),
             ("tpm_devices", &mut out.tpm_devices),
+            ("certificates", &mut out.certificates),
         ] {
             *slot = sqlx::query_scalar(&format!(
                 "SELECT COUNT(*) FROM {table} WHERE tenant_id = $1"

@@ -97,6 +97,7 @@ pub(super) async fn disable_device_tx(
     tx: &mut Transaction<'static, Sqlite>,
     tenant: &str,
     device_id: &str,
+    audit: &AuditRecord,
 ) -> StorageResult<bool> {
     let done = sqlx::query("UPDATE devices SET disabled = $3 WHERE tenant_id = $1 AND id = $2")
         .bind(tenant)
@@ -105,6 +106,18 @@ pub(super) async fn disable_device_tx(
         .execute(&mut **tx)
         .await?;
     // The device's tokens die with it: every use of a token reads its device and refuses a
-    // disabled one (LK-DEV-002), and nothing enables a device again.
-    Ok(done.rows_affected() == 1)
+    // disabled one (LK-DEV-002), and nothing enables a device again. Its certificates are
+    // revoked in this transaction.
+    if done.rows_affected() != 1 {
+        return Ok(false);
+    }
+    super::cert::revoke_where(
+        tx,
+        tenant,
+        super::cert::Holder::Device(device_id),
+        crate::storage::cert::CASCADE_REASONS.device_disabled,
+        audit,
+    )
+    .await?;
+    Ok(true)
 }
