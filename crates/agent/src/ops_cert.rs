@@ -194,7 +194,7 @@ impl Agent {
 
     /// A PKCS#10 request for `hello`'s key (subject CN = `upn`), signed by it: the key's
     /// SubjectPublicKeyInfo, the request DER and its [`csr_binding`].
-    fn certificate_request(
+    pub(crate) fn certificate_request(
         &self,
         upn: &str,
         hello: &dyn HelloSigner,

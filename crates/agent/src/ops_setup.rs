@@ -3,12 +3,15 @@
 use latchkey_policy::provision::ProvisioningOutcome;
 use latchkey_policy::EffectivePolicy;
 use latchkey_proto::api::auth::PasswordSignIn;
+use latchkey_proto::api::cert::CertRequestPart;
 use latchkey_proto::api::device::JoinType;
-use latchkey_proto::api::key::RegisterKeyRequest;
+use latchkey_proto::api::key::{register_fields, RegisterKeyRequest};
+use latchkey_proto::b64;
 use latchkey_proto::proof::Purpose;
 use zeroize::Zeroizing;
 
 use crate::agent::Agent;
+use crate::cert_record::CertRecord;
 use crate::client::ServiceClient;
 use crate::error::AgentError;
 use crate::events::{self, Event};
@@ -152,13 +155,24 @@ impl Agent {
             Some(aik) => self.certify_hello_key(&stored, pin, aik, &nonce)?,
             None => None,
         };
-        let fields = [
-            device.tenant_id.as_str(),
-            device.device_id.as_str(),
+        // Under UseCertificateForOnPremAuth the certificate comes with the registration, in
+        // its transaction: refused, the key is not registered either, and nothing is
+        // stored here.
+        let policy = self.policy_for(Some(upn))?;
+        let required = policy.use_certificate_for_on_prem_auth.value;
+        let request = if required {
+            Some(self.certificate_request(upn, key.as_ref())?)
+        } else {
+            None
+        };
+        let fields = register_fields(
+            &device.tenant_id,
+            &device.device_id,
             upn,
-            key_id.as_str(),
-        ];
-        let response = client.register_key(
+            &key_id,
+            request.as_ref().map(|(_, _, binding)| binding.as_str()),
+        );
+        let registered = client.register_key(
             &RegisterKeyRequest {
                 device_id: device.device_id.clone(),
                 upn: upn.to_owned(),
@@ -171,9 +185,26 @@ impl Agent {
                 )?,
                 key_signature: key.prove(Purpose::RegisterKey, &nonce, &fields)?,
                 tpm_attestation,
+                certificate_request: request.as_ref().map(|(_, csr, _)| CertRequestPart {
+                    csr: b64::encode(csr),
+                    template: None,
+                }),
             },
             Some(token.as_str()),
-        )?;
+        );
+        let response = match registered {
+            Ok(r) => r,
+            Err(e) if required && e.code().starts_with("LK-CERT-") => {
+                self.record_cert_failure(events::id::CERT_ENROLLMENT_FAILED, upn, &e);
+                return Err(AgentError::WaitingForCertificate {
+                    detail: format!(
+                        "UseCertificateForOnPremAuth is on ({}) and the service refused the certificate, so the key was not registered: {e}",
+                        policy.use_certificate_for_on_prem_auth.source.label()
+                    ),
+                });
+            }
+            Err(e) => return Err(e),
+        };
         if response.key_id != key_id {
             return Err(AgentError::BadResponse {
                 context: "POST /v1/keys",
@@ -183,50 +214,42 @@ impl Agent {
         if let StoredKey::Tpm(c) = &mut stored {
             c.attestation = Some(response.attestation.clone());
         }
-        // The certificate step: required by UseCertificateForOnPremAuth (then nothing is
-        // stored here unless the certificate is installed), or asked for by the template
-        // the service assigns the user (then a failure leaves Hello working, without one).
-        let policy = self.policy_for(Some(upn))?;
-        let required = policy.use_certificate_for_on_prem_auth.value;
-        let certificate = if required || response.certificate_template.is_some() {
-            // The new key signs the user in: its token carries the MFA claim even where
-            // the registered owner's device stood in for the one-time code.
-            let enrolled = self
-                .mfa_token_by_signin(&device, &client, upn, key.as_ref())
-                .and_then(|mfa| {
-                    self.enroll_with(
-                        &device,
-                        &client,
-                        upn,
-                        key.as_ref(),
-                        &mfa,
-                        response.certificate_template.as_deref(),
-                    )
-                });
-            match enrolled {
-                Ok(record) => Some(record),
-                Err(e) => {
-                    self.record_cert_failure(events::id::CERT_ENROLLMENT_FAILED, upn, &e);
-                    if required {
-                        return Err(AgentError::WaitingForCertificate {
-                            detail: format!(
-                                "UseCertificateForOnPremAuth is on ({}) and the enrolment failed: {e}",
-                                policy.use_certificate_for_on_prem_auth.source.label()
-                            ),
-                        });
-                    }
-                    None
-                }
+        let certificate = match (&request, &response.certificate) {
+            (Some((spki, _, _)), Some(issued)) => Some(CertRecord::from_issued(
+                upn,
+                &key_id,
+                spki,
+                &device.ca_pem,
+                issued,
+                self.now(),
+            )?),
+            (Some(_), None) => {
+                return Err(AgentError::BadResponse {
+                    context: "POST /v1/keys",
+                    reason: "the certificate asked for with the key did not come".into(),
+                })
             }
-        } else {
-            None
+            // A template the service assigns the user: enrolled right after, and a
+            // failure leaves Hello working without a certificate (event 383).
+            (None, _) => match &response.certificate_template {
+                Some(name) => self
+                    .mfa_token_by_signin(&device, &client, upn, key.as_ref())
+                    .and_then(|mfa| {
+                        self.enroll_with(&device, &client, upn, key.as_ref(), &mfa, Some(name))
+                    })
+                    .map_err(|e| {
+                        self.record_cert_failure(events::id::CERT_ENROLLMENT_FAILED, upn, &e)
+                    })
+                    .ok(),
+                None => None,
+            },
         };
         // The certificate first: with the policy on, a key stored here means the
         // provisioning completed.
         match &certificate {
             Some(record) => self.install(record, events::id::CERT_INSTALLED, "enrolled")?,
             // A certificate of the key this one replaces certifies a key no longer here.
-            None => crate::cert_record::CertRecord::remove(&self.state, upn)?,
+            None => CertRecord::remove(&self.state, upn)?,
         }
         self.save_stored(&stored)?;
         // A new key starts a new PIN history: history is not kept through a reset.

@@ -26,6 +26,18 @@
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
+/// A certificate request carried by a key registration (`POST /v1/keys`): issued on the
+/// same checks as an enrolment, in the registration's transaction.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CertRequestPart {
+    /// The PKCS#10 CertificationRequest for the key being registered, DER (base64url).
+    pub csr: String,
+    /// The template asked for; `None` takes the one the service assigns the user.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub template: Option<String>,
+}
+
 /// `POST /v1/certificates/enroll`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]

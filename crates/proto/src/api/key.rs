@@ -40,8 +40,9 @@ pub struct PublicKey {
 /// `POST /v1/keys`.
 ///
 /// Both signatures are over `proof_message(RegisterKey, nonce, [tenant_id, device_id, upn,
-/// key_id_hex])`: `device_signature` by the device key, `key_signature` by the new Hello key
-/// (proof of possession). `Authorization: Bearer <enrollment token>` is required unless the
+/// key_id_hex])` — with a `certificate_request`, over those fields and its
+/// [`crate::api::cert::csr_binding`] — by the device key (`device_signature`) and by the new
+/// Hello key (`key_signature`, proof of possession): see [`register_fields`]. `Authorization: Bearer <enrollment token>` is required unless the
 /// seed's registered-owner rule lets the device stand in for the second factor.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -62,6 +63,25 @@ pub struct RegisterKeyRequest {
     /// the service activated): see [`crate::api::tpm::KeyAttestation`].
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tpm_attestation: Option<crate::api::tpm::KeyAttestation>,
+    /// A certificate for the key, issued in the same transaction as the registration
+    /// (certificate trust under UseCertificateForOnPremAuth): if the registration authority
+    /// refuses it, the key is not registered either.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub certificate_request: Option<crate::api::cert::CertRequestPart>,
+}
+
+/// The proof fields of a key registration: tenant id, device id, UPN, key id, and with a
+/// certificate request the [`crate::api::cert::csr_binding`] of its CSR (`csr_binding`).
+pub fn register_fields<'a>(
+    tenant_id: &'a str,
+    device_id: &'a str,
+    upn: &'a str,
+    key_id: &'a str,
+    csr_binding: Option<&'a str>,
+) -> Vec<&'a str> {
+    let mut fields = vec![tenant_id, device_id, upn, key_id];
+    fields.extend(csr_binding);
+    fields
 }
 
 /// The registered key.
@@ -78,4 +98,8 @@ pub struct RegisterKeyResponse {
     /// (certificate trust): the device enrols on it right after setup.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub certificate_template: Option<String>,
+    /// The certificate issued with the registration, when the request carried a
+    /// `certificate_request`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub certificate: Option<crate::api::cert::IssuedCertificate>,
 }

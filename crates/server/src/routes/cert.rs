@@ -15,7 +15,7 @@ use latchkey_attest::crypto::Curve;
 use latchkey_attest::PublicKey;
 use latchkey_pki::{verify_request, CertificateProfile, PkiError, Template};
 use latchkey_proto::api::cert::{
-    csr_binding, enroll_fields, renew_fields, CertEnrollRequest, CertRenewRequest,
+    csr_binding, enroll_fields, renew_fields, CertEnrollRequest, CertRenewRequest, CertRequestPart,
     IssuedCertificate,
 };
 use latchkey_proto::bcrypt::RsaPublicBlob;
@@ -213,6 +213,45 @@ fn check_request(csr_b64: &str, key: &KeyCredential) -> Result<CheckedRequest, A
         return Err(ApiError::CertKeyMismatch);
     }
     Ok(CheckedRequest { der, spki })
+}
+
+/// The certificate for a key being registered (`POST /v1/keys` with a
+/// `certificate_request`): the registration authority's checks on the request against that
+/// key and the user's templates, its countersignature and the CA's certificate; the record
+/// and its audit lines go into the registration's transaction.
+pub(crate) async fn for_registration(
+    state: &AppState,
+    user: &User,
+    key: &KeyCredential,
+    part: &CertRequestPart,
+    line: &AuditRecord,
+) -> Result<(CertificateRecord, IssuedCertificate, Vec<AuditRecord>), ApiError> {
+    let tenant = &state.tenant;
+    let request = check_request(&part.csr, key)?;
+    let groups = template::user_groups(&*state.storage, &tenant.id, &user.upn).await?;
+    let templates = template::all(&*state.storage, &tenant.id).await?;
+    let template = template::choose(templates, part.template.as_deref(), &groups)?;
+    let subject = Subject {
+        user: user.clone(),
+        key: key.clone(),
+    };
+    let (cert, answer) = issue(state, &template, &subject, &request, state.env.clock.now())?;
+    let mut request_line = success(
+        line,
+        event::CERT_REQUEST,
+        format!("template={}", template.name),
+    );
+    request_line.key_id = Some(key.key_id.clone());
+    let mut issue_line = success(
+        line,
+        event::CERT_ISSUE,
+        format!(
+            "serial={} template={} with the key registration",
+            cert.serial, template.name
+        ),
+    );
+    issue_line.key_id = Some(key.key_id.clone());
+    Ok((cert, answer, vec![request_line, issue_line]))
 }
 
 /// The RA countersigns and the CA issues; the record to store and the answer.

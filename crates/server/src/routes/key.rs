@@ -25,8 +25,9 @@
 
 use axum::extract::State;
 use axum::http::HeaderMap;
+use latchkey_proto::api::cert::csr_binding;
 use latchkey_proto::api::device::JoinType;
-use latchkey_proto::api::key::{RegisterKeyRequest, RegisterKeyResponse};
+use latchkey_proto::api::key::{register_fields, RegisterKeyRequest, RegisterKeyResponse};
 use latchkey_proto::claims::amr;
 use latchkey_proto::proof::{proof_message, Purpose};
 
@@ -161,10 +162,21 @@ async fn register_checked(
     }
     let rule = mfa_rule(&device, &user, &claims.amr)?;
 
+    // A certificate request is bound into both proofs by its SHA-256.
+    let binding = match &req.certificate_request {
+        Some(part) => Some(csr_binding(&b64("certificate_request.csr", &part.csr)?)),
+        None => None,
+    };
     let message = proof_message(
         Purpose::RegisterKey,
         &req.nonce,
-        &[&tenant.id, &req.device_id, &req.upn, &accepted.key_id],
+        &register_fields(
+            &tenant.id,
+            &req.device_id,
+            &req.upn,
+            &accepted.key_id,
+            binding.as_deref(),
+        ),
     );
     if !crypto::verify_device(&device.public_key_spki, &message, &device_signature) {
         return Err(ApiError::DeviceProofInvalid);
@@ -208,9 +220,22 @@ async fn register_checked(
         None => format!("{} attestation=software", rule.note()),
     };
     let success = line.clone().note(note);
+    // The certificate, when asked for, is issued before anything is written and recorded
+    // in the registration's transaction: refused, neither is stored.
+    let certificate = match &req.certificate_request {
+        Some(part) => Some(super::cert::for_registration(state, &user, &key, part, line).await?),
+        None => None,
+    };
     let replaced = match state
         .storage
-        .register_key(&tenant.id, &nonce, &key, rule.may_replace(), &success)
+        .register_key(
+            &tenant.id,
+            &nonce,
+            &key,
+            rule.may_replace(),
+            &success,
+            certificate.as_ref().map(|(c, _, lines)| (c, lines.as_slice())),
+        )
         .await
     {
         Ok(replaced) => replaced,
@@ -231,5 +256,6 @@ async fn register_checked(
         replaced_key_id: replaced,
         attestation: attestation.to_owned(),
         certificate_template: super::cert::assigned_template(state, &user).await,
+        certificate: certificate.map(|(_, answer, _)| answer),
     })
 }

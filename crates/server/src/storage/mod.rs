@@ -137,7 +137,9 @@ pub trait Storage:
     /// Consumes the nonce and registers the key, replacing the user's earlier key on the
     /// same device; returns the replaced key id. Audited (as `key_replace` when replacing).
     /// When `allow_replace` is false and the user has a key on the device, nothing is
-    /// written (not even the nonce) and [`StorageError::WouldReplace`] is returned.
+    /// written (not even the nonce) and [`StorageError::WouldReplace`] is returned. With
+    /// `certificate`, the certificate issued for the key and its audit lines are written in
+    /// the same transaction.
     async fn register_key(
         &self,
         tenant: &str,
@@ -145,6 +147,7 @@ pub trait Storage:
         key: &KeyCredential,
         allow_replace: bool,
         audit: &AuditRecord,
+        certificate: Option<(&cert::CertificateRecord, &[AuditRecord])>,
     ) -> StorageResult<Option<String>>;
     /// All keys, or one user's.
     async fn list_keys(&self, tenant: &str, upn: Option<&str>) -> StorageResult<Vec<KeyListing>>;

@@ -95,7 +95,7 @@ async fn mark_revoked(
     Ok(())
 }
 
-async fn insert_certificate(
+pub(super) async fn insert_certificate(
     tx: &mut Transaction<'static, Sqlite>,
     tenant: &str,
     c: &CertificateRecord,

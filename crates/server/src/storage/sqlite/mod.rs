@@ -451,6 +451,7 @@ impl Storage for SqliteStorage {
         k: &KeyCredential,
         allow_replace: bool,
         audit: &AuditRecord,
+        certificate: Option<(&crate::storage::cert::CertificateRecord, &[AuditRecord])>,
     ) -> StorageResult<Option<String>> {
         let (mut tx, _gate) = self.write().await?;
         consume_nonce(&mut tx, tenant, nonce).await?;
@@ -505,6 +506,12 @@ impl Storage for SqliteStorage {
             audit.reason = Some(format!("{note} replaced {old}").trim().to_owned());
         }
         insert_audit(&mut tx, tenant, &audit).await?;
+        if let Some((c, lines)) = certificate {
+            cert::insert_certificate(&mut tx, tenant, c).await?;
+            for line in lines {
+                insert_audit(&mut tx, tenant, line).await?;
+            }
+        }
         tx.commit().await?;
         Ok(replaced)
     }
