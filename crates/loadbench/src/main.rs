@@ -280,6 +280,7 @@ async fn run(args: Args) -> Result<()> {
                 device_signature: dev.device_sign(Purpose::RegisterKey, nonce, &fields)?,
                 key_signature: dev.hello_sign(Purpose::RegisterKey, nonce, &fields)?,
                 tpm_attestation: None,
+                certificate_request: None,
             })
         },
     )

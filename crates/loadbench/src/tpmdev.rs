@@ -171,6 +171,7 @@ impl BenchTpm {
                 certify_info: b64::encode(&certified.attest),
                 signature: b64::encode(&certified.signature),
             }),
+            certificate_request: None,
         })
     }
 }
