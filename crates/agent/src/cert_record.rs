@@ -221,7 +221,7 @@ fn parse_time(text: &str) -> Option<i64> {
 mod tests {
     use super::*;
     use crate::hello_key::{spki_of, HelloKey};
-    use latchkey_pki::TenantCa;
+    use latchkey_pki::{CaAlgorithm, IssuingCa, TenantCa};
     use time::OffsetDateTime;
 
     struct Fixture {
@@ -235,15 +235,20 @@ mod tests {
     fn fixture() -> Fixture {
         let now = OffsetDateTime::now_utc();
         let ca = TenantCa::create("Contoso", now).unwrap();
+        let issuing = IssuingCa::create(&ca, "Contoso", CaAlgorithm::EcdsaP256, now).unwrap();
         let key = HelloKey::generate().unwrap();
         let spki = spki_of(&key.public_key()).unwrap();
-        let cert = ca.issue_device_certificate(&spki, "alice", now).unwrap();
+        // Any certificate of the key does for these checks (they read the SPKI, serial,
+        // validity and chain, not the profile).
+        let cert = issuing
+            .issue_device_certificate(&spki, "alice", now)
+            .unwrap();
         let summary = inspect_certificate(&cert.der).unwrap();
         let issued = IssuedCertificate {
             serial: summary.serial_hex.clone(),
             template: "Hello authentication".into(),
             certificate: cert.pem.clone(),
-            chain: vec![ca.cert_pem().to_owned()],
+            chain: vec![issuing.cert_pem().to_owned(), ca.cert_pem().to_owned()],
             not_before: "unused".into(),
             not_after: "unused".into(),
             renew_after: (summary.not_after - time::Duration::days(30))

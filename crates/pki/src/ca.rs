@@ -1,9 +1,9 @@
-//! The tenant CA: creation, reload, and the two certificate profiles it issues.
+//! The tenant root CA: creation and reload. It signs only the certificates of the issuing
+//! CA and the registration authority (`hierarchy.rs`); the issuing CA signs everything else.
 
 use rcgen::{
-    BasicConstraints, CertificateParams, DistinguishedName, DnType, ExtendedKeyUsagePurpose, IsCa,
-    Issuer, KeyPair, KeyUsagePurpose, PublicKeyData, SerialNumber, SubjectPublicKeyInfo,
-    PKCS_ECDSA_P256_SHA256,
+    BasicConstraints, CertificateParams, DistinguishedName, DnType, IsCa, Issuer, KeyPair,
+    KeyUsagePurpose, PublicKeyData, SerialNumber, PKCS_ECDSA_P256_SHA256,
 };
 use time::{Duration, OffsetDateTime};
 use zeroize::Zeroizing;
@@ -12,10 +12,6 @@ use crate::{fingerprint_sha256, pem_to_der, PkiError};
 
 /// How long a tenant CA is valid.
 const CA_VALIDITY: Duration = Duration::days(3653);
-/// How long a device certificate is valid.
-const DEVICE_VALIDITY: Duration = Duration::days(365);
-/// How long a TLS server certificate is valid (the CA/Browser Forum's 397-day ceiling).
-const SERVER_VALIDITY: Duration = Duration::days(397);
 /// Back-dating of `notBefore`, so that a peer whose clock is slightly behind accepts a
 /// certificate issued just now.
 const BACKDATE: Duration = Duration::minutes(5);
@@ -132,59 +128,6 @@ impl TenantCa {
     pub fn fingerprint_sha256(&self) -> String {
         fingerprint_sha256(&self.cert_der)
     }
-
-    /// Issues a TLS server certificate for `host` (plus `localhost`, `127.0.0.1` and `::1`),
-    /// with a freshly generated P-256 key, EKU serverAuth, valid from `now`.
-    pub fn issue_server_certificate(
-        &self,
-        host: &str,
-        now: OffsetDateTime,
-    ) -> Result<ServerCertificate, PkiError> {
-        let key = KeyPair::generate_for(&PKCS_ECDSA_P256_SHA256)?;
-        let mut names: Vec<String> = vec![host.to_owned()];
-        for extra in ["localhost", "127.0.0.1", "::1"] {
-            if !names.iter().any(|n| n == extra) {
-                names.push(extra.to_owned());
-            }
-        }
-        let mut params = CertificateParams::new(names)?;
-        params.distinguished_name = name(host);
-        params.key_usages = vec![KeyUsagePurpose::DigitalSignature];
-        params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
-        params.is_ca = IsCa::ExplicitNoCa;
-        params.use_authority_key_identifier_extension = true;
-        params.serial_number = Some(random_serial());
-        params.not_before = now - BACKDATE;
-        params.not_after = now.checked_add(SERVER_VALIDITY).ok_or(PkiError::Validity)?;
-        let cert = params.signed_by(&key, &self.issuer)?;
-        Ok(ServerCertificate {
-            certificate: issued(cert),
-            key_pkcs8_der: Zeroizing::new(key.serialize_der()),
-        })
-    }
-
-    /// Issues a device certificate for the public key `spki_der` (SubjectPublicKeyInfo DER):
-    /// CN = `device_id`, EKU clientAuth, a random serial, valid one year from `now`.
-    pub fn issue_device_certificate(
-        &self,
-        spki_der: &[u8],
-        device_id: &str,
-        now: OffsetDateTime,
-    ) -> Result<IssuedCertificate, PkiError> {
-        let public_key = SubjectPublicKeyInfo::from_der(spki_der)
-            .map_err(|e| PkiError::PublicKey(e.to_string()))?;
-        let mut params = CertificateParams::default();
-        params.distinguished_name = name(device_id);
-        params.key_usages = vec![KeyUsagePurpose::DigitalSignature];
-        params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ClientAuth];
-        params.is_ca = IsCa::ExplicitNoCa;
-        params.use_authority_key_identifier_extension = true;
-        params.serial_number = Some(random_serial());
-        params.not_before = now - BACKDATE;
-        params.not_after = now.checked_add(DEVICE_VALIDITY).ok_or(PkiError::Validity)?;
-        let cert = params.signed_by(&public_key, &self.issuer)?;
-        Ok(issued(cert))
-    }
 }
 
 pub(crate) fn name(common_name: &str) -> DistinguishedName {
@@ -230,18 +173,11 @@ mod tests {
     }
 
     #[test]
-    fn reload_round_trips_and_keeps_issuing() -> Result<(), PkiError> {
+    fn reload_round_trips() -> Result<(), PkiError> {
         let ca = TenantCa::create("Contoso", NOW)?;
         let again = TenantCa::from_pem(ca.cert_pem(), ca.key_pkcs8_pem())?;
         assert_eq!(again.fingerprint_sha256(), ca.fingerprint_sha256());
-        let server = again.issue_server_certificate("example.test", NOW)?;
-        let summary = inspect_certificate(&server.certificate.der)?;
-        assert_eq!(summary.issuer_cn, "Latchkey Contoso CA");
-        assert_eq!(
-            summary.subject_alt_names,
-            ["example.test", "localhost", "127.0.0.1", "::1"]
-        );
-        assert!(!summary.is_ca);
+        assert_eq!(again.cert_der(), ca.cert_der());
         Ok(())
     }
 
@@ -252,31 +188,6 @@ mod tests {
         assert!(TenantCa::from_pem(ca.cert_pem(), other.key_pkcs8_pem()).is_err());
         assert!(TenantCa::from_pem("garbage", ca.key_pkcs8_pem()).is_err());
         assert!(TenantCa::from_pem(ca.cert_pem(), "garbage").is_err());
-        Ok(())
-    }
-
-    #[test]
-    fn device_certificate_names_the_device() -> Result<(), PkiError> {
-        let ca = TenantCa::create("Contoso", NOW)?;
-        let device_key = KeyPair::generate_for(&PKCS_ECDSA_P256_SHA256)?;
-        let spki = device_key.subject_public_key_info();
-        let a = ca.issue_device_certificate(&spki, "dev-1", NOW)?;
-        let b = ca.issue_device_certificate(&spki, "dev-1", NOW)?;
-        let summary = inspect_certificate(&a.der)?;
-        assert_eq!(summary.subject_cn, "dev-1");
-        assert_eq!(summary.spki_der, spki);
-        assert_eq!(summary.not_after - NOW, DEVICE_VALIDITY);
-        assert_ne!(summary.serial_hex, inspect_certificate(&b.der)?.serial_hex);
-        Ok(())
-    }
-
-    #[test]
-    fn garbage_public_key_is_refused() -> Result<(), PkiError> {
-        let ca = TenantCa::create("Contoso", NOW)?;
-        assert!(matches!(
-            ca.issue_device_certificate(b"\x30\x03\x02\x01\x00", "d", NOW),
-            Err(PkiError::PublicKey(_))
-        ));
         Ok(())
     }
 }

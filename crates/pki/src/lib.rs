@@ -29,6 +29,7 @@ mod ocsp;
 mod profile;
 mod request;
 mod revocation;
+mod service_certs;
 mod sigverify;
 mod template;
 #[cfg(test)]

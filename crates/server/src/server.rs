@@ -118,19 +118,19 @@ pub async fn start(config: ServerConfig, env: Env) -> Result<RunningServer, Star
         IpAddr::V6(v6) => format!("[{v6}]"),
         IpAddr::V4(v4) => v4.to_string(),
     };
+    let pki =
+        crate::certs::open_or_create(&*storage, &tenant, &env, config.issuing_ca_algorithm).await?;
     let tls = if config.insecure_http {
         None
     } else {
         let cert_host = local_addr.ip().to_string();
-        Some(tenant_tls(&tenant, &cert_host, &env)?)
+        Some(tenant_tls(&tenant, &pki, &cert_host, &env)?)
     };
     let scheme = if tls.is_some() { "https" } else { "http" };
     let base_url = match &config.public_url {
         Some(url) => url.trim_end_matches('/').to_owned(),
         None => format!("{scheme}://{host}:{}", local_addr.port()),
     };
-    let pki =
-        crate::certs::open_or_create(&*storage, &tenant, &env, config.issuing_ca_algorithm).await?;
     storage
         .set_pki_base_url(&tenant.id, &base_url)
         .await
@@ -197,10 +197,11 @@ pub async fn start(config: ServerConfig, env: Env) -> Result<RunningServer, Star
 
 fn tenant_tls(
     tenant: &tenant::Tenant,
+    pki: &crate::certs::Pki,
     host: &str,
     env: &Env,
 ) -> Result<tokio_rustls::TlsAcceptor, StartError> {
-    crate::tls::acceptor(&tenant.ca, host, env.clock.now()).map_err(StartError::Tls)
+    crate::tls::acceptor(&tenant.ca, &pki.issuing, host, env.clock.now()).map_err(StartError::Tls)
 }
 
 /// Deletes expired consumed nonces once a minute.

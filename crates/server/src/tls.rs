@@ -1,23 +1,29 @@
-//! TLS (rustls with the ring provider): a server certificate from the tenant CA, served with
-//! the CA certificate as its chain so clients pinning the CA file can verify.
+//! TLS (rustls with the ring provider): a server certificate from the issuing CA, served with
+//! the issuing CA and the tenant root as its chain so clients pinning the root (the CA file)
+//! can verify. The root key signs only CA and RA certificates.
 
 use std::sync::Arc;
 
-use latchkey_pki::{pem_to_der, TenantCa};
+use latchkey_pki::{IssuingCa, TenantCa};
 use rustls::ServerConfig;
 use rustls_pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
 use time::OffsetDateTime;
 use tokio_rustls::TlsAcceptor;
 
-/// Issues a server certificate for `host` and builds the acceptor.
-pub fn acceptor(ca: &TenantCa, host: &str, now: OffsetDateTime) -> Result<TlsAcceptor, String> {
-    let server = ca
+/// Issues a server certificate for `host` from `issuing` and builds the acceptor.
+pub fn acceptor(
+    root: &TenantCa,
+    issuing: &IssuingCa,
+    host: &str,
+    now: OffsetDateTime,
+) -> Result<TlsAcceptor, String> {
+    let server = issuing
         .issue_server_certificate(host, now)
         .map_err(|e| e.to_string())?;
-    let ca_der = pem_to_der(ca.cert_pem(), "CERTIFICATE").map_err(|e| e.to_string())?;
     let chain = vec![
         CertificateDer::from(server.certificate.der.clone()),
-        CertificateDer::from(ca_der),
+        CertificateDer::from(issuing.cert_der().to_vec()),
+        CertificateDer::from(root.cert_der().to_vec()),
     ];
     let key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(server.key_pkcs8_der.to_vec()));
     let provider = Arc::new(rustls::crypto::ring::default_provider());

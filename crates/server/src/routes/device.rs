@@ -71,8 +71,9 @@ async fn join_checked(
     }
     let device_id = state.env.guid()?.to_string();
     line.device_id = Some(device_id.clone());
-    let cert = tenant
-        .ca
+    let cert = state
+        .pki
+        .issuing
         .issue_device_certificate(&spki, &device_id, state.env.clock.now())
         .map_err(ApiError::internal)?;
     let joined_with_mfa = claims.is_mfa();
