@@ -252,3 +252,33 @@ fn a_wrong_pin_stops_enrolment_and_renewal_before_the_service_hears_of_it() {
         "both counted"
     );
 }
+
+#[test]
+fn a_tpm_key_signs_its_own_request_and_renews_in_the_tpm() {
+    let w = world();
+    let tpm = common::tpm::swtpm();
+    let upn = "gil@example.com";
+    w.joined(upn, JoinType::Cloud);
+    let agent = common::tpm::tpm_agent(&w, w.state.clone(), &tpm.tcti());
+    gpo(&w, &["UseCertificateForOnPremAuth=true"]);
+    agent.sync_policy(upn).unwrap();
+    let done = agent
+        .provision(upn, PIN, &password_only(), &mut |_| {})
+        .unwrap();
+    assert!(agent.tpm_container(upn).unwrap().is_some(), "a TPM key");
+    let cert = done.certificate.expect("certified with the key");
+    assert_eq!(cert.key_id, done.key_id);
+    // The certificate certifies the key the TPM holds: the registered public key.
+    let listed = w.runtime.block_on(w.admin.keys(Some(upn))).unwrap();
+    assert_eq!(listed.len(), 1);
+    assert_eq!(listed[0].key_id, cert.key_id);
+
+    // Renewal in the renewal window: the TPM signs the request and the key proof.
+    later(&w, 300 * DAY);
+    let renewed = match agent.cert_renew(upn, PIN).unwrap() {
+        Renewal::Renewed(r) => r,
+        other => panic!("not renewed: {other:?}"),
+    };
+    assert_eq!(renewed.key_id, cert.key_id);
+    assert_ne!(renewed.serial, cert.serial);
+}
