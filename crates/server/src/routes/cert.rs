@@ -103,21 +103,7 @@ async fn subject(
         .storage
         .signin_context(&state.tenant.id, &upn, device_id, &key_id)
         .await?;
-    let device = ctx.device.ok_or(ApiError::DeviceNotFound)?;
-    if device.disabled {
-        return Err(ApiError::DeviceDisabled);
-    }
-    let user = ctx.user.ok_or(ApiError::InvalidCredentials)?;
-    if user.disabled {
-        return Err(ApiError::UserDisabled);
-    }
-    let key = ctx.key.ok_or(ApiError::KeyNotFound)?;
-    if key.user_id != user.id {
-        return Err(ApiError::KeyWrongUser);
-    }
-    if key.device_id != device.id {
-        return Err(ApiError::KeyWrongDevice);
-    }
+    let (device, user, key) = super::signin::enabled_subject(ctx)?;
     Ok((Subject { user, key }, device))
 }
 

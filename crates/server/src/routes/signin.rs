@@ -17,7 +17,7 @@ use crate::audit::{self, event};
 use crate::crypto;
 use crate::error::ApiError;
 use crate::state::AppState;
-use crate::storage::{AuditRecord, Device, KeyCredential, Prt, User};
+use crate::storage::{AuditRecord, Device, KeyCredential, Prt, SignInContext, User};
 use crate::tokens::{typ, ACCESS_LIFETIME_SECS, DEFAULT_AUDIENCE, ID_TOKEN_AUDIENCE};
 
 /// Lifetime of a primary refresh token (14 days).
@@ -40,21 +40,11 @@ pub async fn signin(
     }
 }
 
-async fn signin_checked(
-    state: &AppState,
-    req: &SignInRequest,
-    line: AuditRecord,
-) -> Result<SignInResponse, ApiError> {
-    let tenant = &state.tenant;
-    let now = state.now();
-    let nonce = tenant.nonces.check(&req.nonce, Purpose::SignIn, now)?;
-    let assertion = b64("assertion", &req.assertion)?;
-    let device_signature = b64("device_signature", &req.device_signature)?;
-    let upn = req.upn.trim().to_lowercase();
-    let ctx = state
-        .storage
-        .signin_context(&tenant.id, &upn, &req.device_id, &req.key_id)
-        .await?;
+/// The device, user and key of a key-based request, each present and enabled, the key
+/// this user's on this device: `LK-DEV-001/002`, `LK-AUTH-001/007`, `LK-KEY-001/002/005`.
+pub(crate) fn enabled_subject(
+    ctx: SignInContext,
+) -> Result<(Device, User, KeyCredential), ApiError> {
     let device = ctx.device.ok_or(ApiError::DeviceNotFound)?;
     if device.disabled {
         return Err(ApiError::DeviceDisabled);
@@ -70,6 +60,25 @@ async fn signin_checked(
     if key.device_id != device.id {
         return Err(ApiError::KeyWrongDevice);
     }
+    Ok((device, user, key))
+}
+
+async fn signin_checked(
+    state: &AppState,
+    req: &SignInRequest,
+    line: AuditRecord,
+) -> Result<SignInResponse, ApiError> {
+    let tenant = &state.tenant;
+    let now = state.now();
+    let nonce = tenant.nonces.check(&req.nonce, Purpose::SignIn, now)?;
+    let assertion = b64("assertion", &req.assertion)?;
+    let device_signature = b64("device_signature", &req.device_signature)?;
+    let upn = req.upn.trim().to_lowercase();
+    let ctx = state
+        .storage
+        .signin_context(&tenant.id, &upn, &req.device_id, &req.key_id)
+        .await?;
+    let (device, user, key) = enabled_subject(ctx)?;
     let message = proof_message(
         Purpose::SignIn,
         &req.nonce,
