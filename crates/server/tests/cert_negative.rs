@@ -12,8 +12,10 @@
 
 mod common;
 
-use common::cert::{csr, enroll, enroll_body, openssl, openssl_csr, write_pems};
-use common::{assert_error, enrolled, rsa_key, Enrolled, Harness};
+use common::cert::{
+    csr, enroll, enroll_body, openssl, openssl_csr, refused_with_its_audit_line_only, write_pems,
+};
+use common::{enrolled, rsa_key, Enrolled, Harness};
 use latchkey_server::admin::TemplateChange;
 use latchkey_server::storage::Counts;
 use serde_json::Value;
@@ -22,19 +24,7 @@ const ENROLL: &str = "/v1/certificates/enroll";
 
 /// Asserts `response` is refused with `code`, and that only its audit line was written.
 async fn refused(h: &Harness, before: Counts, response: (u16, Value), code: &str) {
-    assert_error(&response, code);
-    assert_eq!(
-        h.counts().await,
-        Counts {
-            audit: before.audit + 1,
-            ..before
-        },
-        "a refused enrolment ({code}) wrote more than its audit line"
-    );
-    let last = h.audit().await.pop().unwrap();
-    assert_eq!(last.event, "cert_refuse");
-    assert_eq!(last.outcome, "failure");
-    assert_eq!(last.reason.as_deref(), Some(code));
+    refused_with_its_audit_line_only(h, before, response, code, "cert_refuse").await;
 }
 
 async fn alice(h: &Harness) -> Enrolled {

@@ -12,27 +12,17 @@
 
 mod common;
 
-use common::cert::{enroll, renew_body};
-use common::{assert_error, enrolled, rsa_key, Enrolled, Harness};
+use common::cert::{enroll, refused_with_its_audit_line_only, renew_body};
+use common::{enrolled, rsa_key, Enrolled, Harness};
 use latchkey_server::storage::Counts;
 use serde_json::Value;
 use time::Duration;
 
 const RENEW: &str = "/v1/certificates/renew";
 
+/// Asserts `response` is refused with `code`, and that only its audit line was written.
 async fn refused(h: &Harness, before: Counts, response: (u16, Value), code: &str) {
-    assert_error(&response, code);
-    assert_eq!(
-        h.counts().await,
-        Counts {
-            audit: before.audit + 1,
-            ..before
-        },
-        "a refused renewal ({code}) wrote more than its audit line"
-    );
-    let last = h.audit().await.pop().unwrap();
-    assert_eq!(last.event, "cert_refuse");
-    assert_eq!(last.reason.as_deref(), Some(code));
+    refused_with_its_audit_line_only(h, before, response, code, "cert_refuse").await;
 }
 
 async fn with_cert(h: &Harness) -> (Enrolled, String) {

@@ -11,8 +11,8 @@
 
 mod common;
 
-use common::cert::csr;
-use common::{assert_error, rsa_key, Device, Harness, HelloKey};
+use common::cert::{csr, refused_with_its_audit_line_only};
+use common::{rsa_key, Device, Harness, HelloKey};
 use latchkey_proto::api::cert::csr_binding;
 use latchkey_proto::b64;
 use latchkey_proto::proof::{proof_message, Purpose};
@@ -59,17 +59,10 @@ async fn register(
     h.post("/v1/keys", &body, Some(token)).await
 }
 
-/// Asserts a refusal with `code` that wrote nothing but its audit line.
+/// Asserts a refusal with `code` that wrote nothing but its audit line: the key
+/// registration's failure.
 async fn refused_whole(h: &Harness, before: Counts, response: (u16, Value), code: &str) {
-    assert_error(&response, code);
-    assert_eq!(
-        h.counts().await,
-        Counts {
-            audit: before.audit + 1,
-            ..before
-        },
-        "{code}: a key or a certificate was written"
-    );
+    refused_with_its_audit_line_only(h, before, response, code, "key_register").await;
 }
 
 #[tokio::test]

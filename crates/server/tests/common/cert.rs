@@ -12,7 +12,8 @@ use rsa::pkcs8::{EncodePrivateKey, EncodePublicKey, LineEnding};
 use rsa::signature::{SignatureEncoding, Signer};
 use serde_json::{json, Value};
 
-use super::{Enrolled, Harness, HelloKey};
+use super::{assert_error, Enrolled, Harness, HelloKey};
+use latchkey_server::storage::Counts;
 
 /// The RSA private key of a Hello key.
 pub fn rsa_of(key: &HelloKey) -> rsa::RsaPrivateKey {
@@ -290,4 +291,28 @@ pub async fn ocsp_status(h: &Harness, pems: &Pems) -> String {
     ]);
     assert!(ok, "openssl ocsp -respin: {text}");
     text
+}
+
+/// Asserts `response` is refused with `code` and that the only row written since `before`
+/// is its audit line: a failure of `event` with `code` as its reason.
+pub async fn refused_with_its_audit_line_only(
+    h: &Harness,
+    before: Counts,
+    response: (u16, Value),
+    code: &str,
+    event: &str,
+) {
+    assert_error(&response, code);
+    assert_eq!(
+        h.counts().await,
+        Counts {
+            audit: before.audit + 1,
+            ..before
+        },
+        "a refusal ({code}) wrote more than its audit line"
+    );
+    let last = h.audit().await.pop().unwrap();
+    assert_eq!(last.event, event);
+    assert_eq!(last.outcome, "failure");
+    assert_eq!(last.reason.as_deref(), Some(code));
 }
