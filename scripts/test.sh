@@ -15,7 +15,12 @@ step "Debian packages"
 # libtss2-dev and pkg-config: latchkey-tpm links libtss2 through tss-esapi; swtpm,
 # swtpm-tools and tpm2-tools: the TPM tests (latchkey-tpm, the attest crate's interop tests)
 # run a real software TPM and check it with tpm2-tools.
-packages=(openssl ca-certificates chromium pkg-config libtss2-dev swtpm swtpm-tools tpm2-tools)
+# krb5-kdc, krb5-admin-server (kadmin.local), krb5-pkinit, krb5-user: a real MIT KDC for the
+# PKINIT tests; opensc (pkcs11-tool), gnutls-bin (p11tool), p11-kit, openssh-server and
+# openssh-client: the real consumers of the PKCS#11 module (docs/smart-card.md).
+packages=(openssl ca-certificates chromium pkg-config libtss2-dev swtpm swtpm-tools tpm2-tools
+  krb5-kdc krb5-admin-server krb5-pkinit krb5-user opensc gnutls-bin p11-kit openssh-server
+  openssh-client)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
