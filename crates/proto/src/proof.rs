@@ -53,6 +53,9 @@ pub enum Purpose {
     /// A Hello certificate renewal (`POST /v1/certificates/renew`). Fields:
     /// [`crate::api::cert::renew_fields`]. Signed by the device key and the Hello key.
     CertRenew,
+    /// A non-destructive PIN reset (`POST /v1/pin/reset`). Fields:
+    /// [`crate::api::pin_reset::reset_fields`]. Signed by the device key.
+    PinReset,
 }
 
 impl Purpose {
@@ -69,11 +72,12 @@ impl Purpose {
             Purpose::TpmActivate => "tpm_activate",
             Purpose::CertEnroll => "cert_enroll",
             Purpose::CertRenew => "cert_renew",
+            Purpose::PinReset => "pin_reset",
         }
     }
 
     /// Every purpose.
-    pub const ALL: [Purpose; 10] = [
+    pub const ALL: [Purpose; 11] = [
         Purpose::Join,
         Purpose::RegisterKey,
         Purpose::SignIn,
@@ -84,6 +88,7 @@ impl Purpose {
         Purpose::TpmActivate,
         Purpose::CertEnroll,
         Purpose::CertRenew,
+        Purpose::PinReset,
     ];
 }
 

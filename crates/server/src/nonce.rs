@@ -41,6 +41,7 @@ fn purpose_byte(purpose: Purpose) -> u8 {
         Purpose::TpmActivate => 8,
         Purpose::CertEnroll => 9,
         Purpose::CertRenew => 10,
+        Purpose::PinReset => 11,
     }
 }
 

@@ -15,6 +15,8 @@
 //! | `POST /v1/keys` | [`key::RegisterKeyRequest`] (Bearer token when MFA is needed) | [`key::RegisterKeyResponse`] |
 //! | `POST /v1/certificates/enroll` | [`cert::CertEnrollRequest`] (Bearer token with the MFA claim) | [`cert::IssuedCertificate`] |
 //! | `POST /v1/certificates/renew` | [`cert::CertRenewRequest`] | [`cert::IssuedCertificate`] |
+//! | `GET /v1/pin/recovery-key` | – | [`pin_reset::PinRecoveryKey`] |
+//! | `POST /v1/pin/reset` | [`pin_reset::PinResetRequest`] (Bearer enrolment token) | [`pin_reset::PinResetResponse`] |
 //! | `POST /v1/signin` | [`signin::SignInRequest`] | [`signin::SignInResponse`] |
 //! | `POST /v1/prt/renew` | [`signin::RenewRequest`] | [`signin::SignInResponse`] |
 //! | `POST /v1/token` | [`signin::TokenRequest`] | [`signin::TokenResponse`] |
@@ -30,6 +32,7 @@ pub mod device;
 pub mod key;
 pub mod nonce;
 pub mod oidc;
+pub mod pin_reset;
 pub mod policy;
 pub mod signin;
 pub mod tenant;
