@@ -185,6 +185,7 @@ async fn dispatch(admin: &Admin, json: bool, command: Command) -> anyhow::Result
         Command::Resource(c) => crate::resource::resource(admin, json, c).await,
         Command::SecurityKey(c) => crate::web::security_key(admin, json, c).await,
         Command::TpmRoots(c) => crate::tpm_roots::tpm_roots(admin, json, c).await,
+        Command::PinRecovery(c) => crate::pin_recovery::pin_recovery(admin, json, c).await,
         Command::Cert(c) => crate::cert::cert(admin, json, c).await,
         Command::Audit(AuditArgs {
             action: Some(AuditCommand::Export { before, out, prune }),

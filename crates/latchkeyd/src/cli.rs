@@ -67,6 +67,9 @@ pub enum Command {
     /// Manage the TPM manufacturer roots EK certificates must chain to.
     #[command(subcommand, name = "tpm-roots")]
     TpmRoots(crate::tpm_roots::TpmRootsCommand),
+    /// The PIN-recovery key that lets users reset a forgotten PIN without a new key.
+    #[command(subcommand, name = "pin-recovery")]
+    PinRecovery(crate::pin_recovery::PinRecoveryCommand),
     /// Certificate trust: the issuing CA, templates, certificates, revocation, the CRL.
     #[command(subcommand)]
     Cert(crate::cert::CertCommand),

@@ -9,6 +9,7 @@ mod cert;
 mod cli;
 mod key_file;
 mod output;
+mod pin_recovery;
 mod policy;
 mod resource;
 mod serve;

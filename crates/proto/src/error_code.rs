@@ -169,6 +169,24 @@ error_codes! {
     TpmKeyAttestationAlg = ("LK-HWK-014", 400, "TPM key attestation is supported for RSA Hello keys only"),
     /// No TPM root with this fingerprint (`latchkeyd tpm-roots remove`).
     TpmRootNotFound = ("LK-HWK-015", 404, "no such TPM root"),
+    /// `EnablePinRecovery` is not in force for this user on this device: only a destructive
+    /// reset is possible.
+    PinRecoveryDisabled = ("LK-PINR-001", 403, "PIN recovery is not enabled for this user on this device; reset the PIN destructively"),
+    /// The recovery blob or the response key is malformed.
+    PinRecoveryRequestInvalid = ("LK-PINR-002", 400, "the recovery blob or the response key is malformed"),
+    /// The recovery blob does not open for this device, user and key (made for another, or
+    /// altered).
+    PinRecoveryBlobMismatch = ("LK-PINR-003", 403, "the recovery blob does not open for this device, user and key"),
+    /// The blob was made under a PIN-recovery key the service no longer holds (its grace
+    /// period ended), or the tenant has no PIN-recovery key.
+    PinRecoveryKeyRetired = ("LK-PINR-004", 409, "the recovery blob was made under a PIN-recovery key the service no longer holds; reset the PIN destructively"),
+    /// The recovery blob was answered before: a recovery secret is used once.
+    PinRecoveryBlobUsed = ("LK-PINR-005", 409, "this recovery blob was already used; a recovery secret is answered only once"),
+    /// A reset needs a fresh enrolment token: password and one-time code, at most ten
+    /// minutes old.
+    PinRecoveryMfaRequired = ("LK-PINR-006", 401, "a PIN reset needs your password and a one-time code from the last ten minutes"),
+    /// `latchkeyd pin-recovery rotate --grace-days` outside 1..=365.
+    PinRecoveryGraceInvalid = ("LK-PINR-007", 400, "the grace period must be 1 to 365 days"),
     /// The certificate request (PKCS#10) is malformed, or its signature does not verify
     /// with its own public key.
     CertRequestInvalid = ("LK-CERT-001", 400, "the certificate request is malformed or its signature does not verify"),

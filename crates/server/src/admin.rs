@@ -17,9 +17,11 @@ use crate::tenant::{self, SetupError, Tenant, CA_FILE, DEFAULT_TENANT_NAME};
 use crate::{password, totp};
 
 pub mod cert;
+mod pin_recovery;
 mod policy;
 mod resources;
 mod tpm;
+pub use pin_recovery::RecoveryKeyListing;
 mod web;
 
 pub use cert::{pem, AuthoritySummary, CertificateDetails, KdcFiles, TemplateChange};

@@ -134,6 +134,14 @@ pub mod event {
     pub const CERT_AUTHORITY_CREATE: &str = "cert_authority_create";
     /// A certificate template was created or changed (admin).
     pub const CERT_TEMPLATE_SET: &str = "cert_template_set";
+    /// A non-destructive PIN reset was answered (the recovery key, never the secret).
+    pub const PIN_RESET: &str = "pin_reset";
+    /// A PIN reset was refused (the reason is the error code).
+    pub const PIN_RESET_REFUSE: &str = "pin_reset_refuse";
+    /// The tenant's first PIN-recovery key was made.
+    pub const PIN_RECOVERY_KEY_CREATE: &str = "pin_recovery_key_create";
+    /// The PIN-recovery key was rotated (admin).
+    pub const PIN_RECOVERY_KEY_ROTATE: &str = "pin_recovery_key_rotate";
 }
 
 /// Starts an audit line for `event` at `at`.

@@ -198,6 +198,29 @@ pub enum ApiError {
     /// LK-HWK-014.
     #[error("TPM key attestation is supported for RSA Hello keys only")]
     TpmKeyAttestationAlg,
+    /// LK-PINR-001.
+    #[error("PIN recovery is not enabled for this user on this device")]
+    PinRecoveryDisabled,
+    /// LK-PINR-002.
+    #[error("the recovery blob or the response key is malformed: {0}")]
+    PinRecoveryRequestInvalid(String),
+    /// LK-PINR-003.
+    #[error("the recovery blob does not open for this device, user and key")]
+    PinRecoveryBlobMismatch,
+    /// LK-PINR-004.
+    #[error("the recovery blob was made under a PIN-recovery key the service no longer holds")]
+    PinRecoveryKeyRetired,
+    /// LK-PINR-005.
+    #[error("this recovery blob was already used")]
+    PinRecoveryBlobUsed,
+    /// LK-PINR-006.
+    #[error(
+        "a PIN reset needs a password and one-time code sign-in from the last ten minutes: {0}"
+    )]
+    PinRecoveryMfaRequired(&'static str),
+    /// LK-PINR-007.
+    #[error("the grace period must be 1 to 365 days")]
+    PinRecoveryGraceInvalid,
     /// LK-WEB-001.
     #[error("the anti-forgery token is missing or wrong; reload the page and try again")]
     CsrfInvalid,
@@ -340,6 +363,13 @@ impl ApiError {
             TpmKeyAttestationInvalid(_) => ErrorCode::TpmKeyAttestationInvalid,
             TpmSecurityDeviceRequired(_) => ErrorCode::TpmSecurityDeviceRequired,
             TpmKeyAttestationAlg => ErrorCode::TpmKeyAttestationAlg,
+            PinRecoveryDisabled => ErrorCode::PinRecoveryDisabled,
+            PinRecoveryRequestInvalid(_) => ErrorCode::PinRecoveryRequestInvalid,
+            PinRecoveryBlobMismatch => ErrorCode::PinRecoveryBlobMismatch,
+            PinRecoveryKeyRetired => ErrorCode::PinRecoveryKeyRetired,
+            PinRecoveryBlobUsed => ErrorCode::PinRecoveryBlobUsed,
+            PinRecoveryMfaRequired(_) => ErrorCode::PinRecoveryMfaRequired,
+            PinRecoveryGraceInvalid => ErrorCode::PinRecoveryGraceInvalid,
             CsrfInvalid => ErrorCode::CsrfInvalid,
             SessionRequired => ErrorCode::SessionRequired,
             AdminRequired => ErrorCode::AdminRequired,

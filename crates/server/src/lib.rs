@@ -20,6 +20,7 @@ pub mod data_dir;
 pub mod error;
 pub mod nonce;
 pub mod password;
+pub mod pin_recovery;
 pub mod policy;
 pub mod ratelimit;
 pub mod routes;

@@ -120,6 +120,7 @@ pub async fn start(config: ServerConfig, env: Env) -> Result<RunningServer, Star
     };
     let pki =
         crate::certs::open_or_create(&*storage, &tenant, &env, config.issuing_ca_algorithm).await?;
+    crate::pin_recovery::ensure(&*storage, &tenant, &env).await?;
     let tls = if config.insecure_http {
         None
     } else {

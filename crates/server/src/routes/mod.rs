@@ -10,6 +10,7 @@ mod key_attestation;
 mod nonce;
 mod oauth;
 mod oidc;
+mod pin_reset;
 mod pki;
 pub mod policy;
 mod policy_session;
@@ -56,6 +57,8 @@ pub fn router(state: AppState, policy: HttpPolicy) -> Router {
         .route(crate::certs::ROOT_CA_PATH, get(pki::root_ca))
         .route(crate::certs::OCSP_PATH, post(pki::ocsp_post))
         .route("/pki/ocsp/{*request}", get(pki::ocsp_get))
+        .route("/v1/pin/recovery-key", get(pin_reset::recovery_key))
+        .route("/v1/pin/reset", post(pin_reset::reset))
         .route("/v1/signin", post(signin::signin))
         .route("/v1/prt/renew", post(signin::renew))
         .route("/v1/token", post(token::token))

@@ -83,6 +83,11 @@ pub enum SecretSlot {
     IssuingCaKey,
     /// The registration authority's private key (PKCS#8 PEM).
     RaKey,
+    /// A PIN-recovery private key (X25519, 32 bytes).
+    PinRecoveryKey {
+        /// The key's id.
+        key_id: String,
+    },
     /// A user's TOTP secret.
     Totp {
         /// The user's object id.
@@ -98,6 +103,9 @@ impl std::fmt::Display for SecretSlot {
             SecretSlot::NonceSecret => f.write_str("nonce secret"),
             SecretSlot::IssuingCaKey => f.write_str("issuing CA private key"),
             SecretSlot::RaKey => f.write_str("registration authority private key"),
+            SecretSlot::PinRecoveryKey { key_id } => {
+                write!(f, "PIN-recovery private key {key_id}")
+            }
             SecretSlot::Totp { user_id } => write!(f, "TOTP secret of user {user_id}"),
         }
     }
@@ -111,6 +119,9 @@ impl SecretSlot {
             SecretSlot::NonceSecret => "tenants.nonce_secret".to_owned(),
             SecretSlot::IssuingCaKey => "cert_authorities.key_pem\0issuing".to_owned(),
             SecretSlot::RaKey => "cert_authorities.key_pem\0ra".to_owned(),
+            SecretSlot::PinRecoveryKey { key_id } => {
+                format!("pin_recovery_keys.private_sealed\0{key_id}")
+            }
             SecretSlot::Totp { user_id } => format!("users.totp_secret\0{user_id}"),
         };
         format!("{AAD_DOMAIN}\0{tenant_id}\0{column}").into_bytes()

@@ -6,6 +6,7 @@
 
 pub mod cert;
 mod models;
+pub mod pin_recovery;
 pub mod policy;
 pub mod resources;
 pub mod sqlite;
@@ -17,6 +18,7 @@ use async_trait::async_trait;
 
 pub use cert::CertStorage;
 pub use models::*;
+pub use pin_recovery::PinRecoveryStorage;
 pub use policy::PolicyStorage;
 pub use resources::{Resource, ResourceStorage};
 pub use tpm::TpmStorage;
@@ -57,7 +59,14 @@ pub type StorageResult<T> = Result<T, StorageError>;
 /// The directory's persistent state.
 #[async_trait]
 pub trait Storage:
-    PolicyStorage + ResourceStorage + TpmStorage + CertStorage + Send + Sync + 'static
+    PolicyStorage
+    + ResourceStorage
+    + TpmStorage
+    + CertStorage
+    + PinRecoveryStorage
+    + Send
+    + Sync
+    + 'static
 {
     /// The tenant of this data directory, if created.
     async fn load_tenant(&self) -> StorageResult<Option<TenantRecord>>;

@@ -302,4 +302,8 @@ pub struct Counts {
     pub tpm_devices: i64,
     /// Certificates issued (any state).
     pub certificates: i64,
+    /// Recovery blobs answered by the PIN-recovery service.
+    pub pin_recovery_answers: i64,
+    /// PIN-recovery key pairs (current and superseded).
+    pub pin_recovery_keys: i64,
 }

@@ -4,7 +4,7 @@
 use async_trait::async_trait;
 use sqlx::{Sqlite, Transaction};
 
-use super::tx::{consume_nonce, insert_audit};
+use super::tx::{consume_nonce, insert_audit, key_is_live};
 use super::SqliteStorage;
 use crate::audit::event;
 use crate::storage::cert::{
@@ -289,21 +289,13 @@ impl CertStorage for SqliteStorage {
         let (mut tx, _gate) = self.write().await?;
         // Dropping the transaction on an early return rolls everything back.
         consume_nonce(&mut tx, tenant, nonce).await?;
-        let live: i64 = sqlx::query_scalar(
-            "SELECT COUNT(*) FROM key_credentials k \
-             JOIN devices d ON d.tenant_id = k.tenant_id AND d.id = k.device_id \
-             JOIN users u ON u.tenant_id = k.tenant_id AND u.id = k.user_id \
-             WHERE k.tenant_id = $1 AND k.key_id = $2 AND k.user_id = $3 AND k.device_id = $4 \
-             AND d.disabled = $5 AND u.disabled = $5",
-        )
-        .bind(tenant)
-        .bind(&c.key_id)
-        .bind(&c.user_id)
-        .bind(&c.device_id)
-        .bind(false)
-        .fetch_one(&mut *tx)
-        .await?;
-        if c.kind != KIND_USER || live != 1 {
+        let live = match (&c.key_id, &c.user_id, &c.device_id) {
+            (Some(key), Some(user), Some(device)) => {
+                key_is_live(&mut tx, tenant, key, user, device).await?
+            }
+            _ => false,
+        };
+        if c.kind != KIND_USER || !live {
             return Ok(IssueOutcome::KeyGone);
         }
         if let Some(old) = &c.renewed_from {

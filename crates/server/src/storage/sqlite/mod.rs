@@ -19,6 +19,7 @@ mod cert;
 mod checkpoint;
 mod context;
 mod direct;
+mod pin_recovery;
 mod policy;
 mod resources;
 mod signin_batch;
@@ -681,6 +682,8 @@ impl Storage for SqliteStorage {
             ("tpm_activations", &mut out.tpm_activations),
             ("tpm_devices", &mut out.tpm_devices),
             ("certificates", &mut out.certificates),
+            ("pin_recovery_answers", &mut out.pin_recovery_answers),
+            ("pin_recovery_keys", &mut out.pin_recovery_keys),
         ] {
             *slot = sqlx::query_scalar(&format!(
                 "SELECT COUNT(*) FROM {table} WHERE tenant_id = $1"

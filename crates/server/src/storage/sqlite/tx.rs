@@ -41,6 +41,33 @@ pub(super) async fn consume_nonce(
     }
 }
 
+/// Whether `key_id` is registered for `user_id` on `device_id` with neither the user nor the
+/// device disabled, read inside the caller's transaction (so the write that follows cannot
+/// race a key delete or a disable).
+pub(super) async fn key_is_live(
+    tx: &mut Transaction<'static, Sqlite>,
+    tenant: &str,
+    key_id: &str,
+    user_id: &str,
+    device_id: &str,
+) -> StorageResult<bool> {
+    let live: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM key_credentials k \
+         JOIN devices d ON d.tenant_id = k.tenant_id AND d.id = k.device_id \
+         JOIN users u ON u.tenant_id = k.tenant_id AND u.id = k.user_id \
+         WHERE k.tenant_id = $1 AND k.key_id = $2 AND k.user_id = $3 AND k.device_id = $4 \
+         AND d.disabled = $5 AND u.disabled = $5",
+    )
+    .bind(tenant)
+    .bind(key_id)
+    .bind(user_id)
+    .bind(device_id)
+    .bind(false)
+    .fetch_one(&mut **tx)
+    .await?;
+    Ok(live == 1)
+}
+
 pub(super) async fn insert_audit(
     conn: &mut sqlx::SqliteConnection,
     tenant: &str,
