@@ -10,6 +10,7 @@ use latchkey_proto::api::cert::{CertEnrollRequest, CertRenewRequest, IssuedCerti
 use latchkey_proto::api::device::{JoinRequest, JoinResponse, LeaveRequest, LeaveResponse};
 use latchkey_proto::api::key::{RegisterKeyRequest, RegisterKeyResponse};
 use latchkey_proto::api::nonce::{NonceRequest, NonceResponse};
+use latchkey_proto::api::pin_reset::{PinRecoveryKey, PinResetRequest, PinResetResponse};
 use latchkey_proto::api::policy::{
     EffectivePolicyRequest, EffectivePolicyResponse, HEADER_DEVICE_ID, HEADER_DEVICE_SIGNATURE,
     HEADER_NEXT_NONCE, HEADER_NONCE, HEADER_POLICY_VERSION, HEADER_UPN, SYNCML_CONTENT_TYPE,
@@ -220,6 +221,26 @@ impl ServiceClient {
     /// `POST /v1/devices/tpm/activate/finish`.
     pub fn tpm_activate_finish(&self, req: &TpmActivateFinish) -> Result<TpmActivated, AgentError> {
         self.post(TPM_ACTIVATE_FINISH, req, None)
+    }
+
+    /// `GET /v1/pin/recovery-key`.
+    pub fn pin_recovery_key(&self) -> Result<PinRecoveryKey, AgentError> {
+        let url = format!("{}/v1/pin/recovery-key", self.base);
+        let response = self
+            .http
+            .get(&url)
+            .send()
+            .map_err(|e| unreachable(&url, &e))?;
+        decode(response, "GET /v1/pin/recovery-key")
+    }
+
+    /// `POST /v1/pin/reset` with the enrolment token of a password and one-time code.
+    pub fn pin_reset(
+        &self,
+        req: &PinResetRequest,
+        token: &str,
+    ) -> Result<PinResetResponse, AgentError> {
+        self.post("/v1/pin/reset", req, Some(token))
     }
 
     /// `POST /v1/signin`.

@@ -148,6 +148,10 @@ pub struct Container {
     /// Version 2: hex SHA-256 over every field but `lockout` (not derived from the PIN).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub integrity: Option<String>,
+    /// The PIN-recovery part (`EnablePinRecovery`): the key wrapped under a recovery secret
+    /// and that secret sealed to the tenant's PIN-recovery key (`docs/pin-reset.md`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub recovery: Option<crate::recovery::RecoveryPart>,
 }
 
 pub(crate) fn derive(
@@ -193,15 +197,24 @@ impl Container {
             wrapped_key: wrapped,
             lockout: Lockout::default(),
             integrity: None,
+            recovery: None,
         };
         container.integrity = Some(container.header_digest());
         Ok(container)
     }
 
+    /// Sets (or clears) the recovery part and renews the header check over it.
+    pub fn set_recovery(&mut self, recovery: Option<crate::recovery::RecoveryPart>) {
+        self.recovery = recovery;
+        if self.version == CONTAINER_VERSION {
+            self.integrity = Some(self.header_digest());
+        }
+    }
+
     /// The header check: hex SHA-256 over every field but the counter and the check itself.
     fn header_digest(&self) -> String {
         use sha2::Digest;
-        let header = serde_json::json!([
+        let mut header = serde_json::json!([
             INTEGRITY_DOMAIN,
             self.version,
             self.upn,
@@ -214,6 +227,18 @@ impl Container {
             self.nonce,
             self.wrapped_key,
         ]);
+        // A container without a recovery part keeps the digest it had before the part
+        // existed.
+        if let (Some(r), Some(items)) = (&self.recovery, header.as_array_mut()) {
+            items.push(serde_json::json!([
+                r.blob.recovery_key_id,
+                r.blob.enc,
+                r.blob.ciphertext,
+                r.wrap_nonce,
+                r.wrapped_key,
+                r.made_at,
+            ]));
+        }
         hex::encode(sha2::Sha256::digest(header.to_string().as_bytes()))
     }
 

@@ -112,6 +112,21 @@ pub enum AgentError {
         /// What is wrong.
         reason: String,
     },
+    /// This Hello key cannot be reset without making a new one (no recovery part, a TPM
+    /// key, or `EnablePinRecovery` off).
+    #[error("LK-AGENT-037: the PIN of {upn} cannot be reset on this key: {reason}; `latchkey pin reset --destructive` makes a new key")]
+    PinRecoveryUnavailable {
+        /// The user.
+        upn: String,
+        /// Why.
+        reason: String,
+    },
+    /// The recovery data (the service's answer, the recovery wrap) could not be used.
+    #[error("LK-AGENT-038: the PIN recovery failed on this device: {detail}")]
+    PinRecoveryFailed {
+        /// What failed (with the recovery crate's code).
+        detail: String,
+    },
     /// The certificate record is damaged, of an unknown version, or names another user.
     #[error("LK-STATE-013: the Hello certificate record {path} is damaged: {reason}; remove it and run `latchkey cert enroll`")]
     CertificateRecordDamaged {
@@ -407,6 +422,8 @@ impl AgentError {
             AgentError::NoCertificate { .. } => "LK-AGENT-029",
             AgentError::CertificateExpired { .. } => "LK-AGENT-030",
             AgentError::CertificateNotForKey { .. } => "LK-AGENT-031",
+            AgentError::PinRecoveryUnavailable { .. } => "LK-AGENT-037",
+            AgentError::PinRecoveryFailed { .. } => "LK-AGENT-038",
             AgentError::CertificateRecordDamaged { .. } => "LK-STATE-013",
             AgentError::WrongPin { .. } => "LK-PIN-001",
             AgentError::PinLocked { .. } => "LK-PIN-002",

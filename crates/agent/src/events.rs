@@ -33,6 +33,10 @@ pub mod id {
     pub const CERT_RENEWAL_FAILED: u32 = 382;
     /// Enrolling for a Hello certificate failed (the code and message are in the data).
     pub const CERT_ENROLLMENT_FAILED: u32 = 383;
+    /// The PIN was reset (the kind, non-destructive or destructive, is in the data).
+    pub const PIN_RESET: u32 = 400;
+    /// A PIN reset was refused or failed (the code and message are in the data).
+    pub const PIN_RESET_FAILED: u32 = 401;
 }
 
 /// One event.

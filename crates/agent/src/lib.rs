@@ -37,6 +37,7 @@ mod ops_attest;
 mod ops_cert;
 mod ops_join;
 mod ops_pin;
+mod ops_reset;
 mod ops_setup;
 mod ops_signin;
 pub mod pin_history;
@@ -48,6 +49,7 @@ pub mod prereq;
 pub mod provider;
 pub mod provider_choice;
 pub mod records;
+pub mod recovery;
 mod rsa_sign;
 pub mod status;
 pub mod store;
@@ -65,5 +67,8 @@ pub use ops_attest::{AttestOutcome, TpmAttestationState};
 pub use ops_cert::Renewal;
 pub use ops_join::JoinOptions;
 pub use ops_pin::{check_expiry, check_expiry_at, PinChanged};
+pub use ops_reset::{
+    can_reset, PinReset, ResetKind, DESTRUCTIVE_AND_NON_DESTRUCTIVE, DESTRUCTIVE_ONLY,
+};
 pub use ops_setup::{check_pin, owner_stands_in, Credentials, Provisioned};
 pub use ops_signin::{SignedIn, RENEW_MARGIN_SECS};

@@ -84,6 +84,16 @@ impl Agent {
                 "the key provider changed the key during a PIN change".to_owned(),
             ));
         }
+        // A software key under EnablePinRecovery gets a new recovery secret with every PIN
+        // change (the tenant key cached at setup: this works offline).
+        if let StoredKey::Software(c) = &mut stored {
+            if c.recovery.is_some() || self.policy_for(Some(upn))?.enable_pin_recovery.value {
+                let device = DeviceRecord::require(&self.state)?;
+                let key = c.clone().unlock(new_pin, self.now())?;
+                let part = self.recovery_part_for(&device, upn, &key, None)?;
+                c.set_recovery(part);
+            }
+        }
         // The new form replaces the old one atomically (written to a temporary file and
         // renamed): for a TPM key the old blob, which still opens with the old PIN on
         // this TPM, is no longer in the state directory.

@@ -141,6 +141,11 @@ impl Agent {
         crate::pool::remove_legacy(&self.state)?;
         let client = ServiceClient::new(&device.server_url, &device.ca_pem)?;
         let token = enrollment_token(&client, upn, credentials)?;
+        // The PIN-recovery key, fetched before anything is registered, so that the recovery
+        // part is made below without another round trip.
+        if self.policy_for(Some(upn))?.enable_pin_recovery.value {
+            self.refresh_recovery_key(&client)?;
+        }
         self.record_provider(upn)?;
         // The provider makes the key (in memory for software, in the TPM for the TPM
         // provider) and its stored form together, so that once the service has the key
@@ -250,6 +255,9 @@ impl Agent {
             Some(record) => self.install(record, events::id::CERT_INSTALLED, "enrolled")?,
             // A certificate of the key this one replaces certifies a key no longer here.
             None => CertRecord::remove(&self.state, upn)?,
+        }
+        if let (StoredKey::Software(c), Some(software)) = (&mut stored, key.software_key()) {
+            c.set_recovery(self.recovery_part_for(&device, upn, software, None)?);
         }
         self.save_stored(&stored)?;
         // A new key starts a new PIN history: history is not kept through a reset.

@@ -29,6 +29,11 @@ pub trait HelloSigner {
     /// Signs `message` with the key: RSASSA-PKCS1-v1_5 with SHA-256, the raw signature.
     /// Fails, saying why, when the key's store refuses (a TPM error, a lockout).
     fn sign(&self, message: &[u8]) -> Result<Vec<u8>, AgentError>;
+    /// The key itself when it is a software key (for its PIN-recovery wrap); `None` for a
+    /// key that never leaves its TPM.
+    fn software_key(&self) -> Option<&HelloKey> {
+        None
+    }
     /// Signs the proof message for `purpose` (base64url).
     fn prove(&self, purpose: Purpose, nonce: &str, fields: &[&str]) -> Result<String, AgentError> {
         let message = latchkey_proto::proof::proof_message(purpose, nonce, fields);
@@ -45,6 +50,9 @@ impl HelloSigner for HelloKey {
     }
     fn sign(&self, message: &[u8]) -> Result<Vec<u8>, AgentError> {
         HelloKey::sign(self, message)
+    }
+    fn software_key(&self) -> Option<&HelloKey> {
+        Some(self)
     }
 }
 

@@ -84,8 +84,10 @@ pub struct UserState {
     pub ngc_set: bool,
     /// Its key id.
     pub ngc_key_id: Option<String>,
-    /// Whether the PIN can be reset (PIN recovery is not offered yet).
-    pub can_reset: bool,
+    /// What `latchkey pin reset` can do, as dsregcmd shows it: `DestructiveOnly`, or
+    /// `DestructiveAndNonDestructive` when `EnablePinRecovery` is in force and the key has a
+    /// recovery part (docs/pin-reset.md).
+    pub can_reset: String,
     /// Wrong PINs since the last right one (software keys; for a TPM key the TPM's
     /// counter, `TpmLockout`, is the authority).
     pub pin_failures: u32,
@@ -285,7 +287,11 @@ pub fn report(provider: &str, o: &Observed<'_>, now: i64) -> StatusReport {
                     .unwrap_or_else(|| "not recorded".to_owned()),
                 StoredKey::Software(_) => "software".to_owned(),
             }),
-            can_reset: false,
+            can_reset: crate::ops_reset::can_reset(
+                stored,
+                policy.policy().enable_pin_recovery.value,
+            )
+            .to_owned(),
             pin_failures: container.map_or(0, |c| c.lockout.failures),
             pin_locked_until: container
                 .and_then(|c| c.locked_for(now).map(|_| c.lockout.locked_until)),
@@ -433,7 +439,7 @@ pub fn render(r: &StatusReport) -> String {
                 "NgcKeyAttestation",
                 u.ngc_key_attestation.clone().unwrap_or_else(none),
             ),
-            ("CanReset", yes_no(u.can_reset).to_owned()),
+            ("CanReset", u.can_reset.clone()),
             ("PinFailures", u.pin_failures.to_string()),
             (
                 "PinExpiry",

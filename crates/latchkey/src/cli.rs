@@ -37,6 +37,13 @@ pub enum Command {
         #[command(subcommand)]
         command: HelloCommand,
     },
+    /// The PIN of the Hello key: change it, or reset a forgotten one (the same as
+    /// `latchkey hello pin ...`).
+    Pin {
+        /// What to do.
+        #[command(subcommand)]
+        command: PinCommand,
+    },
     /// Sign in with the PIN and obtain a primary refresh token.
     Signin(SigninArgs),
     /// Print an access token for an audience on stdout.
@@ -143,6 +150,30 @@ pub enum HelloCommand {
 pub enum PinCommand {
     /// Change the PIN: the key is re-protected under the new PIN and keeps its key id.
     Change(PinChangeArgs),
+    /// Reset a forgotten PIN with the password and a one-time code: keeping the key when
+    /// the organisation allows PIN recovery, otherwise (or with --destructive) with a new key.
+    Reset(PinResetArgs),
+}
+
+/// `latchkey pin reset`.
+#[derive(Debug, Args)]
+pub struct PinResetArgs {
+    /// The user [default: the device's registered owner].
+    #[arg(long, value_name = "UPN")]
+    pub user: Option<String>,
+    /// Make a new key even when the PIN could be reset keeping this one.
+    #[arg(long)]
+    pub destructive: bool,
+    /// Read the password from line 1 of standard input.
+    #[arg(long)]
+    pub password_stdin: bool,
+    /// Read the new PIN from a line of standard input (line 2 after the password with
+    /// --password-stdin).
+    #[arg(long)]
+    pub pin_stdin: bool,
+    /// The one-time code from the authenticator app (always needed: a fresh MFA).
+    #[arg(long, value_name = "CODE")]
+    pub otp: Option<String>,
 }
 
 /// `latchkey hello pin change`.

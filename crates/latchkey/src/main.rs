@@ -8,6 +8,7 @@ mod cert_commands;
 mod cli;
 mod commands;
 mod input;
+mod pin_reset;
 mod policy_commands;
 
 use std::path::PathBuf;
@@ -70,11 +71,12 @@ fn main() -> ExitCode {
             command: HelloCommand::Setup(args),
         } => commands::hello_setup(&agent, args),
         Command::Hello {
-            command:
-                HelloCommand::Pin {
-                    command: PinCommand::Change(args),
-                },
-        } => policy_commands::pin_change(&agent, args),
+            command: HelloCommand::Pin { command },
+        }
+        | Command::Pin { command } => match command {
+            PinCommand::Change(args) => policy_commands::pin_change(&agent, args),
+            PinCommand::Reset(args) => pin_reset::pin_reset(&agent, args),
+        },
         Command::Policy {
             command: PolicyCommand::Sync(args),
         } => policy_commands::sync(&agent, args),

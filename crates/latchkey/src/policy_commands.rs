@@ -64,7 +64,7 @@ pub fn show(agent: &Agent, args: PolicyArgs) -> Result<()> {
 /// `latchkey hello pin change`.
 pub fn pin_change(agent: &Agent, args: PinChangeArgs) -> Result<()> {
     let upn = agent.user_or_owner(args.user.as_deref())?;
-    if agent.container(&upn)?.is_none() {
+    if agent.stored_key(&upn)?.is_none() {
         return Err(latchkey_agent::AgentError::NotProvisioned { upn }.into());
     }
     let (old, new) = input::pin_change(args.pin_stdin)?;
