@@ -92,6 +92,45 @@ pub fn open_part(
 }
 
 impl Agent {
+    /// After a sign-in: a software key under EnablePinRecovery whose recovery part was made
+    /// under an older PIN-recovery key (the tenant rotated it), or that has none yet, gets a
+    /// new part under the current key. Best effort: a failure keeps the old part, which
+    /// opens until the old key's grace period ends.
+    pub(crate) fn renew_recovery_at_signin(
+        &self,
+        device: &DeviceRecord,
+        client: &ServiceClient,
+        upn: &str,
+        stored: crate::provider::StoredKey,
+        hello: &dyn crate::provider::HelloSigner,
+    ) {
+        let (crate::provider::StoredKey::Software(mut container), Some(key)) =
+            (stored, hello.software_key())
+        else {
+            return;
+        };
+        let Ok(policy) = self.policy_for(Some(upn)) else {
+            return;
+        };
+        if !policy.enable_pin_recovery.value {
+            return;
+        }
+        let Ok(Some(current)) = self.refresh_recovery_key(client) else {
+            return;
+        };
+        if container
+            .recovery
+            .as_ref()
+            .is_some_and(|r| r.blob.recovery_key_id == current.key_id)
+        {
+            return;
+        }
+        if let Ok(part) = make_part(device, upn, key, &current, self.now()) {
+            container.set_recovery(Some(part));
+            let _ = self.save_stored(&crate::provider::StoredKey::Software(container));
+        }
+    }
+
     /// Fetches the tenant's PIN-recovery public key and caches it; `None` (and the cache
     /// kept) from a service without PIN recovery.
     pub(crate) fn refresh_recovery_key(

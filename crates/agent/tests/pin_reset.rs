@@ -180,3 +180,31 @@ fn without_pin_recovery_the_reset_makes_a_new_key_and_the_old_one_is_refused() {
     let err = agent.signin(upn, PIN).unwrap_err();
     assert_eq!(err.code(), "LK-KEY-001", "{err}");
 }
+
+#[test]
+fn after_a_rotation_the_next_sign_in_remakes_the_blob_under_the_new_key() {
+    let w = world();
+    let upn = "mo@example.com";
+    let (agent, secret) = set_up(&w, upn, true);
+    let blob_key = |agent: &Agent| {
+        agent
+            .container(upn)
+            .unwrap()
+            .unwrap()
+            .recovery
+            .unwrap()
+            .blob
+            .recovery_key_id
+    };
+    let old = blob_key(&agent);
+    let new = w
+        .runtime
+        .block_on(w.admin.pin_recovery_rotate(30))
+        .unwrap();
+    assert_ne!(old, new);
+    agent.signin(upn, PIN).unwrap();
+    assert_eq!(blob_key(&agent), new, "re-made at the sign-in");
+    // The new blob resets the PIN.
+    agent.reset_pin(upn, NEW_PIN, &full_mfa(&w, &secret)).unwrap();
+    agent.signin(upn, NEW_PIN).unwrap();
+}
