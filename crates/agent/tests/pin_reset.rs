@@ -197,14 +197,13 @@ fn after_a_rotation_the_next_sign_in_remakes_the_blob_under_the_new_key() {
             .recovery_key_id
     };
     let old = blob_key(&agent);
-    let new = w
-        .runtime
-        .block_on(w.admin.pin_recovery_rotate(30))
-        .unwrap();
+    let new = w.runtime.block_on(w.admin.pin_recovery_rotate(30)).unwrap();
     assert_ne!(old, new);
     agent.signin(upn, PIN).unwrap();
     assert_eq!(blob_key(&agent), new, "re-made at the sign-in");
     // The new blob resets the PIN.
-    agent.reset_pin(upn, NEW_PIN, &full_mfa(&w, &secret)).unwrap();
+    agent
+        .reset_pin(upn, NEW_PIN, &full_mfa(&w, &secret))
+        .unwrap();
     agent.signin(upn, NEW_PIN).unwrap();
 }

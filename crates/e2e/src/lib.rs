@@ -18,6 +18,7 @@
 mod otp;
 mod peers;
 mod process;
+mod steps;
 
 pub use otp::Totp;
 pub use peers::{json_field, status_field, verify_with_pyjwt};

@@ -127,14 +127,25 @@ impl Service {
         Self::start_on(data_dir, "127.0.0.1:0")
     }
 
+    /// Starts the service on a free port with its standard error (its log) written to
+    /// `log`, so a test can read what it logged.
+    pub fn start_logged(data_dir: &Path, log: &Path) -> Service {
+        let file = std::fs::File::create(log).expect("create the service log");
+        Self::spawn(data_dir, "127.0.0.1:0", Stdio::from(file))
+    }
+
     fn start_on(data_dir: &Path, listen: &str) -> Service {
+        Self::spawn(data_dir, listen, Stdio::inherit())
+    }
+
+    fn spawn(data_dir: &Path, listen: &str, stderr: Stdio) -> Service {
         let mut child = Command::new(bin("latchkeyd"))
             .args(["serve", "--data-dir"])
             .arg(data_dir)
             .args(["--listen", listen])
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
+            .stderr(stderr)
             .spawn()
             .expect("spawn latchkeyd");
         let stdout = child.stdout.take().expect("stdout");
