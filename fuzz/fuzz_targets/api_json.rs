@@ -10,6 +10,7 @@ use latchkey_proto::api::cert::{CertEnrollRequest, CertRenewRequest};
 use latchkey_proto::api::device::{JoinRequest, LeaveRequest};
 use latchkey_proto::api::key::RegisterKeyRequest;
 use latchkey_proto::api::nonce::NonceRequest;
+use latchkey_proto::api::pin_reset::PinResetRequest;
 use latchkey_proto::api::policy::EffectivePolicyRequest;
 use latchkey_proto::api::signin::{RenewRequest, SignInRequest, TokenRequest};
 use latchkey_proto::api::tpm::{TpmActivateBegin, TpmActivateFinish};
@@ -38,7 +39,7 @@ fuzz_target!(|data: &[u8]| {
     let Some((which, body)) = data.split_first() else {
         return;
     };
-    match which % 17 {
+    match which % 18 {
         0 => eq_round_trip::<PasswordSignIn>(body),
         1 => eq_round_trip::<JoinRequest>(body),
         2 => eq_round_trip::<LeaveRequest>(body),
@@ -55,6 +56,7 @@ fuzz_target!(|data: &[u8]| {
         13 => eq_round_trip::<TpmActivateBegin>(body),
         14 => eq_round_trip::<TpmActivateFinish>(body),
         15 => eq_round_trip::<CertEnrollRequest>(body),
-        _ => eq_round_trip::<CertRenewRequest>(body),
+        16 => eq_round_trip::<CertRenewRequest>(body),
+        _ => eq_round_trip::<PinResetRequest>(body),
     }
 });

@@ -167,3 +167,31 @@ fn key_pairs_round_trip_and_public_keys_are_checked() {
     );
     assert!(!format!("{:?} {:?}", pair, secret).contains(&format!("{:?}", secret.as_bytes())));
 }
+
+proptest::proptest! {
+    /// Whatever a client sends as a blob or a response key is refused with a code, never a
+    /// panic, and only a well-formed blob reaches the HPKE open.
+    #[test]
+    fn arbitrary_blobs_and_response_keys_are_refused_without_panic(
+        id in ".{0,40}",
+        enc in "[A-Za-z0-9_-]{0,80}",
+        ct in "[A-Za-z0-9_-]{0,120}",
+        response in ".{0,60}",
+    ) {
+        let pair = RecoveryKeyPair::from_private(&[7; 32]).unwrap();
+        let blob = latchkey_proto::api::pin_reset::RecoveryBlob {
+            recovery_key_id: id,
+            enc,
+            ciphertext: ct,
+        };
+        let err = open_blob(&pair, &blob, &aad()).unwrap_err();
+        proptest::prop_assert!(["LK-REC-001", "LK-REC-002"].contains(&err.code()));
+        let _ = check_response_key(&response);
+        let answer = latchkey_proto::api::pin_reset::PinResetResponse {
+            enc: blob.enc.clone(),
+            ciphertext: blob.ciphertext.clone(),
+            recovery_key: pair.public_key(),
+        };
+        proptest::prop_assert!(EphemeralKey::generate(&mut OsRng).open_answer(&answer, "n").is_err());
+    }
+}
