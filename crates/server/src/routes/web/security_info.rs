@@ -141,8 +141,20 @@ pub async fn page(
     if signins.is_empty() {
         signins.push_str("<tr><td colspan=\"5\" id=\"no-signins\">No sign-ins yet.</td></tr>");
     }
+    let recovery = crate::policy::effective::effective(
+        state.storage.as_ref(),
+        tenant,
+        None,
+        Some(&who.user.upn),
+    )
+    .await
+    .map_err(ApiError::from)?
+    .policy
+    .enable_pin_recovery
+    .value;
+    let pin_help = forgot_pin_section(recovery);
     let main = format!(
-        "<section aria-labelledby=\"sk-h\"><h2 id=\"sk-h\">Security keys</h2>{keys_table}\
+        "{pin_help}<section aria-labelledby=\"sk-h\"><h2 id=\"sk-h\">Security keys</h2>{keys_table}\
          <h3>Add a security key</h3><p>You will be asked to touch the key and enter its PIN.</p>\
          <label for=\"key-name\">Name for the new key</label><input type=\"text\" id=\"key-name\" maxlength=\"64\" value=\"Security key\">\
          <button type=\"button\" id=\"add-key\">Add security key</button>\
@@ -162,6 +174,23 @@ pub async fn page(
         &who.session.csrf,
         &main,
     ))
+}
+
+/// What a user who forgot their Hello PIN should do (docs/pin-reset.md), as the policy for
+/// them says (`EnablePinRecovery`; a device's own policy can still differ).
+fn forgot_pin_section(recovery: bool) -> String {
+    let outcome = if recovery {
+        "Your organisation allows PIN recovery: your Hello key stays the same, so nothing \
+         else needs to be set up again."
+    } else {
+        "A new Hello key will be made on that device and the old one removed: anything that \
+         trusted the old key (a certificate, for example) is renewed with the new one."
+    };
+    format!(
+        "<section aria-labelledby=\"pin-h\" id=\"forgot-pin\"><h2 id=\"pin-h\">Forgot your Hello PIN?</h2>\
+         <p>On the device, run <code>latchkey pin reset</code>. You will be asked for your \
+         password, a code from your authenticator app, and a new PIN.</p><p>{outcome}</p></section>"
+    )
 }
 
 /// The rename and remove forms.
