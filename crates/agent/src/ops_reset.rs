@@ -182,7 +182,7 @@ impl Agent {
     ) -> Result<PinReset, AgentError> {
         let done = self
             .check_prerequisites(upn)
-            .and_then(|()| self.provision(upn, new_pin, credentials, progress))
+            .and_then(|()| self.provision_as(upn, new_pin, credentials, progress, true))
             .map(|p| PinReset {
                 upn: p.upn,
                 key_id: p.key_id,

@@ -133,6 +133,19 @@ impl Agent {
         credentials: &Credentials,
         progress: &mut dyn FnMut(&str),
     ) -> Result<Provisioned, AgentError> {
+        self.provision_as(upn, pin, credentials, progress, false)
+    }
+
+    /// [`Agent::provision`]; `pin_reset` marks the registration as a destructive PIN reset
+    /// (for the service's audit line).
+    pub(crate) fn provision_as(
+        &self,
+        upn: &str,
+        pin: &str,
+        credentials: &Credentials,
+        progress: &mut dyn FnMut(&str),
+        pin_reset: bool,
+    ) -> Result<Provisioned, AgentError> {
         let device = DeviceRecord::require(&self.state)?;
         check_pin(pin, &self.policy_for(Some(upn))?)?;
         // The activated AIK, read before anything is made: a damaged identity file stops
@@ -194,6 +207,7 @@ impl Agent {
                     csr: b64::encode(csr),
                     template: None,
                 }),
+                pin_reset,
             },
             Some(token.as_str()),
         );

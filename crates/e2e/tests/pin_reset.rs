@@ -158,4 +158,17 @@ fn without_pin_recovery_the_reset_says_so_and_makes_a_new_key() {
     assert_ne!(new_id, old_id);
     assert_eq!(key_ids(&world), [new_id]);
     signin(&world, PIN_B).assert_ok();
+    // The service's audit names the destructive reset; the client's log records its kind.
+    let audit = world
+        .admin(&["audit", "--json"], "")
+        .assert_ok()
+        .stdout
+        .clone();
+    assert!(audit.contains("pin_reset=destructive"), "{audit}");
+    let events = world
+        .device("pc", &["events", "--json"], "")
+        .assert_ok()
+        .stdout
+        .clone();
+    assert!(events.contains("destructive"), "{events}");
 }

@@ -281,6 +281,7 @@ async fn run(args: Args) -> Result<()> {
                 key_signature: dev.hello_sign(Purpose::RegisterKey, nonce, &fields)?,
                 tpm_attestation: None,
                 certificate_request: None,
+                pin_reset: false,
             })
         },
     )

@@ -172,6 +172,7 @@ impl BenchTpm {
                 signature: b64::encode(&certified.signature),
             }),
             certificate_request: None,
+            pin_reset: false,
         })
     }
 }

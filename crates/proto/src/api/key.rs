@@ -68,6 +68,10 @@ pub struct RegisterKeyRequest {
     /// refuses it, the key is not registered either.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub certificate_request: Option<crate::api::cert::CertRequestPart>,
+    /// The registration is a destructive PIN reset (`latchkey pin reset`): the new key
+    /// replaces the user's key on this device. Only the audit line says so.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub pin_reset: bool,
 }
 
 /// The proof fields of a key registration: tenant id, device id, UPN, key id, and with a

@@ -219,6 +219,11 @@ async fn register_checked(
         Some(m) => format!("{} attestation=tpm manufacturer={m}", rule.note()),
         None => format!("{} attestation=software", rule.note()),
     };
+    let note = if req.pin_reset {
+        format!("{note} pin_reset=destructive")
+    } else {
+        note
+    };
     let success = line.clone().note(note);
     // The certificate, when asked for, is issued before anything is written and recorded
     // in the registration's transaction: refused, neither is stored.
