@@ -87,7 +87,7 @@ fn a_non_destructive_reset_keeps_the_key_and_no_pin_reaches_the_service() {
     assert_eq!(status_field(&world, "pc", "NgcKeyId"), key_id);
     signin(&world, PIN_A).assert_error("LK-PIN-001");
     signin(&world, PIN_B).assert_ok();
-    assert_eq!(key_ids(&world), [key_id.clone()]);
+    assert_eq!(key_ids(&world), std::slice::from_ref(&key_id));
 
     // The PINs never reach the service: not in its database files, not in its log.
     for (name, bytes) in snapshot(&world.data_dir())
@@ -132,7 +132,7 @@ fn without_pin_recovery_the_reset_says_so_and_makes_a_new_key() {
     let device_before = snapshot(&world.device_dir("pc"));
     let out = reset(&world, &totp.wrong(), PIN_B, &[]);
     out.assert_error("LK-AUTH-002");
-    assert_eq!(key_ids(&world), [old_id.clone()]);
+    assert_eq!(key_ids(&world), std::slice::from_ref(&old_id));
     let device_after = snapshot(&world.device_dir("pc"));
     let changed: Vec<_> = device_after
         .iter()
