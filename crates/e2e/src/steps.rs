@@ -8,6 +8,19 @@ impl World {
     /// one-time code (a cloud join with MFA: the owner's device then stands in for the
     /// one-time code at a first setup).
     pub fn join(&self, svc: &Service, device: &str, upn: &str, password: &str, totp: &Totp) {
+        self.join_as(svc, device, upn, password, totp, "cloud");
+    }
+
+    /// [`World::join`] with the join type `join_type`; the command's output.
+    pub fn join_as(
+        &self,
+        svc: &Service,
+        device: &str,
+        upn: &str,
+        password: &str,
+        totp: &Totp,
+        join_type: &str,
+    ) -> Output {
         let ca = self.ca_file().display().to_string();
         let otp = totp.fresh();
         let args = [
@@ -21,9 +34,12 @@ impl World {
             &otp,
             "--ca",
             &ca,
+            "--join-type",
+            join_type,
         ];
-        self.device(device, &args, &format!("{password}\n"))
-            .assert_ok();
+        let out = self.device(device, &args, &format!("{password}\n"));
+        out.assert_ok();
+        out
     }
 
     /// The tenant id (`latchkeyd tenant show`).
@@ -35,15 +51,16 @@ impl World {
         t["tenant_id"].as_str().expect("tenant_id").to_string()
     }
 
-    /// `latchkeyd policy apply` of Replaces of `(path under {TenantId}/Policies, format,
-    /// data)`; every command must apply.
+    /// `latchkeyd policy apply` of Replaces of `(path under PassportForWork/, format, data)`,
+    /// `{t}` in a path standing for the tenant id; every command must apply.
     pub fn apply_csp(&self, settings: &[(&str, &str, &str)]) -> Output {
         let tenant = self.tenant_id();
         let mut body = String::new();
         for (i, (path, format, data)) in settings.iter().enumerate() {
             body.push_str(&format!(
-                "<Replace><CmdID>{}</CmdID><Item><Target><LocURI>./Device/Vendor/MSFT/PassportForWork/{tenant}/Policies/{path}</LocURI></Target><Meta><Format xmlns=\"syncml:metinf\">{format}</Format></Meta><Data>{data}</Data></Item></Replace>",
+                "<Replace><CmdID>{}</CmdID><Item><Target><LocURI>./Device/Vendor/MSFT/PassportForWork/{path}</LocURI></Target><Meta><Format xmlns=\"syncml:metinf\">{format}</Format></Meta><Data>{data}</Data></Item></Replace>",
                 i + 1,
+                path = path.replace("{t}", &tenant),
             ));
         }
         let xml = format!(
@@ -53,6 +70,13 @@ impl World {
         std::fs::write(&file, xml).expect("write the policy file");
         let out = self.admin(&["policy", "apply", file.to_str().expect("utf-8 path")], "");
         out.assert_ok();
+        assert!(
+            !out.stdout
+                .lines()
+                .any(|l| l.contains("\t4") || l.contains("\t5")),
+            "every command applied: {}",
+            out.stdout
+        );
         out
     }
 }

@@ -21,26 +21,7 @@ const PIN: &str = "246810";
 /// one-time code at setup).
 fn join(world: &World, svc: &Service, upn: &str) {
     let totp = world.add_user(upn, PASSWORD);
-    let ca = world.ca_file().display().to_string();
-    let otp = totp.fresh();
-    world
-        .device(
-            "pc",
-            &[
-                "join",
-                "--server",
-                &svc.url,
-                "--user",
-                upn,
-                "--password-stdin",
-                "--otp",
-                &otp,
-                "--ca",
-                &ca,
-            ],
-            &format!("{PASSWORD}\n"),
-        )
-        .assert_ok();
+    world.join(svc, "pc", upn, PASSWORD, &totp);
 }
 
 fn setup(world: &World) -> Output {

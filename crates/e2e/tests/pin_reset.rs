@@ -67,7 +67,7 @@ fn a_non_destructive_reset_keeps_the_key_and_no_pin_reaches_the_service() {
     let svc = Service::start_logged(&world.data_dir(), &log);
     let totp = world.add_user(UPN, PASSWORD);
     world.join(&svc, "pc", UPN, PASSWORD, &totp);
-    world.apply_csp(&[("EnablePinRecovery", "bool", "true")]);
+    world.apply_csp(&[("{t}/Policies/EnablePinRecovery", "bool", "true")]);
     world.device("pc", &["policy", "sync"], "").assert_ok();
     setup(&world, PIN_A);
     let key_id = status_field(&world, "pc", "NgcKeyId");

@@ -19,27 +19,7 @@ const LONG_PIN: &str = "24681357";
 /// Joins `upn` on device `pc` with MFA (the owner stands in for a fresh MFA at setup).
 fn join(world: &World, svc: &Service, upn: &str, join_type: &str) -> (Output, Totp) {
     let totp = world.add_user(upn, PASSWORD);
-    let ca = world.ca_file().display().to_string();
-    let otp = totp.fresh();
-    let out = world.device(
-        "pc",
-        &[
-            "join",
-            "--server",
-            &svc.url,
-            "--user",
-            upn,
-            "--password-stdin",
-            "--otp",
-            &otp,
-            "--ca",
-            &ca,
-            "--join-type",
-            join_type,
-        ],
-        &format!("{PASSWORD}\n"),
-    );
-    out.assert_ok();
+    let out = world.join_as(svc, "pc", upn, PASSWORD, &totp, join_type);
     (out, totp)
 }
 
@@ -48,38 +28,9 @@ fn ok(out: Output) -> Output {
     out
 }
 
-fn tenant_id(world: &World) -> String {
-    let t = world
-        .admin(&["tenant", "show", "--json"], "")
-        .assert_ok()
-        .json();
-    t["tenant_id"].as_str().unwrap().to_string()
-}
-
-/// `latchkeyd policy apply` of Replaces of `(path under {TenantId}/Policies, format, data)`.
+/// `latchkeyd policy apply` of Replaces of `(path under PassportForWork/, format, data)`.
 fn apply(world: &World, settings: &[(&str, &str, &str)]) {
-    let t = tenant_id(world);
-    let mut body = String::new();
-    for (i, (path, format, data)) in settings.iter().enumerate() {
-        body.push_str(&format!(
-            "<Replace><CmdID>{}</CmdID><Item><Target><LocURI>./Device/Vendor/MSFT/PassportForWork/{path}</LocURI></Target><Meta><Format xmlns=\"syncml:metinf\">{format}</Format></Meta><Data>{data}</Data></Item></Replace>",
-            i + 1,
-            path = path.replace("{t}", &t),
-        ));
-    }
-    let xml =
-        format!("<SyncML xmlns=\"SYNCML:SYNCML1.2\"><SyncBody>{body}<Final/></SyncBody></SyncML>");
-    let file = world.root.path().join("policy.xml");
-    std::fs::write(&file, xml).unwrap();
-    let out = world.admin(&["policy", "apply", file.to_str().unwrap()], "");
-    out.assert_ok();
-    assert!(
-        !out.stdout
-            .lines()
-            .any(|l| l.contains("\t4") || l.contains("\t5")),
-        "every command applied: {}",
-        out.stdout
-    );
+    world.apply_csp(settings);
 }
 
 fn gpo(world: &World, settings: &[&str]) {

@@ -12,23 +12,10 @@ use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Command, Stdio};
 
-const BIN: &str = env!("CARGO_BIN_EXE_latchkeyd");
-const SEED: &str = include_str!("../../policy/tests/fixtures/seed_passportforwork_example.xml");
+mod common;
 
-fn run(data: &Path, args: &[&str]) -> (i32, String, String) {
-    let out = Command::new(BIN)
-        .args(args)
-        .arg("--data-dir")
-        .arg(data)
-        .stdin(Stdio::null())
-        .output()
-        .unwrap();
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
+use common::{run, BIN};
+const SEED: &str = include_str!("../../policy/tests/fixtures/seed_passportforwork_example.xml");
 
 fn tenant(data: &Path) -> String {
     let (_, out, _) = run(data, &["tenant", "show", "--json"]);

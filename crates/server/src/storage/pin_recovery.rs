@@ -55,7 +55,8 @@ pub struct AnsweredBlob {
 /// The tenant's PIN-recovery keys and answered blobs.
 #[async_trait]
 pub trait PinRecoveryStorage: Send + Sync + 'static {
-    /// Every recovery key, newest first.
+    /// Every recovery key: the current one first, then the superseded ones, most recently
+    /// superseded first.
     async fn pin_recovery_keys(&self, tenant: &str) -> StorageResult<Vec<PinRecoveryKeyRecord>>;
     /// Stores `key` as the current key when there is none (false, nothing written, when a
     /// current key exists: a concurrent creator won), audited.

@@ -34,7 +34,7 @@ impl PinRecoveryStorage for SqliteStorage {
     async fn pin_recovery_keys(&self, tenant: &str) -> StorageResult<Vec<PinRecoveryKeyRecord>> {
         Ok(sqlx::query_as::<_, PinRecoveryKeyRecord>(&format!(
             "SELECT {COLUMNS} FROM pin_recovery_keys WHERE tenant_id = $1 \
-             ORDER BY created_at DESC, key_id"
+             ORDER BY superseded_at IS NOT NULL, superseded_at DESC, created_at DESC, key_id"
         ))
         .bind(tenant)
         .fetch_all(&self.pool)
