@@ -84,16 +84,24 @@ impl Agent {
                 "the key provider changed the key during a PIN change".to_owned(),
             ));
         }
-        // A software key under EnablePinRecovery gets a new recovery secret with every PIN
-        // change (the tenant key cached at setup: this works offline).
-        if let StoredKey::Software(c) = &mut stored {
-            if c.recovery.is_some() || self.policy_for(Some(upn))?.enable_pin_recovery.value {
-                let device = DeviceRecord::require(&self.state)?;
-                let key = c.clone().unlock(new_pin, self.now())?;
-                let part = self.recovery_part_for(&device, upn, &key, None)?;
-                c.set_recovery(part);
+        // Under EnablePinRecovery every PIN change makes a new recovery part (with the tenant
+        // key cached at setup: this works offline). A software key is unlocked once more for
+        // its wrap; a TPM key's part seals its new authorisation value.
+        let device = DeviceRecord::require(&self.state)?;
+        let software = match &stored {
+            StoredKey::Software(c) if policy.enable_pin_recovery.value => {
+                Some(c.clone().unlock(new_pin, self.now())?)
             }
-        }
+            _ => None,
+        };
+        self.attach_recovery(
+            &device,
+            upn,
+            &mut stored,
+            software.as_ref(),
+            Some(new_pin),
+            None,
+        )?;
         // The new form replaces the old one atomically (written to a temporary file and
         // renamed): for a TPM key the old blob, which still opens with the old PIN on
         // this TPM, is no longer in the state directory.

@@ -3,19 +3,18 @@
 //! `docs/pin-reset.md`.
 
 use latchkey_pin_recovery::EphemeralKey;
-use latchkey_proto::api::pin_reset::{blob_binding, reset_fields, PinResetRequest};
+use latchkey_proto::api::pin_reset::{blob_binding, reset_fields, PinResetRequest, RecoveryBlob};
 use latchkey_proto::proof::Purpose;
 
 use crate::agent::Agent;
 use crate::client::ServiceClient;
-use crate::container::Container;
 use crate::error::AgentError;
 use crate::events::{self, Event};
 use crate::ops_setup::{check_pin, enrollment_token, Credentials};
 use crate::pin_history::PinHistory;
 use crate::provider::StoredKey;
 use crate::records::DeviceRecord;
-use crate::recovery::{self, RecoveryPart, KEY_FILE};
+use crate::recovery::{self, KEY_FILE};
 
 /// `CanReset` when only a new key can replace a forgotten PIN.
 pub const DESTRUCTIVE_ONLY: &str = "DestructiveOnly";
@@ -24,11 +23,15 @@ pub const DESTRUCTIVE_AND_NON_DESTRUCTIVE: &str = "DestructiveAndNonDestructive"
 
 /// What `pin reset` can do for `stored` when `EnablePinRecovery` is `recovery_enabled`.
 pub fn can_reset(stored: Option<&StoredKey>, recovery_enabled: bool) -> &'static str {
-    match stored {
-        Some(StoredKey::Software(c)) if recovery_enabled && c.recovery.is_some() => {
-            DESTRUCTIVE_AND_NON_DESTRUCTIVE
-        }
-        _ => DESTRUCTIVE_ONLY,
+    let has_part = match stored {
+        Some(StoredKey::Software(c)) => c.recovery.is_some(),
+        Some(StoredKey::Tpm(c)) => c.recovery.is_some(),
+        None => false,
+    };
+    if recovery_enabled && has_part {
+        DESTRUCTIVE_AND_NON_DESTRUCTIVE
+    } else {
+        DESTRUCTIVE_ONLY
     }
 }
 
@@ -71,7 +74,9 @@ impl Agent {
         self.recoverable(upn).map(|_| ())
     }
 
-    fn recoverable(&self, upn: &str) -> Result<(Container, RecoveryPart), AgentError> {
+    /// `upn`'s key and the blob its recovery part holds, when a non-destructive reset is
+    /// possible.
+    fn recoverable(&self, upn: &str) -> Result<(StoredKey, RecoveryBlob), AgentError> {
         let unavailable = |reason: String| AgentError::PinRecoveryUnavailable {
             upn: upn.to_owned(),
             reason,
@@ -88,18 +93,14 @@ impl Agent {
                 rule.source.label()
             )));
         }
-        let container = match stored {
-            StoredKey::Software(c) => c,
-            StoredKey::Tpm(_) => {
-                return Err(unavailable(
-                    "a TPM key's PIN can only be reset with a new key in this version".to_owned(),
-                ))
-            }
+        let blob = match &stored {
+            StoredKey::Software(c) => c.recovery.as_ref().map(|r| r.blob.clone()),
+            StoredKey::Tpm(c) => c.recovery.as_ref().map(|r| r.blob.clone()),
         };
-        let part = container.recovery.clone().ok_or_else(|| {
+        let blob = blob.ok_or_else(|| {
             unavailable("the key was set up before PIN recovery was enabled".to_owned())
         })?;
-        Ok((container, part))
+        Ok((stored, blob))
     }
 
     /// Resets `upn`'s forgotten PIN to `new_pin`, keeping the key: a fresh MFA
@@ -126,17 +127,21 @@ impl Agent {
         credentials: &Credentials,
     ) -> Result<PinReset, AgentError> {
         let device = DeviceRecord::require(&self.state)?;
-        let (mut container, part) = self.recoverable(upn)?;
+        let (mut stored, blob) = self.recoverable(upn)?;
         check_pin(new_pin, &self.policy_for(Some(upn))?)?;
+        // A TPM in dictionary-attack lockout refuses ObjectChangeAuth even with the right
+        // value: say so before the service answers (and spends) the blob.
+        self.provider.check_lockout(&stored, self.now())?;
+        let key_id = stored.key_id().to_owned();
         let client = ServiceClient::new(&device.server_url, &device.ca_pem)?;
         let token = enrollment_token(&client, upn, credentials)?;
         let answer_key = EphemeralKey::generate(&mut rand::rngs::OsRng);
         let mut req = PinResetRequest {
             device_id: device.device_id.clone(),
             upn: upn.to_owned(),
-            key_id: container.key_id.clone(),
+            key_id: key_id.clone(),
             nonce: client.nonce(Purpose::PinReset)?,
-            blob: part.blob.clone(),
+            blob,
             response_key: answer_key.public_b64(),
             device_signature: String::new(),
         };
@@ -151,19 +156,48 @@ impl Agent {
                 detail: e.to_string(),
             }
         })?;
-        let key = recovery::open_part(&part, &secret, upn, &container.key_id)?;
-        drop(secret);
-        let now = self.now();
-        container.rewrap(&key, new_pin, now)?;
-        let fresh = recovery::make_part(&device, upn, &key, &answer.recovery_key, now)?;
-        container.set_recovery(Some(fresh));
         self.state.write_json(KEY_FILE, &answer.recovery_key)?;
-        self.save_stored(&StoredKey::Software(container.clone()))?;
+        let now = self.now();
+        let software = match &mut stored {
+            StoredKey::Software(c) => {
+                let part = c
+                    .recovery
+                    .clone()
+                    .ok_or_else(|| AgentError::PinRecoveryFailed {
+                        detail: "the recovery part went missing".to_owned(),
+                    })?;
+                let key = recovery::open_part(&part, &secret, upn, &key_id)?;
+                c.rewrap(&key, new_pin, now)?;
+                Some(key)
+            }
+            StoredKey::Tpm(_) => {
+                // The answered secret is the key's authorisation value: the TPM changes it to
+                // the new PIN's (TPM2_ObjectChangeAuth); the key never leaves the TPM.
+                let tpm = self
+                    .provider
+                    .as_tpm()
+                    .ok_or_else(|| AgentError::PinRecoveryFailed {
+                        detail: "this TPM key needs the TPM key provider".to_owned(),
+                    })?;
+                tpm.change_auth_from(&mut stored, secret.as_bytes(), new_pin, now)?;
+                None
+            }
+        };
+        drop(secret);
+        self.attach_recovery(
+            &device,
+            upn,
+            &mut stored,
+            software.as_ref(),
+            Some(new_pin),
+            None,
+        )?;
+        self.save_stored(&stored)?;
         // "PIN history is not preserved through a PIN reset."
         PinHistory::forget(&self.state, upn)?;
         Ok(PinReset {
             upn: upn.to_owned(),
-            key_id: container.key_id,
+            key_id,
             kind: ResetKind::NonDestructive,
             replaced_key_id: None,
         })

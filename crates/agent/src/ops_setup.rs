@@ -270,9 +270,14 @@ impl Agent {
             // A certificate of the key this one replaces certifies a key no longer here.
             None => CertRecord::remove(&self.state, upn)?,
         }
-        if let (StoredKey::Software(c), Some(software)) = (&mut stored, key.software_key()) {
-            c.set_recovery(self.recovery_part_for(&device, upn, software, None)?);
-        }
+        self.attach_recovery(
+            &device,
+            upn,
+            &mut stored,
+            key.software_key(),
+            Some(pin),
+            None,
+        )?;
         self.save_stored(&stored)?;
         // A new key starts a new PIN history: history is not kept through a reset.
         PinHistory::forget(&self.state, upn)?;

@@ -43,7 +43,7 @@ impl Agent {
         let response = self.key_signin(&device, &client, upn, hello.as_ref())?;
         let sso = self.store_prt(upn, response)?;
         let certificate = self.renew_at_signin(&device, upn, hello.as_ref());
-        self.renew_recovery_at_signin(&device, &client, upn, stored, hello.as_ref());
+        self.renew_recovery_at_signin(&device, &client, upn, pin, stored, hello.as_ref());
         Ok(SignedIn {
             sso,
             policy,

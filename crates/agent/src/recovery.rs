@@ -34,6 +34,34 @@ pub struct RecoveryPart {
     pub made_at: i64,
 }
 
+/// What a TPM container keeps for a reset without the PIN: the key's current authorisation
+/// value, sealed to the tenant's PIN-recovery key (the key itself never leaves the TPM).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TpmRecoveryPart {
+    /// The authorisation value, sealed to the tenant's PIN-recovery key.
+    pub blob: RecoveryBlob,
+    /// When it was made (seconds since the epoch).
+    pub made_at: i64,
+}
+
+/// A new TPM recovery part for `upn`'s key `key_id` whose authorisation value is `auth`.
+pub fn make_tpm_part(
+    device: &DeviceRecord,
+    upn: &str,
+    key_id: &str,
+    auth: &[u8],
+    tenant_key: &PinRecoveryKey,
+    now: i64,
+) -> Result<TpmRecoveryPart, AgentError> {
+    let secret = RecoverySecret::from_bytes(auth).map_err(failed)?;
+    let aad = blob_aad(&device.tenant_id, &device.device_id, upn, key_id);
+    let blob =
+        latchkey_pin_recovery::seal_secret(tenant_key, &aad, &secret, &mut rand::rngs::OsRng)
+            .map_err(failed)?;
+    Ok(TpmRecoveryPart { blob, made_at: now })
+}
+
 fn failed(e: latchkey_pin_recovery::RecoveryError) -> AgentError {
     AgentError::PinRecoveryFailed {
         detail: e.to_string(),
@@ -92,23 +120,19 @@ pub fn open_part(
 }
 
 impl Agent {
-    /// After a sign-in: a software key under EnablePinRecovery whose recovery part was made
-    /// under an older PIN-recovery key (the tenant rotated it), or that has none yet, gets a
-    /// new part under the current key. Best effort: a failure keeps the old part, which
-    /// opens until the old key's grace period ends.
+    /// After a sign-in with `pin`: a key under EnablePinRecovery whose recovery part was
+    /// made under an older PIN-recovery key (the tenant rotated it), or that has none yet,
+    /// gets a new part under the current key. Best effort: a failure keeps the old part,
+    /// which opens until the old key's grace period ends.
     pub(crate) fn renew_recovery_at_signin(
         &self,
         device: &DeviceRecord,
         client: &ServiceClient,
         upn: &str,
-        stored: crate::provider::StoredKey,
+        pin: &str,
+        mut stored: crate::provider::StoredKey,
         hello: &dyn crate::provider::HelloSigner,
     ) {
-        let (crate::provider::StoredKey::Software(mut container), Some(key)) =
-            (stored, hello.software_key())
-        else {
-            return;
-        };
         let Ok(policy) = self.policy_for(Some(upn)) else {
             return;
         };
@@ -118,16 +142,29 @@ impl Agent {
         let Ok(Some(current)) = self.refresh_recovery_key(client) else {
             return;
         };
-        if container
-            .recovery
-            .as_ref()
-            .is_some_and(|r| r.blob.recovery_key_id == current.key_id)
-        {
+        let made_under = match &stored {
+            crate::provider::StoredKey::Software(c) => {
+                c.recovery.as_ref().map(|r| r.blob.recovery_key_id.clone())
+            }
+            crate::provider::StoredKey::Tpm(c) => {
+                c.recovery.as_ref().map(|r| r.blob.recovery_key_id.clone())
+            }
+        };
+        if made_under.as_deref() == Some(current.key_id.as_str()) {
             return;
         }
-        if let Ok(part) = make_part(device, upn, key, &current, self.now()) {
-            container.set_recovery(Some(part));
-            let _ = self.save_stored(&crate::provider::StoredKey::Software(container));
+        if self
+            .attach_recovery(
+                device,
+                upn,
+                &mut stored,
+                hello.software_key(),
+                Some(pin),
+                None,
+            )
+            .is_ok()
+        {
+            let _ = self.save_stored(&stored);
         }
     }
 
@@ -149,26 +186,51 @@ impl Agent {
         }
     }
 
-    /// The recovery part a new or re-protected software key of `upn` gets under the policy
-    /// in force: `None` when `EnablePinRecovery` is off or no PIN-recovery key is known.
-    /// `client` refreshes the key first when given (setup, reset); without it (a PIN
-    /// change) the cached key is used.
-    pub(crate) fn recovery_part_for(
+    /// Gives `stored` (a new or re-protected key of `upn`) its recovery part under the
+    /// policy in force, or clears it when `EnablePinRecovery` is off or no PIN-recovery key is
+    /// known: a software key needs the key itself (`software`), a TPM key the PIN just set
+    /// (`pin`, for its authorisation value). `client` refreshes the tenant key first when
+    /// given (setup, reset, sign-in); without it (a PIN change) the cached key is used.
+    pub(crate) fn attach_recovery(
         &self,
         device: &DeviceRecord,
         upn: &str,
-        key: &HelloKey,
+        stored: &mut crate::provider::StoredKey,
+        software: Option<&HelloKey>,
+        pin: Option<&str>,
         client: Option<&ServiceClient>,
-    ) -> Result<Option<RecoveryPart>, AgentError> {
-        if !self.policy_for(Some(upn))?.enable_pin_recovery.value {
-            return Ok(None);
-        }
-        let tenant_key = match client {
-            Some(client) => self.refresh_recovery_key(client)?,
-            None => cached_key(&self.state)?,
+    ) -> Result<(), AgentError> {
+        let tenant_key = if self.policy_for(Some(upn))?.enable_pin_recovery.value {
+            match client {
+                Some(client) => self.refresh_recovery_key(client)?,
+                None => cached_key(&self.state)?,
+            }
+        } else {
+            None
         };
-        tenant_key
-            .map(|k| make_part(device, upn, key, &k, self.now()))
-            .transpose()
+        let now = self.now();
+        match stored {
+            crate::provider::StoredKey::Software(c) => {
+                let part = match (&tenant_key, software) {
+                    (Some(k), Some(key)) => Some(make_part(device, upn, key, k, now)?),
+                    _ => None,
+                };
+                c.set_recovery(part);
+            }
+            crate::provider::StoredKey::Tpm(c) => {
+                c.recovery = match (&tenant_key, pin) {
+                    (Some(k), Some(pin)) => Some(make_tpm_part(
+                        device,
+                        upn,
+                        &c.key_id,
+                        &c.auth_for(pin)?,
+                        k,
+                        now,
+                    )?),
+                    _ => None,
+                };
+            }
+        }
+        Ok(())
     }
 }

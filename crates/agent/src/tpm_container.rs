@@ -54,6 +54,12 @@ pub struct TpmContainer {
     /// The attestation state the service recorded at registration (`tpm`, `software`).
     #[serde(default)]
     pub attestation: Option<String>,
+    /// The PIN-recovery blob (`EnablePinRecovery`): the key's current authorisation value,
+    /// sealed to the tenant's PIN-recovery key (docs/pin-reset.md). The key never leaves
+    /// the TPM; after a fresh MFA the service answers the value, and TPM2_ObjectChangeAuth
+    /// with it sets the new PIN's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub recovery: Option<crate::recovery::TpmRecoveryPart>,
 }
 
 /// The key's authorisation value: SHA-256(domain || salt || PIN), 32 bytes (the TPM's
@@ -106,6 +112,7 @@ impl TpmContainer {
             private: b64::encode(blob.private_bytes()),
             public: b64::encode(blob.public_area().map_err(AgentError::Tpm)?),
             attestation: None,
+            recovery: None,
         })
     }
 
@@ -120,6 +127,12 @@ impl TpmContainer {
         self.private = b64::encode(blob.private_bytes());
         self.pin_set_at = now;
         Ok(())
+    }
+
+    /// The authorisation value `pin` gives this key (for its recovery blob).
+    pub fn auth_for(&self, pin: &str) -> Result<Zeroizing<Vec<u8>>, AgentError> {
+        let path = format!("the TPM container of {}", self.upn);
+        Ok(derive_auth(&self.salt(&path)?, pin))
     }
 
     /// The salt, checked.

@@ -96,6 +96,29 @@ impl TpmProvider {
 }
 
 impl TpmProvider {
+    /// Sets `key`'s authorisation value to the one `new_pin` gives with a new salt, by
+    /// TPM2_ObjectChangeAuth authorised with `old_auth` (the old PIN's value, or the value
+    /// the PIN-recovery service answered): the key stays the same.
+    pub fn change_auth_from(
+        &self,
+        key: &mut StoredKey,
+        old_auth: &[u8],
+        new_pin: &str,
+        now: i64,
+    ) -> Result<(), AgentError> {
+        let (mut c, blob, _, _) = self.parts(key)?;
+        let mut new_salt = [0u8; AUTH_SALT_LEN];
+        rand::rngs::OsRng.fill_bytes(&mut new_salt);
+        let new_auth = derive_auth(&new_salt, new_pin);
+        let mut tpm = self.open()?;
+        let changed = tpm
+            .change_auth(&blob, old_auth, &new_auth)
+            .map_err(|e| self.error(&mut tpm, &c.upn, e))?;
+        c.set_blob(&changed, &new_salt, now)?;
+        *key = StoredKey::Tpm(c);
+        Ok(())
+    }
+
     /// Takes a key the TPM made ahead of time (`blob`, authorised by `pool_auth`) as
     /// `upn`'s Hello key: TPM2_ObjectChangeAuth sets its authorisation value to the one
     /// derived from `pin` and a new salt. The TPM returns a new blob; the old one (and
@@ -208,18 +231,9 @@ impl KeyProvider for TpmProvider {
         if let StoredKey::Software(_) = key {
             return self.software.change_pin(key, old_pin, new_pin, now);
         }
-        let (mut c, blob, salt, _) = self.parts(key)?;
+        let (_, _, salt, _) = self.parts(key)?;
         let old_auth = derive_auth(&salt, old_pin);
-        let mut new_salt = [0u8; AUTH_SALT_LEN];
-        rand::rngs::OsRng.fill_bytes(&mut new_salt);
-        let new_auth = derive_auth(&new_salt, new_pin);
-        let mut tpm = self.open()?;
-        let changed = tpm
-            .change_auth(&blob, &old_auth, &new_auth)
-            .map_err(|e| self.error(&mut tpm, &c.upn, e))?;
-        c.set_blob(&changed, &new_salt, now)?;
-        *key = StoredKey::Tpm(c);
-        Ok(())
+        self.change_auth_from(key, &old_auth, new_pin, now)
     }
 
     fn check_lockout(&self, key: &StoredKey, now: i64) -> Result<(), AgentError> {
