@@ -15,6 +15,7 @@ const PASSWORD: &str = "pa55word-for-tests";
 const PIN_A: &str = "73915286";
 const PIN_B: &str = "46082719";
 const PIN_C: &str = "58203147";
+const PIN_D: &str = "61724039";
 const UPN: &str = "kim@example.com";
 
 fn setup(world: &World, pin: &str) {
@@ -67,9 +68,22 @@ fn a_non_destructive_reset_keeps_the_key_and_no_pin_reaches_the_service() {
     let svc = Service::start_logged(&world.data_dir(), &log);
     let totp = world.add_user(UPN, PASSWORD);
     world.join(&svc, "pc", UPN, PASSWORD, &totp);
-    world.apply_csp(&[("{t}/Policies/EnablePinRecovery", "bool", "true")]);
+    world.apply_csp(&[
+        ("{t}/Policies/EnablePinRecovery", "bool", "true"),
+        ("{t}/Policies/PINComplexity/History", "int", "3"),
+    ]);
     world.device("pc", &["policy", "sync"], "").assert_ok();
     setup(&world, PIN_A);
+    // A PIN change leaves a PIN history; the reset clears it.
+    world
+        .device(
+            "pc",
+            &["hello", "pin", "change", "--pin-stdin"],
+            &format!("{PIN_A}\n{PIN_C}\n"),
+        )
+        .assert_ok();
+    let history = world.device_dir("pc").join("pinhistory");
+    assert!(std::fs::read_dir(&history).unwrap().next().is_some());
     let key_id = status_field(&world, "pc", "NgcKeyId");
     assert_eq!(
         status_field(&world, "pc", "CanReset"),
@@ -86,7 +100,29 @@ fn a_non_destructive_reset_keeps_the_key_and_no_pin_reaches_the_service() {
     );
     assert_eq!(status_field(&world, "pc", "NgcKeyId"), key_id);
     signin(&world, PIN_A).assert_error("LK-PIN-001");
+    signin(&world, PIN_C).assert_error("LK-PIN-001");
     signin(&world, PIN_B).assert_ok();
+    assert!(
+        std::fs::read_dir(&history).map_or(true, |mut d| d.next().is_none()),
+        "the PIN history is empty after the reset"
+    );
+    // The token still carries the MFA claim.
+    world
+        .admin(
+            &["resource", "add", "api://payroll", "--name", "Payroll"],
+            "",
+        )
+        .assert_ok();
+    let token = world
+        .device("pc", &["token", "--audience", "api://payroll"], "")
+        .assert_ok()
+        .stdout
+        .trim()
+        .to_owned();
+    let claims = latchkey_e2e::verify_with_pyjwt(&world, &svc, "api://payroll", &token)
+        .expect("PyJWT accepts the token");
+    let amr = claims["amr"].as_array().unwrap();
+    assert!(amr.iter().any(|v| v == "mfa"), "{amr:?}");
     assert_eq!(key_ids(&world), std::slice::from_ref(&key_id));
 
     // The PINs never reach the service: not in its database files, not in its log.
@@ -94,13 +130,13 @@ fn a_non_destructive_reset_keeps_the_key_and_no_pin_reaches_the_service() {
         .into_iter()
         .chain([("latchkeyd.log".to_owned(), std::fs::read(&log).unwrap())])
     {
-        for pin in [PIN_A, PIN_B] {
+        for pin in [PIN_A, PIN_B, PIN_C] {
             assert!(!contains(&bytes, pin.as_bytes()), "a PIN is in {name}");
         }
     }
 
     // --destructive makes a new key even with recovery on.
-    let out = reset(&world, &totp.fresh(), PIN_C, &["--destructive"]);
+    let out = reset(&world, &totp.fresh(), PIN_D, &["--destructive"]);
     out.assert_ok();
     let new_id = status_field(&world, "pc", "NgcKeyId");
     assert_ne!(new_id, key_id);
@@ -115,7 +151,7 @@ fn a_non_destructive_reset_keeps_the_key_and_no_pin_reaches_the_service() {
         out.stdout
     );
     assert_eq!(key_ids(&world), [new_id]);
-    signin(&world, PIN_C).assert_ok();
+    signin(&world, PIN_D).assert_ok();
 }
 
 #[test]

@@ -134,6 +134,9 @@ pub mod event {
     pub const CERT_AUTHORITY_CREATE: &str = "cert_authority_create";
     /// A certificate template was created or changed (admin).
     pub const CERT_TEMPLATE_SET: &str = "cert_template_set";
+    /// A non-destructive PIN reset was asked for and passed every check (written with
+    /// [`PIN_RESET`], in its transaction).
+    pub const PIN_RESET_REQUEST: &str = "pin_reset_request";
     /// A non-destructive PIN reset was answered (the recovery key, never the secret).
     pub const PIN_RESET: &str = "pin_reset";
     /// A PIN reset was refused (the reason is the error code).

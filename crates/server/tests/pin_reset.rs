@@ -128,7 +128,14 @@ async fn a_reset_answers_the_secret_once_to_the_requests_own_key() {
     assert_eq!(after.pin_recovery_answers, before.pin_recovery_answers + 1);
     assert_eq!(after.used_nonces, before.used_nonces + 1);
     assert_eq!(after.keys, before.keys, "the key stays registered");
-    let last = h.audit().await.pop().unwrap();
+    let mut audit = h.audit().await;
+    let last = audit.pop().unwrap();
+    let request = audit.pop().unwrap();
+    assert_eq!(
+        (request.event.as_str(), request.outcome.as_str()),
+        ("pin_reset_request", "success")
+    );
+    assert_eq!(after.audit, before.audit + 2);
     assert_eq!(
         (last.event.as_str(), last.outcome.as_str()),
         ("pin_reset", "success")

@@ -146,13 +146,16 @@ async fn reset_checked(
     let answer = seal_answer(&secret, &req.response_key, &req.nonce, current, &mut rng)
         .map_err(malformed)?;
     drop(secret);
-    let mut done = line.clone();
-    done.event = event::PIN_RESET.to_owned();
-    done.outcome = "success".to_owned();
-    let done = done.note(format!(
-        "kind=non-destructive recovery_key={}",
-        req.blob.recovery_key_id
-    ));
+    let success = |event: &str| {
+        let mut out = line.clone();
+        event.clone_into(&mut out.event);
+        "success".clone_into(&mut out.outcome);
+        out.note(format!(
+            "kind=non-destructive recovery_key={}",
+            req.blob.recovery_key_id
+        ))
+    };
+    let lines = [success(event::PIN_RESET_REQUEST), success(event::PIN_RESET)];
     let answered = AnsweredBlob {
         blob_binding: binding,
         recovery_key_id: req.blob.recovery_key_id.clone(),
@@ -163,7 +166,7 @@ async fn reset_checked(
     };
     match state
         .storage
-        .record_pin_reset(&tenant.id, &nonce, &answered, &done)
+        .record_pin_reset(&tenant.id, &nonce, &answered, &lines)
         .await?
     {
         ResetOutcome::Answered => Ok(answer),

@@ -79,12 +79,12 @@ pub trait PinRecoveryStorage: Send + Sync + 'static {
     ) -> StorageResult<()>;
     /// Consumes the nonce and records `answer`, after checking again that the key is
     /// registered for this user on this device and that neither is disabled, with the audit
-    /// line. Nothing is written unless the outcome is [`ResetOutcome::Answered`].
+    /// lines. Nothing is written unless the outcome is [`ResetOutcome::Answered`].
     async fn record_pin_reset(
         &self,
         tenant: &str,
         nonce: &ConsumedNonce,
         answer: &AnsweredBlob,
-        audit: &AuditRecord,
+        audit: &[AuditRecord],
     ) -> StorageResult<ResetOutcome>;
 }

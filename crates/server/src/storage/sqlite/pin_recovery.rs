@@ -100,7 +100,7 @@ impl PinRecoveryStorage for SqliteStorage {
         tenant: &str,
         nonce: &ConsumedNonce,
         a: &AnsweredBlob,
-        audit: &AuditRecord,
+        audit: &[AuditRecord],
     ) -> StorageResult<ResetOutcome> {
         let (mut tx, _gate) = self.write().await?;
         // Dropping the transaction on an early return rolls everything back.
@@ -126,7 +126,9 @@ impl PinRecoveryStorage for SqliteStorage {
             Err(e) if is_unique_violation(&e) => return Ok(ResetOutcome::AlreadyAnswered),
             Err(e) => return Err(e.into()),
         }
-        insert_audit(&mut tx, tenant, audit).await?;
+        for line in audit {
+            insert_audit(&mut tx, tenant, line).await?;
+        }
         tx.commit().await?;
         Ok(ResetOutcome::Answered)
     }
