@@ -9,10 +9,19 @@ use latchkey_agent::{
 use latchkey_proto::api::device::JoinType;
 
 use crate::cli::{
-    EventsArgs, JoinArgs, JoinTypeArg, LeaveArgs, PoolCommand, SetupArgs, SigninArgs, StatusArgs,
-    TokenArgs, TpmAttestArgs,
+    EventsArgs, JoinArgs, JoinTypeArg, LeaveArgs, Pkcs11SignerArgs, PoolCommand, SetupArgs,
+    SigninArgs, StatusArgs, TokenArgs, TpmAttestArgs,
 };
 use crate::input;
+
+/// `latchkey pkcs11-signer`: serves the PKCS#11 module on stdin/stdout until it closes
+/// them (docs/smart-card.md).
+pub fn pkcs11_signer(agent: &Agent, args: Pkcs11SignerArgs) -> Result<()> {
+    let mut input = std::io::stdin().lock();
+    let mut output = std::io::stdout().lock();
+    agent.pkcs11_signer(args.user.trim(), &mut input, &mut output)?;
+    Ok(())
+}
 
 /// `latchkey join`.
 pub fn join(agent: &Agent, args: JoinArgs) -> Result<()> {
