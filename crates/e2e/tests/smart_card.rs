@@ -284,3 +284,123 @@ fn a_wrong_pin_is_counted_like_signin_and_the_lockout_refuses_the_right_pin() {
     assert!(events.contains(&391) && events.contains(&392), "{events:?}");
     assert!(!events.contains(&390), "{events:?}");
 }
+
+#[test]
+fn p11tool_lists_the_certificate_and_key_and_test_signs() {
+    let card = enrolled(&[], &[]);
+    let module = card.module.display().to_string();
+    let certs = card.run("p11tool", &["--provider", &module, "--list-all-certs"], &[]);
+    certs.assert_ok();
+    assert!(
+        certs.stdout.contains("Type: X.509 Certificate"),
+        "{certs:?}"
+    );
+    assert!(certs.stdout.contains(&format!("Label: {UPN}")), "{certs:?}");
+    let keys = card.run(
+        "p11tool",
+        &["--provider", &module, "--login", "--list-privkeys"],
+        &[("GNUTLS_PIN", PIN)],
+    );
+    keys.assert_ok();
+    assert!(keys.stdout.contains("Private key (RSA-2048)"), "{keys:?}");
+    assert!(keys.stdout.contains("CKA_SENSITIVE"), "{keys:?}");
+    let url = "pkcs11:token=kim%40example.com;object=kim%40example.com;type=private";
+    let signed = card.run(
+        "p11tool",
+        &["--provider", &module, "--login", "--test-sign", url],
+        &[("GNUTLS_PIN", PIN)],
+    );
+    signed.assert_ok();
+    let all = format!("{}{}", signed.stdout, signed.stderr);
+    assert!(
+        all.contains("Verifying against public key in the token... ok"),
+        "{signed:?}"
+    );
+    // The wrong PIN: refused and counted.
+    let wrong = card.run(
+        "p11tool",
+        &["--provider", &module, "--login", "--list-privkeys"],
+        &[("GNUTLS_PIN", "999999")],
+    );
+    assert_ne!(wrong.code, 0, "{wrong:?}");
+    assert_eq!(card.failures(), 1);
+}
+
+#[path = "smart_card/sshd.rs"]
+mod sshd;
+
+/// `ssh -I module` to the test's sshd, the PIN given through SSH_ASKPASS (what ssh asks
+/// for a PKCS#11 PIN with SSH_ASKPASS_REQUIRE=force). Not IdentitiesOnly: ssh drops
+/// PKCS#11 keys that no IdentityFile names when it is set.
+fn ssh(card: &common::Card, port: u16, pin: &str) -> latchkey_e2e::Output {
+    use std::os::unix::fs::PermissionsExt;
+    let askpass = card.write(
+        "askpass.sh",
+        format!("#!/bin/sh\necho '{pin}'\n").as_bytes(),
+    );
+    std::fs::set_permissions(&askpass, std::fs::Permissions::from_mode(0o700)).unwrap();
+    let askpass = askpass.display().to_string();
+    let module = card.module.display().to_string();
+    let port = port.to_string();
+    let user = std::env::var("USER").unwrap_or_else(|_| "root".to_owned());
+    let target = format!("{user}@127.0.0.1");
+    card.run(
+        "ssh",
+        &[
+            "-F",
+            "/dev/null",
+            "-I",
+            &module,
+            "-p",
+            &port,
+            "-o",
+            "BatchMode=no",
+            "-o",
+            "IdentityAgent=none",
+            "-o",
+            "PreferredAuthentications=publickey",
+            "-o",
+            "StrictHostKeyChecking=no",
+            "-o",
+            "UserKnownHostsFile=/dev/null",
+            "-o",
+            "ConnectTimeout=20",
+            &target,
+            "echo",
+            "signed-in-with-hello",
+        ],
+        &[
+            ("SSH_ASKPASS", askpass.as_str()),
+            ("SSH_ASKPASS_REQUIRE", "force"),
+            ("DISPLAY", ":0"),
+        ],
+    )
+}
+
+#[test]
+fn ssh_signs_in_with_the_hello_key_through_the_module() {
+    let card = enrolled(&[], &[]);
+    let pubkey = card.public_key_pem();
+    let line = card.run(
+        "ssh-keygen",
+        &["-i", "-m", "PKCS8", "-f", pubkey.to_str().unwrap()],
+        &[],
+    );
+    line.assert_ok();
+    assert!(line.stdout.starts_with("ssh-rsa "), "{line:?}");
+    let sshd = sshd::Sshd::start(&card.work.join("sshd"), line.stdout.trim());
+
+    let ok = ssh(&card, sshd.port, PIN);
+    assert_eq!(ok.code, 0, "{ok:?}");
+    assert_eq!(ok.stdout.trim(), "signed-in-with-hello", "{ok:?}");
+    assert_eq!(card.failures(), 0);
+
+    let wrong = ssh(&card, sshd.port, "000000");
+    assert_ne!(wrong.code, 0, "{wrong:?}");
+    assert!(!wrong.stdout.contains("signed-in-with-hello"), "{wrong:?}");
+    assert_eq!(
+        card.failures(),
+        1,
+        "ssh's wrong PIN is counted in the container"
+    );
+}
