@@ -90,14 +90,15 @@ pub enum P11Error {
     /// Locked out: no PIN was tried.
     #[error("LK-P11-018: the PIN is locked out{}", .0.map(|n| format!("; try again in {n} s")).unwrap_or_default())]
     PinLocked(Option<u64>),
-    /// Not offered: the token is read-only (nothing is created, changed or destroyed), or
-    /// the function is not implemented.
-    #[error("LK-P11-019: {what} is not offered{}", if *.write { " (the token is read-only)" } else { "" })]
+    /// Not offered: the token is read-only (nothing is created, changed or destroyed), a
+    /// parallel session, more sessions than the bound.
+    #[error("LK-P11-019: {what} is not offered")]
     NotOffered {
-        /// The function.
+        /// What was asked for.
         what: &'static str,
-        /// A write to the token (CKR_TOKEN_WRITE_PROTECTED), else CKR_FUNCTION_NOT_SUPPORTED.
-        write: bool,
+        /// The answer: CKR_TOKEN_WRITE_PROTECTED, CKR_SESSION_PARALLEL_NOT_SUPPORTED,
+        /// CKR_SESSION_COUNT.
+        rv: CK_RV,
     },
     /// The signer process could not be started or failed, or the agent failed.
     #[error("LK-P11-020: {0}")]
@@ -131,8 +132,7 @@ impl P11Error {
             P11Error::UserTypeInvalid => CKR_USER_TYPE_INVALID,
             P11Error::PinIncorrect(_) => CKR_PIN_INCORRECT,
             P11Error::PinLocked(_) => CKR_PIN_LOCKED,
-            P11Error::NotOffered { write: true, .. } => CKR_TOKEN_WRITE_PROTECTED,
-            P11Error::NotOffered { .. } => CKR_FUNCTION_NOT_SUPPORTED,
+            P11Error::NotOffered { rv, .. } => *rv,
             P11Error::Signer(_) => CKR_DEVICE_ERROR,
         }
     }

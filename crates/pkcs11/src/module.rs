@@ -213,13 +213,13 @@ pub fn open_session(slot: CK_SLOT_ID, flags: CK_FLAGS) -> Result<CK_SESSION_HAND
         if flags & CKF_SERIAL_SESSION == 0 {
             return Err(P11Error::NotOffered {
                 what: "a parallel session",
-                write: false,
+                rv: CKR_SESSION_PARALLEL_NOT_SUPPORTED,
             });
         }
         if m.sessions.len() >= MAX_SESSIONS {
             return Err(P11Error::NotOffered {
                 what: "more than 1024 sessions",
-                write: false,
+                rv: CKR_SESSION_COUNT,
             });
         }
         let h = m.next_session;
@@ -512,11 +512,14 @@ pub fn sign_final(h: CK_SESSION_HANDLE, room: Option<usize>) -> Result<Signed> {
     with(|m| finish(m, h, None, room))
 }
 
-/// A function that writes to the token or is not offered, for a valid session.
-pub fn refuse_in_session(h: CK_SESSION_HANDLE, what: &'static str, write: bool) -> Result<()> {
+/// A function that writes to the (read-only) token, for a valid session.
+pub fn refuse_write(h: CK_SESSION_HANDLE, what: &'static str) -> Result<()> {
     with(|m| {
         m.session(h)?;
-        Err(P11Error::NotOffered { what, write })
+        Err(P11Error::NotOffered {
+            what,
+            rv: CKR_TOKEN_WRITE_PROTECTED,
+        })
     })
 }
 

@@ -21,7 +21,7 @@ pub(super) extern "C" fn C_InitPIN(
     _a1: *mut CK_UTF8CHAR,
     _a2: CK_ULONG,
 ) -> CK_RV {
-    guard(|| crate::module::refuse_in_session(session, "C_InitPIN", true))
+    guard(|| crate::module::refuse_write(session, "C_InitPIN"))
 }
 
 pub(super) extern "C" fn C_SetPIN(
@@ -31,7 +31,7 @@ pub(super) extern "C" fn C_SetPIN(
     _a3: *mut CK_UTF8CHAR,
     _a4: CK_ULONG,
 ) -> CK_RV {
-    guard(|| crate::module::refuse_in_session(session, "C_SetPIN", true))
+    guard(|| crate::module::refuse_write(session, "C_SetPIN"))
 }
 
 pub(super) extern "C" fn C_GetOperationState(
@@ -58,7 +58,7 @@ pub(super) extern "C" fn C_CreateObject(
     _a2: CK_ULONG,
     _a3: *mut CK_OBJECT_HANDLE,
 ) -> CK_RV {
-    guard(|| crate::module::refuse_in_session(session, "C_CreateObject", true))
+    guard(|| crate::module::refuse_write(session, "C_CreateObject"))
 }
 
 pub(super) extern "C" fn C_CopyObject(
@@ -68,14 +68,14 @@ pub(super) extern "C" fn C_CopyObject(
     _a3: CK_ULONG,
     _a4: *mut CK_OBJECT_HANDLE,
 ) -> CK_RV {
-    guard(|| crate::module::refuse_in_session(session, "C_CopyObject", true))
+    guard(|| crate::module::refuse_write(session, "C_CopyObject"))
 }
 
 pub(super) extern "C" fn C_DestroyObject(
     session: CK_SESSION_HANDLE,
     _a1: CK_OBJECT_HANDLE,
 ) -> CK_RV {
-    guard(|| crate::module::refuse_in_session(session, "C_DestroyObject", true))
+    guard(|| crate::module::refuse_write(session, "C_DestroyObject"))
 }
 
 pub(super) extern "C" fn C_GetObjectSize(
@@ -92,7 +92,7 @@ pub(super) extern "C" fn C_SetAttributeValue(
     _a2: *mut CK_ATTRIBUTE,
     _a3: CK_ULONG,
 ) -> CK_RV {
-    guard(|| crate::module::refuse_in_session(session, "C_SetAttributeValue", true))
+    guard(|| crate::module::refuse_write(session, "C_SetAttributeValue"))
 }
 
 pub(super) extern "C" fn C_EncryptInit(
@@ -321,7 +321,7 @@ pub(super) extern "C" fn C_GenerateKey(
     _a3: CK_ULONG,
     _a4: *mut CK_OBJECT_HANDLE,
 ) -> CK_RV {
-    guard(|| crate::module::refuse_in_session(session, "C_GenerateKey", true))
+    guard(|| crate::module::refuse_write(session, "C_GenerateKey"))
 }
 
 pub(super) extern "C" fn C_GenerateKeyPair(
@@ -334,7 +334,7 @@ pub(super) extern "C" fn C_GenerateKeyPair(
     _a6: *mut CK_OBJECT_HANDLE,
     _a7: *mut CK_OBJECT_HANDLE,
 ) -> CK_RV {
-    guard(|| crate::module::refuse_in_session(session, "C_GenerateKeyPair", true))
+    guard(|| crate::module::refuse_write(session, "C_GenerateKeyPair"))
 }
 
 pub(super) extern "C" fn C_WrapKey(
@@ -358,7 +358,7 @@ pub(super) extern "C" fn C_UnwrapKey(
     _a6: CK_ULONG,
     _a7: *mut CK_OBJECT_HANDLE,
 ) -> CK_RV {
-    guard(|| crate::module::refuse_in_session(session, "C_UnwrapKey", true))
+    guard(|| crate::module::refuse_write(session, "C_UnwrapKey"))
 }
 
 pub(super) extern "C" fn C_DeriveKey(
@@ -369,7 +369,7 @@ pub(super) extern "C" fn C_DeriveKey(
     _a4: CK_ULONG,
     _a5: *mut CK_OBJECT_HANDLE,
 ) -> CK_RV {
-    guard(|| crate::module::refuse_in_session(session, "C_DeriveKey", true))
+    guard(|| crate::module::refuse_write(session, "C_DeriveKey"))
 }
 
 pub(super) extern "C" fn C_SeedRandom(
