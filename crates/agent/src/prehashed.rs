@@ -30,7 +30,7 @@ pub enum HashAlg {
 
 impl HashAlg {
     /// The digest length in bytes.
-    pub fn len(self) -> usize {
+    pub fn digest_len(self) -> usize {
         match self {
             HashAlg::Sha1 => 20,
             HashAlg::Sha256 => 32,
@@ -136,7 +136,7 @@ impl Prehashed {
             HashAlg::Sha512,
         ] {
             let prefix = hash.digest_info_prefix();
-            if digest_info.len() == prefix.len() + hash.len() && digest_info.starts_with(prefix) {
+            if digest_info.len() == prefix.len() + hash.digest_len() && digest_info.starts_with(prefix) {
                 let digest = digest_info.get(prefix.len()..).unwrap_or_default();
                 return Ok(Prehashed {
                     padding: Padding::Pkcs1,
@@ -157,11 +157,11 @@ impl Prehashed {
         if padding == Padding::Pss && hash == HashAlg::Sha1 {
             return Err(refused("PSS with SHA-1 is not offered".to_owned()));
         }
-        if digest.len() != hash.len() {
+        if digest.len() != hash.digest_len() {
             return Err(refused(format!(
                 "a {} digest is {} bytes, not {}",
                 hash.name(),
-                hash.len(),
+                hash.digest_len(),
                 digest.len()
             )));
         }
@@ -214,7 +214,7 @@ mod tests {
             HashAlg::Sha512,
         ] {
             let d = hash.digest(b"abc");
-            assert_eq!(d.len(), hash.len());
+            assert_eq!(d.len(), hash.digest_len());
             let mut info = hash.digest_info_prefix().to_vec();
             info.extend_from_slice(&d);
             let p = Prehashed::from_digest_info(&info).unwrap();

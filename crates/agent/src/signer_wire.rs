@@ -248,7 +248,7 @@ mod tests {
         assert!(Request::parse(&[LOGIN]).is_err());
         assert!(Request::parse(&[LOGIN, 0xff]).is_err());
         let mut long_pin = vec![LOGIN];
-        long_pin.extend(std::iter::repeat(b'1').take(MAX_PIN + 1));
+        long_pin.extend(std::iter::repeat_n(b'1', MAX_PIN + 1));
         assert!(Request::parse(&long_pin).is_err());
         assert!(Request::parse(&[SIGN, 1, 2, 0]).is_err(), "short digest");
         assert!(Request::parse(&[SIGN, 3, 2]).is_err(), "unknown padding");

@@ -124,10 +124,10 @@ impl Mech {
                     "MGF1 must use the same hash as the signature".into(),
                 ));
             }
-            if p.salt_len as usize != hash.len() {
+            if p.salt_len as usize != hash.digest_len() {
                 return Err(P11Error::MechanismParam(format!(
                     "the salt must be {} bytes (the hash length), not {}",
-                    hash.len(),
+                    hash.digest_len(),
                     p.salt_len
                 )));
             }
