@@ -20,7 +20,8 @@
 //!   salted Argon2id hashes.
 //! - [`prereq`]: the Ngc prerequisite check; [`events`]: events 300, 358, 360, 370-372, 380-383 and 390-393.
 //! - [`prehashed`]: signatures over a caller-supplied digest; [`signer_wire`]: the
-//!   protocol of `latchkey pkcs11-signer` (the smart-card module's signer).
+//!   protocol of `latchkey pkcs11-signer` (the smart-card module's signer);
+//!   [`smart_card`]: UseHelloCertificatesAsSmartCardCertificates and the p11-kit module file.
 //! - [`client`] and [`trust`]: the service's HTTP API over TLS pinned to the tenant CA.
 //! - [`Agent`]: join, hello setup, PIN change, sign-in, policy sync, tokens, leave and status.
 #![forbid(unsafe_code)]
@@ -54,6 +55,7 @@ pub mod provider_choice;
 pub mod records;
 mod rsa_sign;
 pub mod signer_wire;
+pub mod smart_card;
 pub mod status;
 pub mod store;
 pub mod tpm_container;

@@ -136,7 +136,9 @@ impl Prehashed {
             HashAlg::Sha512,
         ] {
             let prefix = hash.digest_info_prefix();
-            if digest_info.len() == prefix.len() + hash.digest_len() && digest_info.starts_with(prefix) {
+            if digest_info.len() == prefix.len() + hash.digest_len()
+                && digest_info.starts_with(prefix)
+            {
                 let digest = digest_info.get(prefix.len()..).unwrap_or_default();
                 return Ok(Prehashed {
                     padding: Padding::Pkcs1,

@@ -515,4 +515,3 @@ mod tests {
         assert_eq!(dir.list("hello").unwrap(), vec!["a.json".to_string()]);
     }
 }
-

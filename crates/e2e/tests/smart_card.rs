@@ -404,3 +404,164 @@ fn ssh_signs_in_with_the_hello_key_through_the_module() {
         "ssh's wrong PIN is counted in the container"
     );
 }
+
+/// `p11tool --list-tokens` without `--provider`: the modules p11-kit is configured with.
+/// As root (which p11-kit denies user configuration), it runs as nobody with the state
+/// directory and home handed to nobody for the call.
+fn p11_kit_tokens(
+    card: &common::Card,
+    home: &std::path::Path,
+    env: &[(&str, &str)],
+) -> latchkey_e2e::Output {
+    let uid = std::process::Command::new("id").arg("-u").output().unwrap();
+    if String::from_utf8_lossy(&uid.stdout).trim() != "0" {
+        return card.run("p11tool", &["--list-tokens"], env);
+    }
+    let chown = |owner: &str, path: &std::path::Path| {
+        let out = std::process::Command::new("chown")
+            .args(["-R", owner])
+            .arg(path)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{out:?}");
+    };
+    use std::os::unix::fs::PermissionsExt;
+    let root = card.world.root.path();
+    for dir in [root.to_path_buf(), root.join("devices"), card.work.clone()] {
+        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o711)).unwrap();
+    }
+    chown("65534:65534", &card.state_dir());
+    chown("65534:65534", home);
+    let state = card.state_dir().display().to_string();
+    let out = std::process::Command::new("setpriv")
+        .args([
+            "--reuid=65534",
+            "--regid=65534",
+            "--clear-groups",
+            "p11tool",
+            "--list-tokens",
+        ])
+        .envs(env.iter().copied())
+        .env("LATCHKEY_STATE_DIR", &state)
+        .current_dir("/")
+        .output()
+        .unwrap();
+    chown("0:0", &card.state_dir());
+    chown("0:0", home);
+    latchkey_e2e::Output {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+/// `latchkeyd policy apply` of UseHelloCertificatesAsSmartCardCertificates = `value`.
+fn smart_card_policy(card: &common::Card, value: bool) {
+    let t = card
+        .world
+        .admin(&["tenant", "show", "--json"], "")
+        .assert_ok()
+        .json()["tenant_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let xml = format!(
+        "<SyncML xmlns=\"SYNCML:SYNCML1.2\"><SyncBody><Replace><CmdID>1</CmdID><Item><Target><LocURI>./Device/Vendor/MSFT/PassportForWork/{t}/Policies/UseHelloCertificatesAsSmartCardCertificates</LocURI></Target><Meta><Format xmlns=\"syncml:metinf\">bool</Format></Meta><Data>{value}</Data></Item></Replace><Final/></SyncBody></SyncML>"
+    );
+    let file = card.write("policy.xml", xml.as_bytes());
+    card.world
+        .admin(&["policy", "apply", file.to_str().unwrap()], "")
+        .assert_ok();
+}
+
+#[test]
+fn the_smart_card_policy_registers_the_module_with_p11_kit_and_status_says_so() {
+    let card = enrolled(&[], &[]);
+    let home = card.work.join("home");
+    let config = home.join(".config");
+    std::fs::create_dir_all(&config).unwrap();
+    let home_s = home.display().to_string();
+    let config_s = config.display().to_string();
+    // p11-kit reads no user configuration in a program running as root, so the p11-kit
+    // side runs as nobody when the test runs as root: the module is linked where nobody
+    // can load it and the file names that path.
+    let shared = card.work.join("shared");
+    std::fs::create_dir_all(&shared).unwrap();
+    let linked = shared.join("liblatchkey_pkcs11.so");
+    if std::fs::hard_link(&card.module, &linked).is_err() {
+        std::fs::copy(&card.module, &linked).unwrap();
+    }
+    let linked_s = linked.display().to_string();
+    let env = [
+        ("HOME", home_s.as_str()),
+        ("XDG_CONFIG_HOME", config_s.as_str()),
+        ("LATCHKEY_PKCS11_MODULE", linked_s.as_str()),
+    ];
+    let env = &env[..];
+    let file = config.join("pkcs11/modules/latchkey.module");
+    let tokens = || p11_kit_tokens(&card, &home, env);
+    let status = || {
+        card.world
+            .device_env("pc", &["status", "--json"], "", env)
+            .assert_ok()
+            .json()["UserState"]["SmartCardCertificates"]
+            .clone()
+    };
+
+    // Off (the default): no file, p11-kit programs do not see the token; the module
+    // still works for a consumer given its path.
+    card.world
+        .device_env("pc", &["policy", "sync"], "", env)
+        .assert_ok();
+    assert!(!file.exists());
+    assert_eq!(status(), false);
+    let listed = tokens();
+    assert!(!listed.stdout.contains(UPN), "{listed:?}");
+    card.tool(&["--list-slots"]).assert_ok();
+
+    // On: policy sync writes the module file naming the module next to `latchkey`, and
+    // p11tool without --provider lists the token through p11-kit.
+    smart_card_policy(&card, true);
+    let synced = card.world.device_env("pc", &["policy", "sync"], "", env);
+    synced.assert_ok();
+    assert!(synced.stdout.contains("Smart card:"), "{synced:?}");
+    let text = std::fs::read_to_string(&file).unwrap();
+    assert!(text.contains(&format!("module: {linked_s}\n")), "{text}");
+    assert_eq!(status(), true);
+    let text_status = card.world.device_env("pc", &["status"], "", env);
+    assert!(
+        text_status
+            .stdout
+            .lines()
+            .any(|l| l.contains("SmartCardCertificates") && l.contains("YES")),
+        "{text_status:?}"
+    );
+    let listed = tokens();
+    listed.assert_ok();
+    assert!(
+        listed.stdout.contains(&format!("Label: {UPN}")),
+        "{listed:?}"
+    );
+
+    // Off again: removed at the next sync.
+    smart_card_policy(&card, false);
+    card.world
+        .device_env("pc", &["policy", "sync"], "", env)
+        .assert_ok();
+    assert!(!file.exists());
+    assert!(!tokens().stdout.contains(UPN));
+
+    // A module file an administrator wrote is left alone.
+    smart_card_policy(&card, true);
+    std::fs::write(&file, "module: /somewhere/else.so\n").unwrap();
+    let synced = card.world.device_env("pc", &["policy", "sync"], "", env);
+    synced.assert_ok();
+    assert!(
+        synced.stderr.contains("not written by latchkey"),
+        "{synced:?}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(&file).unwrap(),
+        "module: /somewhere/else.so\n"
+    );
+}

@@ -159,6 +159,7 @@ pub fn hello_setup(agent: &Agent, args: SetupArgs) -> Result<()> {
             rfc3339(cert.not_after)
         );
     }
+    smart_card(agent, &upn);
     // The key is registered and the result printed: now refill the TPM key pool.
     if agent.provider().as_tpm().is_some() {
         if let Err(e) = agent.fill_pool() {
@@ -191,7 +192,26 @@ pub fn signin(agent: &Agent, args: SigninArgs) -> Result<()> {
         Some(Err(e)) => eprintln!("warning: the certificate was not renewed: {e}"),
         None => {}
     }
+    smart_card(agent, &upn);
     Ok(())
+}
+
+/// UseHelloCertificatesAsSmartCardCertificates: registers the PKCS#11 module with p11-kit
+/// or removes the registration (a failure is a warning: the operation itself succeeded).
+pub fn smart_card(agent: &Agent, upn: &str) {
+    use latchkey_agent::smart_card::SmartCardFile;
+    match agent.apply_smart_card_policy(upn) {
+        Ok(SmartCardFile::Registered(file)) => println!(
+            "Smart card: the Hello certificate is offered to p11-kit programs ({}).",
+            file.display()
+        ),
+        Ok(SmartCardFile::Unregistered) => {}
+        Ok(SmartCardFile::Foreign(file)) => eprintln!(
+            "warning: {} was not written by latchkey; it is left as it is",
+            file.display()
+        ),
+        Err(e) => eprintln!("warning: {e}"),
+    }
 }
 
 /// `latchkey token`.
