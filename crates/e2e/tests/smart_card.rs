@@ -565,3 +565,127 @@ fn the_smart_card_policy_registers_the_module_with_p11_kit_and_status_says_so() 
         "module: /somewhere/else.so\n"
     );
 }
+
+#[test]
+fn a_tpm_hello_key_signs_through_the_module_and_lists_only_what_the_tpm_can_do() {
+    use latchkey_tpm::swtpm::SwTpm;
+    let tpm_dir = tempfile::tempdir().unwrap();
+    let tpm = SwTpm::start_with_da(
+        tpm_dir.path(),
+        latchkey_tpm::DaParameters {
+            max_tries: 5,
+            recovery_time: 1000,
+            lockout_recovery: 1000,
+        },
+    )
+    .unwrap();
+    let tcti = tpm.tcti().unwrap().as_str().to_owned();
+    let card = common::enrolled_with(
+        &[("LATCHKEY_TPM", tcti.as_str())],
+        &["--key-provider", "tpm"],
+        Some((&tpm.manufacturer_root(), &tpm.manufacturer_intermediate())),
+    );
+    assert!(
+        !card
+            .state_dir()
+            .join("hello")
+            .join(format!("{UPN}.json"))
+            .exists(),
+        "a TPM key, not a software container"
+    );
+    let slots = card.tool(&["--list-token-slots"]);
+    slots.assert_ok();
+    assert!(slots.stdout.contains("Hello TPM 2.0"), "{slots:?}");
+    let mechs = card.tool(&["--list-mechanisms"]);
+    mechs.assert_ok();
+    assert!(mechs.stdout.contains("RSA-PKCS"), "{mechs:?}");
+    assert!(mechs.stdout.contains("SHA256-RSA-PKCS"), "{mechs:?}");
+    assert!(!mechs.stdout.contains("PSS"), "{mechs:?}");
+    assert!(!mechs.stdout.contains("SHA512"), "{mechs:?}");
+    assert!(mechs.stdout.contains("hw"), "CKF_HW: {mechs:?}");
+
+    let pubkey = card.public_key_pem();
+    let pubkey = pubkey.to_str().unwrap();
+    let message = b"signed inside the TPM\n";
+    card.write("data", message);
+    card.tool(&[
+        "--login",
+        "--pin",
+        PIN,
+        "--sign",
+        "--mechanism",
+        "SHA256-RSA-PKCS",
+        "--input-file",
+        "data",
+        "--output-file",
+        "sig",
+    ])
+    .assert_ok();
+    verified(&card.run(
+        "openssl",
+        &[
+            "dgst",
+            "-sha256",
+            "-verify",
+            pubkey,
+            "-signature",
+            "sig",
+            "data",
+        ],
+        &[],
+    ));
+    let mut info = SHA256_DIGEST_INFO.to_vec();
+    info.extend_from_slice(&Sha256::digest(message));
+    card.write("digestinfo", &info);
+    card.tool(&[
+        "--login",
+        "--pin",
+        PIN,
+        "--sign",
+        "--mechanism",
+        "RSA-PKCS",
+        "--input-file",
+        "digestinfo",
+        "--output-file",
+        "sig-raw",
+    ])
+    .assert_ok();
+    verified(&card.run(
+        "openssl",
+        &[
+            "dgst",
+            "-sha256",
+            "-verify",
+            pubkey,
+            "-signature",
+            "sig-raw",
+            "data",
+        ],
+        &[],
+    ));
+    // PSS is not offered by a TPM token (its key's scheme is RSASSA-SHA256).
+    card.write("digest", &Sha256::digest(message));
+    let pss = card.tool(&[
+        "--login",
+        "--pin",
+        PIN,
+        "--sign",
+        "--mechanism",
+        "RSA-PKCS-PSS",
+        "--hash-algorithm",
+        "SHA256",
+        "--mgf",
+        "MGF1-SHA256",
+        "--salt-len",
+        "32",
+        "--input-file",
+        "digest",
+        "--output-file",
+        "sig-pss",
+    ]);
+    assert_ne!(pss.code, 0, "{pss:?}");
+    assert!(pss.stderr.contains("CKR_MECHANISM_INVALID"), "{pss:?}");
+    // A wrong PIN is refused by the TPM.
+    let wrong = card.tool(&["--login", "--pin", "000000", "--list-objects"]);
+    assert!(wrong.stderr.contains("CKR_PIN_INCORRECT"), "{wrong:?}");
+}

@@ -16,6 +16,8 @@ pub struct Card {
     pub _svc: Service,
     pub module: PathBuf,
     pub work: PathBuf,
+    /// Given to every consumer (the TPM's TCTI for a TPM key).
+    pub env: Vec<(String, String)>,
 }
 
 /// The module next to the binaries (`cargo test --workspace` builds it; so does
@@ -31,9 +33,36 @@ pub fn module_path() -> PathBuf {
     module
 }
 
+/// [`enrolled_with`] with a software key.
 pub fn enrolled(env: &[(&str, &str)], provider: &[&str]) -> Card {
+    enrolled_with(env, provider, None)
+}
+
+/// `UPN` joined and set up Hello with `provider` flags; `tpm_roots`: the TPM
+/// manufacturer's root and intermediate the tenant trusts.
+pub fn enrolled_with(
+    env: &[(&str, &str)],
+    provider: &[&str],
+    tpm_roots: Option<(&std::path::Path, &std::path::Path)>,
+) -> Card {
     let world = World::new();
     let svc = world.start_service();
+    if let Some((root, intermediate)) = tpm_roots {
+        world
+            .admin(&["tpm-roots", "add", &root.display().to_string()], "")
+            .assert_ok();
+        world
+            .admin(
+                &[
+                    "tpm-roots",
+                    "add",
+                    "--intermediate",
+                    &intermediate.display().to_string(),
+                ],
+                "",
+            )
+            .assert_ok();
+    }
     let totp = world.add_user(UPN, PASSWORD);
     let ca = world.ca_file().display().to_string();
     world
@@ -82,6 +111,10 @@ pub fn enrolled(env: &[(&str, &str)], provider: &[&str]) -> Card {
         work,
         world,
         _svc: svc,
+        env: env
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect(),
     }
 }
 
@@ -94,6 +127,7 @@ impl Card {
     pub fn run(&self, program: &str, args: &[&str], env: &[(&str, &str)]) -> Output {
         let state = self.state_dir().display().to_string();
         let mut all: Vec<(&str, &str)> = vec![("LATCHKEY_STATE_DIR", state.as_str())];
+        all.extend(self.env.iter().map(|(k, v)| (k.as_str(), v.as_str())));
         all.extend_from_slice(env);
         let out = Command::new(program)
             .args(args)
