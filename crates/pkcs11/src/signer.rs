@@ -111,7 +111,7 @@ impl Signer {
         let reader = ours
             .try_clone()
             .map_err(|e| signer_err(format!("socketpair: {e}")))?;
-        let mut child = Command::new(&bin)
+        let child = Command::new(&bin)
             .arg("--state-dir")
             .arg(state_dir)
             .args(["pkcs11-signer", "--user", upn])
