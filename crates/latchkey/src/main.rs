@@ -120,6 +120,18 @@ mod tests {
     }
 
     #[test]
+    fn the_smart_card_signer_parses_and_is_not_in_the_help() {
+        let cli = Cli::try_parse_from(["latchkey", "pkcs11-signer", "--user", "a@x"]).unwrap();
+        assert!(matches!(cli.command, Command::Pkcs11Signer(ref a) if a.user == "a@x"));
+        assert!(Cli::try_parse_from(["latchkey", "pkcs11-signer"]).is_err());
+        let help = Cli::command().render_help().to_string();
+        assert!(
+            help.contains("signin") && !help.contains("pkcs11-signer"),
+            "{help}"
+        );
+    }
+
+    #[test]
     fn the_documented_flags_parse() {
         let cli = Cli::try_parse_from([
             "latchkey",
