@@ -17,6 +17,7 @@ use latchkey_tpm::{DaState, TpmInfo};
 use crate::container::{Container, KdfParams};
 use crate::error::AgentError;
 use crate::hello_key::HelloKey;
+use crate::prehashed::Prehashed;
 use crate::status::SOFTWARE_PROVIDER;
 use crate::tpm_container::TpmContainer;
 
@@ -34,6 +35,11 @@ pub trait HelloSigner {
     fn software_key(&self) -> Option<&HelloKey> {
         None
     }
+    /// Signs a digest the caller computed ([`crate::prehashed`]): every scheme for a
+    /// software key; RSASSA-PKCS1-v1_5 with SHA-256 only for a TPM key (its scheme).
+    fn sign_prehashed(&self, prehashed: &Prehashed) -> Result<Vec<u8>, AgentError>;
+    /// Whether [`HelloSigner::sign_prehashed`] can make this kind of signature.
+    fn can_sign_prehashed(&self, prehashed: &Prehashed) -> bool;
     /// Signs the proof message for `purpose` (base64url).
     fn prove(&self, purpose: Purpose, nonce: &str, fields: &[&str]) -> Result<String, AgentError> {
         let message = latchkey_proto::proof::proof_message(purpose, nonce, fields);
@@ -53,6 +59,12 @@ impl HelloSigner for HelloKey {
     }
     fn software_key(&self) -> Option<&HelloKey> {
         Some(self)
+    }
+    fn sign_prehashed(&self, prehashed: &Prehashed) -> Result<Vec<u8>, AgentError> {
+        HelloKey::sign_prehashed(self, prehashed)
+    }
+    fn can_sign_prehashed(&self, _prehashed: &Prehashed) -> bool {
+        true
     }
 }
 

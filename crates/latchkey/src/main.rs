@@ -11,7 +11,6 @@ mod input;
 mod pin_reset;
 mod policy_commands;
 
-use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::Parser;
@@ -26,20 +25,12 @@ use cli::{
     CertCommand, Cli, Command, HelloCommand, KeyProviderArg, PinCommand, PolicyCommand, TpmCommand,
 };
 
-fn default_state_dir() -> PathBuf {
-    if let Some(dir) = std::env::var_os("LATCHKEY_STATE_DIR") {
-        return PathBuf::from(dir);
-    }
-    if let Some(dir) = std::env::var_os("XDG_STATE_HOME") {
-        return PathBuf::from(dir).join("latchkey");
-    }
-    let home = std::env::var_os("HOME").map_or_else(|| PathBuf::from("."), PathBuf::from);
-    home.join(".local/state/latchkey")
-}
-
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let state = StateDir::new(cli.state_dir.unwrap_or_else(default_state_dir));
+    let state = StateDir::new(
+        cli.state_dir
+            .unwrap_or_else(latchkey_agent::store::default_state_dir),
+    );
     let remote = prereq::is_remote_session(|v| std::env::var(v).ok());
     let mode = match cli.key_provider {
         KeyProviderArg::Tpm => ProviderMode::Tpm,
@@ -84,6 +75,7 @@ fn main() -> ExitCode {
             command: PolicyCommand::Show(args),
         } => policy_commands::show(&agent, args),
         Command::Signin(args) => commands::signin(&agent, args),
+        Command::Pkcs11Signer(args) => commands::pkcs11_signer(&agent, args),
         Command::Token(args) => commands::token(&agent, args),
         Command::Status(args) => commands::status(&agent, args),
         Command::Events(args) => commands::events(&agent, args),
@@ -127,6 +119,18 @@ mod tests {
     #[test]
     fn the_command_line_is_consistent() {
         Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn the_smart_card_signer_parses_and_is_not_in_the_help() {
+        let cli = Cli::try_parse_from(["latchkey", "pkcs11-signer", "--user", "a@x"]).unwrap();
+        assert!(matches!(cli.command, Command::Pkcs11Signer(ref a) if a.user == "a@x"));
+        assert!(Cli::try_parse_from(["latchkey", "pkcs11-signer"]).is_err());
+        let help = Cli::command().render_help().to_string();
+        assert!(
+            help.contains("signin") && !help.contains("pkcs11-signer"),
+            "{help}"
+        );
     }
 
     #[test]
