@@ -100,12 +100,41 @@ async fn refused(h: &Harness, body: &Value, token: Option<&str>, code: &str) {
     refused_with_its_audit_line_only(h, before, response, code, "pin_reset_refuse").await;
 }
 
+/// Everything the in-process service logs during this test binary's run, at every level.
+fn captured_log() -> std::sync::Arc<std::sync::Mutex<Vec<u8>>> {
+    use std::sync::{Arc, Mutex, OnceLock};
+    static LOG: OnceLock<Arc<Mutex<Vec<u8>>>> = OnceLock::new();
+    LOG.get_or_init(|| {
+        let log = Arc::new(Mutex::new(Vec::new()));
+        let sink = log.clone();
+        let _ = tracing_subscriber::fmt()
+            .with_max_level(tracing::Level::TRACE)
+            .with_writer(move || Writer(sink.clone()))
+            .try_init();
+        log
+    })
+    .clone()
+}
+
+struct Writer(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for Writer {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
 fn contains(haystack: &[u8], needle: &[u8]) -> bool {
     haystack.windows(needle.len()).any(|w| w == needle)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_reset_answers_the_secret_once_to_the_requests_own_key() {
+    let log = captured_log();
     let h = Harness::start().await;
     set_recovery(&h, true).await;
     let (e, kept) = setup(&h, "kim@example.com", 0).await;
@@ -154,10 +183,16 @@ async fn a_reset_answers_the_secret_once_to_the_requests_own_key() {
     refused_with_its_audit_line_only(&h, before, response, "LK-NONCE-003", "pin_reset_refuse")
         .await;
 
-    // The secret is in neither the database nor the audit trail.
+    // The secret is in neither the database, nor the audit trail, nor the service's log.
+    let logged = log.lock().unwrap().clone();
+    assert!(!logged.is_empty(), "the log capture works");
     let audit = serde_json::to_string(&h.audit().await).unwrap();
     let needle = latchkey_proto::b64::encode(kept.secret.as_bytes());
     assert!(!audit.contains(&needle));
+    assert!(
+        !contains(&logged, kept.secret.as_bytes()) && !contains(&logged, needle.as_bytes()),
+        "the recovery secret is in the service's log"
+    );
     for entry in std::fs::read_dir(h.data_dir()).unwrap() {
         let path = entry.unwrap().path();
         if path.is_file() {
