@@ -15,6 +15,8 @@
     missing_docs
 )]
 
+pub mod hello_key;
+pub mod kdc;
 mod otp;
 mod peers;
 mod process;

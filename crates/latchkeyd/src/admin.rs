@@ -186,6 +186,7 @@ async fn dispatch(admin: &Admin, json: bool, command: Command) -> anyhow::Result
         Command::SecurityKey(c) => crate::web::security_key(admin, json, c).await,
         Command::TpmRoots(c) => crate::tpm_roots::tpm_roots(admin, json, c).await,
         Command::Cert(c) => crate::cert::cert(admin, json, c).await,
+        Command::Kerberos(c) => crate::kerberos::kerberos(admin, json, c).await,
         Command::Audit(AuditArgs {
             action: Some(AuditCommand::Export { before, out, prune }),
             ..

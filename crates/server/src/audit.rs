@@ -134,6 +134,8 @@ pub mod event {
     pub const CERT_AUTHORITY_CREATE: &str = "cert_authority_create";
     /// A certificate template was created or changed (admin).
     pub const CERT_TEMPLATE_SET: &str = "cert_template_set";
+    /// `latchkeyd kerberos kdc-setup` recorded the tenant's Kerberos realm (admin).
+    pub const KERBEROS_REALM_SET: &str = "kerberos_realm_set";
 }
 
 /// Starts an audit line for `event` at `at`.

@@ -64,6 +64,18 @@ pub fn admits(template: &Template, groups: &[String]) -> bool {
     }
 }
 
+/// The template a certificate is issued under: `template` itself, with the tenant's
+/// Kerberos realm (`latchkeyd kerberos kdc-setup`) as its realm when it names none of its
+/// own. A template's own realm wins; the realm drives the id-pkinit-san principal
+/// `localpart@REALM` (docs/pkinit.md).
+pub fn with_tenant_realm(template: &Template, tenant_realm: Option<String>) -> Template {
+    let mut t = template.clone();
+    if t.kerberos_realm.is_none() && is_hello(&t) {
+        t.kerberos_realm = tenant_realm;
+    }
+    t
+}
+
 /// Whether `template` is for Hello (user) certificates.
 pub fn is_hello(template: &Template) -> bool {
     template.kind == TemplateKind::HelloAuthentication
