@@ -19,6 +19,9 @@ use std::time::{Duration, Instant};
 
 use crate::Output;
 
+/// Debian's libfaketime (package faketime).
+const FAKETIME_LIB: &str = "/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1";
+
 /// The database master password of the throwaway realm.
 const MASTER_PASSWORD: &str = "kdc-master-for-tests";
 
@@ -27,6 +30,7 @@ pub struct Kdc {
     dir: tempfile::TempDir,
     realm: String,
     port: u16,
+    clock_ahead_days: Option<u32>,
     child: Option<Child>,
 }
 
@@ -75,6 +79,7 @@ impl Kdc {
             dir,
             realm: realm.to_owned(),
             port,
+            clock_ahead_days: None,
             child: None,
         };
         kdc.server_command("kdb5_util")
@@ -89,6 +94,16 @@ impl Kdc {
             })
             .expect("run kdb5_util (scripts/test.sh installs krb5-kdc)");
         kdc.launch();
+        kdc
+    }
+
+    /// Like [`Kdc::start`], with the KDC's clock `days` ahead of the machine's (the KDC
+    /// runs with libfaketime preloaded, `FAKETIME=+Nd`; only the KDC: the service, the device and
+    /// kinit keep the real time). For the test of an expired certificate.
+    pub fn start_ahead(setup_dir: &Path, realm: &str, days: u32) -> Kdc {
+        let mut kdc = Kdc::start(setup_dir, realm);
+        kdc.clock_ahead_days = Some(days);
+        kdc.restart();
         kdc
     }
 
@@ -174,12 +189,28 @@ impl Kdc {
 
     /// `kinit -X X509_user_identity=FILE:CERT,KEY PRINCIPAL` into `ccache`.
     pub fn kinit_file(&self, ccache: &Path, cert: &Path, key: &Path, principal: &str) -> Output {
+        self.kinit_file_with(ccache, cert, key, principal, &[])
+    }
+
+    /// Like [`Kdc::kinit_file`] with more kinit arguments before the principal (for
+    /// example `-X X509_anchors=FILE:...`).
+    pub fn kinit_file_with(
+        &self,
+        ccache: &Path,
+        cert: &Path,
+        key: &Path,
+        principal: &str,
+        extra: &[&str],
+    ) -> Output {
         let identity = format!(
             "X509_user_identity=FILE:{},{}",
             cert.display(),
             key.display()
         );
-        self.run_client("kinit", ccache, &["-X", &identity, principal])
+        let mut args = vec!["-X", identity.as_str()];
+        args.extend_from_slice(extra);
+        args.push(principal);
+        self.run_client("kinit", ccache, &args)
     }
 
     /// Runs a client program with `args`.
@@ -203,13 +234,25 @@ impl Kdc {
     }
 
     fn launch(&mut self) {
-        let child = self
-            .server_command("krb5kdc")
+        let mut cmd = self.server_command("krb5kdc");
+        if let Some(days) = self.clock_ahead_days {
+            // libfaketime preloaded into krb5kdc itself (not the `faketime` wrapper, which
+            // forks: killing the wrapper would leave the KDC running).
+            let lib = Path::new(FAKETIME_LIB);
+            assert!(
+                lib.is_file(),
+                "{FAKETIME_LIB} not found (scripts/test.sh installs faketime)"
+            );
+            cmd.env("LD_PRELOAD", lib)
+                .env("FAKETIME", format!("+{days}d"))
+                .env("FAKETIME_DONT_RESET", "1");
+        }
+        let child = cmd
             .args(["-n", "-r", &self.realm])
             .stdout(Stdio::null())
             .stderr(Stdio::inherit())
             .spawn()
-            .expect("run krb5kdc (scripts/test.sh installs krb5-kdc)");
+            .expect("run krb5kdc (scripts/test.sh installs krb5-kdc and faketime)");
         self.child = Some(child);
         // The KDC is another process: poll its TCP socket, bounded.
         let deadline = Instant::now() + Duration::from_secs(30);
