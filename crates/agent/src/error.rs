@@ -317,6 +317,29 @@ pub enum AgentError {
         /// The joined device.
         device: String,
     },
+    /// A signature over a caller-supplied digest that is not offered (an unknown
+    /// DigestInfo, a digest of the wrong length, a scheme the key's store cannot make).
+    #[error("LK-AGENT-032: this signature is not offered: {reason}")]
+    PrehashedRefused {
+        /// Why.
+        reason: String,
+    },
+    /// The smart-card signer's conversation with the module broke its protocol (a frame
+    /// too long, an unknown request, a request out of order).
+    #[error("LK-AGENT-033: smart-card signer protocol error: {reason}")]
+    SignerProtocol {
+        /// What was wrong.
+        reason: String,
+    },
+    /// The p11-kit module file (UseHelloCertificatesAsSmartCardCertificates) could not be
+    /// written or removed.
+    #[error("LK-AGENT-034: cannot update the smart-card module file {path}: {reason}")]
+    SmartCardModuleFile {
+        /// The file.
+        path: String,
+        /// Why.
+        reason: String,
+    },
     /// The wrong PIN was entered.
     #[error("LK-PIN-001: the PIN is incorrect ({remaining} tries left before a lockout)")]
     WrongPin {
@@ -408,6 +431,9 @@ impl AgentError {
             AgentError::CertificateExpired { .. } => "LK-AGENT-030",
             AgentError::CertificateNotForKey { .. } => "LK-AGENT-031",
             AgentError::CertificateRecordDamaged { .. } => "LK-STATE-013",
+            AgentError::PrehashedRefused { .. } => "LK-AGENT-032",
+            AgentError::SignerProtocol { .. } => "LK-AGENT-033",
+            AgentError::SmartCardModuleFile { .. } => "LK-AGENT-034",
             AgentError::WrongPin { .. } => "LK-PIN-001",
             AgentError::PinLocked { .. } => "LK-PIN-002",
             AgentError::PinPolicy(_) => "LK-PIN-003",

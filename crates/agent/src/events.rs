@@ -33,6 +33,14 @@ pub mod id {
     pub const CERT_RENEWAL_FAILED: u32 = 382;
     /// Enrolling for a Hello certificate failed (the code and message are in the data).
     pub const CERT_ENROLLMENT_FAILED: u32 = 383;
+    /// The PKCS#11 module's signer unlocked the Hello key (a smart-card login).
+    pub const P11_LOGIN: u32 = 390;
+    /// A smart-card login with a wrong PIN (counted like a `latchkey signin`).
+    pub const P11_WRONG_PIN: u32 = 391;
+    /// A smart-card login refused because the PIN is locked out (no PIN was tried).
+    pub const P11_LOCKED_OUT: u32 = 392;
+    /// A smart-card login refused for another reason (expired PIN, damaged container).
+    pub const P11_LOGIN_REFUSED: u32 = 393;
 }
 
 /// One event.

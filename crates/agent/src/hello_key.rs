@@ -61,6 +61,14 @@ impl HelloKey {
         self.key.sign(message)
     }
 
+    /// Signs a caller-supplied digest (PKCS#1 v1.5 or PSS, by OpenSSL 3).
+    pub fn sign_prehashed(
+        &self,
+        prehashed: &crate::prehashed::Prehashed,
+    ) -> Result<Vec<u8>, AgentError> {
+        self.key.sign_prehashed(prehashed)
+    }
+
     /// Signs the proof message (RSASSA-PKCS1-v1_5 with SHA-256 by `ring`, base64url).
     pub fn prove(
         &self,

@@ -18,7 +18,10 @@
 //! - [`policy_sync`]: the policy session with the service; [`policy_store`]: the policy in
 //!   force, per user; [`policy_view`]: `policy show`; [`pin_history`]: previous PINs as
 //!   salted Argon2id hashes.
-//! - [`prereq`]: the Ngc prerequisite check; [`events`]: events 300, 358, 360 and 370-372.
+//! - [`prereq`]: the Ngc prerequisite check; [`events`]: events 300, 358, 360, 370-372, 380-383 and 390-393.
+//! - [`prehashed`]: signatures over a caller-supplied digest; [`signer_wire`]: the
+//!   protocol of `latchkey pkcs11-signer` (the smart-card module's signer);
+//!   [`smart_card`]: UseHelloCertificatesAsSmartCardCertificates and the p11-kit module file.
 //! - [`client`] and [`trust`]: the service's HTTP API over TLS pinned to the tenant CA.
 //! - [`Agent`]: join, hello setup, PIN change, sign-in, policy sync, tokens, leave and status.
 #![forbid(unsafe_code)]
@@ -37,6 +40,7 @@ mod ops_attest;
 mod ops_cert;
 mod ops_join;
 mod ops_pin;
+mod ops_pkcs11;
 mod ops_setup;
 mod ops_signin;
 pub mod pin_history;
@@ -44,11 +48,14 @@ pub mod policy_store;
 pub mod policy_sync;
 pub mod policy_view;
 pub mod pool;
+pub mod prehashed;
 pub mod prereq;
 pub mod provider;
 pub mod provider_choice;
 pub mod records;
 mod rsa_sign;
+pub mod signer_wire;
+pub mod smart_card;
 pub mod status;
 pub mod store;
 pub mod tpm_container;

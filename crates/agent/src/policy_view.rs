@@ -162,7 +162,7 @@ pub fn rows(p: &EffectivePolicy) -> Vec<SettingRow> {
         b(
             "UseHelloCertificatesAsSmartCardCertificates",
             &p.use_hello_certificates_as_smart_card_certificates,
-            NotEnforced,
+            Enforced,
         ),
         b("Biometrics/UseBiometrics", &p.use_biometrics, NotEnforced),
         b(
@@ -302,6 +302,11 @@ mod tests {
         assert_eq!(
             find("ExcludeSecurityDevices/TPM12").enforcement,
             Enforcement::Reported
+        );
+        assert_eq!(
+            find("UseHelloCertificatesAsSmartCardCertificates").enforcement,
+            Enforcement::Enforced,
+            "the p11-kit module file (smart_card.rs)"
         );
         for name in [
             "EnablePinRecovery",

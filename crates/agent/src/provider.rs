@@ -17,6 +17,7 @@ use latchkey_tpm::{DaState, TpmInfo};
 use crate::container::{Container, KdfParams};
 use crate::error::AgentError;
 use crate::hello_key::HelloKey;
+use crate::prehashed::Prehashed;
 use crate::status::SOFTWARE_PROVIDER;
 use crate::tpm_container::TpmContainer;
 
@@ -29,6 +30,11 @@ pub trait HelloSigner {
     /// Signs `message` with the key: RSASSA-PKCS1-v1_5 with SHA-256, the raw signature.
     /// Fails, saying why, when the key's store refuses (a TPM error, a lockout).
     fn sign(&self, message: &[u8]) -> Result<Vec<u8>, AgentError>;
+    /// Signs a digest the caller computed ([`crate::prehashed`]): every scheme for a
+    /// software key; RSASSA-PKCS1-v1_5 with SHA-256 only for a TPM key (its scheme).
+    fn sign_prehashed(&self, prehashed: &Prehashed) -> Result<Vec<u8>, AgentError>;
+    /// Whether [`HelloSigner::sign_prehashed`] can make this kind of signature.
+    fn can_sign_prehashed(&self, prehashed: &Prehashed) -> bool;
     /// Signs the proof message for `purpose` (base64url).
     fn prove(&self, purpose: Purpose, nonce: &str, fields: &[&str]) -> Result<String, AgentError> {
         let message = latchkey_proto::proof::proof_message(purpose, nonce, fields);
@@ -45,6 +51,12 @@ impl HelloSigner for HelloKey {
     }
     fn sign(&self, message: &[u8]) -> Result<Vec<u8>, AgentError> {
         HelloKey::sign(self, message)
+    }
+    fn sign_prehashed(&self, prehashed: &Prehashed) -> Result<Vec<u8>, AgentError> {
+        HelloKey::sign_prehashed(self, prehashed)
+    }
+    fn can_sign_prehashed(&self, _prehashed: &Prehashed) -> bool {
+        true
     }
 }
 

@@ -6,6 +6,11 @@
 //! used here ONLY to generate keys (`ring` cannot) and to encode public keys (the BCRYPT
 //! blob's modulus and exponent, SubjectPublicKeyInfo DER): neither touches the private
 //! exponent in a way an observer can time against chosen inputs.
+//!
+//! The one exception to `ring` is a signature over a digest the caller computed (the
+//! smart-card module's `CKM_RSA_PKCS` and `CKM_RSA_PKCS_PSS`), which `ring` cannot make:
+//! those go through the system OpenSSL 3 ([`RsaSigner::sign_prehashed`]), whose RSA
+//! private-key operation is constant time with blinding.
 
 use std::sync::Arc;
 
@@ -97,6 +102,47 @@ impl RsaSigner {
     }
 }
 
+impl RsaSigner {
+    /// The signature over `prehashed` (its padding and hash), by OpenSSL 3.
+    pub(crate) fn sign_prehashed(
+        &self,
+        prehashed: &crate::prehashed::Prehashed,
+    ) -> Result<Vec<u8>, AgentError> {
+        use crate::prehashed::{HashAlg, Padding};
+        use openssl::md::Md;
+        use openssl::pkey::PKey;
+        use openssl::pkey_ctx::PkeyCtx;
+        use openssl::rsa::Padding as OsslPadding;
+        use openssl::sign::RsaPssSaltlen;
+        let e = |x: openssl::error::ErrorStack| crypto("RSA signature (OpenSSL)", x);
+        let pkey = PKey::private_key_from_pkcs8(&self.pkcs8).map_err(e)?;
+        let md = match prehashed.hash() {
+            HashAlg::Sha1 => Md::sha1(),
+            HashAlg::Sha256 => Md::sha256(),
+            HashAlg::Sha384 => Md::sha384(),
+            HashAlg::Sha512 => Md::sha512(),
+        };
+        let mut ctx = PkeyCtx::new(&pkey).map_err(e)?;
+        ctx.sign_init().map_err(e)?;
+        match prehashed.padding() {
+            Padding::Pkcs1 => ctx.set_rsa_padding(OsslPadding::PKCS1).map_err(e)?,
+            Padding::Pss => {
+                ctx.set_rsa_padding(OsslPadding::PKCS1_PSS).map_err(e)?;
+                ctx.set_rsa_pss_saltlen(RsaPssSaltlen::DIGEST_LENGTH)
+                    .map_err(e)?;
+                ctx.set_rsa_mgf1_md(md).map_err(e)?;
+            }
+        }
+        // With the digest named, OpenSSL itself writes the DigestInfo (PKCS#1 v1.5) or
+        // the PSS encoding for that hash.
+        ctx.set_signature_md(md).map_err(e)?;
+        let mut signature = Vec::new();
+        ctx.sign_to_vec(prehashed.digest(), &mut signature)
+            .map_err(e)?;
+        Ok(signature)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -123,5 +169,49 @@ mod tests {
         // A reload signs alike (PKCS#1 v1.5 is deterministic).
         let again = RsaSigner::from_pkcs8(&key.pkcs8(), "test key").unwrap();
         assert_eq!(again.sign(b"message").unwrap(), sig);
+    }
+
+    #[test]
+    fn prehashed_signatures_verify_independently() {
+        use crate::prehashed::{HashAlg, Padding, Prehashed};
+        let key = RsaSigner::generate(2048, "test key").unwrap();
+        let ring_key = key.pair.public().as_ref().to_vec();
+        // PKCS#1 v1.5 over a SHA-256 DigestInfo equals ring's signature of the message.
+        let info = Prehashed::new(
+            Padding::Pkcs1,
+            HashAlg::Sha256,
+            &HashAlg::Sha256.digest(b"m"),
+        )
+        .unwrap()
+        .digest_info();
+        let p = Prehashed::from_digest_info(&info).unwrap();
+        assert_eq!(key.sign_prehashed(&p).unwrap(), key.sign(b"m").unwrap());
+        for (hash, alg) in [
+            (HashAlg::Sha256, &ring::signature::RSA_PSS_2048_8192_SHA256),
+            (HashAlg::Sha384, &ring::signature::RSA_PSS_2048_8192_SHA384),
+            (HashAlg::Sha512, &ring::signature::RSA_PSS_2048_8192_SHA512),
+        ] {
+            let p = Prehashed::new(Padding::Pss, hash, &hash.digest(b"m")).unwrap();
+            let sig = key.sign_prehashed(&p).unwrap();
+            let public = UnparsedPublicKey::new(alg, &ring_key);
+            assert!(public.verify(b"m", &sig).is_ok(), "{hash:?}");
+            assert!(public.verify(b"n", &sig).is_err());
+        }
+        for (hash, alg) in [
+            (
+                HashAlg::Sha384,
+                &ring::signature::RSA_PKCS1_2048_8192_SHA384,
+            ),
+            (
+                HashAlg::Sha512,
+                &ring::signature::RSA_PKCS1_2048_8192_SHA512,
+            ),
+        ] {
+            let p = Prehashed::new(Padding::Pkcs1, hash, &hash.digest(b"m")).unwrap();
+            let sig = key.sign_prehashed(&p).unwrap();
+            assert!(UnparsedPublicKey::new(alg, &ring_key)
+                .verify(b"m", &sig)
+                .is_ok());
+        }
     }
 }

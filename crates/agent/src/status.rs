@@ -100,6 +100,9 @@ pub struct UserState {
     /// The user's Hello certificate (certificate trust): thumbprint, phase, template,
     /// validity, renewal time and serial; `None`: none installed.
     pub hello_certificate: Option<String>,
+    /// UseHelloCertificatesAsSmartCardCertificates in force: the Hello key and certificate
+    /// are offered to every p11-kit program as a smart card (docs/smart-card.md).
+    pub smart_card_certificates: bool,
 }
 
 /// SSO State.
@@ -222,6 +225,10 @@ pub fn report(provider: &str, o: &Observed<'_>, now: i64) -> StatusReport {
         decision,
         policy,
     } = *o;
+    let smart_card = policy
+        .policy()
+        .use_hello_certificates_as_smart_card_certificates
+        .value;
     let pin_rules = policy.policy().pin;
     let container = match stored {
         Some(StoredKey::Software(c)) => Some(c),
@@ -298,6 +305,7 @@ pub fn report(provider: &str, o: &Observed<'_>, now: i64) -> StatusReport {
                 Ok(record) => record.describe(now),
                 Err(e) => format!("UNREADABLE: {e}"),
             }),
+            smart_card_certificates: smart_card,
         },
         sso_state: SsoState {
             prt_present: sso.is_some_and(|s| s.prt_expires_at > now),
@@ -442,6 +450,10 @@ pub fn render(r: &StatusReport) -> String {
             (
                 "HelloCertificate",
                 u.hello_certificate.clone().unwrap_or_else(none),
+            ),
+            (
+                "SmartCardCertificates",
+                yes_no(u.smart_card_certificates).to_owned(),
             ),
         ],
     );

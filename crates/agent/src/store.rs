@@ -298,6 +298,20 @@ impl StateDir {
     }
 }
 
+/// The state directory `latchkey` uses when `--state-dir` is not given (the PKCS#11
+/// module looks in the same place): `$LATCHKEY_STATE_DIR`, else
+/// `$XDG_STATE_HOME/latchkey`, else `$HOME/.local/state/latchkey`.
+pub fn default_state_dir() -> PathBuf {
+    if let Some(dir) = std::env::var_os("LATCHKEY_STATE_DIR") {
+        return PathBuf::from(dir);
+    }
+    if let Some(dir) = std::env::var_os("XDG_STATE_HOME") {
+        return PathBuf::from(dir).join("latchkey");
+    }
+    let home = std::env::var_os("HOME").map_or_else(|| PathBuf::from("."), PathBuf::from);
+    home.join(".local/state/latchkey")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -301,4 +301,31 @@ impl HelloSigner for TpmSigner {
         tpm.sign_message(&self.blob, &self.auth, message)
             .map_err(|e| self.provider.error(&mut tpm, &self.upn, e))
     }
+
+    fn sign_prehashed(
+        &self,
+        prehashed: &crate::prehashed::Prehashed,
+    ) -> Result<Vec<u8>, AgentError> {
+        // The key's scheme is RSASSA-PKCS1-v1_5 with SHA-256 (latchkey-tpm's template):
+        // the TPM refuses any other scheme for it, so nothing else is offered.
+        let digest: [u8; 32] = match (prehashed.tpm_can_sign(), prehashed.digest().try_into()) {
+            (true, Ok(d)) => d,
+            _ => {
+                return Err(AgentError::PrehashedRefused {
+                    reason: format!(
+                        "a Hello key in the TPM signs RSASSA-PKCS1-v1_5 with SHA-256 only, not {:?} with {}",
+                        prehashed.padding(),
+                        prehashed.hash().name()
+                    ),
+                })
+            }
+        };
+        let mut tpm = self.provider.open()?;
+        tpm.sign_digest(&self.blob, &self.auth, &digest)
+            .map_err(|e| self.provider.error(&mut tpm, &self.upn, e))
+    }
+
+    fn can_sign_prehashed(&self, prehashed: &crate::prehashed::Prehashed) -> bool {
+        prehashed.tpm_can_sign()
+    }
 }

@@ -39,6 +39,10 @@ pub enum Command {
     },
     /// Sign in with the PIN and obtain a primary refresh token.
     Signin(SigninArgs),
+    /// The smart-card signer the PKCS#11 module starts (not for interactive use): it
+    /// unlocks and holds the Hello key and answers the module on stdin/stdout.
+    #[command(hide = true)]
+    Pkcs11Signer(Pkcs11SignerArgs),
     /// Print an access token for an audience on stdout.
     Token(TokenArgs),
     /// Show the device, user, SSO and prerequisite state (like `dsregcmd /status`).
@@ -205,6 +209,14 @@ pub struct SigninArgs {
     /// Read the PIN from the first line of standard input.
     #[arg(long)]
     pub pin_stdin: bool,
+}
+
+/// `latchkey pkcs11-signer` (hidden).
+#[derive(Debug, Args)]
+pub struct Pkcs11SignerArgs {
+    /// The user whose Hello key to unlock.
+    #[arg(long, value_name = "UPN")]
+    pub user: String,
 }
 
 /// `latchkey token`.

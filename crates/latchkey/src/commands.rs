@@ -9,10 +9,19 @@ use latchkey_agent::{
 use latchkey_proto::api::device::JoinType;
 
 use crate::cli::{
-    EventsArgs, JoinArgs, JoinTypeArg, LeaveArgs, PoolCommand, SetupArgs, SigninArgs, StatusArgs,
-    TokenArgs, TpmAttestArgs,
+    EventsArgs, JoinArgs, JoinTypeArg, LeaveArgs, Pkcs11SignerArgs, PoolCommand, SetupArgs,
+    SigninArgs, StatusArgs, TokenArgs, TpmAttestArgs,
 };
 use crate::input;
+
+/// `latchkey pkcs11-signer`: serves the PKCS#11 module on stdin/stdout until it closes
+/// them (docs/smart-card.md).
+pub fn pkcs11_signer(agent: &Agent, args: Pkcs11SignerArgs) -> Result<()> {
+    let mut input = std::io::stdin().lock();
+    let mut output = std::io::stdout().lock();
+    agent.pkcs11_signer(args.user.trim(), &mut input, &mut output)?;
+    Ok(())
+}
 
 /// `latchkey join`.
 pub fn join(agent: &Agent, args: JoinArgs) -> Result<()> {
@@ -150,6 +159,7 @@ pub fn hello_setup(agent: &Agent, args: SetupArgs) -> Result<()> {
             rfc3339(cert.not_after)
         );
     }
+    smart_card(agent, &upn);
     // The key is registered and the result printed: now refill the TPM key pool.
     if agent.provider().as_tpm().is_some() {
         if let Err(e) = agent.fill_pool() {
@@ -182,7 +192,26 @@ pub fn signin(agent: &Agent, args: SigninArgs) -> Result<()> {
         Some(Err(e)) => eprintln!("warning: the certificate was not renewed: {e}"),
         None => {}
     }
+    smart_card(agent, &upn);
     Ok(())
+}
+
+/// UseHelloCertificatesAsSmartCardCertificates: registers the PKCS#11 module with p11-kit
+/// or removes the registration (a failure is a warning: the operation itself succeeded).
+pub fn smart_card(agent: &Agent, upn: &str) {
+    use latchkey_agent::smart_card::SmartCardFile;
+    match agent.apply_smart_card_policy(upn) {
+        Ok(SmartCardFile::Registered(file)) => println!(
+            "Smart card: the Hello certificate is offered to p11-kit programs ({}).",
+            file.display()
+        ),
+        Ok(SmartCardFile::Unregistered) => {}
+        Ok(SmartCardFile::Foreign(file)) => eprintln!(
+            "warning: {} was not written by latchkey; it is left as it is",
+            file.display()
+        ),
+        Err(e) => eprintln!("warning: {e}"),
+    }
 }
 
 /// `latchkey token`.

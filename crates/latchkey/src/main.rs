@@ -10,7 +10,6 @@ mod commands;
 mod input;
 mod policy_commands;
 
-use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::Parser;
@@ -25,20 +24,12 @@ use cli::{
     CertCommand, Cli, Command, HelloCommand, KeyProviderArg, PinCommand, PolicyCommand, TpmCommand,
 };
 
-fn default_state_dir() -> PathBuf {
-    if let Some(dir) = std::env::var_os("LATCHKEY_STATE_DIR") {
-        return PathBuf::from(dir);
-    }
-    if let Some(dir) = std::env::var_os("XDG_STATE_HOME") {
-        return PathBuf::from(dir).join("latchkey");
-    }
-    let home = std::env::var_os("HOME").map_or_else(|| PathBuf::from("."), PathBuf::from);
-    home.join(".local/state/latchkey")
-}
-
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let state = StateDir::new(cli.state_dir.unwrap_or_else(default_state_dir));
+    let state = StateDir::new(
+        cli.state_dir
+            .unwrap_or_else(latchkey_agent::store::default_state_dir),
+    );
     let remote = prereq::is_remote_session(|v| std::env::var(v).ok());
     let mode = match cli.key_provider {
         KeyProviderArg::Tpm => ProviderMode::Tpm,
@@ -82,6 +73,7 @@ fn main() -> ExitCode {
             command: PolicyCommand::Show(args),
         } => policy_commands::show(&agent, args),
         Command::Signin(args) => commands::signin(&agent, args),
+        Command::Pkcs11Signer(args) => commands::pkcs11_signer(&agent, args),
         Command::Token(args) => commands::token(&agent, args),
         Command::Status(args) => commands::status(&agent, args),
         Command::Events(args) => commands::events(&agent, args),

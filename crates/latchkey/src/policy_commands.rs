@@ -12,6 +12,11 @@ pub fn sync(agent: &Agent, args: PolicyArgs) -> Result<()> {
     let upn = agent.user_or_owner(args.user.as_deref())?;
     let previous = agent.policy_in_force(Some(&upn))?.version();
     let stored = agent.sync_policy(&upn)?;
+    if !args.json {
+        crate::commands::smart_card(agent, &upn);
+    } else if let Err(e) = agent.apply_smart_card_policy(&upn) {
+        eprintln!("warning: {e}");
+    }
     if args.json {
         println!(
             "{}",

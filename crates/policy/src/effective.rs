@@ -221,7 +221,8 @@ pub struct EffectivePolicy {
     pub pin: PinPolicy,
     /// Remote/UseRemotePassport (stored and shown; not enforced yet).
     pub use_remote_passport: Effective<bool>,
-    /// UseHelloCertificatesAsSmartCardCertificates (not enforced yet).
+    /// UseHelloCertificatesAsSmartCardCertificates (the agent registers the PKCS#11 module
+    /// with p11-kit while it is on).
     pub use_hello_certificates_as_smart_card_certificates: Effective<bool>,
     /// Biometrics/UseBiometrics (not enforced yet).
     pub use_biometrics: Effective<bool>,
