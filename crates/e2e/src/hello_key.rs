@@ -38,3 +38,14 @@ pub fn software_hello_key_pem(state_dir: &Path, upn: &str, pin: &str) -> String 
         .expect("the PIN opens the container");
     pem("PRIVATE KEY", &key.to_pkcs8().unwrap())
 }
+
+/// The wrong-PIN counter in `upn`'s software Hello container.
+pub fn pin_failures(state_dir: &Path, upn: &str) -> u32 {
+    let agent = Agent::new(StateDir::new(state_dir), Box::new(SystemClock), false);
+    agent
+        .container(upn)
+        .expect("read the container")
+        .expect("a software Hello container")
+        .lockout
+        .failures
+}

@@ -213,6 +213,46 @@ impl Kdc {
         self.run_client("kinit", ccache, &args)
     }
 
+    /// `kinit -X X509_user_identity=IDENTITY PRINCIPAL` on a pseudo-terminal, the PIN typed
+    /// at kinit's own prompt (any prompt containing `PIN`) as a person would
+    /// (tests/pkinit/on_a_terminal.py), with `env` added. The transcript is stdout.
+    pub fn kinit_on_terminal(
+        &self,
+        ccache: &Path,
+        identity: &str,
+        principal: &str,
+        pin: &str,
+        env: &[(&str, &str)],
+    ) -> Output {
+        let python = std::env::var("LATCHKEY_PYTHON").unwrap_or_else(|_| "python3".into());
+        // Cargo's run-time variable, not `env!`: a test binary built in another checkout
+        // that shares the target directory must still find this checkout's script.
+        let script = format!(
+            "{}/../../tests/pkinit/on_a_terminal.py",
+            std::env::var("CARGO_MANIFEST_DIR")
+                .unwrap_or_else(|_| env!("CARGO_MANIFEST_DIR").into())
+        );
+        let x = format!("X509_user_identity={identity}");
+        let mut cmd = self.client_command(&python, ccache);
+        cmd.args([script.as_str(), "PIN", "kinit", "-X", &x, principal])
+            .envs(env.iter().copied())
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        let mut child = cmd.spawn().expect("run python3 with pty");
+        {
+            use std::io::Write;
+            let mut stdin = child.stdin.take().unwrap();
+            stdin.write_all(format!("{pin}\n").as_bytes()).unwrap();
+        }
+        let out = child.wait_with_output().unwrap();
+        Output {
+            code: out.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        }
+    }
+
     /// Runs a client program with `args`.
     pub fn run_client(&self, program: &str, ccache: &Path, args: &[&str]) -> Output {
         let out = self

@@ -392,3 +392,74 @@ fn an_expired_certificate_is_refused() {
         kdc.log()
     );
 }
+
+/// The module next to the binaries (`cargo build -p latchkey-pkcs11`).
+fn module_path() -> PathBuf {
+    let module = latchkey_e2e::bin("latchkey").with_file_name("liblatchkey_pkcs11.so");
+    assert!(
+        module.is_file(),
+        "{} not found: build it (`cargo build -p latchkey-pkcs11`)",
+        module.display()
+    );
+    module
+}
+
+#[test]
+fn kinit_through_the_pkcs11_module_with_the_pin_typed_at_its_prompt() {
+    let r = realm_with_kim();
+    let module = module_path();
+    let identity = format!("PKCS11:module_name={}", module.display());
+    let state = r.world.device_dir("pc");
+    let state_text = state.display().to_string();
+    let env = [("LATCHKEY_STATE_DIR", state_text.as_str())];
+    let principal = format!("kim@{REALM}");
+    let ccache = r.world.root.path().join("kim-p11.ccache");
+
+    let got = r
+        .kdc
+        .kinit_on_terminal(&ccache, &identity, &principal, PIN, &env);
+    assert_eq!(
+        got.code,
+        0,
+        "kinit: {}\nKDC log:\n{}",
+        said(&got),
+        r.kdc.log()
+    );
+    assert!(got.stdout.contains("[typed]"), "{}", got.stdout);
+    assert!(
+        !got.stdout.contains(PIN),
+        "the PIN is not echoed: {}",
+        got.stdout
+    );
+    assert_eq!(
+        latchkey_e2e::hello_key::pin_failures(&state, "kim@contoso.test"),
+        0
+    );
+    let listed = r.kdc.run_client("klist", &ccache, &[]);
+    listed.assert_ok();
+    assert!(
+        listed
+            .stdout
+            .contains(&format!("Default principal: kim@{REALM}")),
+        "{}",
+        listed.stdout
+    );
+    let service = format!("host/svc.test@{REALM}");
+    let ticket = r.kdc.run_client("kvno", &ccache, &[&service]);
+    assert_eq!(ticket.code, 0, "kvno: {}", said(&ticket));
+
+    // A wrong PIN: no ticket, and the container counts it.
+    let wrong_cache = r.world.root.path().join("wrong.ccache");
+    let wrong = r
+        .kdc
+        .kinit_on_terminal(&wrong_cache, &identity, &principal, "000000", &env);
+    assert_ne!(wrong.code, 0, "kinit with a wrong PIN: {}", said(&wrong));
+    assert!(wrong.stdout.contains("[typed]"), "{}", wrong.stdout);
+    eprintln!("kinit refused: {}", said(&wrong).trim());
+    assert!(!wrong_cache.exists(), "no ticket cache");
+    assert_eq!(
+        latchkey_e2e::hello_key::pin_failures(&state, "kim@contoso.test"),
+        1,
+        "the wrong PIN is counted in the container"
+    );
+}
