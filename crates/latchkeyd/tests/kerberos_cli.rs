@@ -257,7 +257,7 @@ fn kdc_setup_refusals_write_nothing() {
         assert!(err.contains(code_text), "{err}");
     }
     let mut args = setup_args(&out_text, "EXAMPLE.COM");
-    args[7] = "-bad-.example";
+    args[7] = "bad_host.example";
     let (code, _, err) = run(&data, &args);
     assert_eq!(code, 1);
     assert!(err.contains("LK-KRB-002"), "{err}");

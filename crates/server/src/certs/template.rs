@@ -122,3 +122,31 @@ pub fn choose(
         }
     }
 }
+
+#[cfg(test)]
+mod realm_tests {
+    use super::*;
+
+    #[test]
+    fn the_tenant_realm_fills_in_only_for_hello_templates_without_one() {
+        let hello = Template::hello_default();
+        assert_eq!(hello.kerberos_realm, None);
+        let t = with_tenant_realm(&hello, Some("CONTOSO.TEST".into()));
+        assert_eq!(t.kerberos_realm.as_deref(), Some("CONTOSO.TEST"));
+        assert_eq!(with_tenant_realm(&hello, None).kerberos_realm, None);
+
+        let mut own = Template::hello_default();
+        own.kerberos_realm = Some("OWN.TEST".into());
+        let t = with_tenant_realm(&own, Some("CONTOSO.TEST".into()));
+        assert_eq!(
+            t.kerberos_realm.as_deref(),
+            Some("OWN.TEST"),
+            "the template's own wins"
+        );
+
+        let mut kdc = Template::hello_default();
+        kdc.kind = TemplateKind::Kdc;
+        let t = with_tenant_realm(&kdc, Some("CONTOSO.TEST".into()));
+        assert_eq!(t.kerberos_realm, None, "not a Hello template");
+    }
+}
