@@ -19,6 +19,7 @@ pub mod hello_key;
 pub mod kdc;
 mod otp;
 mod peers;
+pub mod pkinit;
 mod process;
 
 pub use otp::Totp;
