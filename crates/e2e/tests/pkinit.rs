@@ -344,3 +344,45 @@ fn kinit_through_the_pkcs11_module_with_the_pin_typed_at_its_prompt() {
         "the wrong PIN is counted in the container"
     );
 }
+
+fn has_principal_san(cert: &Path) -> bool {
+    let out = std::process::Command::new("openssl")
+        .args(["x509", "-noout", "-text", "-in"])
+        .arg(cert)
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        text.contains("UPN::"),
+        "the UPN SAN is always there: {text}"
+    );
+    text.contains("1.3.6.1.5.2.2")
+}
+
+#[test]
+fn certificates_carry_the_principal_from_kdc_setup_on_and_the_kdc_needs_it() {
+    let world = World::new();
+    let svc = world.start_service();
+    certificate_policy(&world);
+    // Enrolled before the tenant has a realm: the UPN SAN only.
+    join(&world, &svc, "pc", "kim@contoso.test");
+    setup(&world, "pc");
+    let dir = world.root.path().join("ids");
+    let before = identity(&world, "pc", "kim@contoso.test", &dir.join("before"));
+    assert!(!has_principal_san(&before.cert));
+
+    let setup_dir = kdc_setup(&world);
+    join(&world, &svc, "pc2", "lee@contoso.test");
+    setup(&world, "pc2");
+    let after = identity(&world, "pc2", "lee@contoso.test", &dir.join("after"));
+    assert!(has_principal_san(&after.cert));
+
+    let kdc = Kdc::start(&setup_dir, REALM);
+    kdc.add_pkinit_user("kim");
+    kdc.add_pkinit_user("lee");
+    kinit(&kdc, &dir, &after, &format!("lee@{REALM}")).assert_ok();
+    // MIT 1.20 with pkinit_allow_upn matches the UPN only against the principal's own
+    // name: a certificate without the principal SAN is refused for kim@REALM.
+    let out = kinit(&kdc, &dir, &before, &format!("kim@{REALM}"));
+    assert_refused(&out, &kdc, &["Client name mismatch"]);
+}

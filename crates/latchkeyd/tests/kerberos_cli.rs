@@ -2,7 +2,13 @@
 //! needs (checked by the real OpenSSL), all or nothing, never overwriting without
 //! `--force`; it records the tenant's realm; `kerberos crl` rewrites the KDC's CRL file.
 //! (PKINIT with these files against a real KDC: crates/e2e/tests/pkinit.rs.)
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    missing_docs
+)]
 
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
