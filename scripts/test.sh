@@ -50,6 +50,8 @@ cargo clippy --workspace --all-targets -- -D warnings
 
 step "build the binaries the end-to-end tests run"
 cargo build --workspace --bins
+# The PKCS#11 module the smart-card tests load (a cdylib, not a binary).
+cargo build -p latchkey-pkcs11
 export LATCHKEY_BIN_DIR="$CARGO_TARGET_DIR/debug"
 
 step "cargo test"

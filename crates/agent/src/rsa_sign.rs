@@ -30,6 +30,9 @@ pub(crate) struct RsaSigner {
     pair: Arc<RsaKeyPair>,
     public: RsaPublicKey,
     pkcs8: Arc<Zeroizing<Vec<u8>>>,
+    /// OpenSSL's parse of the key, made at the first prehashed signature and kept (OpenSSL
+    /// 3's PKCS#8 decoder costs more than the signature itself).
+    openssl: Arc<std::sync::OnceLock<openssl::pkey::PKey<openssl::pkey::Private>>>,
 }
 
 fn crypto(what: &str, e: impl std::fmt::Display) -> AgentError {
@@ -56,6 +59,7 @@ impl RsaSigner {
             pair: Arc::new(pair),
             public,
             pkcs8: Arc::new(Zeroizing::new(der.to_vec())),
+            openssl: Arc::new(std::sync::OnceLock::new()),
         })
     }
 
@@ -115,14 +119,20 @@ impl RsaSigner {
         use openssl::rsa::Padding as OsslPadding;
         use openssl::sign::RsaPssSaltlen;
         let e = |x: openssl::error::ErrorStack| crypto("RSA signature (OpenSSL)", x);
-        let pkey = PKey::private_key_from_pkcs8(&self.pkcs8).map_err(e)?;
+        let pkey = match self.openssl.get() {
+            Some(k) => k,
+            None => {
+                let parsed = PKey::private_key_from_pkcs8(&self.pkcs8).map_err(e)?;
+                self.openssl.get_or_init(|| parsed)
+            }
+        };
         let md = match prehashed.hash() {
             HashAlg::Sha1 => Md::sha1(),
             HashAlg::Sha256 => Md::sha256(),
             HashAlg::Sha384 => Md::sha384(),
             HashAlg::Sha512 => Md::sha512(),
         };
-        let mut ctx = PkeyCtx::new(&pkey).map_err(e)?;
+        let mut ctx = PkeyCtx::new(pkey).map_err(e)?;
         ctx.sign_init().map_err(e)?;
         match prehashed.padding() {
             Padding::Pkcs1 => ctx.set_rsa_padding(OsslPadding::PKCS1).map_err(e)?,

@@ -4,9 +4,10 @@
 //! Which binary: `LATCHKEY_AGENT_BIN` when set; else `latchkey` in the directory of the
 //! module file itself (found in `/proc/self/maps`); else `latchkey` on `PATH`.
 
-use std::io::{BufReader, BufWriter};
+use std::io::{BufReader, Write};
+use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
-use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
+use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use latchkey_agent::prehashed::Prehashed;
@@ -66,11 +67,25 @@ pub fn maps_path(maps: &str, addr: usize) -> Option<PathBuf> {
     })
 }
 
+/// The module's end of the socket pair that is the signer's stdin and stdout. Writes use
+/// `MSG_NOSIGNAL`: when the signer has gone, a write fails with EPIPE instead of raising
+/// SIGPIPE in the consumer (whose default action would end it).
+struct Channel(UnixStream);
+
+impl Write for Channel {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        rustix::net::send(&self.0, buf, rustix::net::SendFlags::NOSIGNAL).map_err(Into::into)
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
 /// A running, logged-in signer.
 pub struct Signer {
     child: Child,
-    input: Option<BufWriter<ChildStdin>>,
-    output: BufReader<ChildStdout>,
+    input: Option<Channel>,
+    output: BufReader<UnixStream>,
 }
 
 impl std::fmt::Debug for Signer {
@@ -88,12 +103,20 @@ impl Signer {
     /// the key's public half.
     pub fn login(state_dir: &Path, upn: &str, pin: &str) -> Result<(Signer, RsaPublic)> {
         let bin = binary();
-        let mut child = Command::new(&bin)
+        let (ours, theirs) =
+            UnixStream::pair().map_err(|e| signer_err(format!("socketpair: {e}")))?;
+        let theirs_out = theirs
+            .try_clone()
+            .map_err(|e| signer_err(format!("socketpair: {e}")))?;
+        let reader = ours
+            .try_clone()
+            .map_err(|e| signer_err(format!("socketpair: {e}")))?;
+        let child = Command::new(&bin)
             .arg("--state-dir")
             .arg(state_dir)
             .args(["pkcs11-signer", "--user", upn])
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
+            .stdin(Stdio::from(std::os::fd::OwnedFd::from(theirs)))
+            .stdout(Stdio::from(std::os::fd::OwnedFd::from(theirs_out)))
             .stderr(if debug_enabled() {
                 Stdio::inherit()
             } else {
@@ -101,15 +124,10 @@ impl Signer {
             })
             .spawn()
             .map_err(|e| signer_err(format!("cannot start {}: {e}", bin.display())))?;
-        let (Some(input), Some(output)) = (child.stdin.take(), child.stdout.take()) else {
-            let _ = child.kill();
-            let _ = child.wait();
-            return Err(signer_err("no pipes"));
-        };
         let mut signer = Signer {
             child,
-            input: Some(BufWriter::new(input)),
-            output: BufReader::new(output),
+            input: Some(Channel(ours)),
+            output: BufReader::new(reader),
         };
         let reply = signer.ask(&Request::Login(Zeroizing::new(pin.to_owned())))?;
         match reply {
@@ -157,7 +175,11 @@ impl Drop for Signer {
     /// Closes the signer's input (it exits at the end of its input) and reaps it; one that
     /// has not exited within [`EXIT_WAIT`] is killed.
     fn drop(&mut self) {
-        drop(self.input.take());
+        if let Some(channel) = self.input.take() {
+            // Both module-side handles share the socket: shut its writing half so the
+            // signer reads the end of its input.
+            let _ = channel.0.shutdown(std::net::Shutdown::Write);
+        }
         let deadline = Instant::now() + EXIT_WAIT;
         loop {
             match self.child.try_wait() {

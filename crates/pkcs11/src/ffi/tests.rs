@@ -654,3 +654,91 @@ fn concurrent_callers_are_serialised() {
     assert_eq!(C_Finalize(null_mut()), CKR_OK);
     let _ = null::<u8>();
 }
+
+/// The pids of this process's children (every thread's), from /proc.
+fn children() -> Vec<u32> {
+    let mut out = Vec::new();
+    for task in std::fs::read_dir("/proc/self/task").unwrap().flatten() {
+        if let Ok(text) = std::fs::read_to_string(task.path().join("children")) {
+            out.extend(
+                text.split_whitespace()
+                    .filter_map(|p| p.parse::<u32>().ok()),
+            );
+        }
+    }
+    out
+}
+
+#[test]
+fn a_signer_that_died_is_a_device_error_and_logout_ends_the_signer() {
+    let _turn = SERIAL.lock().unwrap_or_else(|p| p.into_inner());
+    let _ = C_Finalize(null_mut());
+    let dir = tempfile::tempdir().unwrap();
+    state_with_key(dir.path());
+    init_in(dir.path());
+    let before = children();
+    let h = open(1);
+    let mut pin = PIN.as_bytes().to_vec();
+    assert_eq!(
+        C_Login(h, CKU_USER, pin.as_mut_ptr(), pin.len() as CK_ULONG),
+        CKR_OK
+    );
+    let signer: Vec<u32> = children()
+        .into_iter()
+        .filter(|p| !before.contains(p))
+        .collect();
+    assert_eq!(signer.len(), 1, "one signer child");
+    let cmdline = std::fs::read(format!("/proc/{}/cmdline", signer[0])).unwrap();
+    assert!(String::from_utf8_lossy(&cmdline).contains("pkcs11-signer"));
+    // Logout: the signer exits and is reaped.
+    assert_eq!(C_Logout(h), CKR_OK);
+    assert!(
+        !children().contains(&signer[0]),
+        "the signer is gone after C_Logout"
+    );
+
+    // A signer killed under the module: the signature fails as a device error, the
+    // process lives on, and a new login starts a new signer.
+    assert_eq!(
+        C_Login(h, CKU_USER, pin.as_mut_ptr(), pin.len() as CK_ULONG),
+        CKR_OK
+    );
+    let signer: Vec<u32> = children()
+        .into_iter()
+        .filter(|p| !before.contains(p))
+        .collect();
+    assert_eq!(signer.len(), 1);
+    let killed = std::process::Command::new("kill")
+        .args(["-9", &signer[0].to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let private = crate::objects::handle(1, crate::objects::Kind::PrivateKey);
+    let mut m = mechanism(CKM_SHA256_RSA_PKCS);
+    assert_eq!(C_SignInit(h, &mut m, private), CKR_OK);
+    let mut data = b"x".to_vec();
+    let mut sig = vec![0u8; 256];
+    let mut len: CK_ULONG = 256;
+    assert_eq!(
+        C_Sign(h, data.as_mut_ptr(), 1, sig.as_mut_ptr(), &mut len),
+        CKR_DEVICE_ERROR
+    );
+    assert_eq!(C_Logout(h), CKR_OK);
+    assert_eq!(
+        C_Login(h, CKU_USER, pin.as_mut_ptr(), pin.len() as CK_ULONG),
+        CKR_OK
+    );
+    assert_eq!(C_SignInit(h, &mut m, private), CKR_OK);
+    len = 256;
+    assert_eq!(
+        C_Sign(h, data.as_mut_ptr(), 1, sig.as_mut_ptr(), &mut len),
+        CKR_OK
+    );
+    // Closing the last session logs out.
+    assert_eq!(C_CloseSession(h), CKR_OK);
+    assert!(
+        children().iter().all(|p| before.contains(p)),
+        "no signer left"
+    );
+    assert_eq!(C_Finalize(null_mut()), CKR_OK);
+}
