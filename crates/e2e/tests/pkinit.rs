@@ -386,3 +386,27 @@ fn certificates_carry_the_principal_from_kdc_setup_on_and_the_kdc_needs_it() {
     let out = kinit(&kdc, &dir, &before, &format!("kim@{REALM}"));
     assert_refused(&out, &kdc, &["Client name mismatch"]);
 }
+
+#[test]
+fn a_per_user_principal_name_replaces_the_upn_local_part() {
+    let world = World::new();
+    let svc = world.start_service();
+    let setup_dir = kdc_setup(&world);
+    certificate_policy(&world);
+    join(&world, &svc, "pc", "kim@contoso.test");
+    world
+        .admin(
+            &["kerberos", "set-principal", "kim@contoso.test", "kim.smith"],
+            "",
+        )
+        .assert_ok();
+    setup(&world, "pc");
+    let dir = world.root.path().join("ids");
+    let kim = identity(&world, "pc", "kim@contoso.test", &dir.join("kim"));
+    let kdc = Kdc::start(&setup_dir, REALM);
+    kdc.add_pkinit_user("kim");
+    kdc.add_pkinit_user("kim.smith");
+    kinit(&kdc, &dir, &kim, &format!("kim.smith@{REALM}")).assert_ok();
+    let out = kinit(&kdc, &dir, &kim, &format!("kim@{REALM}"));
+    assert_refused(&out, &kdc, &["Client name mismatch"]);
+}

@@ -47,6 +47,18 @@ pub enum KerberosCommand {
         #[arg(long, value_name = "FILE")]
         out: PathBuf,
     },
+    /// Set the principal name of a user's Hello certificates (NAME@REALM in the
+    /// id-pkinit-san instead of the UPN's local part), from their next issuance or renewal.
+    SetPrincipal {
+        /// The user.
+        upn: String,
+        /// The principal name, one component without the realm.
+        #[arg(required_unless_present = "clear", conflicts_with = "clear")]
+        name: Option<String>,
+        /// Go back to the UPN's local part.
+        #[arg(long)]
+        clear: bool,
+    },
     /// Show the tenant's Kerberos realm.
     Show,
 }
@@ -95,6 +107,21 @@ pub async fn kerberos(admin: &Admin, json: bool, command: KerberosCommand) -> an
                 "wrote {} (restart krb5kdc so that it reads it)",
                 written.display()
             );
+            Ok(())
+        }
+        KerberosCommand::SetPrincipal { upn, name, clear } => {
+            let name = if clear { None } else { name };
+            admin
+                .set_kerberos_principal(&upn, name.as_deref())
+                .await
+                .map_err(admin_error)?;
+            if json {
+                return output::json(&serde_json::json!({ "user": upn, "principal": name }));
+            }
+            match name {
+                Some(n) => println!("{upn}: principal name {n}"),
+                None => println!("{upn}: principal name from the UPN"),
+            }
             Ok(())
         }
         KerberosCommand::Show => {

@@ -297,3 +297,63 @@ fn kdc_setup_refusals_write_nothing() {
     assert_eq!(cert_count(&data), 0);
     assert_eq!(realm(&data), serde_json::Value::Null);
 }
+
+#[test]
+fn set_principal_checks_the_name_and_the_user() {
+    let (_dir, data) = initialised();
+    let out = Command::new(BIN)
+        .args([
+            "user",
+            "add",
+            "kim@contoso.test",
+            "--password-stdin",
+            "--data-dir",
+        ])
+        .arg(&data)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .and_then(|mut c| {
+            use std::io::Write;
+            c.stdin.take().unwrap().write_all(b"pa55word-for-tests\n")?;
+            c.wait()
+        })
+        .unwrap();
+    assert!(out.success());
+    let audit = |data: &Path| {
+        let (code, out, err) = run(data, &["audit", "--json"]);
+        assert_eq!(code, 0, "{err}");
+        serde_json::from_str::<serde_json::Value>(&out)
+            .unwrap()
+            .as_array()
+            .unwrap()
+            .len()
+    };
+    let before = audit(&data);
+    for bad in ["kim/admin", "kim@OTHER", "kim smith"] {
+        let (code, _, err) = run(
+            &data,
+            &["kerberos", "set-principal", "kim@contoso.test", bad],
+        );
+        assert_eq!(code, 1);
+        assert!(err.contains("LK-KRB-005"), "{err}");
+    }
+    let (code, _, err) = run(
+        &data,
+        &["kerberos", "set-principal", "nobody@contoso.test", "x"],
+    );
+    assert_eq!(code, 1, "{err}");
+    assert_eq!(audit(&data), before, "nothing written");
+    let (code, out, err) = run(
+        &data,
+        &["kerberos", "set-principal", "kim@contoso.test", "kim.smith"],
+    );
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("kim.smith"), "{out}");
+    let (code, _, err) = run(
+        &data,
+        &["kerberos", "set-principal", "kim@contoso.test", "--clear"],
+    );
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(audit(&data), before + 2, "both audited");
+}

@@ -110,7 +110,7 @@ impl IssuingCa {
             names.push(krb5_principal_name(
                 realm,
                 NT_PRINCIPAL,
-                &[profile.upn_local_part()],
+                &[profile.kerberos_principal_name()],
             )?);
         }
 

@@ -44,7 +44,7 @@ pub use hierarchy::{CaAlgorithm, IssuingCa, RegistrationAuthority};
 pub use inspect::{inspect_certificate, CertificateSummary};
 pub use issue::{validate_hostname, UserCertificate};
 pub use ocsp::{CertStatus, MAX_OCSP_CERTS, MAX_OCSP_REQUEST_LEN};
-pub use profile::{validate_upn, CertificateProfile};
+pub use profile::{validate_principal_name, validate_upn, CertificateProfile};
 pub use request::{
     build_request, verify_request, RequestedExtras, VerifiedRequest, MAX_REQUEST_LEN,
 };

@@ -214,6 +214,9 @@ error_codes! {
     /// `latchkeyd kerberos kdc-setup`: the output directory or a file in it could not be
     /// written; nothing was recorded and no file was left behind.
     KrbOutputFailed = ("LK-KRB-004", 500, "the KDC setup files could not be written"),
+    /// `latchkeyd kerberos set-principal`: the name is not one component (1 to 255
+    /// characters, no `/`, `@`, backslash, space or control character).
+    KrbPrincipalInvalid = ("LK-KRB-005", 400, "the Kerberos principal name is not acceptable"),
     /// The audit export file could not be created or written (`latchkeyd audit export`;
     /// nothing was pruned).
     AuditExportFailed = ("LK-AUDIT-001", 500, "the audit export could not be written"),

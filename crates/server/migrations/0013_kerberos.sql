@@ -8,3 +8,15 @@ CREATE TABLE kerberos_settings (
     updated_at          BIGINT NOT NULL,
     PRIMARY KEY (tenant_id)
 );
+
+-- Per-user principal names (`latchkeyd kerberos set-principal`): the name (one component,
+-- without the realm) Hello certificates of this user carry in the id-pkinit-san instead of
+-- the UPN's local part.
+CREATE TABLE kerberos_principals (
+    tenant_id           TEXT NOT NULL,
+    user_id             TEXT NOT NULL,
+    name                TEXT NOT NULL,
+    updated_at          BIGINT NOT NULL,
+    PRIMARY KEY (tenant_id, user_id),
+    FOREIGN KEY (tenant_id, user_id) REFERENCES users(tenant_id, id)
+);

@@ -136,6 +136,8 @@ pub mod event {
     pub const CERT_TEMPLATE_SET: &str = "cert_template_set";
     /// `latchkeyd kerberos kdc-setup` recorded the tenant's Kerberos realm (admin).
     pub const KERBEROS_REALM_SET: &str = "kerberos_realm_set";
+    /// A user's Kerberos principal name override was set or removed (admin).
+    pub const KERBEROS_PRINCIPAL_SET: &str = "kerberos_principal_set";
 }
 
 /// Starts an audit line for `event` at `at`.

@@ -18,6 +18,7 @@ use super::cert::pem;
 use super::{Admin, AdminError};
 use crate::audit::event;
 use crate::storage::cert::CertStorage;
+use crate::storage::Storage;
 
 /// The KDC certificate file.
 pub const KDC_CERT_FILE: &str = "kdc.pem";
@@ -199,6 +200,41 @@ impl Admin {
             .persist(&target)
             .map_err(|e| write_failed(&target, &e.error))?;
         Ok(target)
+    }
+
+    /// Sets (`Some`) or removes (`None`) `upn`'s principal name override: Hello
+    /// certificates of the user issued or renewed from then on carry `name@REALM` in the
+    /// id-pkinit-san instead of the UPN's local part. LK-PKI-036 (as LK-KRB-005) for a name
+    /// that is not one component, an unknown user as `user disable` reports it; nothing
+    /// written then. Audited (`kerberos_principal_set`).
+    pub async fn set_kerberos_principal(
+        &self,
+        upn: &str,
+        name: Option<&str>,
+    ) -> Result<(), AdminError> {
+        let upn = upn.trim().to_lowercase();
+        let name = name.map(str::trim);
+        if let Some(n) = name {
+            latchkey_pki::validate_principal_name(n).map_err(|e| {
+                coded(
+                    ErrorCode::KrbPrincipalInvalid,
+                    format!("principal name `{n}`: {e}"),
+                )
+            })?;
+        }
+        let user = self
+            .storage
+            .user_by_upn(&self.tenant.id, &upn)
+            .await?
+            .ok_or_else(|| AdminError::NoSuchUser(upn.clone()))?;
+        let line = self.line(event::KERBEROS_PRINCIPAL_SET).note(format!(
+            "user={upn} principal={}",
+            name.unwrap_or("(the UPN's local part)")
+        ));
+        self.storage
+            .set_kerberos_principal(&self.tenant.id, &user.id, name, self.now(), &line)
+            .await?;
+        Ok(())
     }
 
     /// The tenant's Kerberos settings.

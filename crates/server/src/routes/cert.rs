@@ -250,6 +250,10 @@ async fn issue(
     now: OffsetDateTime,
 ) -> Result<(CertificateRecord, IssuedCertificate), ApiError> {
     let realm = state.storage.kerberos_realm(&state.tenant.id).await?;
+    let principal = state
+        .storage
+        .kerberos_principal(&state.tenant.id, &subject.user.id)
+        .await?;
     let effective = template::with_tenant_realm(template, realm);
     let template = &effective;
     let pki = &state.pki;
@@ -264,6 +268,7 @@ async fn issue(
         Some(&urls.ca_issuers),
         Some(&urls.ocsp),
     )
+    .and_then(|p| p.with_kerberos_principal(principal.as_deref()))
     .map_err(fail)?;
     let countersigned = pki
         .ra
