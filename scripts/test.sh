@@ -17,10 +17,11 @@ step "Debian packages"
 # run a real software TPM and check it with tpm2-tools.
 # krb5-kdc, krb5-admin-server (kadmin.local), krb5-pkinit, krb5-user: a real MIT KDC for the
 # PKINIT tests; opensc (pkcs11-tool), gnutls-bin (p11tool), p11-kit, openssh-server and
-# openssh-client: the real consumers of the PKCS#11 module (docs/smart-card.md).
+# openssh-client: the real consumers of the PKCS#11 module (docs/smart-card.md); faketime:
+# the PKINIT test of an expired certificate runs the KDC two days ahead (docs/pkinit.md).
 packages=(openssl ca-certificates chromium pkg-config libtss2-dev swtpm swtpm-tools tpm2-tools
   krb5-kdc krb5-admin-server krb5-pkinit krb5-user opensc gnutls-bin p11-kit openssh-server
-  openssh-client)
+  openssh-client faketime)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -15,8 +15,11 @@
     missing_docs
 )]
 
+pub mod hello_key;
+pub mod kdc;
 mod otp;
 mod peers;
+pub mod pkinit;
 mod process;
 mod steps;
 

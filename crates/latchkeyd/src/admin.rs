@@ -187,6 +187,7 @@ async fn dispatch(admin: &Admin, json: bool, command: Command) -> anyhow::Result
         Command::TpmRoots(c) => crate::tpm_roots::tpm_roots(admin, json, c).await,
         Command::PinRecovery(c) => crate::pin_recovery::pin_recovery(admin, json, c).await,
         Command::Cert(c) => crate::cert::cert(admin, json, c).await,
+        Command::Kerberos(c) => crate::kerberos::kerberos(admin, json, c).await,
         Command::Audit(AuditArgs {
             action: Some(AuditCommand::Export { before, out, prune }),
             ..

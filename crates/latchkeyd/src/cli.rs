@@ -73,6 +73,9 @@ pub enum Command {
     /// Certificate trust: the issuing CA, templates, certificates, revocation, the CRL.
     #[command(subcommand)]
     Cert(crate::cert::CertCommand),
+    /// Kerberos PKINIT: the tenant's realm and the files for an MIT KDC.
+    #[command(subcommand)]
+    Kerberos(crate::kerberos::KerberosCommand),
 }
 
 /// `policy ...`.

@@ -7,6 +7,7 @@
 mod admin;
 mod cert;
 mod cli;
+mod kerberos;
 mod key_file;
 mod output;
 mod pin_recovery;

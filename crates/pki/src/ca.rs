@@ -1,5 +1,6 @@
 //! The tenant root CA: creation and reload. It signs only the certificates of the issuing
-//! CA and the registration authority (`hierarchy.rs`); the issuing CA signs everything else.
+//! CA and the registration authority (`hierarchy.rs`) and its own, empty CRL
+//! (`root_crl.rs`); the issuing CA signs everything else.
 
 use rcgen::{
     BasicConstraints, CertificateParams, DistinguishedName, DnType, IsCa, Issuer, KeyPair,

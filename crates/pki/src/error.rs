@@ -55,6 +55,10 @@ pub enum PkiError {
     /// A Kerberos realm is empty, too long or contains characters outside the realm syntax.
     #[error("LK-PKI-016: invalid Kerberos realm: {0}")]
     Realm(String),
+    /// A Kerberos principal name (the per-user override of the id-pkinit-san) is not one
+    /// component of 1 to 255 printable characters without `/`, `@`, `\` or spaces.
+    #[error("LK-PKI-036: invalid Kerberos principal name: {0}")]
+    PrincipalName(String),
     /// A user principal name is not `local@domain` of printable characters.
     #[error("LK-PKI-017: invalid user principal name: {0}")]
     Upn(String),
@@ -155,6 +159,7 @@ impl PkiError {
             PkiError::Url(_) => "LK-PKI-033",
             PkiError::Signing(_) => "LK-PKI-034",
             PkiError::CountersignatureStale => "LK-PKI-035",
+            PkiError::PrincipalName(_) => "LK-PKI-036",
         }
     }
 }
@@ -209,6 +214,7 @@ mod tests {
             PkiError::Url(s()),
             PkiError::Signing(s()),
             PkiError::CountersignatureStale,
+            PkiError::PrincipalName(s()),
         ];
         for e in &v {
             // Exhaustiveness guard: a new variant must be added to the list above.
@@ -247,7 +253,8 @@ mod tests {
                 | PkiError::Serial(_)
                 | PkiError::Url(_)
                 | PkiError::Signing(_)
-                | PkiError::CountersignatureStale => {}
+                | PkiError::CountersignatureStale
+                | PkiError::PrincipalName(_) => {}
             }
         }
         v

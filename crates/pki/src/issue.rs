@@ -60,7 +60,7 @@ fn hex(bytes: &[u8]) -> String {
 
 /// Checks a DNS host name: 1..=253 characters, labels of 1..=63 `a-z A-Z 0-9 -`, not
 /// starting or ending with `-`.
-pub(crate) fn validate_hostname(host: &str) -> Result<(), PkiError> {
+pub fn validate_hostname(host: &str) -> Result<(), PkiError> {
     let ok = !host.is_empty()
         && host.len() <= 253
         && host.split('.').all(|label| {
@@ -110,7 +110,7 @@ impl IssuingCa {
             names.push(krb5_principal_name(
                 realm,
                 NT_PRINCIPAL,
-                &[profile.upn_local_part()],
+                &[profile.kerberos_principal_name()],
             )?);
         }
 

@@ -29,6 +29,7 @@ mod ocsp;
 mod profile;
 mod request;
 mod revocation;
+mod root_crl;
 mod service_certs;
 mod sigverify;
 mod template;
@@ -41,9 +42,9 @@ pub use error::PkiError;
 pub use fingerprint::{fingerprint_sha256, pem_to_der};
 pub use hierarchy::{CaAlgorithm, IssuingCa, RegistrationAuthority};
 pub use inspect::{inspect_certificate, CertificateSummary};
-pub use issue::UserCertificate;
+pub use issue::{validate_hostname, UserCertificate};
 pub use ocsp::{CertStatus, MAX_OCSP_CERTS, MAX_OCSP_REQUEST_LEN};
-pub use profile::{validate_upn, CertificateProfile};
+pub use profile::{validate_principal_name, validate_upn, CertificateProfile};
 pub use request::{
     build_request, verify_request, RequestedExtras, VerifiedRequest, MAX_REQUEST_LEN,
 };

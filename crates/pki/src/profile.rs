@@ -36,6 +36,9 @@ pub struct CertificateProfile {
     pub ca_issuers_url: Option<String>,
     /// Authority information access: the OCSP responder's URL.
     pub ocsp_url: Option<String>,
+    /// The Kerberos principal's name (one component, without the realm) for the
+    /// id-pkinit-san when the template has a realm; `None`: the UPN's local part.
+    pub kerberos_principal: Option<String>,
 }
 
 impl CertificateProfile {
@@ -61,9 +64,28 @@ impl CertificateProfile {
             crl_url: crl_url.map(str::to_owned),
             ca_issuers_url: ca_issuers_url.map(str::to_owned),
             ocsp_url: ocsp_url.map(str::to_owned),
+            kerberos_principal: None,
         };
         profile.validate()?;
         Ok(profile)
+    }
+
+    /// The same profile with the id-pkinit-san naming `name` instead of the UPN's local
+    /// part (`None`: the local part); LK-PKI-036 for a name that is not one component.
+    pub fn with_kerberos_principal(
+        mut self,
+        name: Option<&str>,
+    ) -> Result<CertificateProfile, PkiError> {
+        self.kerberos_principal = name.map(str::to_owned);
+        self.validate()?;
+        Ok(self)
+    }
+
+    /// The name of the principal the id-pkinit-san carries (in the template's realm).
+    pub fn kerberos_principal_name(&self) -> &str {
+        self.kerberos_principal
+            .as_deref()
+            .unwrap_or_else(|| self.upn_local_part())
     }
 
     /// Checks the profile: a valid Hello template, a UPN `local@domain` (ASCII when it is
@@ -94,6 +116,9 @@ impl CertificateProfile {
             .flatten()
         {
             validate_url(url)?;
+        }
+        if let Some(name) = &self.kerberos_principal {
+            validate_principal_name(name)?;
         }
         Ok(())
     }
@@ -127,6 +152,7 @@ impl CertificateProfile {
             crl_url: self.crl_url.clone(),
             ca_issuers_url: self.ca_issuers_url.clone(),
             ocsp_url: self.ocsp_url.clone(),
+            kerberos_principal: self.kerberos_principal.clone(),
         }
         .to_der()
         .map_err(PkiError::from)
@@ -158,6 +184,7 @@ impl CertificateProfile {
             crl_url: value.crl_url.clone(),
             ca_issuers_url: value.ca_issuers_url.clone(),
             ocsp_url: value.ocsp_url.clone(),
+            kerberos_principal: value.kerberos_principal.clone(),
         };
         profile.validate()?;
         Ok(profile)
@@ -187,6 +214,8 @@ pub(crate) struct ProfileDer {
     pub(crate) ca_issuers_url: Option<String>,
     #[asn1(context_specific = "4", tag_mode = "IMPLICIT", optional = "true")]
     pub(crate) ocsp_url: Option<String>,
+    #[asn1(context_specific = "5", tag_mode = "IMPLICIT", optional = "true")]
+    pub(crate) kerberos_principal: Option<String>,
 }
 
 /// Checks a UPN: `local@domain`, at most 256 characters, no spaces or control characters.
@@ -200,6 +229,22 @@ pub fn validate_upn(upn: &str) -> Result<(), PkiError> {
         Ok(())
     } else {
         Err(PkiError::Upn(upn.to_owned()))
+    }
+}
+
+/// Checks a Kerberos principal name override: one component of 1 to 255 characters, none
+/// of them a control character, whitespace, `/` (a component separator), `@` (the realm
+/// separator) or a backslash (the escape).
+pub fn validate_principal_name(name: &str) -> Result<(), PkiError> {
+    let ok = !name.is_empty()
+        && name.chars().count() <= 255
+        && name
+            .chars()
+            .all(|c| !c.is_control() && !c.is_whitespace() && !matches!(c, '/' | '@' | '\\'));
+    if ok {
+        Ok(())
+    } else {
+        Err(PkiError::PrincipalName(name.to_owned()))
     }
 }
 
@@ -247,6 +292,17 @@ mod tests {
         let back =
             CertificateProfile::from_der_value(&ProfileDer::from_der(&der).unwrap()).unwrap();
         assert_eq!(back, p);
+        assert_eq!(p.kerberos_principal_name(), "alice");
+        let q = p.with_kerberos_principal(Some("alice.smith")).unwrap();
+        assert_eq!(q.kerberos_principal_name(), "alice.smith");
+        let der = q.to_der().unwrap();
+        let back =
+            CertificateProfile::from_der_value(&ProfileDer::from_der(&der).unwrap()).unwrap();
+        assert_eq!(back, q);
+        for bad in ["", "a/b", "a@B", "a b", "a\\b", "a\u{7}"] {
+            let err = q.clone().with_kerberos_principal(Some(bad)).unwrap_err();
+            assert_eq!(err.code(), "LK-PKI-036", "{bad:?}");
+        }
     }
 
     #[test]

@@ -134,7 +134,7 @@ pub struct RevokedEntry {
 }
 
 /// Big-endian bytes of `n` without leading zeros (at least one byte).
-fn minimal_be(n: u64) -> Vec<u8> {
+pub(crate) fn minimal_be(n: u64) -> Vec<u8> {
     let bytes = n.to_be_bytes();
     let skip = bytes.iter().take_while(|b| **b == 0).count().min(7);
     bytes.get(skip..).unwrap_or(&bytes).to_vec()

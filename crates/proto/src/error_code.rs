@@ -221,6 +221,20 @@ error_codes! {
     CertAlreadyRevoked = ("LK-CERT-015", 409, "the certificate is already revoked"),
     /// A renewal of a certificate that was already renewed (superseded by a newer one).
     CertAlreadyRenewed = ("LK-CERT-016", 409, "the certificate was already renewed; renew its successor"),
+    /// `latchkeyd kerberos kdc-setup`: the realm is not acceptable (1 to 255 of
+    /// `A-Z a-z 0-9 . - _`, no leading or trailing dot).
+    KrbRealmInvalid = ("LK-KRB-001", 400, "the Kerberos realm is not acceptable"),
+    /// `latchkeyd kerberos kdc-setup`: the KDC host name is not an acceptable DNS name.
+    KrbHostnameInvalid = ("LK-KRB-002", 400, "the KDC host name is not acceptable"),
+    /// `latchkeyd kerberos kdc-setup`: a file it would write exists (and `--force` was
+    /// not given); nothing was written.
+    KrbOutputExists = ("LK-KRB-003", 409, "a KDC setup file exists already; nothing was written (use --force to replace)"),
+    /// `latchkeyd kerberos kdc-setup`: the output directory or a file in it could not be
+    /// written; nothing was recorded and no file was left behind.
+    KrbOutputFailed = ("LK-KRB-004", 500, "the KDC setup files could not be written"),
+    /// `latchkeyd kerberos set-principal`: the name is not one component (1 to 255
+    /// characters, no `/`, `@`, backslash, space or control character).
+    KrbPrincipalInvalid = ("LK-KRB-005", 400, "the Kerberos principal name is not acceptable"),
     /// The audit export file could not be created or written (`latchkeyd audit export`;
     /// nothing was pruned).
     AuditExportFailed = ("LK-AUDIT-001", 500, "the audit export could not be written"),

@@ -17,6 +17,7 @@ use crate::tenant::{self, SetupError, Tenant, CA_FILE, DEFAULT_TENANT_NAME};
 use crate::{password, totp};
 
 pub mod cert;
+pub mod kerberos;
 mod pin_recovery;
 mod policy;
 mod resources;

@@ -145,6 +145,10 @@ pub mod event {
     pub const PIN_RECOVERY_KEY_CREATE: &str = "pin_recovery_key_create";
     /// The PIN-recovery key was rotated (admin).
     pub const PIN_RECOVERY_KEY_ROTATE: &str = "pin_recovery_key_rotate";
+    /// `latchkeyd kerberos kdc-setup` recorded the tenant's Kerberos realm (admin).
+    pub const KERBEROS_REALM_SET: &str = "kerberos_realm_set";
+    /// A user's Kerberos principal name override was set or removed (admin).
+    pub const KERBEROS_PRINCIPAL_SET: &str = "kerberos_principal_set";
 }
 
 /// Starts an audit line for `event` at `at`.

@@ -60,6 +60,21 @@ pub struct CertificateDetails {
     pub chain: Vec<String>,
 }
 
+/// A KDC certificate issued but not yet recorded: what `cert issue-kdc` and `kerberos
+/// kdc-setup` write and store.
+pub(crate) struct IssuedKdc {
+    /// The certificate, PEM.
+    pub(crate) certificate_pem: String,
+    /// Its private key, PKCS#8 PEM.
+    pub(crate) key_pem: zeroize::Zeroizing<String>,
+    /// The chain, PEM: issuing CA then root.
+    pub(crate) chain_pem: String,
+    /// The record to store.
+    pub(crate) record: CertificateRecord,
+    /// The `cert_issue` line to store with it.
+    pub(crate) audit: crate::storage::AuditRecord,
+}
+
 /// Files `cert issue-kdc` wrote.
 #[derive(Debug, Clone, Serialize)]
 pub struct KdcFiles {
@@ -316,16 +331,6 @@ impl Admin {
         validity_days: u32,
         base_url: Option<&str>,
     ) -> Result<KdcFiles, AdminError> {
-        let pki = self.pki()?;
-        let stored = self.storage.pki_state(&self.tenant.id).await?;
-        let base = base_url
-            .map(str::to_owned)
-            .or_else(|| stored.and_then(|s| s.base_url))
-            .ok_or_else(|| {
-                AdminError::Invalid(
-                    "no public base URL known: start the service once, or pass --base-url".into(),
-                )
-            })?;
         let files = KdcFiles {
             certificate: out.join("kdc.pem"),
             key: out.join("kdc-key.pem"),
@@ -340,6 +345,49 @@ impl Admin {
                 )));
             }
         }
+        let issued = self
+            .kdc_certificate(realm, hostname, validity_days, base_url)
+            .await?;
+        std::fs::create_dir_all(out)
+            .map_err(|e| AdminError::Invalid(format!("{}: {e}", out.display())))?;
+        self.storage
+            .record_kdc_certificate(&self.tenant.id, &issued.record, &issued.audit)
+            .await?;
+        write_new(&files.key, issued.key_pem.as_bytes(), true)?;
+        write_new(&files.certificate, issued.certificate_pem.as_bytes(), false)?;
+        write_new(&files.chain, issued.chain_pem.as_bytes(), false)?;
+        Ok(KdcFiles {
+            serial: issued.record.serial,
+            ..files
+        })
+    }
+
+    /// Issues (but does not record) a KDC certificate for `realm` on `hostname` with a new
+    /// RSA-2048 key: the certificate, its key and chain as PEM, the record and the
+    /// `cert_issue` audit line to store with it. The CRL URL comes from `base_url`, else
+    /// the service's last start.
+    pub(crate) async fn kdc_certificate(
+        &self,
+        realm: &str,
+        hostname: &str,
+        validity_days: u32,
+        base_url: Option<&str>,
+    ) -> Result<IssuedKdc, AdminError> {
+        let pki = self.pki()?;
+        let base = match base_url {
+            Some(url) => url.to_owned(),
+            None => self
+                .storage
+                .pki_state(&self.tenant.id)
+                .await?
+                .and_then(|s| s.base_url)
+                .ok_or_else(|| {
+                    AdminError::Invalid(
+                        "no public base URL known: start the service once, or pass --base-url"
+                            .into(),
+                    )
+                })?,
+        };
         let urls = PkiUrls::new(&base);
         let issued = pki
             .issuing
@@ -380,18 +428,15 @@ impl Admin {
             renewed_from: None,
             issued_at: now,
         };
-        std::fs::create_dir_all(out)
-            .map_err(|e| AdminError::Invalid(format!("{}: {e}", out.display())))?;
-        let line = self.line(event::CERT_ISSUE).note(format!(
+        let audit = self.line(event::CERT_ISSUE).note(format!(
             "serial={serial} template=KDC realm={realm} host={hostname}"
         ));
-        self.storage
-            .record_kdc_certificate(&self.tenant.id, &record, &line)
-            .await?;
-        let key_pem = zeroize::Zeroizing::new(pem("PRIVATE KEY", &issued.key_pkcs8_der));
-        write_new(&files.key, key_pem.as_bytes(), true)?;
-        write_new(&files.certificate, issued.certificate.pem.as_bytes(), false)?;
-        write_new(&files.chain, pki.chain_pem().concat().as_bytes(), false)?;
-        Ok(KdcFiles { serial, ..files })
+        Ok(IssuedKdc {
+            certificate_pem: issued.certificate.pem.clone(),
+            key_pem: zeroize::Zeroizing::new(pem("PRIVATE KEY", &issued.key_pkcs8_der)),
+            chain_pem: pki.chain_pem().concat(),
+            record,
+            audit,
+        })
     }
 }

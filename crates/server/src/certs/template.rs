@@ -64,6 +64,18 @@ pub fn admits(template: &Template, groups: &[String]) -> bool {
     }
 }
 
+/// The template a certificate is issued under: `template` itself, with the tenant's
+/// Kerberos realm (`latchkeyd kerberos kdc-setup`) as its realm when it names none of its
+/// own. A template's own realm wins; the realm drives the id-pkinit-san principal
+/// `localpart@REALM` (docs/pkinit.md).
+pub fn with_tenant_realm(template: &Template, tenant_realm: Option<String>) -> Template {
+    let mut t = template.clone();
+    if t.kerberos_realm.is_none() && is_hello(&t) {
+        t.kerberos_realm = tenant_realm;
+    }
+    t
+}
+
 /// Whether `template` is for Hello (user) certificates.
 pub fn is_hello(template: &Template) -> bool {
     template.kind == TemplateKind::HelloAuthentication
@@ -108,5 +120,33 @@ pub fn choose(
                 None => Err(ApiError::CertNoTemplate),
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod realm_tests {
+    use super::*;
+
+    #[test]
+    fn the_tenant_realm_fills_in_only_for_hello_templates_without_one() {
+        let hello = Template::hello_default();
+        assert_eq!(hello.kerberos_realm, None);
+        let t = with_tenant_realm(&hello, Some("CONTOSO.TEST".into()));
+        assert_eq!(t.kerberos_realm.as_deref(), Some("CONTOSO.TEST"));
+        assert_eq!(with_tenant_realm(&hello, None).kerberos_realm, None);
+
+        let mut own = Template::hello_default();
+        own.kerberos_realm = Some("OWN.TEST".into());
+        let t = with_tenant_realm(&own, Some("CONTOSO.TEST".into()));
+        assert_eq!(
+            t.kerberos_realm.as_deref(),
+            Some("OWN.TEST"),
+            "the template's own wins"
+        );
+
+        let mut kdc = Template::hello_default();
+        kdc.kind = TemplateKind::Kdc;
+        let t = with_tenant_realm(&kdc, Some("CONTOSO.TEST".into()));
+        assert_eq!(t.kerberos_realm, None, "not a Hello template");
     }
 }

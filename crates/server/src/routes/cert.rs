@@ -221,7 +221,7 @@ pub(crate) async fn for_registration(
         user: user.clone(),
         key: key.clone(),
     };
-    let (cert, answer) = issue(state, &template, &subject, &request, state.env.clock.now())?;
+    let (cert, answer) = issue(state, &template, &subject, &request, state.env.clock.now()).await?;
     let mut request_line = success(
         line,
         event::CERT_REQUEST,
@@ -240,14 +240,22 @@ pub(crate) async fn for_registration(
     Ok((cert, answer, vec![request_line, issue_line]))
 }
 
-/// The RA countersigns and the CA issues; the record to store and the answer.
-fn issue(
+/// The RA countersigns and the CA issues; the record to store and the answer. The
+/// tenant's Kerberos realm is the template's when it has none ([`template::with_tenant_realm`]).
+async fn issue(
     state: &AppState,
     template: &Template,
     subject: &Subject,
     request: &CheckedRequest,
     now: OffsetDateTime,
 ) -> Result<(CertificateRecord, IssuedCertificate), ApiError> {
+    let realm = state.storage.kerberos_realm(&state.tenant.id).await?;
+    let principal = state
+        .storage
+        .kerberos_principal(&state.tenant.id, &subject.user.id)
+        .await?;
+    let effective = template::with_tenant_realm(template, realm);
+    let template = &effective;
     let pki = &state.pki;
     let urls = PkiUrls::new(&state.issuer);
     let fail = |e: PkiError| ApiError::CertIssuanceFailed(e.to_string());
@@ -260,6 +268,7 @@ fn issue(
         Some(&urls.ca_issuers),
         Some(&urls.ocsp),
     )
+    .and_then(|p| p.with_kerberos_principal(principal.as_deref()))
     .map_err(fail)?;
     let countersigned = pki
         .ra
@@ -371,7 +380,7 @@ async fn enroll_checked(
     let templates = template::all(&*state.storage, &tenant.id).await?;
     let template = template::choose(templates, req.template.as_deref(), &groups)?;
     unused(state, &nonce).await?;
-    let (cert, answer) = issue(state, &template, &subject, &request, now)?;
+    let (cert, answer) = issue(state, &template, &subject, &request, now).await?;
     let lines = [
         success(
             line,
@@ -456,7 +465,7 @@ async fn renew_checked(
         return Err(ApiError::CertEnrollmentNotAllowed(template.name));
     }
     unused(state, &nonce).await?;
-    let (mut cert, answer) = issue(state, &template, &subject, &request, now)?;
+    let (mut cert, answer) = issue(state, &template, &subject, &request, now).await?;
     cert.renewed_from = Some(old.serial.clone());
     let lines = [
         success(

@@ -263,4 +263,34 @@ pub trait CertStorage: Send + Sync + 'static {
     async fn nonce_used(&self, tenant: &str, nonce_id: &str) -> StorageResult<bool>;
     /// The revoked certificates that have not expired at `now` (the CRL's entries).
     async fn revoked_certificates(&self, tenant: &str, now: i64) -> StorageResult<Vec<RevokedRow>>;
+
+    /// The user's principal name override (`latchkeyd kerberos set-principal`), if any.
+    async fn kerberos_principal(
+        &self,
+        tenant: &str,
+        user_id: &str,
+    ) -> StorageResult<Option<String>>;
+    /// Sets (`Some`) or removes (`None`) the principal name override of the user `user_id`,
+    /// audited, in one transaction.
+    async fn set_kerberos_principal(
+        &self,
+        tenant: &str,
+        user_id: &str,
+        name: Option<&str>,
+        at: i64,
+        audit: &AuditRecord,
+    ) -> StorageResult<()>;
+    /// The tenant's Kerberos realm (`latchkeyd kerberos kdc-setup`), if one was recorded.
+    async fn kerberos_realm(&self, tenant: &str) -> StorageResult<Option<String>>;
+    /// In one transaction: records the KDC certificate `cert`, makes `realm` the tenant's
+    /// Kerberos realm (replacing any earlier one) as of `at`, and writes every line of
+    /// `audit`. Nothing is written if any part fails.
+    async fn record_kdc_setup(
+        &self,
+        tenant: &str,
+        cert: &CertificateRecord,
+        realm: &str,
+        at: i64,
+        audit: &[AuditRecord],
+    ) -> StorageResult<()>;
 }

@@ -335,6 +335,93 @@ impl CertStorage for SqliteStorage {
         Ok(())
     }
 
+    async fn kerberos_principal(
+        &self,
+        tenant: &str,
+        user_id: &str,
+    ) -> StorageResult<Option<String>> {
+        Ok(sqlx::query_scalar(
+            "SELECT name FROM kerberos_principals WHERE tenant_id = $1 AND user_id = $2",
+        )
+        .bind(tenant)
+        .bind(user_id)
+        .fetch_optional(&self.pool)
+        .await?)
+    }
+
+    async fn set_kerberos_principal(
+        &self,
+        tenant: &str,
+        user_id: &str,
+        name: Option<&str>,
+        at: i64,
+        audit: &AuditRecord,
+    ) -> StorageResult<()> {
+        let (mut tx, _gate) = self.write().await?;
+        match name {
+            Some(name) => {
+                sqlx::query(
+                    "INSERT INTO kerberos_principals (tenant_id, user_id, name, updated_at) \
+                     VALUES ($1, $2, $3, $4) \
+                     ON CONFLICT (tenant_id, user_id) DO UPDATE SET name = $3, updated_at = $4",
+                )
+                .bind(tenant)
+                .bind(user_id)
+                .bind(name)
+                .bind(at)
+                .execute(&mut *tx)
+                .await?;
+            }
+            None => {
+                sqlx::query(
+                    "DELETE FROM kerberos_principals WHERE tenant_id = $1 AND user_id = $2",
+                )
+                .bind(tenant)
+                .bind(user_id)
+                .execute(&mut *tx)
+                .await?;
+            }
+        }
+        insert_audit(&mut tx, tenant, audit).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn kerberos_realm(&self, tenant: &str) -> StorageResult<Option<String>> {
+        Ok(
+            sqlx::query_scalar("SELECT realm FROM kerberos_settings WHERE tenant_id = $1")
+                .bind(tenant)
+                .fetch_optional(&self.pool)
+                .await?,
+        )
+    }
+
+    async fn record_kdc_setup(
+        &self,
+        tenant: &str,
+        c: &CertificateRecord,
+        realm: &str,
+        at: i64,
+        audit: &[AuditRecord],
+    ) -> StorageResult<()> {
+        let (mut tx, _gate) = self.write().await?;
+        insert_certificate(&mut tx, tenant, c).await?;
+        sqlx::query(
+            "INSERT INTO kerberos_settings (tenant_id, realm, updated_at) VALUES ($1, $2, $3) \
+             ON CONFLICT (tenant_id) DO UPDATE SET realm = $2, updated_at = $3",
+        )
+        .bind(tenant)
+        .bind(realm)
+        .bind(at)
+        .execute(&mut *tx)
+        .await?;
+        for line in audit {
+            insert_audit(&mut tx, tenant, line).await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
     async fn certificate(
         &self,
         tenant: &str,
