@@ -17,26 +17,7 @@ pub const REALM: &str = "CONTOSO.TEST";
 /// Joins `upn` on `device` with MFA.
 pub fn join(world: &World, svc: &Service, device: &str, upn: &str) {
     let totp = world.add_user(upn, PASSWORD);
-    let ca = world.ca_file().display().to_string();
-    let otp = totp.fresh();
-    world
-        .device(
-            device,
-            &[
-                "join",
-                "--server",
-                &svc.url,
-                "--user",
-                upn,
-                "--password-stdin",
-                "--otp",
-                &otp,
-                "--ca",
-                &ca,
-            ],
-            &format!("{PASSWORD}\n"),
-        )
-        .assert_ok();
+    world.join(svc, device, upn, PASSWORD, &totp);
 }
 
 /// `hello setup` on `device` under UseCertificateForOnPremAuth: a Hello key and its
