@@ -276,6 +276,9 @@ error_codes! {
     KeyFileWrongKey = ("LK-SRV-004", 500, "the key file does not belong to this database"),
     /// A sealed secret in the database does not open: altered, moved, or of an unknown format.
     SealedSecretInvalid = ("LK-SRV-005", 500, "a sealed secret in the database does not open"),
+    /// The database did not answer in time (`GET /readyz`): the service is up but cannot
+    /// serve; retry shortly.
+    DatabaseUnavailable = ("LK-SRV-006", 503, "the database does not answer; retry shortly"),
 }
 
 impl std::fmt::Display for ErrorCode {

@@ -293,6 +293,9 @@ pub enum ApiError {
     /// LK-CERT-016.
     #[error("the certificate was already renewed; renew its successor")]
     CertAlreadyRenewed,
+    /// LK-SRV-006. The detail is logged, never sent.
+    #[error("the database does not answer: {0}")]
+    DatabaseUnavailable(String),
     /// LK-SRV-001. The detail is logged, never sent.
     #[error("internal error: {0}")]
     Internal(String),
@@ -394,6 +397,7 @@ impl ApiError {
             CertKeyUnacceptable(_) => ErrorCode::CertKeyUnacceptable,
             CertAlreadyRevoked => ErrorCode::CertAlreadyRevoked,
             CertAlreadyRenewed => ErrorCode::CertAlreadyRenewed,
+            DatabaseUnavailable(_) => ErrorCode::DatabaseUnavailable,
             Internal(_) => ErrorCode::Internal,
         }
     }
@@ -407,6 +411,7 @@ impl ApiError {
     pub fn retry_after(&self) -> Option<u64> {
         match self {
             ApiError::PasswordBusy(secs) => Some(*secs),
+            ApiError::DatabaseUnavailable(_) => Some(5),
             _ => None,
         }
     }
@@ -460,6 +465,10 @@ impl IntoResponse for ApiError {
             }
             ApiError::CertIssuanceFailed(detail) => {
                 tracing::error!(error = %detail, "the certificate authority did not issue");
+                code.default_message().to_owned()
+            }
+            ApiError::DatabaseUnavailable(detail) => {
+                tracing::error!(error = %detail, "the database does not answer");
                 code.default_message().to_owned()
             }
             other => other.to_string(),

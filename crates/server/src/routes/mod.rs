@@ -4,6 +4,7 @@ pub(crate) mod auth;
 mod cert;
 mod device;
 pub mod extract;
+mod health;
 pub mod http_guard;
 mod key;
 mod key_attestation;
@@ -39,6 +40,8 @@ use crate::storage::AuditRecord;
 /// behind the HTTP layer's limits and security headers ([`http_guard::guard`]).
 pub fn router(state: AppState, policy: HttpPolicy) -> Router {
     Router::new()
+        .route("/healthz", get(health::healthz))
+        .route("/readyz", get(health::readyz))
         .route("/v1/tenant", get(oidc::tenant))
         .route("/v1/ca.pem", get(oidc::ca_pem))
         .route("/v1/jwks", get(oidc::jwks))

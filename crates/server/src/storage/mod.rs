@@ -209,6 +209,8 @@ pub trait Storage:
     async fn prune_prts(&self, tenant: &str, before: i64) -> StorageResult<u64>;
     /// Row counts of the tenant's tables.
     async fn counts(&self, tenant: &str) -> StorageResult<Counts>;
+    /// Reads the tenant's row: the database answers (readiness).
+    async fn ping(&self, tenant: &str) -> StorageResult<()>;
     /// Up to `limit` audit lines older than `before` with a sequence number above
     /// `after_seq`, in sequence order, each with its sequence number (for export).
     async fn audit_page(

@@ -666,6 +666,14 @@ impl Storage for SqliteStorage {
         }
     }
 
+    async fn ping(&self, tenant: &str) -> StorageResult<()> {
+        let _: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM tenants WHERE id = $1")
+            .bind(tenant)
+            .fetch_one(&self.pool)
+            .await?;
+        Ok(())
+    }
+
     async fn counts(&self, tenant: &str) -> StorageResult<Counts> {
         let mut conn = self.pool.acquire().await?;
         let mut out = Counts::default();
