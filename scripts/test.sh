@@ -18,10 +18,11 @@ step "Debian packages"
 # krb5-kdc, krb5-admin-server (kadmin.local), krb5-pkinit, krb5-user: a real MIT KDC for the
 # PKINIT tests; opensc (pkcs11-tool), gnutls-bin (p11tool), p11-kit, openssh-server and
 # openssh-client: the real consumers of the PKCS#11 module (docs/smart-card.md); faketime:
-# the PKINIT test of an expired certificate runs the KDC two days ahead (docs/pkinit.md).
+# the PKINIT test of an expired certificate runs the KDC two days ahead (docs/pkinit.md);
+# systemd: systemd-analyze checks the service unit in packaging/systemd.
 packages=(openssl ca-certificates chromium pkg-config libtss2-dev swtpm swtpm-tools tpm2-tools
   krb5-kdc krb5-admin-server krb5-pkinit krb5-user opensc gnutls-bin p11-kit openssh-server
-  openssh-client faketime)
+  openssh-client faketime systemd)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
