@@ -130,8 +130,12 @@ impl Agent {
         let (mut stored, blob) = self.recoverable(upn)?;
         check_pin(new_pin, &self.policy_for(Some(upn))?)?;
         // A TPM in dictionary-attack lockout refuses ObjectChangeAuth even with the right
-        // value: say so before the service answers (and spends) the blob.
-        self.provider.check_lockout(&stored, self.now())?;
+        // value: say so before the service answers (and spends) the blob. A software
+        // container's own delay does not stand in the way: the reset does not try a PIN (it
+        // needs the fresh MFA instead), and the new PIN starts a fresh counter.
+        if let StoredKey::Tpm(_) = &stored {
+            self.provider.check_lockout(&stored, self.now())?;
+        }
         let key_id = stored.key_id().to_owned();
         let client = ServiceClient::new(&device.server_url, &device.ca_pem)?;
         let token = enrollment_token(&client, upn, credentials)?;
