@@ -36,7 +36,7 @@ pub async fn run(
 
 async fn dispatch(admin: &Admin, json: bool, command: Command) -> anyhow::Result<()> {
     match command {
-        Command::Serve(_) => Ok(()),
+        Command::Serve(_) | Command::Config(_) => Ok(()),
         Command::Tenant(TenantCommand::Show) => {
             let t = admin.tenant();
             if json {

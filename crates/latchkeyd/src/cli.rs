@@ -4,15 +4,18 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
-use latchkey_server::config::{DEFAULT_DATA_DIR, DEFAULT_LISTEN};
 
 /// The Latchkey identity service.
 #[derive(Debug, Parser)]
 #[command(name = "latchkeyd", version, about)]
 pub struct Cli {
-    /// Data directory (database, ca.pem).
-    #[arg(long, global = true, default_value = DEFAULT_DATA_DIR, value_name = "DIR")]
-    pub data_dir: PathBuf,
+    /// The configuration file (TOML; docs/configuration.md). Default:
+    /// /etc/latchkey/latchkeyd.toml when it exists. Flags and LATCHKEY_* variables override it.
+    #[arg(long, global = true, env = "LATCHKEY_CONFIG", value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Data directory (database, ca.pem) [default: the file's data_dir, else ./latchkey-data].
+    #[arg(long, global = true, env = "LATCHKEY_DATA_DIR", value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
     /// The key file holding the key-encryption key that seals the database's secrets.
     /// Default: the systemd credential `latchkey-kek` when the service runs with one
     /// (`LoadCredential=latchkey-kek:PATH`), else DIR/secrets.key (created on first start).
@@ -76,6 +79,22 @@ pub enum Command {
     /// Kerberos PKINIT: the tenant's realm and the files for an MIT KDC.
     #[command(subcommand)]
     Kerberos(crate::kerberos::KerberosCommand),
+    /// The configuration file.
+    #[command(subcommand)]
+    Config(ConfigCommand),
+}
+
+/// `config ...`.
+#[derive(Debug, Subcommand)]
+pub enum ConfigCommand {
+    /// Check the configuration as `serve` would read it (the file, LATCHKEY_* variables and
+    /// serve's flags given here) without starting anything, and print the effective
+    /// settings with where each came from.
+    Check {
+        /// serve's settings, as `serve` would take them.
+        #[command(flatten)]
+        serve: ServeArgs,
+    },
 }
 
 /// `policy ...`.
@@ -239,30 +258,35 @@ pub enum AdminTokenCommand {
     },
 }
 
-/// `serve`.
-#[derive(Debug, Args)]
+/// `serve`. Every setting is optional here: what is not given comes from the
+/// configuration file, else the default shown.
+#[derive(Debug, Args, Default)]
 pub struct ServeArgs {
-    /// Address and port to listen on (port 0 picks a free port).
-    #[arg(long, default_value = DEFAULT_LISTEN, value_name = "ADDR:PORT")]
-    pub listen: SocketAddr,
-    /// Serve plain HTTP instead of HTTPS (loopback addresses only).
-    #[arg(long)]
-    pub insecure_http: bool,
+    /// Address and port to listen on (port 0 picks a free port) [default: 127.0.0.1:8443].
+    #[arg(long, env = "LATCHKEY_LISTEN", value_name = "ADDR:PORT")]
+    pub listen: Option<SocketAddr>,
+    /// Serve plain HTTP instead of HTTPS (loopback addresses only); `--insecure-http=false`
+    /// turns off what the file turned on.
+    #[arg(long, env = "LATCHKEY_INSECURE_HTTP", value_name = "BOOL", num_args = 0..=1,
+          require_equals = true, default_missing_value = "true",
+          value_parser = clap::builder::BoolishValueParser::new())]
+    pub insecure_http: Option<bool>,
     /// The URL browsers and applications use (token issuer, WebAuthn origin and RP ID),
     /// e.g. http://localhost:8080; default: the listen address's URL.
-    #[arg(long, value_name = "URL")]
+    #[arg(long, env = "LATCHKEY_PUBLIC_URL", value_name = "URL")]
     pub public_url: Option<String>,
-    /// Tenant name, used when the tenant is created on first start.
-    #[arg(long, default_value = latchkey_server::tenant::DEFAULT_TENANT_NAME, value_name = "NAME")]
-    pub tenant_name: String,
+    /// Tenant name, used when the tenant is created on first start [default: Latchkey].
+    #[arg(long, env = "LATCHKEY_TENANT_NAME", value_name = "NAME")]
+    pub tenant_name: Option<String>,
     /// Delete audit lines older than this many days (checked once a minute); default: keep
     /// them all. Export them first with `latchkeyd audit export`.
-    #[arg(long, value_name = "DAYS", value_parser = clap::value_parser!(u32).range(1..))]
+    #[arg(long, env = "LATCHKEY_AUDIT_RETENTION_DAYS", value_name = "DAYS",
+          value_parser = clap::value_parser!(u32).range(1..))]
     pub audit_retention_days: Option<u32>,
     /// The issuing CA's algorithm (p256 or rsa3072), used only when the issuing CA is
-    /// created (the first start without one).
-    #[arg(long, value_name = "ALG", default_value = "p256")]
-    pub issuing_ca_algorithm: latchkey_pki::CaAlgorithm,
+    /// created (the first start without one) [default: p256].
+    #[arg(long, env = "LATCHKEY_ISSUING_CA_ALGORITHM", value_name = "ALG")]
+    pub issuing_ca_algorithm: Option<latchkey_pki::CaAlgorithm>,
 }
 
 /// `user ...`.

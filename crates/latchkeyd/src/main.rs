@@ -14,6 +14,7 @@ mod pin_recovery;
 mod policy;
 mod resource;
 mod serve;
+mod settings;
 mod since;
 mod tpm_roots;
 mod web;
@@ -50,37 +51,7 @@ pub fn coded(code: ErrorCode, message: impl Into<String>) -> anyhow::Error {
 
 fn main() -> ExitCode {
     let cli = cli::Cli::parse();
-    tracing_subscriber::fmt()
-        .with_writer(std::io::stderr)
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
-        )
-        .init();
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(rt) => rt,
-        Err(e) => {
-            eprintln!(
-                "error: {}: cannot start the runtime: {e}",
-                ErrorCode::Internal
-            );
-            return ExitCode::from(1);
-        }
-    };
-    let key_file = key_file::resolve(
-        cli.key_file.clone(),
-        std::env::var_os("CREDENTIALS_DIRECTORY").map(std::path::PathBuf::from),
-    );
-    let result = runtime.block_on(async move {
-        match cli.command {
-            cli::Command::Serve(args) => serve::run(&cli.data_dir, key_file.as_deref(), args).await,
-            other => admin::run(&cli.data_dir, key_file.as_deref(), cli.json, other).await,
-        }
-    });
-    match result {
+    match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
             let code = err
@@ -91,4 +62,65 @@ fn main() -> ExitCode {
             ExitCode::from(1)
         }
     }
+}
+
+/// Reads the settings, starts logging and the runtime, and runs the command.
+fn run(cli: cli::Cli) -> anyhow::Result<()> {
+    let loaded = settings::load(cli.config.as_deref())?;
+    let mut report = settings::Report::default();
+    let common = settings::common(
+        settings::CommonOverrides {
+            data_dir: cli.data_dir.clone(),
+            key_file: cli.key_file.clone(),
+            log_format: None,
+        },
+        &loaded.file,
+        &mut report,
+    )?;
+    let default_filter = common.log_level.as_deref().unwrap_or("warn");
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default_filter)),
+        )
+        .init();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| {
+            coded(
+                ErrorCode::Internal,
+                format!("cannot start the runtime: {e}"),
+            )
+        })?;
+    let key_file = key_file::resolve(
+        common.key_file.clone(),
+        std::env::var_os("CREDENTIALS_DIRECTORY").map(std::path::PathBuf::from),
+    );
+    runtime.block_on(async move {
+        match cli.command {
+            cli::Command::Serve(args) => {
+                let serve = settings::serve_config(&common, args, &loaded.file, &mut report)?;
+                serve::run(serve, key_file).await
+            }
+            cli::Command::Config(cli::ConfigCommand::Check { serve }) => {
+                settings::serve_config(&common, serve, &loaded.file, &mut report)?;
+                let notes =
+                    settings::check::check_paths(&common.data_dir, common.key_file.as_deref())?;
+                settings::check::print(&loaded, &report, &notes, cli.json)
+            }
+            other => {
+                // A file with a bad serve setting is refused by every command, so an
+                // administrator hears of it before the next restart of the service.
+                settings::serve_config(
+                    &common,
+                    cli::ServeArgs::default(),
+                    &loaded.file,
+                    &mut report,
+                )?;
+                admin::run(&common.data_dir, key_file.as_deref(), cli.json, other).await
+            }
+        }
+    })
 }

@@ -1,23 +1,19 @@
 //! `latchkeyd serve`.
 
-use std::path::Path;
+use std::path::PathBuf;
 
 use latchkey_proto::ErrorCode;
 use latchkey_server::clock::Env;
-use latchkey_server::{ServerConfig, StartError};
+use latchkey_server::StartError;
 
-use crate::cli::ServeArgs;
 use crate::coded;
+use crate::settings::serve::ServeSettings;
 
 /// Starts the service and runs until interrupted.
-pub async fn run(data_dir: &Path, key_file: Option<&Path>, args: ServeArgs) -> anyhow::Result<()> {
-    let mut config = ServerConfig::new(data_dir, args.listen);
-    config.key_file = key_file.map(Path::to_path_buf);
-    config.insecure_http = args.insecure_http;
-    config.tenant_name = args.tenant_name;
-    config.public_url = args.public_url;
-    config.audit_retention_days = args.audit_retention_days;
-    config.issuing_ca_algorithm = args.issuing_ca_algorithm;
+pub async fn run(settings: ServeSettings, key_file: Option<PathBuf>) -> anyhow::Result<()> {
+    let mut config = settings.config;
+    config.key_file = key_file;
+    let asked_name = config.tenant_name.clone();
     let server = latchkey_server::start(config, Env::system())
         .await
         .map_err(|e| match e {
@@ -29,6 +25,13 @@ pub async fn run(data_dir: &Path, key_file: Option<&Path>, args: ServeArgs) -> a
         println!(
             "created tenant {} ({})",
             server.tenant_name, server.tenant_id
+        );
+    } else if settings.tenant_name_given && asked_name != server.tenant_name {
+        eprintln!(
+            "warning: the tenant name {asked_name:?} given to serve differs from the tenant's name {:?}; \
+             the name is only used when the tenant is created. Rename the tenant with \
+             `latchkeyd tenant rename`, or drop the setting.",
+            server.tenant_name
         );
     }
     println!("URL:            {}", server.base_url);

@@ -279,6 +279,15 @@ error_codes! {
     /// The database did not answer in time (`GET /readyz`): the service is up but cannot
     /// serve; retry shortly.
     DatabaseUnavailable = ("LK-SRV-006", 503, "the database does not answer; retry shortly"),
+    /// The configuration file (`--config`, `LATCHKEY_CONFIG`) cannot be read: missing,
+    /// unreadable or over 64 KiB.
+    ConfigUnreadable = ("LK-CFG-001", 500, "the configuration file cannot be read"),
+    /// The configuration file is not valid TOML, or has an unknown key or a value of the
+    /// wrong type (the message names the line and the key).
+    ConfigInvalid = ("LK-CFG-002", 500, "the configuration file is not valid"),
+    /// A setting, from the file, the environment or a flag, has a value the service cannot
+    /// use (the message names the setting and what it accepts).
+    ConfigValueInvalid = ("LK-CFG-003", 500, "a setting has a value the service cannot use"),
 }
 
 impl std::fmt::Display for ErrorCode {
