@@ -55,6 +55,15 @@ cargo build --workspace --bins
 cargo build -p latchkey-pkcs11
 export LATCHKEY_BIN_DIR="$CARGO_TARGET_DIR/debug"
 
+step "cargo install (the README's way onto PATH), into a scratch root"
+# --debug reuses this target directory's build; the README installs release builds.
+install_root="$(mktemp -d)"
+cargo install --locked --offline --debug --quiet --path crates/latchkeyd --root "$install_root"
+cargo install --locked --offline --debug --quiet --path crates/latchkey --root "$install_root"
+"$install_root/bin/latchkeyd" --version
+"$install_root/bin/latchkey" --version
+rm -rf "$install_root"
+
 step "cargo test"
 cargo test --workspace --no-fail-fast
 

@@ -192,6 +192,28 @@ impl Service {
         Self::start_on(&data_dir, &addr)
     }
 
+    /// Sends SIGTERM, as systemd and `kill` do, and waits (at most a minute) for the
+    /// service to exit; its exit status.
+    pub fn terminate(mut self) -> std::process::ExitStatus {
+        let pid = self.child.id().to_string();
+        let sent = Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .expect("run kill");
+        assert!(sent.success(), "kill -TERM {pid} failed");
+        let deadline = std::time::Instant::now() + Duration::from_secs(60);
+        loop {
+            if let Some(status) = self.child.try_wait().expect("wait for latchkeyd") {
+                return status;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "latchkeyd did not exit within a minute of SIGTERM"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
     fn stop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();

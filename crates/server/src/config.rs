@@ -80,6 +80,9 @@ pub struct ConnectionLimits {
     pub max_headers: usize,
     /// Longest request target, path and query (414 LK-HTTP-002 above it).
     pub max_uri_bytes: usize,
+    /// At shutdown, how long the requests in flight get to finish after the listener is
+    /// closed; connections still open after it are closed.
+    pub shutdown_timeout: Duration,
 }
 
 /// File descriptors kept free of connections (database, data files, logs, listener).
@@ -87,7 +90,8 @@ pub const FD_RESERVE: u64 = 64;
 
 impl Default for ConnectionLimits {
     /// 4,096 connections (+64 reject slots), TLS handshake 10 s, headers 10 s, body 30 s,
-    /// idle 60 s, headers at most 16 KiB in at most 64 fields, URI at most 8 KiB.
+    /// idle 60 s, headers at most 16 KiB in at most 64 fields, URI at most 8 KiB, 30 s for
+    /// the requests in flight at shutdown.
     fn default() -> Self {
         ConnectionLimits {
             max_connections: 4096,
@@ -99,6 +103,7 @@ impl Default for ConnectionLimits {
             max_header_bytes: 16 * 1024,
             max_headers: 64,
             max_uri_bytes: 8 * 1024,
+            shutdown_timeout: Duration::from_secs(30),
         }
     }
 }

@@ -65,7 +65,9 @@ pub struct RunningServer {
     storage: Arc<SqliteStorage>,
     web: Arc<SqliteWebStorage>,
     shutdown: watch::Sender<bool>,
-    tasks: Vec<JoinHandle<()>>,
+    connections: JoinHandle<()>,
+    housekeeping_stop: watch::Sender<bool>,
+    housekeeping: JoinHandle<()>,
 }
 
 impl RunningServer {
@@ -74,12 +76,15 @@ impl RunningServer {
         self.storage.clone()
     }
 
-    /// Stops accepting connections and closes the database.
+    /// Stops gracefully: closes the listener, lets the requests in flight finish (up to
+    /// the connection limits' `shutdown_timeout`), commits every queued sign-in write and
+    /// closes the database.
     pub async fn shutdown(self) {
         let _ = self.shutdown.send(true);
-        for task in self.tasks {
-            let _ = task.await;
-        }
+        let _ = self.connections.await;
+        // After the last request: its throttled audit lines are flushed too.
+        let _ = self.housekeeping_stop.send(true);
+        let _ = self.housekeeping.await;
         self.web.close().await;
         self.storage.close().await;
     }
@@ -165,21 +170,21 @@ pub async fn start(config: ServerConfig, env: Env) -> Result<RunningServer, Star
         https: tls.is_some(),
     };
     let answers = Arc::new(conn::AutoAnswers::render(&limits, tls.is_some()).await);
+    let (shutdown, watcher) = watch::channel(false);
+    let (housekeeping_stop, housekeeping_watcher) = watch::channel(false);
     let serving = Serving {
         router: routes::router(state.clone(), policy),
         tls,
         limits,
         answers,
+        shutdown: watcher,
     };
-    let (shutdown, watcher) = watch::channel(false);
-    let tasks = vec![
-        tokio::spawn(prune_loop(
-            state,
-            config.audit_retention_days,
-            watcher.clone(),
-        )),
-        tokio::spawn(conn::accept_loop(listener, serving, watcher)),
-    ];
+    let connections = tokio::spawn(conn::accept_loop(listener, serving));
+    let housekeeping = tokio::spawn(prune_loop(
+        state,
+        config.audit_retention_days,
+        housekeeping_watcher,
+    ));
     Ok(RunningServer {
         local_addr,
         base_url,
@@ -192,7 +197,9 @@ pub async fn start(config: ServerConfig, env: Env) -> Result<RunningServer, Star
         storage,
         web,
         shutdown,
-        tasks,
+        connections,
+        housekeeping_stop,
+        housekeeping,
     })
 }
 

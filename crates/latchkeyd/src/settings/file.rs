@@ -98,6 +98,8 @@ pub struct ConnectionsSection {
     pub max_headers: Option<usize>,
     /// Longest request target, in bytes.
     pub max_uri_bytes: Option<usize>,
+    /// At shutdown, how long the requests in flight get to finish.
+    pub shutdown_timeout: Option<String>,
 }
 
 /// Why a configuration file could not be read.

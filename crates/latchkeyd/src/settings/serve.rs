@@ -253,6 +253,13 @@ fn connection_limits(file: &ConfigFile, report: &mut Report) -> anyhow::Result<C
             report.pick(S, "max_uri_bytes", None, c.max_uri_bytes, d.max_uri_bytes),
             256,
         )?,
+        shutdown_timeout: report.pick(
+            S,
+            "shutdown_timeout",
+            None,
+            file_duration(S, "shutdown_timeout", c.shutdown_timeout.as_ref())?,
+            d.shutdown_timeout,
+        ),
     })
 }
 

@@ -64,14 +64,39 @@ pub(crate) struct Serving {
     pub limits: ConnectionLimits,
     /// The answers that replace hyper's own empty 400, 414 and 431.
     pub answers: Arc<AutoAnswers>,
+    /// Becomes `true` at shutdown: connections finish their request in flight and close.
+    pub shutdown: watch::Receiver<bool>,
 }
 
-/// Accepts connections until `shutdown` changes.
-pub(crate) async fn accept_loop(
+/// Accepts connections until shutdown, then closes the listener and lets the requests in
+/// flight finish (up to [`ConnectionLimits::shutdown_timeout`]) before it returns.
+pub(crate) async fn accept_loop(listener: TcpListener, serving: Serving) {
+    let connections = tokio_util::task::TaskTracker::new();
+    accept_until_shutdown(listener, &serving, &connections).await;
+    connections.close();
+    let open = connections.len();
+    if open > 0 {
+        tracing::info!(open, "shutdown: waiting for the requests in flight");
+    }
+    let timeout = serving.limits.shutdown_timeout;
+    if tokio::time::timeout(timeout, connections.wait())
+        .await
+        .is_err()
+    {
+        tracing::warn!(
+            open = connections.len(),
+            timeout_secs = timeout.as_secs_f64(),
+            "shutdown: connections still open after the shutdown timeout are closed"
+        );
+    }
+}
+
+async fn accept_until_shutdown(
     listener: TcpListener,
-    serving: Serving,
-    mut shutdown: watch::Receiver<bool>,
+    serving: &Serving,
+    connections: &tokio_util::task::TaskTracker,
 ) {
+    let mut shutdown = serving.shutdown.clone();
     let limits = &serving.limits;
     let tracker = Tracker::new(limits.max_connections, limits.reject_slots);
     let sweep_every = (limits.idle_timeout / 4).max(Duration::from_millis(10));
@@ -79,7 +104,7 @@ pub(crate) async fn accept_loop(
     sweep.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         let (stream, peer) = tokio::select! {
-            _ = shutdown.changed() => return,
+            _ = stopped(&mut shutdown) => return,
             _ = sweep.tick() => {
                 let closed = tracker.sweep(limits.idle_timeout);
                 if closed > 0 {
@@ -101,7 +126,7 @@ pub(crate) async fn accept_loop(
         match tracker.admit() {
             Admission::Serve(ticket) => {
                 let serving = serving.clone();
-                tokio::spawn(async move {
+                connections.spawn(async move {
                     let state = ticket.state.clone();
                     tokio::select! {
                         _ = state.killed() => {}
@@ -112,7 +137,7 @@ pub(crate) async fn accept_loop(
             }
             Admission::Reject(slot) => {
                 let serving = serving.clone();
-                tokio::spawn(async move {
+                connections.spawn(async move {
                     // Bounded by the handshake, header and idle timeouts.
                     let budget =
                         serving.limits.tls_handshake_timeout + serving.limits.header_read_timeout;
@@ -129,6 +154,11 @@ pub(crate) async fn accept_loop(
     }
 }
 
+/// Returns once shutdown has begun (at once if it already has); no borrow is held after.
+async fn stopped(shutdown: &mut watch::Receiver<bool>) {
+    let _ = shutdown.wait_for(|&stop| stop).await;
+}
+
 /// Serves one connection: TLS handshake under its timeout, then HTTP/1 or HTTP/2.
 async fn serve(
     stream: TcpStream,
@@ -139,11 +169,15 @@ async fn serve(
 ) {
     match &serving.tls {
         Some(acceptor) => {
-            let handshake = tokio::time::timeout(
-                serving.limits.tls_handshake_timeout,
-                acceptor.accept(stream),
-            )
-            .await;
+            let mut shutdown = serving.shutdown.clone();
+            let handshake = tokio::select! {
+                // A connection still in its handshake at shutdown has no request in flight.
+                _ = stopped(&mut shutdown) => return,
+                done = tokio::time::timeout(
+                    serving.limits.tls_handshake_timeout,
+                    acceptor.accept(stream),
+                ) => done,
+            };
             match handshake {
                 Ok(Ok(stream)) => serve_http(stream, peer, serving, state, reject).await,
                 Ok(Err(e)) => tracing::debug!(error = %e, %peer, "TLS handshake failed"),
@@ -199,15 +233,32 @@ async fn serve_http<IO>(
         .max_concurrent_streams(64)
         .keep_alive_interval(Some(serving.limits.idle_timeout))
         .keep_alive_timeout(serving.limits.header_read_timeout);
-    let served = builder.serve_connection(TokioIo::new(io), service).await;
+    let mut shutdown = serving.shutdown.clone();
+    let served = {
+        // Dropped at the end of this block, which hands the stream back to `slot`.
+        let connection = builder.serve_connection(TokioIo::new(io), service);
+        tokio::pin!(connection);
+        tokio::select! {
+            served = connection.as_mut() => served,
+            _ = stopped(&mut shutdown) => {
+                // HTTP/1: the request in flight is answered, then the connection closes (an
+                // idle one closes at once); HTTP/2: GOAWAY, the open streams finish.
+                connection.as_mut().graceful_shutdown();
+                connection.await
+            }
+        }
+    };
     let failed = served.is_err();
     if let Err(e) = served {
         tracing::debug!(error = %e, %peer, "connection ended with an error");
     }
     let stream = slot.lock().unwrap_or_else(PoisonError::into_inner).take();
     if let Some(stream) = stream {
-        if failed || closing.load(Ordering::SeqCst) {
-            linger::linger(stream, serving.limits.idle_timeout).await;
+        if (failed || closing.load(Ordering::SeqCst)) && !*shutdown.borrow() {
+            tokio::select! {
+                _ = linger::linger(stream, serving.limits.idle_timeout) => {}
+                _ = stopped(&mut shutdown) => {}
+            }
         }
     }
 }

@@ -302,9 +302,21 @@ impl Harness {
         key: &HelloKey,
     ) -> Value {
         let nonce = self.nonce(Purpose::SignIn).await;
+        self.signin_body_with(device, upn, key_id, key, &nonce)
+    }
+
+    /// [`Harness::signin_body`] over a nonce the caller fetched.
+    pub fn signin_body_with(
+        &self,
+        device: &Device,
+        upn: &str,
+        key_id: &str,
+        key: &HelloKey,
+        nonce: &str,
+    ) -> Value {
         let msg = proof_message(
             Purpose::SignIn,
-            &nonce,
+            nonce,
             &[&self.tenant_id, &device.id, upn, key_id],
         );
         json!({

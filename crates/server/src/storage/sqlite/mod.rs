@@ -127,6 +127,8 @@ impl SqliteStorage {
 
     /// Closes the pool (waits for connections to finish).
     pub async fn close(&self) {
+        // Every sign-in and token write queued so far is committed before the pool closes.
+        self.signins.flush().await;
         self.pool.close().await;
     }
 }

@@ -75,10 +75,20 @@ struct Job {
     reply: oneshot::Sender<StorageResult<bool>>,
 }
 
+/// What the writer thread is sent.
+// A flush is sent once, at shutdown: boxing every job instead would allocate per sign-in.
+#[allow(clippy::large_enum_variant)]
+enum Msg {
+    /// A write.
+    Job(Job),
+    /// Answer once every write sent before this one is committed (or has failed).
+    Flush(oneshot::Sender<()>),
+}
+
 /// The handle on the writer thread; the thread ends when the last handle is dropped.
 #[derive(Debug, Clone)]
 pub(super) struct SignInWriter {
-    jobs: mpsc::Sender<Job>,
+    jobs: mpsc::Sender<Msg>,
 }
 
 impl SignInWriter {
@@ -136,17 +146,33 @@ impl SignInWriter {
             reply,
         };
         self.jobs
-            .send(job)
+            .send(Msg::Job(job))
             .map_err(|_| StorageError::WriterStopped)?;
         answer.await.map_err(|_| StorageError::WriterStopped)?
     }
+
+    /// Returns once every write sent before the call is committed or has failed (at
+    /// shutdown, before the database is closed). A writer already stopped has nothing left.
+    pub(super) async fn flush(&self) {
+        let (reply, done) = oneshot::channel();
+        if self.jobs.send(Msg::Flush(reply)).is_ok() {
+            let _ = done.await;
+        }
+    }
 }
 
-fn run(mut conn: Connection, gate: &Mutex<()>, rx: mpsc::Receiver<Job>) {
+fn run(mut conn: Connection, gate: &Mutex<()>, rx: mpsc::Receiver<Msg>) {
     let mut jobs = Vec::with_capacity(MAX_BATCH);
     let mut under_load = false;
     while let Ok(first) = rx.recv() {
-        jobs.push(first);
+        let mut flushed = None;
+        match first {
+            Msg::Job(job) => jobs.push(job),
+            Msg::Flush(reply) => {
+                let _ = reply.send(());
+                continue;
+            }
+        }
         let deadline = under_load.then(|| Instant::now() + LINGER);
         while jobs.len() < MAX_BATCH {
             let next = match deadline {
@@ -156,7 +182,12 @@ fn run(mut conn: Connection, gate: &Mutex<()>, rx: mpsc::Receiver<Job>) {
                 None => rx.try_recv().map_err(|_| mpsc::RecvTimeoutError::Timeout),
             };
             match next {
-                Ok(job) => jobs.push(job),
+                Ok(Msg::Job(job)) => jobs.push(job),
+                // Commit what came before the flush, then answer it.
+                Ok(Msg::Flush(reply)) => {
+                    flushed = Some(reply);
+                    break;
+                }
                 Err(_) => break,
             }
         }
@@ -178,6 +209,9 @@ fn run(mut conn: Connection, gate: &Mutex<()>, rx: mpsc::Receiver<Job>) {
                     let _ = job.reply.send(Err(StorageError::Sqlite(message.clone())));
                 }
             }
+        }
+        if let Some(reply) = flushed {
+            let _ = reply.send(());
         }
     }
 }
