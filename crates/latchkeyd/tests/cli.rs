@@ -181,3 +181,51 @@ fn usage_errors_and_insecure_http_off_loopback() {
     assert_eq!(out.code, 1);
     assert!(out.stderr.contains("loopback"), "{}", out.stderr);
 }
+
+#[test]
+fn a_serve_that_fails_to_start_leaves_nothing_behind() {
+    let dir = tempfile::tempdir().unwrap();
+    // The listen address is taken: refused before the data directory is touched.
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = taken.local_addr().unwrap().to_string();
+    let data = dir.path().join("fresh");
+    let out = run(&data, &["serve", "--listen", &addr], "");
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    assert!(out.stderr.contains("cannot listen on"), "{}", out.stderr);
+    assert!(!data.exists(), "a failed start created {}", data.display());
+
+    // A step after the data directory is made fails (a key file that cannot be written):
+    // the directory it made is removed again, and an empty one it found is left empty.
+    let key = dir.path().join("no-such-dir").join("kek");
+    let key = key.to_str().unwrap();
+    let out = run(
+        &data,
+        &["serve", "--listen", "127.0.0.1:0", "--key-file", key],
+        "",
+    );
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    assert!(!data.exists(), "a failed start left {}", data.display());
+    let empty = dir.path().join("empty");
+    std::fs::create_dir(&empty).unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&empty, std::fs::Permissions::from_mode(0o700)).unwrap();
+    let out = run(
+        &empty,
+        &["serve", "--listen", "127.0.0.1:0", "--key-file", key],
+        "",
+    );
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    assert!(empty.is_dir());
+    assert_eq!(
+        std::fs::read_dir(&empty).unwrap().count(),
+        0,
+        "a failed start left files"
+    );
+
+    // A directory that already holds a tenant keeps it whatever happens.
+    let (child, _) = serve(&data, &[]);
+    stop(child);
+    let out = run(&data, &["serve", "--listen", &addr], "");
+    assert_eq!(out.code, 1);
+    assert!(data.join("ca.pem").is_file() && data.join("latchkey.db").is_file());
+}

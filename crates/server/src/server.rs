@@ -91,10 +91,59 @@ impl RunningServer {
 }
 
 /// Starts the service described by `config`, with the clock and RNG of `env`.
+///
+/// A start that fails leaves nothing behind: the listen address is bound before anything is
+/// written, and a data directory that did not exist (or was empty) before is removed again
+/// (emptied) when a later step fails.
 pub async fn start(config: ServerConfig, env: Env) -> Result<RunningServer, StartError> {
     if config.insecure_http && !config.listen.ip().is_loopback() {
         return Err(StartError::InsecureNotLoopback(config.listen.ip()));
     }
+    let listener = TcpListener::bind(config.listen)
+        .await
+        .map_err(|source| StartError::Bind {
+            addr: config.listen,
+            source,
+        })?;
+    let data_dir = config.data_dir.clone();
+    let existed = data_dir.exists();
+    let was_empty =
+        !existed || std::fs::read_dir(&data_dir).is_ok_and(|mut entries| entries.next().is_none());
+    let started = start_bound(listener, config, env).await;
+    if started.is_err() && was_empty {
+        remove_what_start_wrote(&data_dir, existed);
+    }
+    started
+}
+
+/// Undoes a failed first start: the data directory it created, or what it wrote into the
+/// empty one it found.
+fn remove_what_start_wrote(data_dir: &std::path::Path, existed: bool) {
+    let removed = if existed {
+        std::fs::read_dir(data_dir).and_then(|entries| {
+            for entry in entries {
+                let path = entry?.path();
+                if path.is_dir() {
+                    std::fs::remove_dir_all(&path)?;
+                } else {
+                    std::fs::remove_file(&path)?;
+                }
+            }
+            Ok(())
+        })
+    } else {
+        std::fs::remove_dir_all(data_dir)
+    };
+    if let Err(e) = removed {
+        tracing::warn!(error = %e, dir = %data_dir.display(), "could not remove what a failed start wrote");
+    }
+}
+
+async fn start_bound(
+    listener: TcpListener,
+    config: ServerConfig,
+    env: Env,
+) -> Result<RunningServer, StartError> {
     crate::data_dir::prepare(&config.data_dir).map_err(SetupError::from)?;
     let storage = Arc::new(
         SqliteStorage::open(&config.data_dir)
@@ -109,12 +158,6 @@ pub async fn start(config: ServerConfig, env: Env) -> Result<RunningServer, Star
         &env,
     )
     .await?;
-    let listener = TcpListener::bind(config.listen)
-        .await
-        .map_err(|source| StartError::Bind {
-            addr: config.listen,
-            source,
-        })?;
     let local_addr = listener.local_addr().map_err(|source| StartError::Bind {
         addr: config.listen,
         source,
