@@ -5,13 +5,17 @@
 #![forbid(unsafe_code)]
 
 mod admin;
+mod audit;
 mod cert;
 mod cli;
+mod confirm;
+mod directory;
 mod kerberos;
 mod key_file;
 mod output;
 mod pin_recovery;
 mod policy;
+mod qr;
 mod resource;
 mod serve;
 mod since;
