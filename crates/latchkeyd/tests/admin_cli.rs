@@ -587,3 +587,72 @@ fn syncml_add(tenant: &str, settings: &[(&str, i64)]) -> String {
     }
     format!("<SyncML xmlns=\"SYNCML:SYNCML1.2\"><SyncBody>{items}</SyncBody></SyncML>")
 }
+
+#[test]
+fn policy_show_warns_about_stored_lengths_it_ignores() {
+    use std::io::{BufRead, BufReader};
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    init(&data);
+    let (_, out, _) = run(&data, &["admin-token", "create", "--json"]);
+    let token: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let token = token["token"].as_str().unwrap().to_owned();
+    let mut child = Command::new(BIN)
+        .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+        .arg(&data)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut reader = BufReader::new(child.stdout.take().unwrap());
+    let url = loop {
+        let mut line = String::new();
+        assert!(reader.read_line(&mut line).unwrap() > 0, "serve exited");
+        if let Some(url) = line.trim().strip_prefix("listening on ") {
+            break url.to_owned();
+        }
+    };
+    // The HTTP endpoint keeps SyncML's per-command semantics: a pair that is broken only
+    // together is stored there (two commands each within 4..127).
+    let body = dir.path().join("pair.xml");
+    std::fs::write(
+        &body,
+        syncml_add(
+            &tenant_id(&data),
+            &[("MinimumPINLength", 12), ("MaximumPINLength", 8)],
+        ),
+    )
+    .unwrap();
+    let out = Command::new("curl")
+        .args(["-sS", "--fail-with-body", "--cacert"])
+        .arg(data.join("ca.pem"))
+        .args([
+            "-H",
+            &format!("Authorization: Bearer {token}"),
+            "-H",
+            "Content-Type: application/vnd.syncml.dm+xml",
+            "--data-binary",
+        ])
+        .arg(format!("@{}", body.display()))
+        .arg(format!("{url}/v1/policy/syncml"))
+        .output()
+        .unwrap();
+    let _ = child.kill();
+    let _ = child.wait();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+
+    let (code, out, err) = run(&data, &["policy", "show"]);
+    assert_eq!(code, 0, "{err}");
+    let warning = "WARNING: the PIN lengths set by device CSP are IGNORED: MinimumPINLength and \
+                   MaximumPINLength must be between 4 and 127 and the maximum not below the \
+                   minimum; the defaults 4 and 127 apply instead. Set them again within the \
+                   bounds.";
+    assert!(err.contains(warning), "{err}");
+    let (head, table) = out.split_once("SETTING").unwrap();
+    assert!(head.contains(warning), "{out}");
+    assert!(!table.contains("WARNING"), "{out}");
+}

@@ -118,9 +118,13 @@ async fn deleting_a_device_takes_its_keys_and_tokens_and_revokes_its_certificate
     ));
     let events: Vec<String> = h.audit().await.into_iter().map(|a| a.event).collect();
     assert!(
-        events.ends_with(&["device_delete".to_owned()]),
+        events
+            .windows(3)
+            .any(|w| w == ["cert_revoke", "cert_revoke", "device_delete"]),
         "{events:?}"
     );
+    // The sign-in and the renewal after it were refused, and audited as such.
+    assert!(events.ends_with(&["signin".to_owned(), "prt_renew".to_owned()]));
 
     // Now the user goes, and its certificates stay listed (revoked) without it.
     let removed = h.admin.delete_user(UPN).await.unwrap();
@@ -217,4 +221,45 @@ async fn resets_replace_the_password_and_the_totp_secret_at_once() {
     let events: Vec<String> = h.audit().await.into_iter().map(|a| a.event).collect();
     assert!(events.contains(&"user_reset_password".to_owned()));
     assert!(events.contains(&"user_reset_mfa".to_owned()));
+}
+
+#[tokio::test]
+async fn a_rotated_client_secret_replaces_the_old_one_at_once() {
+    let h = Harness::start().await;
+    let redirect = "https://app.example.com/cb".to_owned();
+    let client = h
+        .admin
+        .client_add("App", std::slice::from_ref(&redirect), false)
+        .await
+        .unwrap();
+    let old = client.client_secret.clone().unwrap();
+    let token = |secret: String| {
+        let body = format!(
+            "grant_type=authorization_code&code=nope&redirect_uri={}&client_id={}&client_secret={}",
+            "https%3A%2F%2Fapp.example.com%2Fcb", client.client_id, secret
+        );
+        let request = h
+            .client
+            .post(format!("{}/oauth2/token", h.url))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(body);
+        async move { request.send().await.unwrap().status().as_u16() }
+    };
+    // The old secret authenticates (the bogus code is then the only problem).
+    assert_eq!(token(old.clone()).await, 400);
+    let new = h
+        .admin
+        .client_rotate_secret(&client.client_id)
+        .await
+        .unwrap();
+    assert_ne!(new.client_secret, old);
+    assert_eq!(token(old).await, 401);
+    assert_eq!(token(new.client_secret).await, 400);
+
+    h.admin.client_delete(&client.client_id).await.unwrap();
+    assert!(matches!(
+        h.admin.client_rotate_secret(&client.client_id).await,
+        Err(AdminError::NoSuchClient(_))
+    ));
+    assert!(h.admin.clients().await.unwrap().is_empty());
 }
