@@ -2,7 +2,13 @@
 //! created by accident, `init`, `tenant rename`, the user commands with the QR code,
 //! confirmations, key id prefixes, applications, the audit filters and formats, and the
 //! policy bounds.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    missing_docs
+)]
 
 mod common;
 
@@ -655,4 +661,64 @@ fn policy_show_warns_about_stored_lengths_it_ignores() {
     let (head, table) = out.split_once("SETTING").unwrap();
     assert!(head.contains(warning), "{out}");
     assert!(!table.contains("WARNING"), "{out}");
+}
+
+/// Runs `latchkeyd ARGS --data-dir DATA` on a pseudo-terminal, typing `answer` at the
+/// confirmation prompt (tests/pkinit/on_a_terminal.py): exit status and transcript.
+fn on_a_terminal(data: &Path, args: &[&str], answer: &str) -> (i32, String) {
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/pkinit/on_a_terminal.py");
+    let mut child = Command::new("python3")
+        .arg(script)
+        .arg("Type yes to continue: ")
+        .arg(BIN)
+        .args(args)
+        .arg("--data-dir")
+        .arg(data)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(format!("{answer}\n").as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+    )
+}
+
+#[test]
+fn on_a_terminal_the_command_asks_and_only_yes_goes_ahead() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    init(&data);
+    add_user(&data, "bob@example.com");
+    let (code, transcript) = on_a_terminal(&data, &["user", "delete", "bob@example.com"], "no");
+    assert_eq!(code, 1, "{transcript}");
+    assert!(
+        transcript.contains("Delete user bob@example.com (")
+            && transcript.contains(
+                ") with its Hello keys, security keys and sessions, and revoke its certificates? \
+             This cannot be undone. Type yes to continue: "
+            ),
+        "{transcript}"
+    );
+    assert!(
+        transcript.contains("error: LK-ADM-002: not confirmed; nothing was changed"),
+        "{transcript}"
+    );
+    assert!(transcript.ends_with("[typed]\n"), "{transcript}");
+    assert!(run(&data, &["user", "list"]).1.contains("bob@example.com"));
+
+    let (code, transcript) = on_a_terminal(&data, &["user", "delete", "bob@example.com"], "yes");
+    assert_eq!(code, 0, "{transcript}");
+    assert!(
+        transcript.contains("user deleted: bob@example.com"),
+        "{transcript}"
+    );
+    assert!(!run(&data, &["user", "list"]).1.contains("bob@example.com"));
 }

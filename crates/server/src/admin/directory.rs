@@ -31,6 +31,34 @@ fn rng_error<E>(_: E) -> AdminError {
     AdminError::Invalid("the random number generator failed".into())
 }
 
+/// The index of the one id that is `prefix` or starts with it (`prefix` trimmed and
+/// lowercased: at least [`KEY_PREFIX_MIN`] hexadecimal digits).
+fn unique_prefix<'a>(
+    prefix: &str,
+    ids: impl Iterator<Item = &'a str>,
+) -> Result<usize, AdminError> {
+    let prefix = prefix.trim().to_lowercase();
+    if prefix.len() < KEY_PREFIX_MIN || !prefix.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return Err(AdminError::PrefixTooShort(prefix));
+    }
+    let mut found = None;
+    let mut count = 0;
+    for (i, id) in ids.enumerate() {
+        if id == prefix {
+            return Ok(i);
+        }
+        if id.starts_with(&prefix) {
+            found = Some(i);
+            count += 1;
+        }
+    }
+    match (found, count) {
+        (Some(i), 1) => Ok(i),
+        (None, _) => Err(AdminError::NoSuchKey(prefix)),
+        (_, count) => Err(AdminError::AmbiguousPrefix { prefix, count }),
+    }
+}
+
 fn normal_upn(upn: &str) -> String {
     upn.trim().to_lowercase()
 }
@@ -182,23 +210,9 @@ impl Admin {
     /// The one key whose id is `prefix` or starts with it (at least [`KEY_PREFIX_MIN`]
     /// hexadecimal digits; case does not matter).
     pub async fn key_by_prefix(&self, prefix: &str) -> Result<KeyListing, AdminError> {
-        let prefix = prefix.trim().to_lowercase();
-        if prefix.len() < KEY_PREFIX_MIN || !prefix.bytes().all(|b| b.is_ascii_hexdigit()) {
-            return Err(AdminError::PrefixTooShort(prefix));
-        }
-        let keys = self.keys(None).await?;
-        if let Some(exact) = keys.iter().find(|k| k.key_id == prefix) {
-            return Ok(exact.clone());
-        }
-        let mut matches: Vec<KeyListing> = keys
-            .into_iter()
-            .filter(|k| k.key_id.starts_with(&prefix))
-            .collect();
-        match matches.len() {
-            0 => Err(AdminError::NoSuchKey(prefix)),
-            1 => Ok(matches.remove(0)),
-            count => Err(AdminError::AmbiguousPrefix { prefix, count }),
-        }
+        let mut keys = self.keys(None).await?;
+        let index = unique_prefix(prefix, keys.iter().map(|k| k.key_id.as_str()))?;
+        Ok(keys.swap_remove(index))
     }
 
     /// Deletes an application with its codes and refresh tokens.
@@ -255,5 +269,32 @@ impl Admin {
             .audit_entry(&self.tenant.id, seq)
             .await?
             .ok_or_else(|| AdminError::Invalid(format!("no audit entry {seq}")))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_key_prefix_must_be_unique_long_enough_and_hexadecimal() {
+        let ids = ["abcd01", "abcd02", "ef0123", "ef01"];
+        let find = |p: &str| unique_prefix(p, ids.iter().copied());
+        assert_eq!(find("ABCD01").unwrap(), 0);
+        assert_eq!(find(" ef012 ").unwrap(), 2);
+        // An exact id wins over the longer ids it is a prefix of.
+        assert_eq!(find("ef01").unwrap(), 3);
+        let err = find("abcd").unwrap_err();
+        assert!(matches!(err, AdminError::AmbiguousPrefix { count: 2, .. }));
+        assert_eq!(err.code().as_str(), "LK-ADM-003");
+        assert_eq!(
+            err.to_string(),
+            "the key id prefix abcd matches 2 keys; give more of the id"
+        );
+        for bad in ["abc", "", "abcg", "ab cd"] {
+            let err = find(bad).unwrap_err();
+            assert_eq!(err.code().as_str(), "LK-ADM-004", "{bad}");
+        }
+        assert_eq!(find("0000").unwrap_err().code().as_str(), "LK-KEY-001");
     }
 }
