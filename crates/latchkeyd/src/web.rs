@@ -59,6 +59,9 @@ pub enum SecurityKeyCommand {
     Delete {
         /// Credential id (base64url), as listed.
         credential_id: String,
+        /// Confirmation.
+        #[command(flatten)]
+        confirm: ConfirmArgs,
     },
     /// Show the tenant's security-key settings.
     Settings,
@@ -227,7 +230,28 @@ pub async fn security_key(
             );
             Ok(())
         }
-        SecurityKeyCommand::Delete { credential_id } => {
+        SecurityKeyCommand::Delete {
+            credential_id,
+            confirm: yes,
+        } => {
+            let key = admin
+                .security_keys(None)
+                .await
+                .map_err(admin_error)?
+                .into_iter()
+                .find(|l| l.key.credential_id == credential_id)
+                .ok_or_else(|| {
+                    admin_error(latchkey_server::admin::AdminError::NoSuchKey(
+                        credential_id.clone(),
+                    ))
+                })?;
+            confirm(
+                yes,
+                &format!(
+                    "Remove security key {} ({}) of {}",
+                    key.key.name, credential_id, key.upn
+                ),
+            )?;
             admin
                 .security_key_delete(&credential_id)
                 .await

@@ -317,6 +317,7 @@ fn irreversible_commands_refuse_without_a_terminal_or_yes() {
         (vec!["key", "delete", "abc"], "LK-ADM-004"),
         (vec!["key", "delete", "wxyz1234"], "LK-ADM-004"),
         (vec!["user", "delete", "nobody@example.com"], "LK-AUTH-001"),
+        (vec!["security-key", "delete", "nope"], "LK-KEY-001"),
     ] {
         let (status, _, err) = run(&data, &args);
         assert_eq!(status, 1, "{args:?}");
@@ -667,7 +668,8 @@ fn policy_show_warns_about_stored_lengths_it_ignores() {
 /// confirmation prompt (tests/pkinit/on_a_terminal.py): exit status and transcript.
 fn on_a_terminal(data: &Path, args: &[&str], answer: &str) -> (i32, String) {
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/pkinit/on_a_terminal.py");
-    let mut child = Command::new("python3")
+    let python = std::env::var("LATCHKEY_PYTHON").unwrap_or_else(|_| "python3".to_owned());
+    let mut child = Command::new(python)
         .arg(script)
         .arg("Type yes to continue: ")
         .arg(BIN)
