@@ -42,7 +42,7 @@ pub enum Command {
     /// Manage users.
     #[command(subcommand)]
     User(UserCommand),
-    /// Show the tenant.
+    /// Show or rename the tenant.
     #[command(subcommand)]
     Tenant(TenantCommand),
     /// Manage devices.
@@ -51,7 +51,7 @@ pub enum Command {
     /// Manage Hello keys.
     #[command(subcommand)]
     Key(KeyCommand),
-    /// Show the audit trail.
+    /// Show the audit trail (filtered; a table, JSON lines or CSV), export it.
     Audit(AuditArgs),
     /// Manage policy: SyncML, Group Policy, the effective policy.
     #[command(subcommand)]
