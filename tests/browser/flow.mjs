@@ -107,6 +107,8 @@ async function main() {
   fs.mkdirSync(shots, { recursive: true });
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "latchkey-browser-"));
   const dataDir = path.join(tmp, "data");
+  // Admin commands need an existing data directory: create it as an administrator would.
+  cli(dataDir, ["init"]);
   const created = JSON.parse(cli(dataDir, ["--json", "user", "add", UPN, "--password-stdin"], PASSWORD + "\n"));
   const secret = base32Decode(new URL(created.otpauth_uri).searchParams.get("secret"));
   cli(dataDir, ["group", "add", "latchkey-admins"]);

@@ -36,10 +36,14 @@ pub struct World {
 }
 
 impl World {
+    /// A new world whose data directory is created with `latchkeyd init` (admin commands
+    /// need an existing one; `serve` then opens it).
     pub fn new() -> Self {
-        World {
+        let world = World {
             root: tempfile::tempdir().expect("temporary directory"),
-        }
+        };
+        world.admin(&["init"], "").assert_ok();
+        world
     }
 
     pub fn data_dir(&self) -> PathBuf {

@@ -199,7 +199,14 @@ fn setup_under_the_certificate_policy_installs_a_certificate_openssl_accepts() {
         .any(|c| c["serial"] == serial.as_str() && c["state"] == "valid"));
     world
         .admin(
-            &["cert", "revoke", &serial, "--reason", "key-compromise"],
+            &[
+                "cert",
+                "revoke",
+                &serial,
+                "--reason",
+                "key-compromise",
+                "--yes",
+            ],
             "",
         )
         .assert_ok();

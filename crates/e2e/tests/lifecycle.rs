@@ -77,7 +77,9 @@ fn a_deleted_key_stops_signin_and_token_at_once() {
         .or_else(|| key["id"].as_str())
         .unwrap()
         .to_string();
-    world.admin(&["key", "delete", &key_id], "").assert_ok();
+    world
+        .admin(&["key", "delete", &key_id, "--yes"], "")
+        .assert_ok();
     world
         .device("pc", &["signin", "--pin-stdin"], &format!("{PIN}\n"))
         .assert_error("LK-KEY-001");
@@ -101,7 +103,9 @@ fn a_disabled_device_stops_signin_at_once() {
     let svc = world.start_service();
     enrolled(&world, &svc, "pc", "dave@example.com");
     let id = device_id(&world, "pc");
-    world.admin(&["device", "disable", &id], "").assert_ok();
+    world
+        .admin(&["device", "disable", &id, "--yes"], "")
+        .assert_ok();
     world
         .device("pc", &["signin", "--pin-stdin"], &format!("{PIN}\n"))
         .assert_error("LK-DEV-002");

@@ -139,10 +139,19 @@ fn revoked_certificates_are_refused_once_the_kdc_has_the_new_crl() {
 
     // kim's key deleted (its certificate is revoked with it), lee's certificate revoked.
     let kid = key_id(&r.world, "kim@contoso.test");
-    r.world.admin(&["key", "delete", &kid], "").assert_ok();
+    r.world
+        .admin(&["key", "delete", &kid, "--yes"], "")
+        .assert_ok();
     r.world
         .admin(
-            &["cert", "revoke", &lee.serial, "--reason", "key-compromise"],
+            &[
+                "cert",
+                "revoke",
+                &lee.serial,
+                "--reason",
+                "key-compromise",
+                "--yes",
+            ],
             "",
         )
         .assert_ok();

@@ -45,6 +45,9 @@ pub enum CertCommand {
         /// superseded, cessation-of-operation, certificate-hold, privilege-withdrawn.
         #[arg(long, value_name = "REASON", default_value = "unspecified")]
         reason: String,
+        /// Confirmation.
+        #[command(flatten)]
+        confirm: crate::confirm::ConfirmArgs,
     },
     /// Issue a KDC certificate (id-pkinit-KPKdc, krbtgt/REALM@REALM) with a new key and
     /// write kdc.pem, kdc-key.pem (0600) and ca-chain.pem into DIR (never overwriting).
@@ -336,7 +339,15 @@ pub async fn cert(admin: &Admin, json: bool, command: CertCommand) -> anyhow::Re
             }
             Ok(())
         }
-        CertCommand::Revoke { serial, reason } => {
+        CertCommand::Revoke {
+            serial,
+            reason,
+            confirm,
+        } => {
+            crate::confirm::confirm(
+                confirm,
+                &format!("Revoke certificate {serial} ({reason}); it goes on the CRL at once"),
+            )?;
             let r = admin
                 .revoke_certificate(&serial, &reason)
                 .await

@@ -5,6 +5,11 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 
+pub use crate::confirm::ConfirmArgs;
+
+mod audit;
+pub use audit::{AuditArgs, AuditCommand, AuditFormat};
+
 /// The Latchkey identity service.
 #[derive(Debug, Parser)]
 #[command(name = "latchkeyd", version, about)]
@@ -34,10 +39,13 @@ pub struct Cli {
 pub enum Command {
     /// Run the identity service.
     Serve(ServeArgs),
+    /// Create the data directory and the tenant (what the first `serve` does), print the
+    /// tenant and its CA, and exit. Every other admin command needs an existing one.
+    Init(InitArgs),
     /// Manage users.
     #[command(subcommand)]
     User(UserCommand),
-    /// Show the tenant.
+    /// Show or rename the tenant.
     #[command(subcommand)]
     Tenant(TenantCommand),
     /// Manage devices.
@@ -46,7 +54,7 @@ pub enum Command {
     /// Manage Hello keys.
     #[command(subcommand)]
     Key(KeyCommand),
-    /// Show the audit trail.
+    /// Show the audit trail (filtered; a table, JSON lines or CSV), export it.
     Audit(AuditArgs),
     /// Manage policy: SyncML, Group Policy, the effective policy.
     #[command(subcommand)]
@@ -292,7 +300,8 @@ pub struct ServeArgs {
 /// `user ...`.
 #[derive(Debug, Subcommand)]
 pub enum UserCommand {
-    /// Create a user with a password and a TOTP secret; prints the otpauth:// URI.
+    /// Create a user with a password and a TOTP secret; prints the otpauth:// URI (and its
+    /// QR code on a terminal).
     Add {
         /// User principal name (user@domain).
         upn: String,
@@ -302,6 +311,9 @@ pub enum UserCommand {
         /// Display name (defaults to the UPN).
         #[arg(long, value_name = "NAME")]
         display_name: Option<String>,
+        /// Print the QR code even when standard output is not a terminal.
+        #[arg(long)]
+        qr: bool,
     },
     /// List users.
     List,
@@ -310,6 +322,40 @@ pub enum UserCommand {
         /// User principal name.
         upn: String,
     },
+    /// Enable a disabled user.
+    Enable {
+        /// User principal name.
+        upn: String,
+    },
+    /// Delete a user with its Hello keys, security keys and sessions; its certificates
+    /// are revoked. Refused while the user is the registered owner of devices.
+    Delete {
+        /// User principal name.
+        upn: String,
+        /// Confirmation.
+        #[command(flatten)]
+        confirm: ConfirmArgs,
+    },
+    /// Set a new password (the user's browser sessions end).
+    ResetPassword {
+        /// User principal name.
+        upn: String,
+        /// Read the password from the first line of standard input.
+        #[arg(long)]
+        password_stdin: bool,
+    },
+    /// Give the user a new TOTP secret (the old one stops working at once); prints the
+    /// otpauth:// URI (and its QR code on a terminal).
+    ResetMfa {
+        /// User principal name.
+        upn: String,
+        /// Print the QR code even when standard output is not a terminal.
+        #[arg(long)]
+        qr: bool,
+        /// Confirmation.
+        #[command(flatten)]
+        confirm: ConfirmArgs,
+    },
 }
 
 /// `tenant ...`.
@@ -317,17 +363,43 @@ pub enum UserCommand {
 pub enum TenantCommand {
     /// Show the tenant id, name and CA.
     Show,
+    /// Rename the tenant (the TOTP issuer from now on; the service shows it from its next
+    /// start).
+    Rename {
+        /// The new name.
+        name: String,
+    },
+}
+
+/// `init`.
+#[derive(Debug, Args)]
+pub struct InitArgs {
+    /// Tenant name, used when the tenant is created [default: the configuration file's
+    /// [serve] tenant_name, else Latchkey].
+    #[arg(long, env = "LATCHKEY_TENANT_NAME", value_name = "NAME")]
+    pub tenant_name: Option<String>,
 }
 
 /// `device ...`.
 #[derive(Debug, Subcommand)]
 pub enum DeviceCommand {
-    /// List devices.
+    /// List devices (with their OS and last activity).
     List,
-    /// Disable a device (takes effect at once).
+    /// Disable a device (takes effect at once; final).
     Disable {
         /// Device id.
         id: String,
+        /// Confirmation.
+        #[command(flatten)]
+        confirm: ConfirmArgs,
+    },
+    /// Delete a device with the Hello keys on it; its and their certificates are revoked.
+    Delete {
+        /// Device id.
+        id: String,
+        /// Confirmation.
+        #[command(flatten)]
+        confirm: ConfirmArgs,
     },
 }
 
@@ -343,38 +415,10 @@ pub enum KeyCommand {
     },
     /// Delete a key (takes effect at once).
     Delete {
-        /// Key id (hex).
+        /// Key id (hex), or a unique prefix of it (at least 4 digits).
         key_id: String,
-    },
-}
-
-/// `audit`.
-#[derive(Debug, Args)]
-#[command(args_conflicts_with_subcommands = true)]
-pub struct AuditArgs {
-    /// Only entries since this time: RFC 3339 (2025-01-31T08:00:00Z) or a duration ago
-    /// (30s, 15m, 1h, 7d).
-    #[arg(long, value_name = "WHEN")]
-    pub since: Option<String>,
-    /// `audit export`.
-    #[command(subcommand)]
-    pub action: Option<AuditCommand>,
-}
-
-/// `audit ...`.
-#[derive(Debug, Subcommand)]
-pub enum AuditCommand {
-    /// Write the lines older than a time to a new file as JSON lines (and optionally
-    /// delete exactly those lines from the database afterwards).
-    Export {
-        /// Lines before this time: RFC 3339 or a duration ago (90d).
-        #[arg(long, value_name = "WHEN")]
-        before: String,
-        /// The file to create (refused if it exists).
-        #[arg(long, value_name = "FILE")]
-        out: PathBuf,
-        /// Then delete the exported lines from the database.
-        #[arg(long)]
-        prune: bool,
+        /// Confirmation.
+        #[command(flatten)]
+        confirm: ConfirmArgs,
     },
 }

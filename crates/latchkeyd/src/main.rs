@@ -5,13 +5,17 @@
 #![forbid(unsafe_code)]
 
 mod admin;
+mod audit;
 mod cert;
 mod cli;
+mod confirm;
+mod directory;
 mod kerberos;
 mod key_file;
 mod output;
 mod pin_recovery;
 mod policy;
+mod qr;
 mod resource;
 mod serve;
 mod settings;
@@ -113,12 +117,20 @@ fn run(cli: cli::Cli) -> anyhow::Result<()> {
             other => {
                 // A file with a bad serve setting is refused by every command, so an
                 // administrator hears of it before the next restart of the service.
-                settings::serve_config(
+                let serve = settings::serve_config(
                     &common,
                     cli::ServeArgs::default(),
                     &loaded.file,
                     &mut report,
                 )?;
+                // `init` names the tenant as serve would: its flag, else the settings.
+                let other = match other {
+                    cli::Command::Init(mut args) => {
+                        args.tenant_name.get_or_insert(serve.config.tenant_name);
+                        cli::Command::Init(args)
+                    }
+                    other => other,
+                };
                 admin::run(&common.data_dir, key_file.as_deref(), cli.json, other).await
             }
         }

@@ -75,6 +75,16 @@ fn note_text(n: &PolicyNote) -> String {
     }
 }
 
+/// What `policy show` prints, on standard output above the table and on standard error,
+/// for stored PIN lengths it had to ignore.
+fn ignored_warning(source: &str) -> String {
+    format!(
+        "WARNING: the PIN lengths set by {source} are IGNORED: MinimumPINLength and \
+         MaximumPINLength must be between 4 and 127 and the maximum not below the minimum; \
+         the defaults 4 and 127 apply instead. Set them again within the bounds."
+    )
+}
+
 /// `policy ...`.
 pub async fn policy(admin: &Admin, json: bool, command: PolicyCommand) -> anyhow::Result<()> {
     match command {
@@ -150,6 +160,16 @@ pub async fn policy(admin: &Admin, json: bool, command: PolicyCommand) -> anyhow
             println!("device groups:  {}", report.device_groups.join(", "));
             println!("user groups:    {}", report.user_groups.join(", "));
             println!("GPOs applied:   {}", report.gpos_applied.join(", "));
+            for n in &report.policy.notes {
+                if let PolicyNote::LengthFallback { source } = n {
+                    let warning = ignored_warning(match source {
+                        latchkey_policy::Source::Default => "the policy sources together",
+                        other => other.label(),
+                    });
+                    println!("{warning}");
+                    eprintln!("{warning}");
+                }
+            }
             let rows: Vec<Vec<String>> = setting_rows(&report.policy)
                 .into_iter()
                 .map(|r| vec![r.setting, r.value, r.source.label().to_owned()])

@@ -7,7 +7,8 @@ use clap::Subcommand;
 use latchkey_server::admin::Admin;
 use latchkey_server::storage::web::SecurityKeySettings;
 
-use crate::admin::admin_error;
+use crate::admin::{admin_error, done};
+use crate::confirm::{confirm, ConfirmArgs};
 use crate::output::{self, table, time, yes_no};
 
 /// `client ...`.
@@ -26,6 +27,23 @@ pub enum ClientCommand {
     },
     /// List applications.
     List,
+    /// Delete an application with its authorization codes and refresh tokens.
+    Delete {
+        /// Client id.
+        client_id: String,
+        /// Confirmation.
+        #[command(flatten)]
+        confirm: ConfirmArgs,
+    },
+    /// Give a confidential application a new secret, printed once; the old secret is
+    /// refused from now on.
+    RotateSecret {
+        /// Client id.
+        client_id: String,
+        /// Confirmation.
+        #[command(flatten)]
+        confirm: ConfirmArgs,
+    },
 }
 
 /// `security-key ...`.
@@ -41,6 +59,9 @@ pub enum SecurityKeyCommand {
     Delete {
         /// Credential id (base64url), as listed.
         credential_id: String,
+        /// Confirmation.
+        #[command(flatten)]
+        confirm: ConfirmArgs,
     },
     /// Show the tenant's security-key settings.
     Settings,
@@ -109,7 +130,63 @@ pub async fn client(admin: &Admin, json: bool, command: ClientCommand) -> anyhow
             );
             Ok(())
         }
+        ClientCommand::Delete {
+            client_id,
+            confirm: yes,
+        } => {
+            let name = client_name(admin, &client_id).await?;
+            confirm(
+                yes,
+                &format!(
+                    "Delete application {name} ({client_id}) with its codes and refresh tokens"
+                ),
+            )?;
+            admin.client_delete(&client_id).await.map_err(admin_error)?;
+            done(json, "application deleted", &client_id)
+        }
+        ClientCommand::RotateSecret {
+            client_id,
+            confirm: yes,
+        } => {
+            let name = client_name(admin, &client_id).await?;
+            confirm(
+                yes,
+                &format!(
+                    "Give application {name} ({client_id}) a new secret; the current one stops \
+                     working at once"
+                ),
+            )?;
+            let new = admin
+                .client_rotate_secret(&client_id)
+                .await
+                .map_err(admin_error)?;
+            if json {
+                return output::json(&new);
+            }
+            println!("client id:      {}", new.client_id);
+            println!(
+                "client secret:  {}   (shown once; stored hashed; the old one is refused)",
+                new.client_secret
+            );
+            Ok(())
+        }
     }
+}
+
+/// The name of the application `client_id` (`LK-ADM-006` if there is none).
+async fn client_name(admin: &Admin, client_id: &str) -> anyhow::Result<String> {
+    admin
+        .clients()
+        .await
+        .map_err(admin_error)?
+        .into_iter()
+        .find(|c| c.client_id == client_id.trim())
+        .map(|c| c.name)
+        .ok_or_else(|| {
+            admin_error(latchkey_server::admin::AdminError::NoSuchClient(
+                client_id.trim().to_owned(),
+            ))
+        })
 }
 
 /// Runs `security-key ...`.
@@ -153,7 +230,28 @@ pub async fn security_key(
             );
             Ok(())
         }
-        SecurityKeyCommand::Delete { credential_id } => {
+        SecurityKeyCommand::Delete {
+            credential_id,
+            confirm: yes,
+        } => {
+            let key = admin
+                .security_keys(None)
+                .await
+                .map_err(admin_error)?
+                .into_iter()
+                .find(|l| l.key.credential_id == credential_id)
+                .ok_or_else(|| {
+                    admin_error(latchkey_server::admin::AdminError::NoSuchKey(
+                        credential_id.clone(),
+                    ))
+                })?;
+            confirm(
+                yes,
+                &format!(
+                    "Remove security key {} ({}) of {}",
+                    key.key.name, credential_id, key.upn
+                ),
+            )?;
             admin
                 .security_key_delete(&credential_id)
                 .await

@@ -20,6 +20,7 @@ fn openssl(args: &[&str]) -> (bool, String) {
 fn authority_templates_kdc_certificate_revocation_and_crl() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
+    common::init(&data);
     // Before the first start (or `authority init`) there is no issuing CA.
     let (code, _, err) = run(&data, &["cert", "authority", "show"]);
     assert_eq!(code, 1);
@@ -180,17 +181,34 @@ fn authority_templates_kdc_certificate_revocation_and_crl() {
     let (code, out, _) = run(&data, &["cert", "show", &serial, "--pem", "--chain"]);
     assert_eq!(code, 0);
     assert_eq!(out.matches("BEGIN CERTIFICATE").count(), 3);
-    let (code, _, err) = run(&data, &["cert", "revoke", &serial, "--reason", "bogus"]);
+    let (code, _, err) = run(
+        &data,
+        &["cert", "revoke", &serial, "--reason", "bogus", "--yes"],
+    );
     assert_eq!(code, 1);
     assert!(err.contains("LK-REQ-003"), "{err}");
     let (code, _, err) = run(
         &data,
-        &["cert", "revoke", &serial, "--reason", "key-compromise"],
+        &[
+            "cert",
+            "revoke",
+            &serial,
+            "--reason",
+            "key-compromise",
+            "--yes",
+        ],
     );
     assert_eq!(code, 0, "{err}");
     let (code, _, err) = run(
         &data,
-        &["cert", "revoke", &serial, "--reason", "key-compromise"],
+        &[
+            "cert",
+            "revoke",
+            &serial,
+            "--reason",
+            "key-compromise",
+            "--yes",
+        ],
     );
     assert_eq!(code, 1);
     assert!(err.contains("LK-CERT-015"), "{err}");

@@ -105,11 +105,11 @@ fn serve_and_administer_while_running() {
         .find(|l| l.starts_with("otpauth://"))
         .unwrap();
     assert!(
-        uri.starts_with("otpauth://totp/Latchkey:alice@example.com?secret="),
+        uri.starts_with("otpauth://totp/Contoso:alice@example.com?secret="),
         "{uri}"
     );
     assert!(
-        uri.ends_with("&issuer=Latchkey&algorithm=SHA1&digits=6&period=30"),
+        uri.ends_with("&issuer=Contoso&algorithm=SHA1&digits=6&period=30"),
         "{uri}"
     );
 
@@ -132,8 +132,8 @@ fn serve_and_administer_while_running() {
     assert!(table.stdout.starts_with("UPN"), "{}", table.stdout);
 
     for (args, code) in [
-        (vec!["key", "delete", "abcd"], "LK-KEY-001"),
-        (vec!["device", "disable", "nope"], "LK-DEV-001"),
+        (vec!["key", "delete", "abcd", "--yes"], "LK-KEY-001"),
+        (vec!["device", "disable", "nope", "--yes"], "LK-DEV-001"),
         (vec!["audit", "--since", "someday"], "LK-REQ-003"),
     ] {
         let out = run(&data, &args, "");

@@ -353,3 +353,25 @@ fn serve_and_the_admin_commands_take_their_settings_from_the_file() {
         "{stderr}"
     );
 }
+
+#[test]
+fn init_names_the_tenant_from_the_settings_unless_told() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = write(
+        &dir.path().join("latchkeyd.toml"),
+        "[serve]\ntenant_name = \"File Corp\"\n",
+    );
+    for (name, extra, expected) in [
+        ("a", vec![], "File Corp"),
+        ("b", vec!["--tenant-name", "Flag Corp"], "Flag Corp"),
+    ] {
+        let data = dir.path().join(name).display().to_string();
+        let mut args = vec!["--config", file.as_str(), "--data-dir", &data, "init"];
+        args.extend(extra);
+        let out = latchkeyd(&args, &[]);
+        assert_eq!(out.code, 0, "{}", out.stderr);
+        let show = latchkeyd(&["--data-dir", &data, "--json", "tenant", "show"], &[]);
+        let tenant: serde_json::Value = serde_json::from_str(&show.stdout).unwrap();
+        assert_eq!(tenant["name"], expected);
+    }
+}

@@ -103,6 +103,8 @@ fn split_pem(text: &str, label: &str) -> Vec<String> {
 fn initialised() -> (tempfile::TempDir, PathBuf) {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
+    let (code, _, err) = run(&data, &["init"]);
+    assert_eq!(code, 0, "{err}");
     let (code, _, err) = run(&data, &["cert", "authority", "init"]);
     assert_eq!(code, 0, "{err}");
     (dir, data)

@@ -17,6 +17,7 @@ fn keys(data: &Path) -> Vec<serde_json::Value> {
 fn rotate_makes_a_current_key_and_keeps_the_previous_one_in_its_grace_period() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
+    common::init(&data);
     // A data directory made by an administration command has no key until the service
     // starts or an administrator rotates.
     assert!(keys(&data).is_empty());

@@ -27,6 +27,7 @@ fn tenant(data: &Path) -> String {
 fn apply_prints_one_line_per_command_and_show_names_sources() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
+    common::init(&data);
     // Start the service: administration works while it runs.
     let mut child = Command::new(BIN)
         .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])

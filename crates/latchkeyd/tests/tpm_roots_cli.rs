@@ -10,6 +10,7 @@ use common::run;
 fn tpm_roots_add_list_remove_and_key_list_columns() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
+    common::init(&data);
     let (code, out, err) = run(&data, &["tpm-roots", "list", "--json"]);
     assert_eq!(code, 0, "{err}");
     assert_eq!(

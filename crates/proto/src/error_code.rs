@@ -114,6 +114,9 @@ error_codes! {
     /// A policy administration request names something that does not exist or is invalid
     /// (group, Group Policy object, setting).
     PolicyInvalid = ("LK-POLICY-001", 400, "the policy request is invalid"),
+    /// A policy value is outside the bounds its CSP allows (`MinimumPINLength` below 4, a
+    /// maximum below the minimum, ...); nothing was stored.
+    PolicyOutOfBounds = ("LK-POLICY-002", 400, "a policy value is outside the bounds its CSP allows"),
     /// A user already has the most security keys allowed (10).
     SecurityKeyLimit = ("LK-SK-001", 409, "a user may register at most 10 security keys; remove one first"),
     /// The security key's registration (attestation) does not verify.
@@ -238,6 +241,22 @@ error_codes! {
     /// The audit export file could not be created or written (`latchkeyd audit export`;
     /// nothing was pruned).
     AuditExportFailed = ("LK-AUDIT-001", 500, "the audit export could not be written"),
+    /// An administration command named a data directory that does not exist or holds no
+    /// tenant; nothing was created (`latchkeyd init` or `serve` creates one).
+    DataDirMissing = ("LK-ADM-001", 404, "no data directory with a tenant at this path; nothing was created"),
+    /// An irreversible administration command was not confirmed: standard input is not a
+    /// terminal and `--yes` was not given, or the prompt was not answered `yes`.
+    ConfirmationRequired = ("LK-ADM-002", 409, "an irreversible action needs confirmation; pass --yes"),
+    /// An id prefix matches more than one object.
+    AmbiguousPrefix = ("LK-ADM-003", 409, "the id prefix matches more than one object; give more of it"),
+    /// An id prefix is too short (fewer than 4 hexadecimal digits) or not hexadecimal.
+    PrefixTooShort = ("LK-ADM-004", 400, "an id prefix needs at least 4 hexadecimal digits"),
+    /// `user delete`: the user is the registered owner of devices; delete them first.
+    UserOwnsDevices = ("LK-ADM-005", 409, "the user is the registered owner of devices; delete them first"),
+    /// No application with this client id.
+    ClientNotFound = ("LK-ADM-006", 404, "no such application"),
+    /// `client rotate-secret` of a public client (it has no secret).
+    ClientPublic = ("LK-ADM-007", 409, "a public client has no secret to rotate"),
     /// A form or browser request lacked the right anti-forgery (CSRF) token.
     CsrfInvalid = ("LK-WEB-001", 403, "the anti-forgery token is missing or wrong; reload the page"),
     /// No web session, or it expired.

@@ -17,6 +17,7 @@ use crate::tenant::{self, SetupError, Tenant, CA_FILE, DEFAULT_TENANT_NAME};
 use crate::{password, totp};
 
 pub mod cert;
+mod directory;
 pub mod kerberos;
 mod pin_recovery;
 mod policy;
@@ -25,7 +26,10 @@ mod tpm;
 pub use pin_recovery::RecoveryKeyListing;
 mod web;
 
+pub use crate::storage::sqlite::admin::Removed;
+pub use crate::storage::sqlite::audit_search::{AuditEntry, AuditFilter};
 pub use cert::{pem, AuthoritySummary, CertificateDetails, KdcFiles, TemplateChange};
+pub use directory::{NewSecret, KEY_PREFIX_MIN};
 pub use policy::{AdminTokenListing, GpoListing, GroupListing, TargetChange, ADMIN_TOKEN_PREFIX};
 pub use resources::check_resource_uri;
 pub use tpm::{key_reports, KeyReport, MAX_ROOT_FILE as MAX_TPM_ROOT_FILE};
@@ -52,6 +56,50 @@ pub enum AdminError {
     /// No TPM root with this fingerprint.
     #[error("no TPM root with fingerprint {0} (see `latchkeyd tpm-roots list`)")]
     NoSuchTpmRoot(String),
+    /// No application with this client id.
+    #[error("no application with client id {0} (see `latchkeyd client list`)")]
+    NoSuchClient(String),
+    /// A public client has no secret to rotate.
+    #[error("application {0} is a public client: it has no secret to rotate")]
+    ClientPublic(String),
+    /// The data directory does not exist, or holds no database or no tenant (nothing was
+    /// created).
+    #[error(
+        "{path}: {what}; nothing was created. Check --data-dir, or create a data directory \
+         with `latchkeyd init --data-dir {path}`",
+        path = path.display()
+    )]
+    NoDataDir {
+        /// The path given.
+        path: PathBuf,
+        /// What is missing.
+        what: &'static str,
+    },
+    /// A key id prefix matches several keys.
+    #[error("the key id prefix {prefix} matches {count} keys; give more of the id")]
+    AmbiguousPrefix {
+        /// The prefix.
+        prefix: String,
+        /// How many keys it matches.
+        count: usize,
+    },
+    /// A key id prefix is too short or not hexadecimal.
+    #[error(
+        "`{0}` is not a key id or a prefix of one: give at least {KEY_PREFIX_MIN} hexadecimal \
+         digits"
+    )]
+    PrefixTooShort(String),
+    /// `user delete` of the registered owner of devices.
+    #[error(
+        "{upn} is the registered owner of {count} device(s); delete them first (`latchkeyd \
+         device list`, `latchkeyd device delete ID`); nothing was deleted"
+    )]
+    UserOwnsDevices {
+        /// The user.
+        upn: String,
+        /// How many devices.
+        count: u64,
+    },
     /// A value given is not acceptable.
     #[error("{0}")]
     Invalid(String),
@@ -97,10 +145,17 @@ impl AdminError {
             AdminError::NoSuchKey(_) => ErrorCode::KeyNotFound,
             AdminError::NoSuchResource(_) => ErrorCode::ResourceNotFound,
             AdminError::NoSuchTpmRoot(_) => ErrorCode::TpmRootNotFound,
+            AdminError::NoSuchClient(_) => ErrorCode::ClientNotFound,
+            AdminError::ClientPublic(_) => ErrorCode::ClientPublic,
+            AdminError::NoDataDir { .. } => ErrorCode::DataDirMissing,
+            AdminError::AmbiguousPrefix { .. } => ErrorCode::AmbiguousPrefix,
+            AdminError::PrefixTooShort(_) => ErrorCode::PrefixTooShort,
+            AdminError::UserOwnsDevices { .. } => ErrorCode::UserOwnsDevices,
             AdminError::Invalid(_) => ErrorCode::InvalidField,
             AdminError::Policy(p) => match p {
                 crate::policy::PolicyServiceError::Malformed(_) => ErrorCode::SyncMlMalformed,
                 crate::policy::PolicyServiceError::Invalid(_) => ErrorCode::PolicyInvalid,
+                crate::policy::PolicyServiceError::OutOfBounds(_) => ErrorCode::PolicyOutOfBounds,
                 _ => ErrorCode::Internal,
             },
             AdminError::Setup(setup) => setup.code(),
@@ -108,6 +163,16 @@ impl AdminError {
             AdminError::Cert { code, .. } => *code,
         }
     }
+}
+
+/// The password rule of `user add` and `user reset-password`.
+pub(crate) fn check_password(password: &str) -> Result<(), AdminError> {
+    if password.chars().count() < 8 {
+        return Err(AdminError::Invalid(
+            "the password must have at least 8 characters".into(),
+        ));
+    }
+    Ok(())
 }
 
 /// What `tenant show` prints.
@@ -140,6 +205,8 @@ pub struct Admin {
     tenant: Tenant,
     env: Env,
     data_dir: PathBuf,
+    /// Who acts: the `actor` of the audit lines this administrator writes.
+    actor: String,
     /// The issuing CA and RA, once created (by the service's start or `cert authority
     /// init`).
     pki: Option<crate::certs::Pki>,
@@ -167,24 +234,93 @@ impl Admin {
         key_file: Option<&Path>,
         env: Env,
     ) -> Result<Admin, AdminError> {
+        Ok(Admin::create(data_dir, key_file, DEFAULT_TENANT_NAME, env)
+            .await?
+            .0)
+    }
+
+    /// Opens the data directory, creating it and the tenant (named `tenant_name`) if this
+    /// is the first use (`latchkeyd init`); also returns whether the tenant was created.
+    pub async fn create(
+        data_dir: &Path,
+        key_file: Option<&Path>,
+        tenant_name: &str,
+        env: Env,
+    ) -> Result<(Admin, bool), AdminError> {
         crate::data_dir::prepare(data_dir).map_err(SetupError::from)?;
         let storage = SqliteStorage::open(data_dir)
             .await
             .map_err(SetupError::from)?;
+        let (tenant, created) =
+            tenant::open_or_create(&storage, data_dir, key_file, tenant_name, &env).await?;
+        Admin::finish(storage, tenant, data_dir, env)
+            .await
+            .map(|admin| (admin, created))
+    }
+
+    /// Opens an existing data directory (what every administration command but `init`
+    /// does): a directory that does not exist, holds no database or no tenant is refused
+    /// ([`AdminError::NoDataDir`]) and nothing is created.
+    pub async fn open_existing(
+        data_dir: &Path,
+        key_file: Option<&Path>,
+        env: Env,
+    ) -> Result<Admin, AdminError> {
+        let missing = |what| AdminError::NoDataDir {
+            path: data_dir.to_path_buf(),
+            what,
+        };
+        if !data_dir.is_dir() {
+            return Err(missing("no such directory"));
+        }
+        crate::data_dir::check(data_dir).map_err(SetupError::from)?;
+        let db = data_dir.join(crate::storage::sqlite::DB_FILE);
+        // An empty file is what a first start that failed before the schema leaves.
+        if std::fs::metadata(&db).map_or(true, |m| !m.is_file() || m.len() == 0) {
+            return Err(missing("no Latchkey database in this directory"));
+        }
+        let storage = SqliteStorage::open(data_dir)
+            .await
+            .map_err(SetupError::from)?;
+        if storage.load_tenant().await?.is_none() {
+            storage.close().await;
+            return Err(missing("the database holds no tenant"));
+        }
         let (tenant, _) =
             tenant::open_or_create(&storage, data_dir, key_file, DEFAULT_TENANT_NAME, &env).await?;
+        Admin::finish(storage, tenant, data_dir, env).await
+    }
+
+    async fn finish(
+        storage: SqliteStorage,
+        tenant: Tenant,
+        data_dir: &Path,
+        env: Env,
+    ) -> Result<Admin, AdminError> {
         let pki = crate::certs::load(&storage, &tenant).await?;
         Ok(Admin {
             storage,
             tenant,
             env,
             data_dir: data_dir.to_path_buf(),
+            actor: ADMIN_ACTOR.to_owned(),
             pki,
         })
     }
 
+    /// Names who acts in the audit lines written from now on (`admin:alice` for the
+    /// command line run by the Unix user alice); the default is [`ADMIN_ACTOR`].
+    pub fn set_actor(&mut self, actor: &str) {
+        self.actor = crate::audit::cap(actor, crate::audit::MAX_FIELD).into_owned();
+    }
+
+    /// Who acts (see [`Admin::set_actor`]).
+    pub fn actor(&self) -> &str {
+        &self.actor
+    }
+
     fn line(&self, event: &str) -> AuditRecord {
-        audit::line(event, self.env.clock.unix()).actor(ADMIN_ACTOR)
+        audit::line(event, self.env.clock.unix()).actor(self.actor.clone())
     }
 
     /// The tenant.
@@ -211,11 +347,7 @@ impl Admin {
                 "`{upn}` is not a user principal name (user@domain)"
             )));
         }
-        if password.chars().count() < 8 {
-            return Err(AdminError::Invalid(
-                "the password must have at least 8 characters".into(),
-            ));
-        }
+        check_password(password)?;
         let rng_error = |_| AdminError::Invalid("the random number generator failed".into());
         let salt = self.env.random::<16>().map_err(rng_error)?;
         let secret = self
@@ -248,7 +380,7 @@ impl Admin {
             .create_user(&self.tenant.id, &user, &line)
             .await?;
         Ok(NewUser {
-            otpauth_uri: totp::otpauth_uri(&upn, &secret),
+            otpauth_uri: totp::otpauth_uri(&self.tenant.name, &upn, &secret),
             user: UserListing {
                 id: user.id,
                 upn: user.upn,

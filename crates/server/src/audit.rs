@@ -46,6 +46,22 @@ pub mod event {
     pub const USER_CREATE: &str = "user_create";
     /// A user was disabled.
     pub const USER_DISABLE: &str = "user_disable";
+    /// A user was enabled again (admin).
+    pub const USER_ENABLE: &str = "user_enable";
+    /// A user was deleted with its keys and sessions (admin).
+    pub const USER_DELETE: &str = "user_delete";
+    /// A user's password was reset (admin).
+    pub const USER_RESET_PASSWORD: &str = "user_reset_password";
+    /// A user was given a new TOTP secret (admin).
+    pub const USER_RESET_MFA: &str = "user_reset_mfa";
+    /// The tenant was renamed (admin).
+    pub const TENANT_RENAME: &str = "tenant_rename";
+    /// A device was deleted with its keys (admin).
+    pub const DEVICE_DELETE: &str = "device_delete";
+    /// An OpenID Connect application was deleted (admin).
+    pub const CLIENT_DELETE: &str = "oidc_client_delete";
+    /// An OpenID Connect application was given a new secret (admin).
+    pub const CLIENT_ROTATE_SECRET: &str = "oidc_client_rotate_secret";
     /// Password (+ TOTP) sign-in.
     pub const PASSWORD_SIGNIN: &str = "password_signin";
     /// Device join.

@@ -128,12 +128,13 @@ pub async fn opener(
 }
 
 /// Makes a new current key; the previous one stays usable for `grace_days` (1 to
-/// [`MAX_GRACE_DAYS`]). Returns the new key's id.
+/// [`MAX_GRACE_DAYS`]). Returns the new key's id. `actor` is who rotates (audit).
 pub async fn rotate(
     storage: &dyn Storage,
     tenant: &Tenant,
     env: &Env,
     grace_days: u32,
+    actor: &str,
 ) -> Result<String, ApiError> {
     if !(1..=MAX_GRACE_DAYS).contains(&grace_days) {
         return Err(ApiError::PinRecoveryGraceInvalid);
@@ -142,7 +143,7 @@ pub async fn rotate(
     let (record, key_id) = new_record(tenant, env, now)?;
     let until = now.saturating_add(i64::from(grace_days) * 86_400);
     let line = audit::line(event::PIN_RECOVERY_KEY_ROTATE, now)
-        .actor(crate::admin::ADMIN_ACTOR)
+        .actor(actor)
         .note(format!("key={key_id} grace_days={grace_days}"));
     storage
         .rotate_pin_recovery_key(&tenant.id, &record, now, until, &line)

@@ -73,10 +73,21 @@ fn base32_digit(value: u32) -> char {
     char::from(if v < 26 { b'A' + v } else { b'2' + (v - 26) })
 }
 
-/// The `otpauth://` URI that authenticator apps import.
-pub fn otpauth_uri(upn: &str, secret: &[u8]) -> String {
-    let label: String = upn
-        .bytes()
+/// The `otpauth://` URI that authenticator apps import, labelled `ISSUER:UPN` (the issuer is
+/// the tenant's name).
+pub fn otpauth_uri(issuer: &str, upn: &str, secret: &[u8]) -> String {
+    let issuer = uri_escape(issuer);
+    format!(
+        "otpauth://totp/{issuer}:{}?secret={}&issuer={issuer}&algorithm=SHA1&digits=6&period=30",
+        uri_escape(upn),
+        base32(secret)
+    )
+}
+
+/// Percent-encodes everything but unreserved characters and `@` (so `:` and spaces in a
+/// tenant name cannot break the label's `issuer:account` form).
+fn uri_escape(text: &str) -> String {
+    text.bytes()
         .map(|b| {
             if b.is_ascii_alphanumeric() || b"-._~@".contains(&b) {
                 char::from(b).to_string()
@@ -84,11 +95,7 @@ pub fn otpauth_uri(upn: &str, secret: &[u8]) -> String {
                 format!("%{b:02X}")
             }
         })
-        .collect();
-    format!(
-        "otpauth://totp/Latchkey:{label}?secret={}&issuer=Latchkey&algorithm=SHA1&digits=6&period=30",
-        base32(secret)
-    )
+        .collect()
 }
 
 #[cfg(test)]
@@ -132,10 +139,16 @@ mod tests {
         ] {
             assert_eq!(base32(input), encoded);
         }
-        let uri = otpauth_uri("a b@x.com", b"foobar");
+        let uri = otpauth_uri("Latchkey", "a b@x.com", b"foobar");
         assert_eq!(
             uri,
             "otpauth://totp/Latchkey:a%20b@x.com?secret=MZXW6YTBOI&issuer=Latchkey&algorithm=SHA1&digits=6&period=30"
+        );
+        let uri = otpauth_uri("Contoso: Paris & Co", "a@x.com", b"foobar");
+        assert!(
+            uri.starts_with("otpauth://totp/Contoso%3A%20Paris%20%26%20Co:a@x.com?secret=")
+                && uri.contains("&issuer=Contoso%3A%20Paris%20%26%20Co&"),
+            "{uri}"
         );
     }
 }

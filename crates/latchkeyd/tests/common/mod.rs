@@ -22,3 +22,10 @@ pub fn run(data: &Path, args: &[&str]) -> (i32, String, String) {
         String::from_utf8_lossy(&out.stderr).into_owned(),
     )
 }
+
+/// `latchkeyd init --data-dir DATA`: creates the data directory and the tenant (admin
+/// commands need an existing one).
+pub fn init(data: &Path) {
+    let (code, _, err) = run(data, &["init"]);
+    assert_eq!(code, 0, "{err}");
+}

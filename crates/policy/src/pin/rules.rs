@@ -52,6 +52,26 @@ pub struct LengthResolution {
     pub fell_back: bool,
 }
 
+/// Why a configured PIN length pair is refused when an administrator sets it, naming the
+/// bound (`MinimumPINLength must be between 4 and 127`), or `None` when it is acceptable: each
+/// configured value in [`LENGTH_BOUNDS`], and the maximum not below the minimum (an
+/// unconfigured one counting as its default). [`resolve_lengths`] is the same rule applied
+/// to what is stored: there a broken pair falls back to the defaults.
+pub fn length_bounds_error(min: Option<i64>, max: Option<i64>) -> Option<String> {
+    let (lo, hi) = (LENGTH_BOUNDS.start(), LENGTH_BOUNDS.end());
+    for (name, value) in [("MinimumPINLength", min), ("MaximumPINLength", max)] {
+        if let Some(v) = value {
+            if !LENGTH_BOUNDS.contains(&v) {
+                return Some(format!("{name} must be between {lo} and {hi} (not {v})"));
+            }
+        }
+    }
+    let min_v = min.unwrap_or(i64::from(DEFAULT_MIN_LENGTH));
+    let max_v = max.unwrap_or(i64::from(DEFAULT_MAX_LENGTH));
+    (min_v > max_v)
+        .then(|| format!("MaximumPINLength ({max_v}) must not be below MinimumPINLength ({min_v})"))
+}
+
 /// Apply the seed's length rule to a configured pair (`None` = not configured).
 ///
 /// The seed: minimum "The lowest number you can configure ... is 4. The largest number you
@@ -106,6 +126,25 @@ pub fn resolve_classes(rules: [CharClassRule; 4]) -> ([CharClassRule; 4], bool) 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn length_bounds_name_the_bound() {
+        assert_eq!(
+            length_bounds_error(Some(3), None).as_deref(),
+            Some("MinimumPINLength must be between 4 and 127 (not 3)")
+        );
+        assert_eq!(
+            length_bounds_error(None, Some(128)).as_deref(),
+            Some("MaximumPINLength must be between 4 and 127 (not 128)")
+        );
+        assert_eq!(
+            length_bounds_error(Some(10), Some(6)).as_deref(),
+            Some("MaximumPINLength (6) must not be below MinimumPINLength (10)")
+        );
+        assert_eq!(length_bounds_error(Some(6), Some(6)), None);
+        assert_eq!(length_bounds_error(None, Some(4)), None);
+        assert_eq!(length_bounds_error(Some(127), None), None);
+    }
     use CharClassRule::{Allowed, Disallowed, Required};
 
     #[test]

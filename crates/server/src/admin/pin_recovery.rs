@@ -53,8 +53,14 @@ impl Admin {
     /// key keeps opening blobs for `grace_days`. Audited (`pin_recovery_key_rotate`). Returns
     /// the new key's id.
     pub async fn pin_recovery_rotate(&self, grace_days: u32) -> Result<String, AdminError> {
-        crate::pin_recovery::rotate(&self.storage, &self.tenant, &self.env, grace_days)
-            .await
-            .map_err(coded)
+        crate::pin_recovery::rotate(
+            &self.storage,
+            &self.tenant,
+            &self.env,
+            grace_days,
+            self.actor(),
+        )
+        .await
+        .map_err(coded)
     }
 }

@@ -4,11 +4,11 @@
 use latchkey_policy::gpo::{GpoScope, GpoSettings};
 use serde::Serialize;
 
-use super::{Admin, AdminError, ADMIN_ACTOR};
+use super::{Admin, AdminError};
 use crate::audit::event;
 use crate::policy::effective::{effective, EffectiveReport};
 use crate::policy::gpo::{self, check_name, describe, overlay, parse_assignments, without};
-use crate::policy::syncml::{apply_message, Sender, SyncMlReport};
+use crate::policy::syncml::{apply_message_checked, Sender, SyncMlReport};
 use crate::policy::PolicyServiceError;
 use crate::routes::policy::sha256_hex;
 use crate::storage::policy::{AdminTokenRow, GpoRow, PolicySessionRow, Versioned};
@@ -70,7 +70,7 @@ fn versioned<T>(v: Versioned<T>, missing: impl FnOnce() -> AdminError) -> Result
 impl Admin {
     fn sender(&self) -> Sender {
         Sender {
-            actor: ADMIN_ACTOR.to_owned(),
+            actor: self.actor().to_owned(),
             source: None,
         }
     }
@@ -81,13 +81,14 @@ impl Admin {
         xml: &str,
         upn: Option<&str>,
     ) -> Result<SyncMlReport, AdminError> {
-        Ok(apply_message(
+        Ok(apply_message_checked(
             &self.storage,
             &self.tenant.id,
             xml,
             upn,
             &self.sender(),
             self.now(),
+            true,
         )
         .await?)
     }
@@ -147,6 +148,14 @@ impl Admin {
             None => (GpoSettings::default(), None, -1),
         };
         let settings = change(&old)?;
+        if let Some(why) = latchkey_policy::pin::length_bounds_error(
+            settings.pin.min_length,
+            settings.pin.max_length,
+        ) {
+            return Err(AdminError::Policy(PolicyServiceError::OutOfBounds(
+                format!("{why}; nothing was stored"),
+            )));
+        }
         settings
             .check_scope(scope)
             .map_err(|e| AdminError::Invalid(e.to_string()))?;

@@ -25,6 +25,9 @@ pub enum PolicyServiceError {
     /// A request names something that does not exist or is not acceptable (LK-POLICY-001).
     #[error("{0}")]
     Invalid(String),
+    /// A value is outside its CSP's bounds (LK-POLICY-002); the message names the bound.
+    #[error("{0}")]
+    OutOfBounds(String),
     /// The stored policy could not be read back (LK-SRV-001).
     #[error("stored policy is corrupt: {0}")]
     Corrupt(String),
@@ -37,7 +40,9 @@ impl From<PolicyServiceError> for ApiError {
     fn from(err: PolicyServiceError) -> ApiError {
         match err {
             PolicyServiceError::Malformed(e) => ApiError::SyncMlMalformed(e.to_string()),
-            PolicyServiceError::Invalid(what) => ApiError::PolicyInvalid(what),
+            PolicyServiceError::Invalid(what) | PolicyServiceError::OutOfBounds(what) => {
+                ApiError::PolicyInvalid(what)
+            }
             PolicyServiceError::Corrupt(what) => ApiError::internal(what),
             PolicyServiceError::Storage(e) => e.into(),
         }

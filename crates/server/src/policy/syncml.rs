@@ -52,6 +52,50 @@ pub async fn apply_message(
     sender: &Sender,
     now: i64,
 ) -> Result<SyncMlReport, PolicyServiceError> {
+    apply_message_checked(storage, tenant, xml, upn, sender, now, false).await
+}
+
+/// Why a message is refused as a whole under `latchkeyd policy apply`: a command's value is
+/// outside its node's range, or the PIN length pair of a scope would be broken afterwards.
+fn out_of_bounds(applied: &latchkey_policy::engine::Applied) -> Option<String> {
+    for o in &applied.outcomes {
+        if let Some(latchkey_policy::PolicyError::ValueOutOfRange {
+            node,
+            value,
+            allowed,
+        }) = &o.error
+        {
+            let name = node.rsplit('/').next().unwrap_or(node);
+            let bound = match allowed.split_once("..=") {
+                Some((lo, hi)) => format!("between {lo} and {hi}"),
+                None => format!("one of {allowed}"),
+            };
+            return Some(format!(
+                "{name} must be {bound} (not {value}; CmdID {})",
+                o.cmd_id.as_deref().unwrap_or("-")
+            ));
+        }
+    }
+    [latchkey_policy::Scope::Device, latchkey_policy::Scope::User]
+        .into_iter()
+        .find_map(|scope| {
+            let pin = applied.document.settings(scope).pin;
+            latchkey_policy::pin::length_bounds_error(pin.min_length, pin.max_length)
+        })
+}
+
+/// [`apply_message`]; with `refuse_out_of_bounds` (the command line), a message with a
+/// value outside its CSP's bounds, or leaving a maximum PIN length below the minimum, is
+/// refused whole ([`PolicyServiceError::OutOfBounds`]) and nothing is stored.
+pub async fn apply_message_checked(
+    storage: &dyn Storage,
+    tenant: &str,
+    xml: &str,
+    upn: Option<&str>,
+    sender: &Sender,
+    now: i64,
+    refuse_out_of_bounds: bool,
+) -> Result<SyncMlReport, PolicyServiceError> {
     let tid = tenant_id(tenant)?;
     let msg = parse_message(xml, &Limits::default()).map_err(PolicyServiceError::Malformed)?;
     let upn = upn.map(super::normalise_upn).filter(|u| !u.is_empty());
@@ -69,6 +113,13 @@ pub async fn apply_message(
         let snap = storage.load_csp(tenant, upn.as_deref()).await?;
         let doc = csp::document(tid, &snap, upn.as_deref())?;
         let applied = apply(&doc, &msg, &session);
+        if refuse_out_of_bounds {
+            if let Some(why) = out_of_bounds(&applied) {
+                return Err(PolicyServiceError::OutOfBounds(format!(
+                    "{why}; nothing was stored"
+                )));
+            }
+        }
         let report = |version| SyncMlReport {
             reply: to_xml(&applied.reply),
             outcomes: applied.outcomes.clone(),

@@ -28,12 +28,14 @@ pub const ROLE_ISSUING: &str = "issuing";
 pub const ROLE_RA: &str = "ra";
 
 /// The RFC 5280 reason names recorded when the directory revokes: a deleted key, a replaced
-/// key, a disabled device, a disabled user.
+/// key, a disabled device, a disabled user, a deleted user or device.
 pub const CASCADE_REASONS: CascadeReasons = CascadeReasons {
     key_deleted: "cessationOfOperation",
     key_replaced: "superseded",
     device_disabled: "cessationOfOperation",
     user_disabled: "privilegeWithdrawn",
+    user_deleted: "cessationOfOperation",
+    device_deleted: "cessationOfOperation",
 };
 
 /// See [`CASCADE_REASONS`].
@@ -47,6 +49,10 @@ pub struct CascadeReasons {
     pub device_disabled: &'static str,
     /// The user was disabled.
     pub user_disabled: &'static str,
+    /// The user was deleted (`latchkeyd user delete`).
+    pub user_deleted: &'static str,
+    /// The device was deleted (`latchkeyd device delete`).
+    pub device_deleted: &'static str,
 }
 
 /// The issuing CA or the registration authority, as stored.

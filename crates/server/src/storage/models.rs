@@ -235,6 +235,9 @@ pub struct DeviceListing {
     pub disabled: bool,
     /// Creation time.
     pub created_at: i64,
+    /// The last sign-in or token renewal with the device: the issue time of its newest
+    /// primary refresh token (none once they are pruned, 7 days after they expired).
+    pub last_activity: Option<i64>,
 }
 
 /// A key with its user's UPN, for listings.

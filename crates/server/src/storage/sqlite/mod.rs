@@ -14,7 +14,9 @@ use tokio::sync::{Mutex, OwnedMutexGuard};
 
 use super::*;
 
+pub mod admin;
 mod audit;
+pub mod audit_search;
 mod cert;
 mod checkpoint;
 mod context;
@@ -438,7 +440,9 @@ impl Storage for SqliteStorage {
     async fn list_devices(&self, tenant: &str) -> StorageResult<Vec<DeviceListing>> {
         Ok(sqlx::query_as::<_, DeviceListing>(
             "SELECT d.id, d.display_name, d.os, d.join_type, u.upn AS owner, d.joined_with_mfa, \
-             d.cert_thumbprint, d.disabled, d.created_at FROM devices d \
+             d.cert_thumbprint, d.disabled, d.created_at, \
+             (SELECT MAX(p.issued_at) FROM prts p WHERE p.tenant_id = d.tenant_id \
+              AND p.device_id = d.id) AS last_activity FROM devices d \
              JOIN users u ON u.tenant_id = d.tenant_id AND u.id = d.owner_user_id \
              WHERE d.tenant_id = $1 ORDER BY d.created_at, d.id",
         )
