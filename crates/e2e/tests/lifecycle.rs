@@ -82,7 +82,9 @@ fn a_deleted_key_stops_signin_and_token_at_once() {
         .assert_ok();
     world
         .device("pc", &["signin", "--pin-stdin"], &format!("{PIN}\n"))
-        .assert_error("LK-KEY-001");
+        .assert_error("LK-KEY-001")
+        .assert_error("hint: the service no longer knows this Hello key")
+        .assert_error("run `latchkey hello setup` to make a new one");
     world
         .device("pc", &["token", "--audience", "api://x"], "")
         .assert_error("LK-");
@@ -108,7 +110,9 @@ fn a_disabled_device_stops_signin_at_once() {
         .assert_ok();
     world
         .device("pc", &["signin", "--pin-stdin"], &format!("{PIN}\n"))
-        .assert_error("LK-DEV-002");
+        .assert_error("LK-DEV-002")
+        .assert_error("hint: an administrator disabled this device")
+        .assert_error("`latchkey leave --force`");
     world
         .device("pc", &["token", "--audience", "api://x"], "")
         .assert_error("LK-DEV-002");

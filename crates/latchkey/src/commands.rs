@@ -116,6 +116,19 @@ pub fn hint(err: &AgentError) -> Option<&'static str> {
             "the service needs a TPM-attested Hello key from this device: run `latchkey tpm \
              attest` (with the TPM key provider), then `latchkey hello setup` again",
         ),
+        "LK-KEY-001" => Some(
+            "the service no longer knows this Hello key (an administrator deleted it, or a \
+             newer key replaced it): run `latchkey hello setup` to make a new one",
+        ),
+        "LK-DEV-002" => Some(
+            "an administrator disabled this device: ask them to enable it again, or remove \
+             it here with `latchkey leave --force` and join again",
+        ),
+        "LK-DEV-001" => Some(
+            "the service no longer knows this device (an administrator deleted it): remove it \
+             here with `latchkey leave --force`, then join again",
+        ),
+        "LK-AUTH-007" => Some("your account is disabled: contact your administrator"),
         _ => None,
     }
 }
@@ -320,6 +333,23 @@ fn os_name() -> String {
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn what_an_administrator_did_comes_with_the_next_step() {
+        for (code, next) in [
+            ("LK-KEY-001", "latchkey hello setup"),
+            ("LK-DEV-002", "latchkey leave --force"),
+            ("LK-DEV-001", "latchkey leave --force"),
+            ("LK-AUTH-007", "contact your administrator"),
+        ] {
+            let err = AgentError::Service {
+                code: code.to_owned(),
+                message: "refused".to_owned(),
+                status: 403,
+            };
+            assert!(hint(&err).unwrap().contains(next), "{code}");
+        }
+    }
 
     #[test]
     fn a_refusal_for_want_of_attestation_suggests_tpm_attest() {
