@@ -21,6 +21,17 @@ pub struct Cli {
     /// Print JSON instead of tables (admin commands).
     #[arg(long, global = true)]
     pub json: bool,
+    /// Log line format on standard error: text, or one JSON object per line. The level
+    /// comes from RUST_LOG (default: info for serve, warn for the other commands).
+    #[arg(
+        long,
+        global = true,
+        env = "LATCHKEY_LOG_FORMAT",
+        value_enum,
+        default_value = "text",
+        value_name = "FORMAT"
+    )]
+    pub log_format: crate::logging::LogFormat,
     /// What to do.
     #[command(subcommand)]
     pub command: Command,
@@ -263,6 +274,10 @@ pub struct ServeArgs {
     /// created (the first start without one).
     #[arg(long, value_name = "ALG", default_value = "p256")]
     pub issuing_ca_algorithm: latchkey_pki::CaAlgorithm,
+    /// Serve Prometheus metrics (GET /metrics, plain HTTP) on this address; default: no
+    /// metrics. Never on the public listener; bind it to loopback or a management network.
+    #[arg(long, env = "LATCHKEY_METRICS_LISTEN", value_name = "ADDR:PORT")]
+    pub metrics_listen: Option<SocketAddr>,
 }
 
 /// `user ...`.

@@ -9,6 +9,7 @@ mod cert;
 mod cli;
 mod kerberos;
 mod key_file;
+mod logging;
 mod output;
 mod pin_recovery;
 mod policy;
@@ -50,13 +51,11 @@ pub fn coded(code: ErrorCode, message: impl Into<String>) -> anyhow::Error {
 
 fn main() -> ExitCode {
     let cli = cli::Cli::parse();
-    tracing_subscriber::fmt()
-        .with_writer(std::io::stderr)
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
-        )
-        .init();
+    let level = match cli.command {
+        cli::Command::Serve(_) => logging::SERVE_LEVEL,
+        _ => logging::ADMIN_LEVEL,
+    };
+    logging::init(cli.log_format, level);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

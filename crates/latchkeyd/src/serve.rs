@@ -18,6 +18,7 @@ pub async fn run(data_dir: &Path, key_file: Option<&Path>, args: ServeArgs) -> a
     config.public_url = args.public_url;
     config.audit_retention_days = args.audit_retention_days;
     config.issuing_ca_algorithm = args.issuing_ca_algorithm;
+    config.metrics_listen = args.metrics_listen;
     let server = latchkey_server::start(config, Env::system())
         .await
         .map_err(|e| match e {
@@ -38,6 +39,9 @@ pub async fn run(data_dir: &Path, key_file: Option<&Path>, args: ServeArgs) -> a
     );
     println!("CA file:        {}", server.ca_file.display());
     println!("CA SHA-256:     {}", server.ca_fingerprint);
+    if let Some(addr) = server.metrics_addr {
+        println!("metrics:        http://{addr}/metrics");
+    }
     println!("listening on {}", server.base_url);
     wait_for_signal().await;
     server.shutdown().await;

@@ -24,9 +24,11 @@ use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
 use tower::Service;
+use tracing::Instrument;
 
 use crate::config::ConnectionLimits;
 use crate::error::ApiError;
+use crate::observe::Observer;
 use crate::routes::extract::ClientAddr;
 use crate::routes::http_guard::{close_after, error_response};
 use crate::routes::security_headers;
@@ -64,6 +66,8 @@ pub(crate) struct Serving {
     pub limits: ConnectionLimits,
     /// The answers that replace hyper's own empty 400, 414 and 431.
     pub answers: Arc<AutoAnswers>,
+    /// The request lines and metrics.
+    pub observer: Arc<Observer>,
 }
 
 /// Accepts connections until `shutdown` changes.
@@ -166,6 +170,7 @@ async fn serve_http<IO>(
     let limits = serving.limits.clone();
     let router = serving.router.clone();
     let https = serving.tls.is_some();
+    let observer = serving.observer.clone();
     // Set when a response closes the connection (an early answer): linger before closing.
     let closing = Arc::new(AtomicBool::new(false));
     let closing_in = closing.clone();
@@ -174,8 +179,14 @@ async fn serve_http<IO>(
         let state = state.clone();
         let limits = limits.clone();
         let closing = closing_in.clone();
+        let observer = observer.clone();
         async move {
-            let response = respond(req, router, state, &limits, reject, https, peer).await;
+            let seen = observer.begin(req.method(), req.headers());
+            let span = tracing::info_span!("request", id = %seen.id());
+            let mut response = respond(req, router, state, &limits, reject, https, peer)
+                .instrument(span)
+                .await;
+            seen.finish(&observer, &mut response);
             if response.headers().contains_key(CONNECTION) {
                 closing.store(true, Ordering::SeqCst);
             }
@@ -183,7 +194,8 @@ async fn serve_http<IO>(
         }
     });
     let slot = Arc::new(Mutex::new(None));
-    let io = auto_answer::Answering::new(io, serving.answers.clone());
+    let io =
+        auto_answer::Answering::new(io, serving.answers.clone()).observed(serving.observer.clone());
     let io = linger::Returning::new(io, slot.clone());
     let mut builder = auto::Builder::new(TokioExecutor::new());
     builder
@@ -251,7 +263,9 @@ async fn respond(
     };
     if expired.load(Ordering::SeqCst) {
         let secs = limits.body_timeout.as_secs();
-        return finish(&path, version, ApiError::RequestTimeout(secs), https);
+        let mut late = finish(&path, version, ApiError::RequestTimeout(secs), https);
+        crate::observe::keep_route(&response, &mut late);
+        return late;
     }
     response
 }
