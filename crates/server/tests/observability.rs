@@ -106,8 +106,8 @@ async fn every_request_gets_one_line_with_its_fields_and_never_the_raw_path() {
 
     // A path parameter: the template, not the value.
     let (status, _) = get_with_id(&h, "/pki/ocsp/MEMzQTBAMD4wPDA6BgkrDgMCGgUA", "obs-ocsp-1").await;
-    assert!(status >= 400, "{status}");
     let line = line_of("obs-ocsp-1");
+    assert!(line.contains(&format!("status={status}")), "{line}");
     assert!(line.contains("route=/pki/ocsp/{*request}"), "{line}");
     assert!(!line.contains("MEMzQTBA"), "{line}");
 
@@ -391,7 +391,7 @@ async fn counters_move_by_exactly_the_right_amounts_and_labels_stay_bounded() {
     let replay = h.post("/v1/signin", &body, None).await;
     assert_error(&replay, "LK-NONCE-003");
     let after2 = scrape(addr).await;
-    let mut want = vec![
+    let want = vec![
         (
             "latchkey_nonce_refusals_total{code=\"LK-NONCE-003\"}".to_owned(),
             1.0,
@@ -401,7 +401,7 @@ async fn counters_move_by_exactly_the_right_amounts_and_labels_stay_bounded() {
             1.0,
         ),
     ];
-    want.sort();
+
     assert_eq!(outcome_changes(&after, &after2), want);
 
     // A PRT renewal counts as a sign-in.

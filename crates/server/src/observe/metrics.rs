@@ -152,7 +152,7 @@ impl Metrics {
         registry.register_collector(Box::new(StorageCollector(storage)));
         // The success series exist from the start, at 0, so that rates work at once.
         for family in [&signins, &key_registrations, &device_joins, &token_issues] {
-            family.get_or_create(&OutcomeLabels {
+            let _ = family.get_or_create(&OutcomeLabels {
                 outcome: "success",
                 code: "",
             });
