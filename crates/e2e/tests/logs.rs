@@ -221,6 +221,21 @@ fn no_secret_appears_in_a_trace_log_of_a_full_run_and_every_request_has_a_line()
         "the log is at TRACE"
     );
 
+    // The searches below find what is there: the tenant id is in every request line, and a
+    // status as a whole token.
+    let tenant = world.tenant_id();
+    assert!(substring_hits(&log, &tenant));
+    assert!(occurs(&log, "200").is_some());
+    assert!(
+        occurs(&log, &tenant[..6]).is_none(),
+        "a part of a longer token is not a whole-token occurrence"
+    );
+    let lines = log.lines().count();
+    assert!(
+        lines > 200,
+        "a TRACE log of a whole run has many lines: {lines}"
+    );
+
     // No secret, in any form.
     let mut secrets: Vec<(String, String)> = vec![
         ("password".into(), PASSWORD.into()),

@@ -151,7 +151,10 @@ fn text_is_the_default_and_serve_logs_requests_at_its_default_level() {
         .unwrap_or_else(|| panic!("no request line at the default level: {log}"));
     assert!(line.contains(" INFO "), "{line}");
     assert!(line.contains("route=/healthz status=200"), "{line}");
-    assert!(!line.contains('\u{1b}'), "no colours when not on a terminal: {line}");
+    assert!(
+        !line.contains('\u{1b}'),
+        "no colours when not on a terminal: {line}"
+    );
     // RUST_LOG=warn silences the request lines.
     let served = Served::start(&dir.path().join("data"), &[], &[("RUST_LOG", "warn")]);
     assert_eq!(served.get("/healthz"), 200);
