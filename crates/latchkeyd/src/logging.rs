@@ -7,8 +7,10 @@ use std::io::IsTerminal;
 use clap::ValueEnum;
 use tracing_subscriber::EnvFilter;
 
-/// The log line format (`--log-format`, `LATCHKEY_LOG_FORMAT`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, ValueEnum)]
+/// The log line format (`--log-format`, `LATCHKEY_LOG_FORMAT`; `text` or `json` in a
+/// configuration file too).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, ValueEnum, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum LogFormat {
     /// Human-readable lines: time, level, target, message and fields.
     #[default]
@@ -24,7 +26,8 @@ pub const SERVE_LEVEL: &str = "info";
 pub const ADMIN_LEVEL: &str = "warn";
 
 /// Installs the process's subscriber: `format`, filtered by `RUST_LOG` when it is set and
-/// valid, else by `default_level` (an `EnvFilter` directive such as `info`).
+/// valid, else by `default_level` (an `EnvFilter` directive such as `info` or
+/// `warn,latchkey::request=info`; an invalid one falls back to `info`).
 pub fn init(format: LogFormat, default_level: &str) {
     let filter =
         EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default_level));
