@@ -49,3 +49,19 @@ pub fn pin_failures(state_dir: &Path, upn: &str) -> u32 {
         .lockout
         .failures
 }
+
+/// The PKCS#8 DER of the device key in the state directory `state_dir` (unsealed as the
+/// agent unseals it on this machine; nothing is rewritten when it is already sealed).
+pub fn device_key_pkcs8(state_dir: &Path) -> Vec<u8> {
+    let agent = Agent::new(StateDir::new(state_dir), Box::new(SystemClock), false);
+    let record: latchkey_agent::records::DeviceRecord = StateDir::new(state_dir)
+        .read_json(latchkey_agent::records::DEVICE_FILE)
+        .expect("read device.json")
+        .expect("a joined device");
+    agent
+        .device_key(&record)
+        .expect("the device key opens")
+        .to_pkcs8()
+        .expect("a software device key")
+        .to_vec()
+}

@@ -134,15 +134,39 @@ impl Service {
         Self::spawn(data_dir, "127.0.0.1:0", Stdio::from(file))
     }
 
+    /// [`Service::start_logged`] with extra `serve` arguments and environment variables
+    /// (e.g. `RUST_LOG`, `--log-format json`).
+    pub fn start_logged_with(
+        data_dir: &Path,
+        log: &Path,
+        args: &[&str],
+        env: &[(&str, &str)],
+    ) -> Service {
+        let file = std::fs::File::create(log).expect("create the service log");
+        Self::spawn_with(data_dir, "127.0.0.1:0", Stdio::from(file), args, env)
+    }
+
     fn start_on(data_dir: &Path, listen: &str) -> Service {
         Self::spawn(data_dir, listen, Stdio::inherit())
     }
 
     fn spawn(data_dir: &Path, listen: &str, stderr: Stdio) -> Service {
+        Self::spawn_with(data_dir, listen, stderr, &[], &[])
+    }
+
+    fn spawn_with(
+        data_dir: &Path,
+        listen: &str,
+        stderr: Stdio,
+        args: &[&str],
+        env: &[(&str, &str)],
+    ) -> Service {
         let mut child = Command::new(bin("latchkeyd"))
             .args(["serve", "--data-dir"])
             .arg(data_dir)
             .args(["--listen", listen])
+            .args(args)
+            .envs(env.iter().copied())
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(stderr)

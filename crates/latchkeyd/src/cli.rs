@@ -29,6 +29,17 @@ pub struct Cli {
     /// Print JSON instead of tables (admin commands).
     #[arg(long, global = true)]
     pub json: bool,
+    /// Log line format on standard error: text, or one JSON object per line [default: the
+    /// file's [log] format, else text]. The level comes from RUST_LOG, else the file's
+    /// [log] level, else info for serve and warn for the other commands.
+    #[arg(
+        long,
+        global = true,
+        env = "LATCHKEY_LOG_FORMAT",
+        value_enum,
+        value_name = "FORMAT"
+    )]
+    pub log_format: Option<crate::logging::LogFormat>,
     /// What to do.
     #[command(subcommand)]
     pub command: Command,
@@ -295,6 +306,10 @@ pub struct ServeArgs {
     /// created (the first start without one) [default: p256].
     #[arg(long, env = "LATCHKEY_ISSUING_CA_ALGORITHM", value_name = "ALG")]
     pub issuing_ca_algorithm: Option<latchkey_pki::CaAlgorithm>,
+    /// Serve Prometheus metrics (GET /metrics, plain HTTP) on this address; default: no
+    /// metrics. Never on the public listener; bind it to loopback or a management network.
+    #[arg(long, env = "LATCHKEY_METRICS_LISTEN", value_name = "ADDR:PORT")]
+    pub metrics_listen: Option<SocketAddr>,
 }
 
 /// `user ...`.

@@ -12,6 +12,7 @@ mod confirm;
 mod directory;
 mod kerberos;
 mod key_file;
+mod logging;
 mod output;
 mod pin_recovery;
 mod policy;
@@ -76,19 +77,16 @@ fn run(cli: cli::Cli) -> anyhow::Result<()> {
         settings::CommonOverrides {
             data_dir: cli.data_dir.clone(),
             key_file: cli.key_file.clone(),
-            log_format: None,
+            log_format: cli.log_format,
         },
         &loaded.file,
         &mut report,
     )?;
-    let default_filter = common.log_level.as_deref().unwrap_or("warn");
-    tracing_subscriber::fmt()
-        .with_writer(std::io::stderr)
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default_filter)),
-        )
-        .init();
+    let default_level = common.log_level.as_deref().unwrap_or(match cli.command {
+        cli::Command::Serve(_) => logging::SERVE_LEVEL,
+        _ => logging::ADMIN_LEVEL,
+    });
+    logging::init(common.log_format, default_level);
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

@@ -41,6 +41,9 @@ pub async fn run(settings: ServeSettings, key_file: Option<PathBuf>) -> anyhow::
     );
     println!("CA file:        {}", server.ca_file.display());
     println!("CA SHA-256:     {}", server.ca_fingerprint);
+    if let Some(addr) = server.metrics_addr {
+        println!("metrics:        http://{addr}/metrics");
+    }
     println!("listening on {}", server.base_url);
     wait_for_signal().await;
     server.shutdown().await;

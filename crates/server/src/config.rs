@@ -44,6 +44,9 @@ pub struct ServerConfig {
     /// The issuing CA's algorithm, used only when the issuing CA is created (the first
     /// start of a data directory without one). Default: ECDSA P-256.
     pub issuing_ca_algorithm: latchkey_pki::CaAlgorithm,
+    /// Where to serve the Prometheus metrics (`GET /metrics`, plain HTTP). Default
+    /// (`None`): no metrics listener. Never served on `listen`.
+    pub metrics_listen: Option<SocketAddr>,
 }
 
 /// How many connections the service holds and how long it waits for a slow peer.
@@ -123,6 +126,7 @@ impl ServerConfig {
             password_wait: crate::password::DEFAULT_WAIT,
             audit_retention_days: None,
             issuing_ca_algorithm: crate::certs::DEFAULT_ALGORITHM,
+            metrics_listen: None,
         }
     }
 }

@@ -428,8 +428,10 @@ impl From<crate::password::GateError> for ApiError {
     }
 }
 
-/// Adds `Retry-After` to `response` when `err` carries one.
+/// Adds `Retry-After` to `response` when `err` carries one, and tags it with the code for
+/// the request line and the metrics ([`crate::observe::tag_code`]).
 pub fn with_retry_after(err: &ApiError, mut response: Response) -> Response {
+    crate::observe::tag_code(&mut response, err.code());
     if let Some(secs) = err.retry_after() {
         if let Ok(value) = axum::http::HeaderValue::from_str(&secs.to_string()) {
             response

@@ -19,6 +19,7 @@ pub mod crypto;
 pub mod data_dir;
 pub mod error;
 pub mod nonce;
+pub mod observe;
 pub mod password;
 pub mod pin_recovery;
 pub mod policy;

@@ -12,6 +12,8 @@ use tokio::task::JoinHandle;
 use crate::clock::Env;
 use crate::config::ServerConfig;
 use crate::conn::{self, Serving};
+use crate::observe::metrics::Metrics;
+use crate::observe::Observer;
 use crate::password::{self, PasswordGate};
 use crate::ratelimit::RateLimiter;
 use crate::routes::{self, HttpPolicy};
@@ -62,12 +64,15 @@ pub struct RunningServer {
     pub created_tenant: bool,
     /// The password verification gate (its gauges are read by tests).
     pub passwords: PasswordGate,
+    /// The metrics listener's bound address, when one was configured.
+    pub metrics_addr: Option<SocketAddr>,
     storage: Arc<SqliteStorage>,
     web: Arc<SqliteWebStorage>,
     shutdown: watch::Sender<bool>,
     connections: JoinHandle<()>,
     housekeeping_stop: watch::Sender<bool>,
     housekeeping: JoinHandle<()>,
+    metrics_task: Option<JoinHandle<()>>,
 }
 
 impl RunningServer {
@@ -80,13 +85,18 @@ impl RunningServer {
     /// the connection limits' `shutdown_timeout`), commits every queued sign-in write and
     /// closes the database.
     pub async fn shutdown(self) {
+        tracing::info!(target: "latchkey::server", listen = %self.local_addr, "service stopping");
         let _ = self.shutdown.send(true);
         let _ = self.connections.await;
         // After the last request: its throttled audit lines are flushed too.
         let _ = self.housekeeping_stop.send(true);
         let _ = self.housekeeping.await;
+        if let Some(task) = self.metrics_task {
+            let _ = task.await;
+        }
         self.web.close().await;
         self.storage.close().await;
+        tracing::info!(target: "latchkey::server", listen = %self.local_addr, "service stopped");
     }
 }
 
@@ -162,6 +172,14 @@ async fn start_bound(
         addr: config.listen,
         source,
     })?;
+    let metrics_listener = match config.metrics_listen {
+        Some(addr) => Some(
+            crate::observe::listener::bind(addr)
+                .await
+                .map_err(|source| StartError::Bind { addr, source })?,
+        ),
+        None => None,
+    };
     let host = match local_addr.ip() {
         IpAddr::V6(v6) => format!("[{v6}]"),
         IpAddr::V4(v4) => v4.to_string(),
@@ -215,12 +233,19 @@ async fn start_bound(
     let answers = Arc::new(conn::AutoAnswers::render(&limits, tls.is_some()).await);
     let (shutdown, watcher) = watch::channel(false);
     let (housekeeping_stop, housekeeping_watcher) = watch::channel(false);
+    let metrics = Arc::new(Metrics::new(storage.clone()));
+    let observer = Arc::new(Observer::new(
+        &state.tenant.id,
+        state.env.clone(),
+        metrics.clone(),
+    ));
     let serving = Serving {
         router: routes::router(state.clone(), policy),
         tls,
         limits,
         answers,
-        shutdown: watcher,
+        shutdown: watcher.clone(),
+        observer,
     };
     let connections = tokio::spawn(conn::accept_loop(listener, serving));
     let housekeeping = tokio::spawn(prune_loop(
@@ -228,6 +253,25 @@ async fn start_bound(
         config.audit_retention_days,
         housekeeping_watcher,
     ));
+    let (metrics_task, metrics_addr) = match metrics_listener {
+        Some((listener, addr)) => (
+            Some(tokio::spawn(crate::observe::listener::serve(
+                listener, metrics, watcher,
+            ))),
+            Some(addr),
+        ),
+        None => (None, None),
+    };
+    tracing::info!(
+        target: "latchkey::server",
+        listen = %local_addr,
+        url = %base_url,
+        tenant = %summary.0,
+        tenant_name = %summary.1,
+        metrics = %metrics_addr.map_or_else(|| "off".to_owned(), |a| a.to_string()),
+        version = env!("CARGO_PKG_VERSION"),
+        "service started"
+    );
     Ok(RunningServer {
         local_addr,
         base_url,
@@ -237,12 +281,14 @@ async fn start_bound(
         ca_fingerprint: summary.2,
         created_tenant,
         passwords,
+        metrics_addr,
         storage,
         web,
         shutdown,
         connections,
         housekeeping_stop,
         housekeeping,
+        metrics_task,
     })
 }
 
@@ -255,7 +301,9 @@ fn tenant_tls(
     crate::tls::acceptor(&tenant.ca, &pki.issuing, host, env.clock.now()).map_err(StartError::Tls)
 }
 
-/// Deletes expired consumed nonces once a minute.
+/// The `tracing` target of the housekeeping loop's lines.
+pub const HOUSEKEEPING: &str = "latchkey::housekeeping";
+
 /// How long expired tokens and sessions are kept: a device or browser that presents one
 /// within this time is told it expired rather than that it is unknown.
 pub const EXPIRED_KEPT_SECS: i64 = 7 * 24 * 3600;
@@ -269,27 +317,57 @@ async fn prune(state: &AppState, audit_retention_days: Option<u32>) {
     let tenant = &state.tenant.id;
     let now = state.now();
     let before = now - EXPIRED_KEPT_SECS;
-    if let Err(e) = state.storage.prune_nonces(tenant, now).await {
-        tracing::warn!(error = %e, "pruning used nonces failed");
-    }
-    if let Err(e) = state.storage.prune_prts(tenant, before).await {
-        tracing::warn!(error = %e, "pruning expired primary refresh tokens failed");
-    }
-    if let Err(e) = state.web.prune_expired(tenant, before).await {
-        tracing::warn!(error = %e, "pruning expired web sessions and grants failed");
+    let nonces = match state.storage.prune_nonces(tenant, now).await {
+        Ok(n) => n,
+        Err(e) => {
+            tracing::warn!(target: HOUSEKEEPING, error = %e, "pruning used nonces failed");
+            0
+        }
+    };
+    let prts = match state.storage.prune_prts(tenant, before).await {
+        Ok(n) => n,
+        Err(e) => {
+            tracing::warn!(target: HOUSEKEEPING, error = %e, "pruning expired primary refresh tokens failed");
+            0
+        }
+    };
+    let web = match state.web.prune_expired(tenant, before).await {
+        Ok(n) => n,
+        Err(e) => {
+            tracing::warn!(target: HOUSEKEEPING, error = %e, "pruning expired web sessions and grants failed");
+            0
+        }
+    };
+    if nonces + prts + web > 0 {
+        tracing::info!(
+            target: HOUSEKEEPING,
+            nonces,
+            prts,
+            web,
+            "pruned expired nonces, primary refresh tokens and web sessions/grants"
+        );
+    } else {
+        tracing::debug!(target: HOUSEKEEPING, "housekeeping round: nothing expired");
     }
     flush_audit(state, false).await;
     // The CRL is signed again when a revocation happened (also from an admin command in
     // another process) or half its validity has passed, even if nobody fetches it.
     if let Err(e) = crate::certs::crl::current(&*state.storage, tenant, &state.pki, now).await {
-        tracing::warn!(error = %e, "refreshing the CRL failed");
+        tracing::warn!(target: HOUSEKEEPING, error = %e, "refreshing the CRL failed");
     }
     if let Some(days) = audit_retention_days {
         let cutoff = now - i64::from(days) * 86_400;
         match state.storage.prune_audit(tenant, cutoff, None).await {
             Ok(0) => {}
-            Ok(n) => tracing::info!(lines = n, days, "pruned audit lines past retention"),
-            Err(e) => tracing::warn!(error = %e, "pruning old audit lines failed"),
+            Ok(n) => tracing::info!(
+                target: HOUSEKEEPING,
+                lines = n,
+                days,
+                "pruned audit lines past retention"
+            ),
+            Err(e) => {
+                tracing::warn!(target: HOUSEKEEPING, error = %e, "pruning old audit lines failed")
+            }
         }
     }
 }

@@ -13,7 +13,7 @@ use std::time::Duration;
 use common::raw::{connector, parse_response, read_until_closed, tls};
 use common::{enrolled, rsa_key, Harness};
 use latchkey_server::config::ConnectionLimits;
-use tokio::io::AsyncWriteExt;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::time::Instant;
 
@@ -51,9 +51,22 @@ async fn a_request_in_flight_at_shutdown_is_answered_and_its_sign_in_stored() {
     let mut idle = tls(&connector, addr).await;
     let mut busy = tls(&connector, addr).await;
     let (first, rest) = body.as_bytes().split_at(body.len() / 2);
-    busy.write_all(head(addr, body.len()).as_bytes())
-        .await
-        .unwrap();
+    // `Expect: 100-continue`: the server's "100 Continue" shows it has read the head and
+    // the handler is reading the body, so the request is in flight when shutdown begins
+    // (a head not yet read would make the connection idle).
+    let head = head(addr, body.len()).replace("\r\n\r\n", "\r\nExpect: 100-continue\r\n\r\n");
+    busy.write_all(head.as_bytes()).await.unwrap();
+    busy.flush().await.unwrap();
+    let mut seen = Vec::new();
+    while !String::from_utf8_lossy(&seen).contains("100 Continue\r\n\r\n") {
+        let mut buf = [0u8; 256];
+        let n = tokio::time::timeout(Duration::from_secs(10), busy.read(&mut buf))
+            .await
+            .expect("100 Continue in time")
+            .unwrap();
+        assert!(n > 0, "closed before 100 Continue: {seen:?}");
+        seen.extend_from_slice(&buf[..n]);
+    }
     busy.write_all(first).await.unwrap();
     busy.flush().await.unwrap();
 

@@ -64,6 +64,8 @@ pub struct ServeSection {
     pub password_concurrency: Option<usize>,
     /// How long a sign-in waits for a verification slot (`10s`).
     pub password_wait: Option<String>,
+    /// Where to serve Prometheus metrics (plain HTTP); none when unset.
+    pub metrics_listen: Option<SocketAddr>,
 }
 
 /// `[log]`.

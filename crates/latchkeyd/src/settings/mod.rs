@@ -51,35 +51,7 @@ pub fn load(explicit: Option<&Path>) -> anyhow::Result<Loaded> {
     })
 }
 
-/// How log lines are written.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum LogFormat {
-    /// Human-readable lines.
-    Text,
-    /// One JSON object per line.
-    Json,
-}
-
-impl std::str::FromStr for LogFormat {
-    type Err = String;
-
-    fn from_str(s: &str) -> Result<Self, String> {
-        match s {
-            "text" => Ok(LogFormat::Text),
-            "json" => Ok(LogFormat::Json),
-            other => Err(format!("log format must be text or json, not {other:?}")),
-        }
-    }
-}
-
-impl std::fmt::Display for LogFormat {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(match self {
-            LogFormat::Text => "text",
-            LogFormat::Json => "json",
-        })
-    }
-}
+pub use crate::logging::LogFormat;
 
 /// The settings every command uses.
 #[derive(Debug)]
@@ -89,7 +61,6 @@ pub struct Common {
     /// The key file, when one is named (else the systemd credential or DIR/secrets.key).
     pub key_file: Option<PathBuf>,
     /// Log format.
-    #[allow(dead_code)] // read by the logging set-up once it takes a format
     pub log_format: LogFormat,
     /// Log filter from the file (`RUST_LOG` wins over it).
     pub log_level: Option<String>,
@@ -124,9 +95,15 @@ pub fn common(
         .log
         .format
         .as_deref()
-        .map(str::parse::<LogFormat>)
-        .transpose()
-        .map_err(|e| coded(ErrorCode::ConfigValueInvalid, format!("[log] format: {e}")))?;
+        .map(|f| {
+            <LogFormat as clap::ValueEnum>::from_str(f, false).map_err(|_| {
+                coded(
+                    ErrorCode::ConfigValueInvalid,
+                    format!("[log] format must be text or json, not {f:?}"),
+                )
+            })
+        })
+        .transpose()?;
     let log_format = report.pick(
         "log",
         "format",

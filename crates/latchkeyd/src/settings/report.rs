@@ -97,7 +97,10 @@ impl Literal for Duration {
 }
 impl Literal for LogFormat {
     fn literal(&self) -> String {
-        quoted(&self.to_string())
+        quoted(match self {
+            LogFormat::Text => "text",
+            LogFormat::Json => "json",
+        })
     }
 }
 impl Literal for latchkey_pki::CaAlgorithm {

@@ -169,6 +169,17 @@ pub fn serve_config(
         file_duration("serve", "password_wait", s.password_wait.as_ref())?,
         latchkey_server::password::DEFAULT_WAIT,
     );
+    let metrics_listen = report.pick_optional(
+        "serve",
+        "metrics_listen",
+        args.metrics_listen,
+        s.metrics_listen,
+    );
+    if metrics_listen.is_some_and(|m| m == listen && listen.port() != 0) {
+        return Err(invalid(format!(
+            "metrics_listen must not be the service's own listen address {listen}"
+        )));
+    }
     let connections = connection_limits(file, report)?;
 
     let mut config = ServerConfig::new(common.data_dir.clone(), listen);
@@ -181,6 +192,7 @@ pub fn serve_config(
     config.password_concurrency = password_concurrency;
     config.password_wait = password_wait;
     config.connections = connections;
+    config.metrics_listen = metrics_listen;
     Ok(ServeSettings {
         config,
         tenant_name_given,

@@ -72,6 +72,12 @@ pub async fn current(
         }
         let (fresh, der) = sign(storage, tenant, pki, &state, now).await?;
         if storage.store_crl(tenant, state.crl_number, &fresh).await? {
+            tracing::info!(
+                target: "latchkey::housekeeping",
+                crl_number = fresh.crl_number,
+                next_update = fresh.crl_next_update,
+                "signed a new CRL"
+            );
             return Ok(der);
         }
     }

@@ -22,6 +22,7 @@ use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
 use crate::config::ConnectionLimits;
 use crate::error::ApiError;
+use crate::observe::Observer;
 use crate::routes::web::is_page_path;
 
 /// The longest automatic answer hyper writes (a status line, `content-length` and `date`).
@@ -57,6 +58,17 @@ impl AutoAnswers {
                 https,
             )
             .await,
+        }
+    }
+
+    /// The status and LK code of the answer replacing hyper's automatic `status`.
+    fn code_of(status: &[u8]) -> Option<(u16, latchkey_proto::ErrorCode)> {
+        use latchkey_proto::ErrorCode;
+        match status {
+            b"400" => Some((400, ErrorCode::MalformedHttp)),
+            b"414" => Some((414, ErrorCode::UriTooLong)),
+            b"431" => Some((431, ErrorCode::HeaderTooLarge)),
+            _ => None,
         }
     }
 
@@ -147,6 +159,8 @@ pub(crate) struct Answering<S> {
     /// The replacement still to be written, and how much of it has been.
     pending: Vec<u8>,
     written: usize,
+    /// Where a replaced answer is logged and counted.
+    observer: Option<Arc<Observer>>,
 }
 
 impl<S> Answering<S> {
@@ -159,7 +173,14 @@ impl<S> Answering<S> {
             capturing: true,
             pending: Vec::new(),
             written: 0,
+            observer: None,
         }
+    }
+
+    /// Logs and counts each replaced answer with `observer`.
+    pub(crate) fn observed(mut self, observer: Arc<Observer>) -> Self {
+        self.observer = Some(observer);
+        self
     }
 
     fn capture(&mut self, read: &[u8]) {
@@ -220,8 +241,19 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for Answering<S> {
     ) -> Poll<io::Result<usize>> {
         let this = self.get_mut();
         std::task::ready!(this.poll_pending(cx))?;
-        let replacement = automatic_status(buf)
-            .and_then(|status| this.answers.for_status(status, &this.request_line));
+        let status = automatic_status(buf);
+        let replacement =
+            status.and_then(|status| this.answers.for_status(status, &this.request_line));
+        if let (Some(status), Some(_), Some(observer)) = (status, replacement, &this.observer) {
+            let method = this
+                .request_line
+                .split(|&b| b == b' ')
+                .next()
+                .unwrap_or_default();
+            if let Some((status, code)) = AutoAnswers::code_of(status) {
+                observer.unparsed(method, status, code);
+            }
+        }
         this.request_line.clear();
         this.capturing = true;
         match replacement {

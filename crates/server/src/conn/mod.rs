@@ -24,9 +24,11 @@ use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
 use tower::Service;
+use tracing::Instrument;
 
 use crate::config::ConnectionLimits;
 use crate::error::ApiError;
+use crate::observe::Observer;
 use crate::routes::extract::ClientAddr;
 use crate::routes::http_guard::{close_after, error_response};
 use crate::routes::security_headers;
@@ -66,6 +68,8 @@ pub(crate) struct Serving {
     pub answers: Arc<AutoAnswers>,
     /// Becomes `true` at shutdown: connections finish their request in flight and close.
     pub shutdown: watch::Receiver<bool>,
+    /// The request lines and metrics.
+    pub observer: Arc<Observer>,
 }
 
 /// Accepts connections until shutdown, then closes the listener and lets the requests in
@@ -200,6 +204,7 @@ async fn serve_http<IO>(
     let limits = serving.limits.clone();
     let router = serving.router.clone();
     let https = serving.tls.is_some();
+    let observer = serving.observer.clone();
     // Set when a response closes the connection (an early answer): linger before closing.
     let closing = Arc::new(AtomicBool::new(false));
     let closing_in = closing.clone();
@@ -208,8 +213,14 @@ async fn serve_http<IO>(
         let state = state.clone();
         let limits = limits.clone();
         let closing = closing_in.clone();
+        let observer = observer.clone();
         async move {
-            let response = respond(req, router, state, &limits, reject, https, peer).await;
+            let seen = observer.begin(req.method(), req.headers());
+            let span = tracing::info_span!("request", id = %seen.id());
+            let mut response = respond(req, router, state, &limits, reject, https, peer)
+                .instrument(span)
+                .await;
+            seen.finish(&observer, &mut response);
             if response.headers().contains_key(CONNECTION) {
                 closing.store(true, Ordering::SeqCst);
             }
@@ -217,7 +228,8 @@ async fn serve_http<IO>(
         }
     });
     let slot = Arc::new(Mutex::new(None));
-    let io = auto_answer::Answering::new(io, serving.answers.clone());
+    let io =
+        auto_answer::Answering::new(io, serving.answers.clone()).observed(serving.observer.clone());
     let io = linger::Returning::new(io, slot.clone());
     let mut builder = auto::Builder::new(TokioExecutor::new());
     builder
@@ -302,7 +314,9 @@ async fn respond(
     };
     if expired.load(Ordering::SeqCst) {
         let secs = limits.body_timeout.as_secs();
-        return finish(&path, version, ApiError::RequestTimeout(secs), https);
+        let mut late = finish(&path, version, ApiError::RequestTimeout(secs), https);
+        crate::observe::keep_route(&response, &mut late);
+        return late;
     }
     response
 }

@@ -90,6 +90,7 @@ pub fn router(state: AppState, policy: HttpPolicy) -> Router {
             policy,
             http_guard::guard,
         ))
+        .layer(axum::middleware::from_fn(crate::observe::tag_route))
         .with_state(state)
 }
 

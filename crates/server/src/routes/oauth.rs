@@ -82,7 +82,10 @@ impl IntoResponse for OAuthError {
             error_description: self.description.clone(),
             code: self.code.as_str().to_owned(),
         };
-        (status, [(CACHE_CONTROL, "no-store")], axum::Json(body)).into_response()
+        let mut response =
+            (status, [(CACHE_CONTROL, "no-store")], axum::Json(body)).into_response();
+        crate::observe::tag_code(&mut response, self.code);
+        response
     }
 }
 

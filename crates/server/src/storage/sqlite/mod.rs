@@ -46,6 +46,23 @@ pub const SYNCHRONOUS: &str = "FULL";
 /// The database file name inside the data directory.
 pub const DB_FILE: &str = "latchkey.db";
 
+/// The database pool's and the sign-in writer's figures at one moment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StorageFigures {
+    /// Open connections of the pool.
+    pub pool_size: u32,
+    /// Idle connections of the pool.
+    pub pool_idle: usize,
+    /// The pool's maximum.
+    pub pool_max: u32,
+    /// Writes waiting for the sign-in writer.
+    pub writer_queued: u64,
+    /// Batches the writer has run (committed or rolled back).
+    pub writer_batches: u64,
+    /// Writes the writer has taken.
+    pub writer_writes: u64,
+}
+
 /// SQLite storage.
 ///
 /// Writers of this process queue on an in-process gate before `BEGIN IMMEDIATE`, so SQLite's
@@ -125,6 +142,19 @@ impl SqliteStorage {
             self.pool.clone(),
             self.write_gate.clone(),
         )
+    }
+
+    /// The pool's and the sign-in writer's figures now (for the metrics).
+    pub fn figures(&self) -> StorageFigures {
+        let writer = self.signins.stats();
+        StorageFigures {
+            pool_size: self.pool.size(),
+            pool_idle: self.pool.num_idle(),
+            pool_max: self.pool.options().get_max_connections(),
+            writer_queued: writer.queued(),
+            writer_batches: writer.batches(),
+            writer_writes: writer.writes(),
+        }
     }
 
     /// Closes the pool (waits for connections to finish).

@@ -21,6 +21,7 @@
 //! after the commit, so no caller hears "stored" for a row that is not.
 
 use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{mpsc, Arc};
 use std::time::{Duration, Instant};
 
@@ -85,10 +86,39 @@ enum Msg {
     Flush(oneshot::Sender<()>),
 }
 
+/// The writer's counts, read by the metrics.
+#[derive(Debug, Default)]
+pub(super) struct WriterStats {
+    /// Writes sent and not yet taken by the writer.
+    queued: AtomicU64,
+    /// Batches run.
+    batches: AtomicU64,
+    /// Writes taken.
+    writes: AtomicU64,
+}
+
+impl WriterStats {
+    /// Writes waiting for the writer.
+    pub(super) fn queued(&self) -> u64 {
+        self.queued.load(Ordering::Relaxed)
+    }
+
+    /// Batches run so far.
+    pub(super) fn batches(&self) -> u64 {
+        self.batches.load(Ordering::Relaxed)
+    }
+
+    /// Writes taken so far.
+    pub(super) fn writes(&self) -> u64 {
+        self.writes.load(Ordering::Relaxed)
+    }
+}
+
 /// The handle on the writer thread; the thread ends when the last handle is dropped.
 #[derive(Debug, Clone)]
 pub(super) struct SignInWriter {
     jobs: mpsc::Sender<Msg>,
+    stats: Arc<WriterStats>,
 }
 
 impl SignInWriter {
@@ -97,11 +127,18 @@ impl SignInWriter {
     pub(super) fn spawn(path: &Path, gate: Arc<Mutex<()>>) -> StorageResult<SignInWriter> {
         let conn = super::direct::open(path, false)?;
         let (jobs, rx) = mpsc::channel();
+        let stats = Arc::new(WriterStats::default());
+        let counted = stats.clone();
         std::thread::Builder::new()
             .name("latchkey-signin-writer".into())
-            .spawn(move || run(conn, &gate, rx))
+            .spawn(move || run(conn, &gate, rx, &counted))
             .map_err(|e| StorageError::Sqlite(format!("starting the sign-in writer: {e}")))?;
-        Ok(SignInWriter { jobs })
+        Ok(SignInWriter { jobs, stats })
+    }
+
+    /// The writer's counts.
+    pub(super) fn stats(&self) -> &WriterStats {
+        &self.stats
     }
 
     /// Writes one sign-in; `Ok(false)` when the guard refused the token (the nonce stays
@@ -145,9 +182,11 @@ impl SignInWriter {
             audit: audit.clone(),
             reply,
         };
-        self.jobs
-            .send(Msg::Job(job))
-            .map_err(|_| StorageError::WriterStopped)?;
+        self.stats.queued.fetch_add(1, Ordering::Relaxed);
+        if self.jobs.send(Msg::Job(job)).is_err() {
+            self.stats.queued.fetch_sub(1, Ordering::Relaxed);
+            return Err(StorageError::WriterStopped);
+        }
         answer.await.map_err(|_| StorageError::WriterStopped)?
     }
 
@@ -161,7 +200,7 @@ impl SignInWriter {
     }
 }
 
-fn run(mut conn: Connection, gate: &Mutex<()>, rx: mpsc::Receiver<Msg>) {
+fn run(mut conn: Connection, gate: &Mutex<()>, rx: mpsc::Receiver<Msg>, stats: &WriterStats) {
     let mut jobs = Vec::with_capacity(MAX_BATCH);
     let mut under_load = false;
     while let Ok(first) = rx.recv() {
@@ -192,6 +231,10 @@ fn run(mut conn: Connection, gate: &Mutex<()>, rx: mpsc::Receiver<Msg>) {
             }
         }
         under_load = jobs.len() > 1;
+        let taken = u64::try_from(jobs.len()).unwrap_or(u64::MAX);
+        stats.queued.fetch_sub(taken, Ordering::Relaxed);
+        stats.writes.fetch_add(taken, Ordering::Relaxed);
+        stats.batches.fetch_add(1, Ordering::Relaxed);
         let written = {
             let _gate = gate.blocking_lock();
             write_batch(&mut conn, &jobs)
