@@ -13,6 +13,7 @@
 mod common;
 
 use common::cert::refused_with_its_audit_line_only;
+use common::log::captured_log;
 use common::*;
 use latchkey_pin_recovery::{seal_secret, EphemeralKey, RecoverySecret};
 use latchkey_proto::api::pin_reset::{
@@ -98,34 +99,6 @@ async fn refused(h: &Harness, body: &Value, token: Option<&str>, code: &str) {
     let before = h.counts().await;
     let response = h.post(RESET, body, token).await;
     refused_with_its_audit_line_only(h, before, response, code, "pin_reset_refuse").await;
-}
-
-/// Everything the in-process service logs during this test binary's run, at every level.
-fn captured_log() -> std::sync::Arc<std::sync::Mutex<Vec<u8>>> {
-    use std::sync::{Arc, Mutex, OnceLock};
-    static LOG: OnceLock<Arc<Mutex<Vec<u8>>>> = OnceLock::new();
-    LOG.get_or_init(|| {
-        let log = Arc::new(Mutex::new(Vec::new()));
-        let sink = log.clone();
-        let _ = tracing_subscriber::fmt()
-            .with_max_level(tracing::Level::TRACE)
-            .with_writer(move || Writer(sink.clone()))
-            .try_init();
-        log
-    })
-    .clone()
-}
-
-struct Writer(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
-
-impl std::io::Write for Writer {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
 }
 
 fn contains(haystack: &[u8], needle: &[u8]) -> bool {

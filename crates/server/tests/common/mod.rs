@@ -29,6 +29,7 @@ use sha2::{Digest, Sha256};
 use time::OffsetDateTime;
 
 pub mod cert;
+pub mod log;
 pub mod raw;
 pub mod web;
 
