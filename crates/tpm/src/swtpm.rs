@@ -151,7 +151,7 @@ impl SwTpm {
                 .stderr(Stdio::null())
                 .spawn()
                 .map_err(|e| harness(format!("cannot run swtpm: {e}")))?;
-            match wait_listening(&mut child, port + 1) {
+            match wait_listening(&mut child, port) {
                 Ok(()) => {
                     return Ok(SwTpm {
                         child,
@@ -230,22 +230,32 @@ fn free_port_pair() -> Result<u16, TpmError> {
     Err(harness("no free loopback port pair"))
 }
 
-/// Poll the control port until it accepts a connection, the child exits, or the bound
-/// runs out. The control channel, unlike the command port, takes any number of
-/// connections in turn, so probing it costs the TPM nothing.
-fn wait_listening(child: &mut Child, ctrl_port: u16) -> Result<(), String> {
-    let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, ctrl_port));
+/// Poll the control port, then the command port, until each accepts a connection, the
+/// child exits, or the bound runs out; then check the child is still the one listening.
+/// swtpm opens the control port before the command port, so a client that came as soon as
+/// the control port answered could be refused. A probe connection that closes without a
+/// command costs the TPM nothing; swtpm takes the next connection after it.
+fn wait_listening(child: &mut Child, command_port: u16) -> Result<(), String> {
     let deadline = Instant::now() + READY_TIMEOUT;
-    loop {
-        if let Ok(Some(status)) = child.try_wait() {
-            return Err(format!("swtpm exited: {status}"));
+    for port in [command_port + 1, command_port] {
+        let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, port));
+        loop {
+            if let Ok(Some(status)) = child.try_wait() {
+                return Err(format!("swtpm exited: {status}"));
+            }
+            if TcpStream::connect_timeout(&addr, POLL_INTERVAL).is_ok() {
+                break;
+            }
+            if Instant::now() >= deadline {
+                return Err(format!("port {port} not listening after {READY_TIMEOUT:?}"));
+            }
+            std::thread::sleep(POLL_INTERVAL);
         }
-        if TcpStream::connect_timeout(&addr, POLL_INTERVAL).is_ok() {
-            return Ok(());
-        }
-        if Instant::now() >= deadline {
-            return Err(format!("not listening after {READY_TIMEOUT:?}"));
-        }
-        std::thread::sleep(POLL_INTERVAL);
+    }
+    // A port pair another process took first answers for that process, while this swtpm
+    // exits on its failed bind.
+    match child.try_wait() {
+        Ok(Some(status)) => Err(format!("swtpm exited: {status}")),
+        _ => Ok(()),
     }
 }
