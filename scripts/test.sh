@@ -64,6 +64,9 @@ cargo install --locked --offline --debug --quiet --path crates/latchkey --root "
 "$install_root/bin/latchkey" --version
 rm -rf "$install_root"
 
+step "Debian package: build with cargo-deb, install, check the user and the unit, purge"
+LATCHKEY_DEB_PROFILE=dev bash scripts/test-deb.sh
+
 step "cargo test"
 cargo test --workspace --no-fail-fast
 
