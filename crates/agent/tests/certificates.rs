@@ -15,7 +15,7 @@ use common::{password_only, world, World, PIN};
 use latchkey_agent::{Agent, Renewal};
 use latchkey_policy::gpo::GpoScope;
 use latchkey_proto::api::device::JoinType;
-use latchkey_server::admin::cert::TemplateChange;
+use latchkeyd::data_admin::cert::TemplateChange;
 
 const TEMPLATE: &str = "Hello authentication";
 const DAY: i64 = 86_400;

@@ -398,7 +398,7 @@ fn plain_http_world() -> World {
         .block_on(latchkey_server::start(config, env()))
         .unwrap();
     let admin = runtime
-        .block_on(latchkey_server::admin::Admin::open(&data, env()))
+        .block_on(latchkeyd::data_admin::Admin::open(&data, env()))
         .unwrap();
     let url = server.base_url.clone();
     let ca_pem = std::fs::read_to_string(&server.ca_file).unwrap();

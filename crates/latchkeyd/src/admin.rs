@@ -5,8 +5,8 @@ use std::path::Path;
 
 use anyhow::Context;
 use latchkey_proto::ErrorCode;
-use latchkey_server::admin::{Admin, AdminError};
 use latchkey_server::clock::Env;
+use latchkeyd::data_admin::{Admin, AdminError};
 use zeroize::Zeroizing;
 
 use crate::cli::{Command, InitArgs};

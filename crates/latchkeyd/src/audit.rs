@@ -2,7 +2,7 @@
 //! CSV; `audit show ID` for every field of one entry; `audit export`.
 
 use latchkey_proto::ErrorCode;
-use latchkey_server::admin::{Admin, AuditEntry, AuditFilter};
+use latchkeyd::data_admin::{Admin, AuditEntry, AuditFilter};
 
 use crate::admin::admin_error;
 use crate::cli::{AuditArgs, AuditCommand, AuditFormat};

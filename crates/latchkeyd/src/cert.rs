@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use clap::{ArgAction, Subcommand};
 use latchkey_proto::ErrorCode;
-use latchkey_server::admin::{Admin, TemplateChange};
+use latchkeyd::data_admin::{Admin, TemplateChange};
 
 use crate::admin::admin_error;
 use crate::coded;

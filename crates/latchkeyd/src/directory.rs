@@ -1,6 +1,6 @@
 //! `latchkeyd tenant|user|device|key ...`: the directory's objects.
 
-use latchkey_server::admin::{Admin, NewUser, Removed};
+use latchkeyd::data_admin::{Admin, NewUser, Removed};
 
 use crate::admin::{admin_error, done, read_password};
 use crate::cli::{DeviceCommand, KeyCommand, TenantCommand, UserCommand};

@@ -4,8 +4,8 @@
 use std::path::PathBuf;
 
 use clap::Subcommand;
-use latchkey_server::admin::kerberos::KdcSetup;
-use latchkey_server::admin::Admin;
+use latchkeyd::data_admin::kerberos::KdcSetup;
+use latchkeyd::data_admin::Admin;
 
 use crate::admin::admin_error;
 use crate::output;

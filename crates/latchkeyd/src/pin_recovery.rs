@@ -1,7 +1,7 @@
 //! `latchkeyd pin-recovery ...`: the tenant's PIN-recovery key (docs/pin-reset.md).
 
 use clap::Subcommand;
-use latchkey_server::admin::Admin;
+use latchkeyd::data_admin::Admin;
 
 use crate::admin::admin_error;
 use crate::output::{self, table, time};

@@ -3,9 +3,9 @@
 
 use latchkey_policy::effective::PolicyNote;
 use latchkey_proto::ErrorCode;
-use latchkey_server::admin::{Admin, TargetChange};
 use latchkey_server::policy::effective::setting_rows;
 use latchkey_server::policy::gpo::parse_scope;
+use latchkeyd::data_admin::{Admin, TargetChange};
 
 use crate::admin::admin_error;
 use crate::cli::{

@@ -2,7 +2,7 @@
 //! the registered applications.
 
 use clap::Subcommand;
-use latchkey_server::admin::Admin;
+use latchkeyd::data_admin::Admin;
 
 use crate::admin::admin_error;
 use crate::output::{self, table, time};

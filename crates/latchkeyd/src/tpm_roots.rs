@@ -6,7 +6,7 @@ use std::path::PathBuf;
 
 use anyhow::Context;
 use clap::Subcommand;
-use latchkey_server::admin::Admin;
+use latchkeyd::data_admin::Admin;
 
 use crate::admin::admin_error;
 use crate::output::{self, table, time};
@@ -37,7 +37,7 @@ pub enum TpmRootsCommand {
 pub async fn tpm_roots(admin: &Admin, json: bool, command: TpmRootsCommand) -> anyhow::Result<()> {
     match command {
         TpmRootsCommand::Add { file, intermediate } => {
-            let limit = latchkey_server::admin::MAX_TPM_ROOT_FILE;
+            let limit = latchkeyd::data_admin::MAX_TPM_ROOT_FILE;
             let mut bytes = Vec::new();
             std::fs::File::open(&file)
                 .with_context(|| format!("cannot open {}", file.display()))?

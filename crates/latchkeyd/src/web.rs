@@ -4,8 +4,8 @@
 use std::path::PathBuf;
 
 use clap::Subcommand;
-use latchkey_server::admin::Admin;
 use latchkey_server::storage::web::SecurityKeySettings;
+use latchkeyd::data_admin::Admin;
 
 use crate::admin::{admin_error, done};
 use crate::confirm::{confirm, ConfirmArgs};
@@ -183,7 +183,7 @@ async fn client_name(admin: &Admin, client_id: &str) -> anyhow::Result<String> {
         .find(|c| c.client_id == client_id.trim())
         .map(|c| c.name)
         .ok_or_else(|| {
-            admin_error(latchkey_server::admin::AdminError::NoSuchClient(
+            admin_error(latchkeyd::data_admin::AdminError::NoSuchClient(
                 client_id.trim().to_owned(),
             ))
         })
@@ -241,7 +241,7 @@ pub async fn security_key(
                 .into_iter()
                 .find(|l| l.key.credential_id == credential_id)
                 .ok_or_else(|| {
-                    admin_error(latchkey_server::admin::AdminError::NoSuchKey(
+                    admin_error(latchkeyd::data_admin::AdminError::NoSuchKey(
                         credential_id.clone(),
                     ))
                 })?;
@@ -297,7 +297,7 @@ pub async fn security_key(
 
 fn print_settings(
     json: bool,
-    report: &latchkey_server::admin::SecurityKeyReport,
+    report: &latchkeyd::data_admin::SecurityKeyReport,
 ) -> anyhow::Result<()> {
     if json {
         return output::json(report);

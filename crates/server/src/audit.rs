@@ -8,6 +8,10 @@ use std::borrow::Cow;
 
 use crate::storage::AuditRecord;
 
+/// The actor recorded for administrative changes made on the data directory (the
+/// `latchkeyd` commands name the administrator: `admin:<user>`).
+pub const ADMIN_ACTOR: &str = "admin";
+
 /// The longest actor, device, key or source field of an audit line, in bytes.
 pub const MAX_FIELD: usize = 256;
 /// The longest reason or note of an audit line, in bytes.

@@ -1,13 +1,13 @@
 //! The Latchkey identity service as a library: directory storage, the HTTP API, tokens,
-//! nonces, and administration.
+//! nonces, policy and certificates.
 //!
-//! Start it with [`start`] (the binary `latchkeyd serve` does exactly that); administer a
-//! data directory with [`admin::Admin`]. Time and randomness come in through
+//! Start it with [`start`] (the binary `latchkeyd serve` does exactly that); the
+//! administration of a data directory is `latchkeyd`'s library (`latchkeyd::data_admin`),
+//! built on this crate's storage and domain modules. Time and randomness come in through
 //! [`clock::Env`], so tests run the real service over real HTTP with a
 //! [`clock::ManualClock`].
 #![forbid(unsafe_code)]
 
-pub mod admin;
 pub mod audit;
 pub mod audit_throttle;
 pub mod ceremony;
@@ -18,6 +18,7 @@ mod conn;
 pub mod crypto;
 pub mod data_dir;
 pub mod error;
+pub mod key_report;
 pub mod nonce;
 pub mod observe;
 pub mod password;

@@ -65,7 +65,7 @@ pub async fn ensure(
     let now = env.clock.now().unix_timestamp();
     let (record, key_id) = new_record(tenant, env, now)?;
     let line = audit::line(event::PIN_RECOVERY_KEY_CREATE, now)
-        .actor(crate::admin::ADMIN_ACTOR)
+        .actor(crate::audit::ADMIN_ACTOR)
         .note(format!("key={key_id}"));
     Ok(storage
         .create_first_pin_recovery_key(&tenant.id, &record, &line)

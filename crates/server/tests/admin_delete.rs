@@ -16,7 +16,7 @@ use common::{assert_error, rsa_key, Device, Harness, HelloKey, PASSWORD};
 use latchkey_proto::api::cert::csr_binding;
 use latchkey_proto::b64;
 use latchkey_proto::proof::{proof_message, Purpose};
-use latchkey_server::admin::AdminError;
+use latchkeyd::data_admin::AdminError;
 use serde_json::json;
 
 const UPN: &str = "alice@example.com";

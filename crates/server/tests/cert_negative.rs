@@ -16,8 +16,8 @@ use common::cert::{
     csr, enroll, enroll_body, openssl, openssl_csr, refused_with_its_audit_line_only, write_pems,
 };
 use common::{enrolled, rsa_key, Enrolled, Harness};
-use latchkey_server::admin::TemplateChange;
 use latchkey_server::storage::Counts;
+use latchkeyd::data_admin::TemplateChange;
 use serde_json::Value;
 
 const ENROLL: &str = "/v1/certificates/enroll";

@@ -16,8 +16,8 @@ use common::{rsa_key, Device, Harness, HelloKey};
 use latchkey_proto::api::cert::csr_binding;
 use latchkey_proto::b64;
 use latchkey_proto::proof::{proof_message, Purpose};
-use latchkey_server::admin::TemplateChange;
 use latchkey_server::storage::Counts;
+use latchkeyd::data_admin::TemplateChange;
 use serde_json::{json, Value};
 
 const UPN: &str = "alice@example.com";

@@ -413,7 +413,7 @@ async fn a_data_directory_open_to_others_is_refused() {
         "{message}"
     );
     // The administration commands refuse it too.
-    let admin = latchkey_server::admin::Admin::open(&data, env(&clock)).await;
+    let admin = latchkeyd::data_admin::Admin::open(&data, env(&clock)).await;
     let err = admin.expect_err("the admin interface opened a readable data directory");
     assert_eq!(err.code(), ErrorCode::DataDirNotPrivate);
     set(&db, 0o600);

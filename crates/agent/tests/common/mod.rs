@@ -16,8 +16,8 @@ use latchkey_agent::container::KdfParams;
 use latchkey_agent::store::StateDir;
 use latchkey_agent::{Agent, JoinOptions};
 use latchkey_proto::api::device::JoinType;
-use latchkey_server::admin::Admin;
 use latchkey_server::clock::{Env, ManualClock, SystemRandom};
+use latchkeyd::data_admin::Admin;
 use time::OffsetDateTime;
 
 pub const PASSWORD: &str = "correct horse battery";

@@ -4,7 +4,7 @@
 //!
 //! The enrolment and renewal routes are in [`crate::routes`] (`cert`), the public PKI
 //! endpoints (CRL, CA certificates, OCSP) in `routes::pki`, the administration in
-//! [`crate::admin`].
+//! `latchkeyd::data_admin` (the `latchkeyd cert` commands).
 
 pub mod crl;
 pub mod describe;
@@ -158,7 +158,7 @@ pub async fn create(
         updated_at: now.unix_timestamp(),
     }];
     let line = audit::line(event::CERT_AUTHORITY_CREATE, now.unix_timestamp())
-        .actor(crate::admin::ADMIN_ACTOR)
+        .actor(crate::audit::ADMIN_ACTOR)
         .note(format!("issuing={} ra=p256", algorithm_name(algorithm)));
     Ok(storage
         .create_cert_authorities(&tenant.id, &records, &templates, &line)

@@ -2,7 +2,7 @@
 //! Group Policy layer and its groups, and the effective policy of a device and user
 //! computed from them with the precedence of `latchkey-policy`.
 //!
-//! Used by the HTTP routes (`/v1/policy/...`) and by [`crate::admin::Admin`] (the
+//! Used by the HTTP routes (`/v1/policy/...`) and by `latchkeyd::data_admin::Admin` (the
 //! `latchkeyd policy ...` commands), so both apply exactly the same semantics.
 
 pub mod csp;

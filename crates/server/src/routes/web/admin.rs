@@ -110,7 +110,7 @@ pub async fn page(
             ]
         })
         .collect();
-    let hello: Vec<Vec<String>> = crate::admin::key_reports(state.storage.as_ref(), t, None)
+    let hello: Vec<Vec<String>> = crate::key_report::key_reports(state.storage.as_ref(), t, None)
         .await
         .map_err(ApiError::from)?
         .into_iter()

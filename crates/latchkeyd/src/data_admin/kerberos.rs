@@ -16,9 +16,9 @@ use serde::Serialize;
 
 use super::cert::pem;
 use super::{Admin, AdminError};
-use crate::audit::event;
-use crate::storage::cert::CertStorage;
-use crate::storage::Storage;
+use latchkey_server::audit::event;
+use latchkey_server::storage::cert::CertStorage;
+use latchkey_server::storage::Storage;
 
 /// The KDC certificate file.
 pub const KDC_CERT_FILE: &str = "kdc.pem";
@@ -162,7 +162,7 @@ impl Admin {
     pub async fn kdc_crl_pem(&self) -> Result<String, AdminError> {
         let issuing = self.crl().await?;
         let now = self.env.clock.now();
-        let next = now + time::Duration::seconds(crate::certs::crl::CRL_VALIDITY_SECS);
+        let next = now + time::Duration::seconds(latchkey_server::certs::crl::CRL_VALIDITY_SECS);
         let number = u64::try_from(now.unix_timestamp()).unwrap_or_default();
         let root = self
             .tenant

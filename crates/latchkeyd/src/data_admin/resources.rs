@@ -2,9 +2,11 @@
 //! registered applications (what `latchkeyd resource ...` uses).
 
 use super::{Admin, AdminError};
-use crate::audit::event;
-use crate::storage::{Resource, ResourceStorage};
-use crate::tokens::{DEFAULT_AUDIENCE, ENROLLMENT_AUDIENCE, ID_TOKEN_AUDIENCE, MAX_AUDIENCE};
+use latchkey_server::audit::event;
+use latchkey_server::storage::{Resource, ResourceStorage};
+use latchkey_server::tokens::{
+    DEFAULT_AUDIENCE, ENROLLMENT_AUDIENCE, ID_TOKEN_AUDIENCE, MAX_AUDIENCE,
+};
 
 /// Checks that `uri` can be an audience: 1 to [`MAX_AUDIENCE`] bytes, an absolute URI
 /// (`scheme:rest`, RFC 3986 §3.1 scheme characters), no whitespace or control characters,

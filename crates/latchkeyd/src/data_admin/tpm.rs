@@ -2,29 +2,14 @@
 //! list` use): the tenant's TPM manufacturer roots, and the keys' attestation against the
 //! policy.
 
-use serde::Serialize;
-
 use super::{Admin, AdminError};
-use crate::audit::event;
-use crate::policy::effective::effective;
-use crate::policy::PolicyServiceError;
-use crate::storage::tpm::{TpmRoot, TpmStorage};
-use crate::storage::{KeyListing, Storage};
-use crate::tpm::{certificate_der, describe_certificate, sha256_hex, ATTESTATION_SOFTWARE};
+use latchkey_server::audit::event;
+use latchkey_server::key_report::{key_reports, KeyReport};
+use latchkey_server::storage::tpm::{TpmRoot, TpmStorage};
+use latchkey_server::tpm::{certificate_der, describe_certificate, sha256_hex};
 
 /// The largest certificate file `tpm-roots add` reads.
 pub const MAX_ROOT_FILE: usize = 64 * 1024;
-
-/// A key with its attestation judged against the policy (`key list`, the admin page).
-#[derive(Debug, Clone, Serialize)]
-pub struct KeyReport {
-    /// The key.
-    #[serde(flatten)]
-    pub key: KeyListing,
-    /// A software key while the effective policy of its device and user sets
-    /// `RequireSecurityDevice` (registered before the policy, or by an older service).
-    pub flagged_software: bool,
-}
 
 impl Admin {
     /// Adds a TPM manufacturer root (or, with `intermediate`, an issuing CA used to build
@@ -96,28 +81,4 @@ impl Admin {
             .await
             .map_err(AdminError::Policy)
     }
-}
-
-/// All keys (or one user's) with [`KeyReport::flagged_software`] (`key list` and the
-/// admin page).
-pub async fn key_reports(
-    storage: &dyn Storage,
-    tenant: &str,
-    upn: Option<&str>,
-) -> Result<Vec<KeyReport>, PolicyServiceError> {
-    let keys = storage.list_keys(tenant, upn).await?;
-    let mut out = Vec::with_capacity(keys.len());
-    for key in keys {
-        let flagged_software = key.attestation == ATTESTATION_SOFTWARE
-            && effective(storage, tenant, Some(&key.device_id), Some(&key.upn))
-                .await?
-                .policy
-                .require_security_device
-                .value;
-        out.push(KeyReport {
-            key,
-            flagged_software,
-        });
-    }
-    Ok(out)
 }

@@ -5,14 +5,16 @@ use latchkey_policy::gpo::{GpoScope, GpoSettings};
 use serde::Serialize;
 
 use super::{Admin, AdminError};
-use crate::audit::event;
-use crate::policy::effective::{effective, EffectiveReport};
-use crate::policy::gpo::{self, check_name, describe, overlay, parse_assignments, without};
-use crate::policy::syncml::{apply_message_checked, Sender, SyncMlReport};
-use crate::policy::PolicyServiceError;
-use crate::routes::policy::sha256_hex;
-use crate::storage::policy::{AdminTokenRow, GpoRow, PolicySessionRow, Versioned};
-use crate::storage::{PolicyStorage, Storage, StorageError};
+use latchkey_server::audit::event;
+use latchkey_server::policy::effective::{effective, EffectiveReport};
+use latchkey_server::policy::gpo::{
+    self, check_name, describe, overlay, parse_assignments, without,
+};
+use latchkey_server::policy::syncml::{apply_message_checked, Sender, SyncMlReport};
+use latchkey_server::policy::PolicyServiceError;
+use latchkey_server::routes::policy::sha256_hex;
+use latchkey_server::storage::policy::{AdminTokenRow, GpoRow, PolicySessionRow, Versioned};
+use latchkey_server::storage::{PolicyStorage, Storage, StorageError};
 
 /// Prefix of administrator tokens (so a leaked one is recognisable in logs and scanners).
 pub const ADMIN_TOKEN_PREFIX: &str = "lkadm_";

@@ -7,11 +7,11 @@ use latchkey_pki::{CaAlgorithm, Template};
 use serde::Serialize;
 
 use super::{Admin, AdminError};
-use crate::audit::event;
-use crate::certs::describe::{describe, CertificateFields};
-use crate::certs::{self, crl, serial, template, PkiUrls};
-use crate::error::ApiError;
-use crate::storage::cert::{
+use latchkey_server::audit::event;
+use latchkey_server::certs::describe::{describe, CertificateFields};
+use latchkey_server::certs::{self, crl, serial, template, PkiUrls};
+use latchkey_server::error::ApiError;
+use latchkey_server::storage::cert::{
     CertStorage, CertTemplateRecord, CertificateRecord, RevokeOutcome, KIND_KDC, STATE_VALID,
 };
 
@@ -72,7 +72,7 @@ pub(crate) struct IssuedKdc {
     /// The record to store.
     pub(crate) record: CertificateRecord,
     /// The `cert_issue` line to store with it.
-    pub(crate) audit: crate::storage::AuditRecord,
+    pub(crate) audit: latchkey_server::storage::AuditRecord,
 }
 
 /// Files `cert issue-kdc` wrote.

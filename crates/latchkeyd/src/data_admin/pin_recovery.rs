@@ -3,8 +3,8 @@
 use serde::Serialize;
 
 use super::{Admin, AdminError};
-use crate::error::ApiError;
-use crate::storage::pin_recovery::PinRecoveryStorage;
+use latchkey_server::error::ApiError;
+use latchkey_server::storage::pin_recovery::PinRecoveryStorage;
 
 /// A PIN-recovery key as `pin-recovery show` lists it (no private material).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -53,7 +53,7 @@ impl Admin {
     /// key keeps opening blobs for `grace_days`. Audited (`pin_recovery_key_rotate`). Returns
     /// the new key's id.
     pub async fn pin_recovery_rotate(&self, grace_days: u32) -> Result<String, AdminError> {
-        crate::pin_recovery::rotate(
+        latchkey_server::pin_recovery::rotate(
             &self.storage,
             &self.tenant,
             &self.env,

@@ -4,11 +4,11 @@
 use serde::Serialize;
 
 use super::{Admin, AdminError};
-use crate::audit::event;
-use crate::routes::web::hash_hex;
-use crate::storage::web::{OidcClient, SecurityKeyListing, SecurityKeySettings};
-use crate::storage::web_sqlite::SqliteWebStorage;
-use crate::storage::WebStorage;
+use latchkey_server::audit::event;
+use latchkey_server::routes::web::hash_hex;
+use latchkey_server::storage::web::{OidcClient, SecurityKeyListing, SecurityKeySettings};
+use latchkey_server::storage::web_sqlite::SqliteWebStorage;
+use latchkey_server::storage::WebStorage;
 
 /// A newly registered application. The secret is shown once and stored hashed.
 #[derive(Debug, Clone, Serialize)]
@@ -147,9 +147,13 @@ impl Admin {
         let user_id = match upn {
             Some(u) => {
                 let u = u.trim().to_lowercase();
-                let user = crate::storage::Storage::user_by_upn(&self.storage, &self.tenant.id, &u)
-                    .await?
-                    .ok_or(AdminError::NoSuchUser(u))?;
+                let user = latchkey_server::storage::Storage::user_by_upn(
+                    &self.storage,
+                    &self.tenant.id,
+                    &u,
+                )
+                .await?
+                .ok_or(AdminError::NoSuchUser(u))?;
                 Some(user.id)
             }
             None => None,
@@ -196,8 +200,8 @@ impl Admin {
         settings: &SecurityKeySettings,
         allow_signin: Option<bool>,
     ) -> Result<SecurityKeyReport, AdminError> {
-        let settings =
-            crate::routes::seckey_settings_validate(settings).map_err(AdminError::Invalid)?;
+        let settings = latchkey_server::routes::seckey_settings_validate(settings)
+            .map_err(AdminError::Invalid)?;
         if let Some(allow) = allow_signin {
             let value = u8::from(allow);
             let xml = format!(

@@ -6,11 +6,11 @@
 use serde::Serialize;
 
 use super::{Admin, AdminError, NewUser};
-use crate::audit::event;
-use crate::routes::web::hash_hex;
-use crate::storage::sqlite::admin::{Removed, SecretRotation, UserDeletion};
-use crate::storage::{KeyListing, Storage, UserListing};
-use crate::{password, totp};
+use latchkey_server::audit::event;
+use latchkey_server::routes::web::hash_hex;
+use latchkey_server::storage::sqlite::admin::{Removed, SecretRotation, UserDeletion};
+use latchkey_server::storage::{KeyListing, Storage, UserListing};
+use latchkey_server::{password, totp};
 
 /// The fewest hexadecimal digits `key delete` accepts as a key id prefix.
 pub const KEY_PREFIX_MIN: usize = 4;
@@ -198,7 +198,7 @@ impl Admin {
     pub async fn device(
         &self,
         device_id: &str,
-    ) -> Result<crate::storage::DeviceListing, AdminError> {
+    ) -> Result<latchkey_server::storage::DeviceListing, AdminError> {
         let device_id = device_id.trim();
         self.devices()
             .await?
@@ -255,8 +255,8 @@ impl Admin {
     /// The audit entries `filter` selects, oldest first (`latchkeyd audit`).
     pub async fn audit_search(
         &self,
-        filter: &crate::storage::sqlite::audit_search::AuditFilter,
-    ) -> Result<Vec<crate::storage::sqlite::audit_search::AuditEntry>, AdminError> {
+        filter: &latchkey_server::storage::sqlite::audit_search::AuditFilter,
+    ) -> Result<Vec<latchkey_server::storage::sqlite::audit_search::AuditEntry>, AdminError> {
         Ok(self.storage.audit_search(&self.tenant.id, filter).await?)
     }
 
@@ -264,7 +264,7 @@ impl Admin {
     pub async fn audit_entry(
         &self,
         seq: i64,
-    ) -> Result<crate::storage::sqlite::audit_search::AuditEntry, AdminError> {
+    ) -> Result<latchkey_server::storage::sqlite::audit_search::AuditEntry, AdminError> {
         self.storage
             .audit_entry(&self.tenant.id, seq)
             .await?

@@ -7,14 +7,14 @@ use std::path::{Path, PathBuf};
 use latchkey_proto::ErrorCode;
 use serde::Serialize;
 
-use crate::audit::{self, event};
-use crate::clock::Env;
-use crate::storage::sqlite::SqliteStorage;
-use crate::storage::{
+use latchkey_server::audit::{self, event};
+use latchkey_server::clock::Env;
+use latchkey_server::storage::sqlite::SqliteStorage;
+use latchkey_server::storage::{
     AuditRecord, Counts, DeviceListing, KeyListing, Storage, StorageError, User, UserListing,
 };
-use crate::tenant::{self, SetupError, Tenant, CA_FILE, DEFAULT_TENANT_NAME};
-use crate::{password, totp};
+use latchkey_server::tenant::{self, SetupError, Tenant, CA_FILE, DEFAULT_TENANT_NAME};
+use latchkey_server::{password, totp};
 
 pub mod cert;
 mod directory;
@@ -26,17 +26,17 @@ mod tpm;
 pub use pin_recovery::RecoveryKeyListing;
 mod web;
 
-pub use crate::storage::sqlite::admin::Removed;
-pub use crate::storage::sqlite::audit_search::{AuditEntry, AuditFilter};
 pub use cert::{pem, AuthoritySummary, CertificateDetails, KdcFiles, TemplateChange};
 pub use directory::{NewSecret, KEY_PREFIX_MIN};
+pub use latchkey_server::storage::sqlite::admin::Removed;
+pub use latchkey_server::storage::sqlite::audit_search::{AuditEntry, AuditFilter};
 pub use policy::{AdminTokenListing, GpoListing, GroupListing, TargetChange, ADMIN_TOKEN_PREFIX};
 pub use resources::check_resource_uri;
-pub use tpm::{key_reports, KeyReport, MAX_ROOT_FILE as MAX_TPM_ROOT_FILE};
+pub use tpm::MAX_ROOT_FILE as MAX_TPM_ROOT_FILE;
 pub use web::{ClientListing, NewClient, SecurityKeyReport};
 
-/// The actor recorded for administrative changes.
-pub const ADMIN_ACTOR: &str = "admin";
+pub use latchkey_server::audit::ADMIN_ACTOR;
+pub use latchkey_server::key_report::{key_reports, KeyReport};
 
 /// An administrative operation failed.
 #[derive(Debug, thiserror::Error)]
@@ -105,7 +105,7 @@ pub enum AdminError {
     Invalid(String),
     /// A policy operation failed.
     #[error(transparent)]
-    Policy(crate::policy::PolicyServiceError),
+    Policy(latchkey_server::policy::PolicyServiceError),
     /// Storage or setup failed.
     #[error(transparent)]
     Setup(#[from] SetupError),
@@ -153,9 +153,13 @@ impl AdminError {
             AdminError::UserOwnsDevices { .. } => ErrorCode::UserOwnsDevices,
             AdminError::Invalid(_) => ErrorCode::InvalidField,
             AdminError::Policy(p) => match p {
-                crate::policy::PolicyServiceError::Malformed(_) => ErrorCode::SyncMlMalformed,
-                crate::policy::PolicyServiceError::Invalid(_) => ErrorCode::PolicyInvalid,
-                crate::policy::PolicyServiceError::OutOfBounds(_) => ErrorCode::PolicyOutOfBounds,
+                latchkey_server::policy::PolicyServiceError::Malformed(_) => {
+                    ErrorCode::SyncMlMalformed
+                }
+                latchkey_server::policy::PolicyServiceError::Invalid(_) => ErrorCode::PolicyInvalid,
+                latchkey_server::policy::PolicyServiceError::OutOfBounds(_) => {
+                    ErrorCode::PolicyOutOfBounds
+                }
                 _ => ErrorCode::Internal,
             },
             AdminError::Setup(setup) => setup.code(),
@@ -209,7 +213,7 @@ pub struct Admin {
     actor: String,
     /// The issuing CA and RA, once created (by the service's start or `cert authority
     /// init`).
-    pki: Option<crate::certs::Pki>,
+    pki: Option<latchkey_server::certs::Pki>,
 }
 
 impl std::fmt::Debug for Admin {
@@ -247,7 +251,7 @@ impl Admin {
         tenant_name: &str,
         env: Env,
     ) -> Result<(Admin, bool), AdminError> {
-        crate::data_dir::prepare(data_dir).map_err(SetupError::from)?;
+        latchkey_server::data_dir::prepare(data_dir).map_err(SetupError::from)?;
         let storage = SqliteStorage::open(data_dir)
             .await
             .map_err(SetupError::from)?;
@@ -273,8 +277,8 @@ impl Admin {
         if !data_dir.is_dir() {
             return Err(missing("no such directory"));
         }
-        crate::data_dir::check(data_dir).map_err(SetupError::from)?;
-        let db = data_dir.join(crate::storage::sqlite::DB_FILE);
+        latchkey_server::data_dir::check(data_dir).map_err(SetupError::from)?;
+        let db = data_dir.join(latchkey_server::storage::sqlite::DB_FILE);
         // An empty file is what a first start that failed before the schema leaves.
         if std::fs::metadata(&db).map_or(true, |m| !m.is_file() || m.len() == 0) {
             return Err(missing("no Latchkey database in this directory"));
@@ -297,7 +301,7 @@ impl Admin {
         data_dir: &Path,
         env: Env,
     ) -> Result<Admin, AdminError> {
-        let pki = crate::certs::load(&storage, &tenant).await?;
+        let pki = latchkey_server::certs::load(&storage, &tenant).await?;
         Ok(Admin {
             storage,
             tenant,
@@ -311,7 +315,8 @@ impl Admin {
     /// Names who acts in the audit lines written from now on (`admin:alice` for the
     /// command line run by the Unix user alice); the default is [`ADMIN_ACTOR`].
     pub fn set_actor(&mut self, actor: &str) {
-        self.actor = crate::audit::cap(actor, crate::audit::MAX_FIELD).into_owned();
+        self.actor =
+            latchkey_server::audit::cap(actor, latchkey_server::audit::MAX_FIELD).into_owned();
     }
 
     /// Who acts (see [`Admin::set_actor`]).
