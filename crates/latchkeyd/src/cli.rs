@@ -212,6 +212,9 @@ pub enum GpoCommand {
         /// computer or user.
         #[arg(long)]
         scope: Option<String>,
+        /// Confirmation.
+        #[command(flatten)]
+        confirm: ConfirmArgs,
     },
     /// List GPOs in link order.
     List,
@@ -229,6 +232,9 @@ pub enum GroupCommand {
     Delete {
         /// Group name.
         name: String,
+        /// Confirmation.
+        #[command(flatten)]
+        confirm: ConfirmArgs,
     },
     /// List groups and members.
     List,
@@ -274,6 +280,9 @@ pub enum AdminTokenCommand {
     Revoke {
         /// Token id.
         id: String,
+        /// Confirmation.
+        #[command(flatten)]
+        confirm: ConfirmArgs,
     },
 }
 

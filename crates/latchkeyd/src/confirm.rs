@@ -49,6 +49,17 @@ pub fn confirm(args: ConfirmArgs, what: &str) -> anyhow::Result<()> {
     ))
 }
 
+/// [`confirm`] when the thing to change exists; when it does not, nothing is asked and the
+/// command goes on to fail with the precise "no such ..." error of the operation (nobody is
+/// asked to confirm the deletion of something that is not there).
+pub fn confirm_if_exists(args: ConfirmArgs, exists: bool, what: &str) -> anyhow::Result<()> {
+    if exists {
+        confirm(args, what)
+    } else {
+        Ok(())
+    }
+}
+
 /// The actor the command line records in the audit trail: `admin:NAME` with the name of
 /// the Unix user running the command (looked up by its real uid in /etc/passwd, so the
 /// environment cannot rename it), `admin:uid=N` when the uid has no entry there.

@@ -12,6 +12,7 @@ use crate::cli::{
     AdminTokenCommand, GpoCommand, GpoTargetArgs, GroupCommand, MemberCommand, PolicyCommand,
 };
 use crate::coded;
+use crate::confirm::confirm_if_exists;
 use crate::output::{self, table, time, yes_no};
 
 /// Largest SyncML or .reg file read.
@@ -240,8 +241,20 @@ async fn gpo(admin: &Admin, json: bool, command: GpoCommand) -> anyhow::Result<(
                 .gpo_import(&name, &bytes, s, target(&t), t.order)
                 .await
         }
-        GpoCommand::Delete { name, scope: s } => {
+        GpoCommand::Delete {
+            name,
+            scope: s,
+            confirm: c,
+        } => {
             let s = s.as_deref().map(scope).transpose()?;
+            let half = s.map(|x| format!(" ({x:?} half)")).unwrap_or_default();
+            let exists = admin
+                .gpos()
+                .await
+                .map_err(admin_error)?
+                .iter()
+                .any(|g| g.name.eq_ignore_ascii_case(name.trim()));
+            confirm_if_exists(c, exists, &format!("Delete the GPO {name}{half}"))?;
             admin.gpo_delete(&name, s).await
         }
         GpoCommand::List => {
@@ -272,7 +285,13 @@ async fn gpo(admin: &Admin, json: bool, command: GpoCommand) -> anyhow::Result<(
 pub async fn group(admin: &Admin, json: bool, command: GroupCommand) -> anyhow::Result<()> {
     let v = match command {
         GroupCommand::Add { name } => admin.group_add(&name).await,
-        GroupCommand::Delete { name } => admin.group_delete(&name).await,
+        GroupCommand::Delete { name, confirm: c } => {
+            let wanted = name.trim().to_lowercase();
+            let groups = admin.groups().await.map_err(admin_error)?;
+            let exists = groups.iter().any(|g| g.name == wanted);
+            confirm_if_exists(c, exists, &format!("Delete the group {name}"))?;
+            admin.group_delete(&name).await
+        }
         GroupCommand::Member(MemberCommand::Add(m)) => {
             admin
                 .group_member(&m.group, m.user.as_deref(), m.device.as_deref(), true)
@@ -338,7 +357,14 @@ pub async fn admin_token(
             table(&["ID", "LABEL", "CREATED", "REVOKED"], &rows);
             Ok(())
         }
-        AdminTokenCommand::Revoke { id } => {
+        AdminTokenCommand::Revoke { id, confirm: c } => {
+            let tokens = admin.admin_tokens().await.map_err(admin_error)?;
+            let exists = tokens.iter().any(|t| t.id == id.trim() && !t.revoked);
+            confirm_if_exists(
+                c,
+                exists,
+                &format!("Revoke the admin token {id} (whatever uses it is refused from now on)"),
+            )?;
             admin.admin_token_revoke(&id).await.map_err(admin_error)?;
             if json {
                 return output::json(&serde_json::json!({ "ok": true, "id": id }));

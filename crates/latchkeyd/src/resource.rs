@@ -1,6 +1,7 @@
 //! `latchkeyd resource ...`: the resources (APIs) access tokens may be issued for, besides
 //! the registered applications.
 
+use crate::cli::ConfirmArgs;
 use clap::Subcommand;
 use latchkeyd::data_admin::Admin;
 
@@ -24,6 +25,9 @@ pub enum ResourceCommand {
     Remove {
         /// The audience URI, as listed.
         uri: String,
+        /// Confirmation.
+        #[command(flatten)]
+        confirm: ConfirmArgs,
     },
 }
 
@@ -53,7 +57,13 @@ pub async fn resource(admin: &Admin, json: bool, command: ResourceCommand) -> an
             table(&["URI", "NAME", "CREATED"], &rows);
             Ok(())
         }
-        ResourceCommand::Remove { uri } => {
+        ResourceCommand::Remove { uri, confirm: c } => {
+            let resources = admin.resources().await.map_err(admin_error)?;
+            crate::confirm::confirm_if_exists(
+                c,
+                resources.iter().any(|r| r.uri == uri.trim()),
+                &format!("Remove the resource {uri} (no new tokens for it)"),
+            )?;
             admin.resource_remove(&uri).await.map_err(admin_error)?;
             if json {
                 return output::json(&serde_json::json!({ "removed": uri }));

@@ -4,6 +4,7 @@
 use std::io::Read;
 use std::path::PathBuf;
 
+use crate::cli::ConfirmArgs;
 use anyhow::Context;
 use clap::Subcommand;
 use latchkeyd::data_admin::Admin;
@@ -30,6 +31,9 @@ pub enum TpmRootsCommand {
     Remove {
         /// The SHA-256 fingerprint, as listed.
         fingerprint: String,
+        /// Confirmation.
+        #[command(flatten)]
+        confirm: ConfirmArgs,
     },
 }
 
@@ -92,7 +96,17 @@ pub async fn tpm_roots(admin: &Admin, json: bool, command: TpmRootsCommand) -> a
             );
             Ok(())
         }
-        TpmRootsCommand::Remove { fingerprint } => {
+        TpmRootsCommand::Remove {
+            fingerprint,
+            confirm: c,
+        } => {
+            let wanted = fingerprint.trim().to_lowercase().replace(':', "");
+            let roots = admin.tpm_roots().await.map_err(admin_error)?;
+            crate::confirm::confirm_if_exists(
+                c,
+                roots.iter().any(|r| r.fingerprint == wanted),
+                &format!("Stop trusting the TPM root {fingerprint} for new activations"),
+            )?;
             admin
                 .tpm_root_remove(&fingerprint)
                 .await

@@ -39,10 +39,10 @@ fn tpm_roots_add_list_remove_and_key_list_columns() {
     assert_eq!(code, 1);
     assert!(err.contains("LK-REQ-003"), "{err}");
 
-    let (code, out, err) = run(&data, &["tpm-roots", "remove", &fingerprint]);
+    let (code, out, err) = run(&data, &["tpm-roots", "remove", &fingerprint, "--yes"]);
     assert_eq!(code, 0, "{err}");
     assert!(out.contains(&fingerprint));
-    let (code, _, err) = run(&data, &["tpm-roots", "remove", &fingerprint]);
+    let (code, _, err) = run(&data, &["tpm-roots", "remove", &fingerprint, "--yes"]);
     assert_eq!(code, 1);
     assert!(err.contains("LK-HWK-015"), "{err}");
 
