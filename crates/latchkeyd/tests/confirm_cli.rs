@@ -48,7 +48,10 @@ fn policy_and_trust_removals_ask_first_and_change_nothing_unconfirmed() {
 
     ok(&data, &["resource", "add", "api://payroll"]);
     ok(&data, &["group", "add", "finance"]);
-    ok(&data, &["policy", "gpo", "set", "Pins", "MinimumPINLength=8"]);
+    ok(
+        &data,
+        &["policy", "gpo", "set", "Pins", "MinimumPINLength=8"],
+    );
     let token: serde_json::Value =
         serde_json::from_str(&ok(&data, &["admin-token", "create", "--json"])).unwrap();
     let token_id = token["id"].as_str().unwrap().to_owned();

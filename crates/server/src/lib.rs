@@ -8,7 +8,7 @@
 //! [`clock::ManualClock`].
 #![forbid(unsafe_code)]
 
-pub mod audit;
+pub use latchkey_storage::audit;
 pub mod audit_throttle;
 pub mod ceremony;
 pub mod certs;

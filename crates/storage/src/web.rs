@@ -325,7 +325,7 @@ pub trait WebStorage: Send + Sync + 'static {
     async fn security_key_session(
         &self,
         tenant: &str,
-        ceremony: &crate::storage::ConsumedNonce,
+        ceremony: &crate::ConsumedNonce,
         credential_id: &str,
         old_count: i64,
         new_count: i64,

@@ -6,7 +6,7 @@
 
 use std::borrow::Cow;
 
-use crate::storage::AuditRecord;
+use crate::AuditRecord;
 
 /// The actor recorded for administrative changes made on the data directory (the
 /// `latchkeyd` commands name the administrator: `admin:<user>`).

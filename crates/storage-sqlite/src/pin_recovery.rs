@@ -4,10 +4,10 @@ use async_trait::async_trait;
 
 use super::tx::{consume_nonce, insert_audit, is_unique_violation, key_is_live};
 use super::SqliteStorage;
-use crate::storage::pin_recovery::{
+use latchkey_storage::pin_recovery::{
     AnsweredBlob, PinRecoveryKeyRecord, PinRecoveryStorage, ResetOutcome,
 };
-use crate::storage::{AuditRecord, ConsumedNonce, StorageResult};
+use latchkey_storage::{AuditRecord, ConsumedNonce, StorageResult};
 
 const COLUMNS: &str = "key_id, public_key, private_sealed, created_at, superseded_at, usable_until";
 

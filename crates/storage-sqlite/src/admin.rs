@@ -13,8 +13,8 @@ use sqlx::{Sqlite, Transaction};
 use super::cert::{revoke_where, Holder};
 use super::tx::insert_audit;
 use super::SqliteStorage;
-use crate::storage::cert::CASCADE_REASONS;
-use crate::storage::{AuditRecord, StorageResult};
+use latchkey_storage::cert::CASCADE_REASONS;
+use latchkey_storage::{AuditRecord, StorageResult};
 
 /// What `delete_user` did.
 #[derive(Debug, Clone, PartialEq, Eq)]

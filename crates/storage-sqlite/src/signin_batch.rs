@@ -28,7 +28,7 @@ use std::time::{Duration, Instant};
 use rusqlite::{Connection, ErrorCode, TransactionBehavior};
 use tokio::sync::{oneshot, Mutex};
 
-use crate::storage::{AuditRecord, ConsumedNonce, Prt, StorageError, StorageResult};
+use latchkey_storage::{AuditRecord, ConsumedNonce, Prt, StorageError, StorageResult};
 
 /// The most sign-ins written in one transaction.
 pub const MAX_BATCH: usize = 64;

@@ -6,12 +6,12 @@ use sqlx::{Sqlite, Transaction};
 
 use super::tx::{consume_nonce, insert_audit, key_is_live};
 use super::SqliteStorage;
-use crate::audit::event;
-use crate::storage::cert::{
+use latchkey_storage::audit::event;
+use latchkey_storage::cert::{
     CertAuthorityRecord, CertStorage, CertTemplateRecord, CertificateRecord, IssueOutcome,
     PkiState, RevokeOutcome, RevokedRow, KIND_USER, STATE_REVOKED, STATE_SUPERSEDED, STATE_VALID,
 };
-use crate::storage::{AuditRecord, ConsumedNonce, StorageResult};
+use latchkey_storage::{AuditRecord, ConsumedNonce, StorageResult};
 
 const CERT_COLUMNS: &str = "c.serial, c.kind, c.user_id, u.upn, c.device_id, c.key_id, \
      c.template, c.subject, c.not_before, c.not_after, c.der, c.fingerprint, c.state, \

@@ -1,18 +1,20 @@
-//! The storage interface. Each method is one operation and one transaction: it commits whole
-//! or not at all. Every method takes the tenant id, and every query filters on it.
+//! Latchkey's storage layer: the interface every backend implements, the records it stores,
+//! and the audit line builder. Each method is one operation and one transaction: it commits
+//! whole or not at all. Every method takes the tenant id, and every query filters on it.
 //!
-//! [`sqlite::SqliteStorage`] is the embedded implementation; a PostgreSQL one will implement
-//! the same trait with the same (portable) SQL.
+//! The embedded backend is `latchkey-storage-sqlite`; a PostgreSQL one implements the same
+//! traits. The records derive `sqlx::FromRow`, so the row mapping is shared by the backends.
+#![forbid(unsafe_code)]
 
+pub mod audit;
 pub mod cert;
 mod models;
 pub mod pin_recovery;
 pub mod policy;
 pub mod resources;
-pub mod sqlite;
+mod secrets_error;
 pub mod tpm;
 pub mod web;
-pub mod web_sqlite;
 
 use async_trait::async_trait;
 
@@ -21,6 +23,7 @@ pub use models::*;
 pub use pin_recovery::PinRecoveryStorage;
 pub use policy::PolicyStorage;
 pub use resources::{Resource, ResourceStorage};
+pub use secrets_error::SecretsError;
 pub use tpm::TpmStorage;
 pub use web::WebStorage;
 
@@ -50,7 +53,7 @@ pub enum StorageError {
     Migrate(#[from] sqlx::migrate::MigrateError),
     /// Sealing a secret failed while the storage sealed existing secrets.
     #[error(transparent)]
-    Secrets(#[from] crate::secrets::SecretsError),
+    Secrets(#[from] crate::SecretsError),
 }
 
 /// Result of storage operations.

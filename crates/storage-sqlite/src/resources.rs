@@ -4,8 +4,8 @@ use async_trait::async_trait;
 
 use super::tx::{conflict_if_duplicate, insert_audit};
 use super::SqliteStorage;
-use crate::storage::resources::{Resource, ResourceStorage};
-use crate::storage::{AuditRecord, ConsumedNonce, StorageResult};
+use latchkey_storage::resources::{Resource, ResourceStorage};
+use latchkey_storage::{AuditRecord, ConsumedNonce, StorageResult};
 
 #[async_trait]
 impl ResourceStorage for SqliteStorage {

@@ -26,7 +26,7 @@ pub struct TenantRecord {
     pub secrets_sealed_by: Option<String>,
 }
 
-/// The sealed forms of a tenant's secrets, written by [`crate::storage::Storage::seal_secrets`].
+/// The sealed forms of a tenant's secrets, written by [`crate::Storage::seal_secrets`].
 pub struct SealedTenantSecrets {
     /// The id of the key-encryption key.
     pub kek_id: String,
@@ -48,7 +48,7 @@ impl std::fmt::Debug for SealedTenantSecrets {
 
 /// Seals one user's TOTP secret: `(user id, plaintext) -> stored form`.
 pub type SealTotp<'a> =
-    dyn Fn(&str, &[u8]) -> Result<Vec<u8>, crate::secrets::SecretsError> + Send + Sync + 'a;
+    dyn Fn(&str, &[u8]) -> Result<Vec<u8>, crate::SecretsError> + Send + Sync + 'a;
 
 impl std::fmt::Debug for TenantRecord {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {

@@ -4,7 +4,9 @@
 
 use rusqlite::{Connection, OptionalExtension, Row};
 
-use crate::storage::{Device, KeyCredential, Prt, PrtContext, SignInContext, StorageResult};
+use crate::direct::sqlite_error;
+
+use latchkey_storage::{Device, KeyCredential, Prt, PrtContext, SignInContext, StorageResult};
 
 /// The user, device and key columns from the aliases `u`, `d`, `k`, in the order the row
 /// readers below take them (a macro so that the queries can be `concat!`ed constants).
@@ -47,11 +49,11 @@ const PRT_SQL: &str = concat!(
 /// Number of token columns before the user's in [`PRT_SQL`].
 const PRT_WIDTH: usize = 7;
 
-fn user(row: &Row<'_>, at: usize) -> rusqlite::Result<Option<crate::storage::User>> {
+fn user(row: &Row<'_>, at: usize) -> rusqlite::Result<Option<latchkey_storage::User>> {
     let Some(id) = row.get::<_, Option<String>>(at)? else {
         return Ok(None);
     };
-    Ok(Some(crate::storage::User {
+    Ok(Some(latchkey_storage::User {
         id,
         upn: row.get(at + 1)?,
         display_name: row.get(at + 2)?,
@@ -104,7 +106,7 @@ fn parties(
     row: &Row<'_>,
     at: usize,
 ) -> rusqlite::Result<(
-    Option<crate::storage::User>,
+    Option<latchkey_storage::User>,
     Option<Device>,
     Option<KeyCredential>,
 )> {
@@ -123,9 +125,10 @@ pub(super) fn signin(
     device_id: &str,
     key_id: &str,
 ) -> StorageResult<SignInContext> {
-    let mut statement = conn.prepare_cached(SIGNIN_SQL)?;
-    let (user, device, key) =
-        statement.query_row((tenant, upn, device_id, key_id), |row| parties(row, 0))?;
+    let mut statement = conn.prepare_cached(SIGNIN_SQL).map_err(sqlite_error)?;
+    let (user, device, key) = statement
+        .query_row((tenant, upn, device_id, key_id), |row| parties(row, 0))
+        .map_err(sqlite_error)?;
     Ok(SignInContext { user, device, key })
 }
 
@@ -136,7 +139,7 @@ pub(super) fn prt(
     tenant: &str,
     token_hash: &str,
 ) -> StorageResult<Option<PrtContext>> {
-    let mut statement = conn.prepare_cached(PRT_SQL)?;
+    let mut statement = conn.prepare_cached(PRT_SQL).map_err(sqlite_error)?;
     let found = statement
         .query_row((tenant, token_hash), |row| {
             let prt = Prt {
@@ -156,6 +159,7 @@ pub(super) fn prt(
                 key,
             })
         })
-        .optional()?;
+        .optional()
+        .map_err(sqlite_error)?;
     Ok(found)
 }

@@ -3,7 +3,7 @@
 
 use sqlx::{Sqlite, SqlitePool, Transaction};
 
-use crate::storage::{AuditRecord, StorageResult};
+use latchkey_storage::{AuditRecord, StorageResult};
 
 /// Lines deleted per transaction.
 pub(super) const DELETE_BATCH: u64 = 5_000;

@@ -23,7 +23,7 @@ use std::time::Duration;
 
 use rusqlite::{Connection, OpenFlags};
 
-use crate::storage::{StorageError, StorageResult};
+use latchkey_storage::{StorageError, StorageResult};
 
 /// Connections kept open for reuse; more may exist briefly under a burst.
 const MAX_IDLE_READERS: usize = 8;
@@ -32,10 +32,10 @@ const MAX_IDLE_READERS: usize = 8;
 /// as the sqlx pool's).
 const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 
-impl From<rusqlite::Error> for StorageError {
-    fn from(err: rusqlite::Error) -> StorageError {
-        StorageError::Sqlite(err.to_string())
-    }
+/// A rusqlite failure as a storage error (the direct connections' counterpart of
+/// `StorageError::Database`).
+pub(crate) fn sqlite_error(err: rusqlite::Error) -> StorageError {
+    StorageError::Sqlite(err.to_string())
 }
 
 /// Opens a connection to `path` with the service's settings (WAL is a property of the file,
@@ -43,20 +43,25 @@ impl From<rusqlite::Error> for StorageError {
 /// `query_only` reader gets no memory map (see the module's documentation).
 pub(super) fn open(path: &Path, query_only: bool) -> StorageResult<Connection> {
     let flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
-    let conn = Connection::open_with_flags(path, flags)?;
-    conn.busy_timeout(BUSY_TIMEOUT)?;
-    conn.execute_batch("PRAGMA foreign_keys = ON;")?;
-    conn.pragma_update(None, "synchronous", super::SYNCHRONOUS)?;
+    let conn = Connection::open_with_flags(path, flags).map_err(sqlite_error)?;
+    conn.busy_timeout(BUSY_TIMEOUT).map_err(sqlite_error)?;
+    conn.execute_batch("PRAGMA foreign_keys = ON;")
+        .map_err(sqlite_error)?;
+    conn.pragma_update(None, "synchronous", super::SYNCHRONOUS)
+        .map_err(sqlite_error)?;
     if !query_only {
-        conn.execute_batch("PRAGMA mmap_size = 268435456;")?;
+        conn.execute_batch("PRAGMA mmap_size = 268435456;")
+            .map_err(sqlite_error)?;
     }
     conn.pragma_update(
         None,
         "wal_autocheckpoint",
         super::checkpoint::AUTOCHECKPOINT_PAGES,
-    )?;
+    )
+    .map_err(sqlite_error)?;
     if query_only {
-        conn.pragma_update(None, "query_only", true)?;
+        conn.pragma_update(None, "query_only", true)
+            .map_err(sqlite_error)?;
     }
     Ok(conn)
 }
@@ -119,13 +124,18 @@ mod tests {
         let setup = open_new(&path)?;
         setup.execute_batch("PRAGMA journal_mode = WAL; CREATE TABLE t (x INTEGER);")?;
         let readers = Readers::new(path);
-        let refused = readers.with(|c| Ok(c.execute("INSERT INTO t VALUES (1)", [])?));
+        let refused = readers.with(|c| {
+            c.execute("INSERT INTO t VALUES (1)", [])
+                .map_err(sqlite_error)
+        });
         assert!(
             matches!(&refused, Err(StorageError::Sqlite(m)) if m.contains("readonly")),
             "{refused:?}"
         );
-        let n: i64 =
-            readers.with(|c| Ok(c.query_row("SELECT COUNT(*) FROM t", [], |r| r.get(0))?))?;
+        let n: i64 = readers.with(|c| {
+            c.query_row("SELECT COUNT(*) FROM t", [], |r| r.get(0))
+                .map_err(sqlite_error)
+        })?;
         assert_eq!(n, 0);
         assert_eq!(
             readers.lock().len(),

@@ -1,10 +1,10 @@
 //! The SQLite implementation of [`WebStorage`]. The service shares its main storage's
 //! connection pool and write gate (`SqliteStorage::web_storage`); the admin commands open
 //! their own pool on the same database file (migrated by
-//! [`super::sqlite::SqliteStorage::open`]). Writes take the in-process gate, then
+//! [`crate::SqliteStorage::open`]). Writes take the in-process gate, then
 //! `BEGIN IMMEDIATE`; against other processes the busy timeout queues them.
 
-use crate::audit::{stored, MAX_FIELD, MAX_REASON};
+use latchkey_storage::audit::{stored, MAX_FIELD, MAX_REASON};
 use std::path::Path;
 use std::str::FromStr;
 use std::sync::Arc;
@@ -15,9 +15,9 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions};
 use sqlx::{Sqlite, SqlitePool, Transaction};
 use tokio::sync::{Mutex, OwnedMutexGuard};
 
-use super::sqlite::DB_FILE;
-use super::web::*;
-use super::{AuditRecord, StorageResult, User};
+use crate::DB_FILE;
+use latchkey_storage::web::*;
+use latchkey_storage::{AuditRecord, StorageResult, User};
 
 const USER_COLUMNS: &str = "id, upn, display_name, password_hash, totp_secret, last_totp_step, \
      disabled, created_at";
@@ -37,7 +37,7 @@ impl SqliteWebStorage {
         let options = SqliteConnectOptions::from_str("sqlite:")?
             .filename(data_dir.join(DB_FILE))
             .journal_mode(SqliteJournalMode::Wal)
-            .pragma("synchronous", super::sqlite::SYNCHRONOUS)
+            .pragma("synchronous", crate::SYNCHRONOUS)
             .busy_timeout(Duration::from_secs(10))
             .foreign_keys(true);
         let pool = SqlitePoolOptions::new()
@@ -559,7 +559,7 @@ impl WebStorage for SqliteWebStorage {
     async fn security_key_session(
         &self,
         tenant: &str,
-        ceremony: &crate::storage::ConsumedNonce,
+        ceremony: &latchkey_storage::ConsumedNonce,
         credential_id: &str,
         old_count: i64,
         new_count: i64,

@@ -4,10 +4,10 @@ use async_trait::async_trait;
 
 use super::tx::{conflict_if_duplicate, consume_nonce, insert_audit};
 use super::SqliteStorage;
-use crate::storage::tpm::{
+use latchkey_storage::tpm::{
     DeviceTpm, FinishOutcome, PendingActivation, TpmIdentity, TpmRoot, TpmStorage,
 };
-use crate::storage::{AuditRecord, ConsumedNonce, StorageResult};
+use latchkey_storage::{AuditRecord, ConsumedNonce, StorageResult};
 
 const IDENTITY: &str = "device_id, aik_public, aik_name, ek_public_hash, manufacturer, model, \
      version, family, root_subject";

@@ -1,9 +1,9 @@
 //! Statements shared by several operations, run inside the caller's transaction.
 
-use crate::audit::{stored, MAX_FIELD, MAX_REASON};
+use latchkey_storage::audit::{stored, MAX_FIELD, MAX_REASON};
 use sqlx::{Sqlite, Transaction};
 
-use crate::storage::{AuditRecord, ConsumedNonce, Prt, StorageError, StorageResult};
+use latchkey_storage::{AuditRecord, ConsumedNonce, Prt, StorageError, StorageResult};
 
 pub(super) fn is_unique_violation(err: &sqlx::Error) -> bool {
     matches!(err, sqlx::Error::Database(db) if db.is_unique_violation())
@@ -142,7 +142,7 @@ pub(super) async fn disable_device_tx(
         tx,
         tenant,
         super::cert::Holder::Device(device_id),
-        crate::storage::cert::CASCADE_REASONS.device_disabled,
+        latchkey_storage::cert::CASCADE_REASONS.device_disabled,
         audit,
     )
     .await?;

@@ -4,7 +4,7 @@
 use sqlx::QueryBuilder;
 
 use super::SqliteStorage;
-use crate::storage::{AuditRecord, StorageResult};
+use latchkey_storage::{AuditRecord, StorageResult};
 
 /// What `audit_search` selects; `None` fields do not filter.
 #[derive(Debug, Clone, Default)]

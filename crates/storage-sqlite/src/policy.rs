@@ -6,8 +6,8 @@ use sqlx::{Sqlite, Transaction};
 
 use super::tx::{conflict_if_duplicate, consume_nonce, insert_audit};
 use super::SqliteStorage;
-use crate::storage::policy::*;
-use crate::storage::{AuditRecord, ConsumedNonce, StorageError, StorageResult};
+use latchkey_storage::policy::*;
+use latchkey_storage::{AuditRecord, ConsumedNonce, StorageError, StorageResult};
 
 type Tx = Transaction<'static, Sqlite>;
 

@@ -1,6 +1,11 @@
 //! The SQLite implementation of [`Storage`]: one file in the data directory, WAL mode (so the
 //! admin commands work while the service runs), foreign keys on, a busy timeout, and write
 //! transactions begun with `BEGIN IMMEDIATE` so concurrent writers queue instead of failing.
+//!
+//! The sign-in hot path bypasses sqlx: single queries on a small pool of read-only rusqlite
+//! connections (`direct`, `context`) and one writer thread that commits every sign-in
+//! waiting at the time in one transaction (`signin_batch`).
+#![forbid(unsafe_code)]
 
 use std::path::Path;
 use std::str::FromStr;
@@ -12,7 +17,7 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions};
 use sqlx::{Sqlite, SqlitePool, Transaction};
 use tokio::sync::{Mutex, OwnedMutexGuard};
 
-use super::*;
+use latchkey_storage::*;
 
 pub mod admin;
 mod audit;
@@ -27,6 +32,7 @@ mod resources;
 mod signin_batch;
 mod tpm;
 mod tx;
+pub mod web_sqlite;
 
 use tx::{conflict_if_duplicate, consume_nonce, disable_device_tx, insert_audit, insert_prt};
 
@@ -137,11 +143,8 @@ impl SqliteStorage {
 
     /// The web side's storage on this pool, its writes queued on the same gate as the
     /// service's other writers (so they never meet SQLite's sleeping busy handler).
-    pub fn web_storage(&self) -> crate::storage::web_sqlite::SqliteWebStorage {
-        crate::storage::web_sqlite::SqliteWebStorage::sharing(
-            self.pool.clone(),
-            self.write_gate.clone(),
-        )
+    pub fn web_storage(&self) -> crate::web_sqlite::SqliteWebStorage {
+        crate::web_sqlite::SqliteWebStorage::sharing(self.pool.clone(), self.write_gate.clone())
     }
 
     /// The pool's and the sign-in writer's figures now (for the metrics).
@@ -343,7 +346,7 @@ impl Storage for SqliteStorage {
             &mut tx,
             tenant,
             cert::Holder::UserUpn(upn),
-            crate::storage::cert::CASCADE_REASONS.user_disabled,
+            latchkey_storage::cert::CASCADE_REASONS.user_disabled,
             audit,
         )
         .await?;
@@ -488,7 +491,7 @@ impl Storage for SqliteStorage {
         k: &KeyCredential,
         allow_replace: bool,
         audit: &AuditRecord,
-        certificate: Option<(&crate::storage::cert::CertificateRecord, &[AuditRecord])>,
+        certificate: Option<(&latchkey_storage::cert::CertificateRecord, &[AuditRecord])>,
     ) -> StorageResult<Option<String>> {
         let (mut tx, _gate) = self.write().await?;
         consume_nonce(&mut tx, tenant, nonce).await?;
@@ -514,7 +517,7 @@ impl Storage for SqliteStorage {
                 &mut tx,
                 tenant,
                 cert::Holder::Key(old),
-                crate::storage::cert::CASCADE_REASONS.key_replaced,
+                latchkey_storage::cert::CASCADE_REASONS.key_replaced,
                 audit,
             )
             .await?;
@@ -538,7 +541,7 @@ impl Storage for SqliteStorage {
         conflict_if_duplicate(inserted, || format!("key {}", k.key_id))?;
         let mut audit = audit.clone();
         if let Some(old) = &replaced {
-            audit.event = crate::audit::event::KEY_REPLACE.to_owned();
+            audit.event = latchkey_storage::audit::event::KEY_REPLACE.to_owned();
             let note = audit.reason.take().unwrap_or_default();
             audit.reason = Some(format!("{note} replaced {old}").trim().to_owned());
         }
@@ -584,7 +587,7 @@ impl Storage for SqliteStorage {
             &mut tx,
             tenant,
             cert::Holder::Key(key_id),
-            crate::storage::cert::CASCADE_REASONS.key_deleted,
+            latchkey_storage::cert::CASCADE_REASONS.key_deleted,
             audit,
         )
         .await?;
@@ -754,7 +757,7 @@ mod tests {
     async fn pooled_connections_sync_each_commit() -> Result<(), Box<dyn std::error::Error>> {
         let dir = tempfile::tempdir()?;
         let storage = SqliteStorage::open(dir.path()).await?;
-        let web = crate::storage::web_sqlite::SqliteWebStorage::open(dir.path()).await?;
+        let web = crate::web_sqlite::SqliteWebStorage::open(dir.path()).await?;
         for pool in [&storage.pool, &web.pool_for_tests()] {
             let level: i64 = sqlx::query_scalar("PRAGMA synchronous")
                 .fetch_one(pool)
