@@ -146,7 +146,8 @@ impl Service {
         Self::spawn_with(data_dir, "127.0.0.1:0", Stdio::from(file), args, env)
     }
 
-    fn start_on(data_dir: &Path, listen: &str) -> Service {
+    /// Starts the service listening on `listen` (e.g. `0.0.0.0:0`).
+    pub fn start_on(data_dir: &Path, listen: &str) -> Service {
         Self::spawn(data_dir, listen, Stdio::inherit())
     }
 
