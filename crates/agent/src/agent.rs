@@ -238,7 +238,48 @@ impl Agent {
             .ok_or_else(|| AgentError::NotProvisioned {
                 upn: upn.to_owned(),
             })?;
-        self.provider.check_lockout(&key, self.now())
+        let checked = self.provider.check_lockout(&key, self.now());
+        if let Err(e) = &checked {
+            self.note_signin_failure(upn, e);
+        }
+        checked
+    }
+
+    /// Records a failed sign-in: event 311 (wrong PIN), 312 (locked out) or 313.
+    pub(crate) fn note_signin_failure(&self, upn: &str, e: &AgentError) {
+        let (id, level, message) = match e {
+            AgentError::WrongPin { .. } | AgentError::TpmWrongPin { .. } => (
+                events::id::SIGNIN_WRONG_PIN,
+                "Warning",
+                "Sign-in failed: the PIN is incorrect",
+            ),
+            AgentError::PinLocked { .. } | AgentError::TpmLockedOut { .. } => (
+                events::id::SIGNIN_LOCKED_OUT,
+                "Warning",
+                "Sign-in refused: the PIN is locked out",
+            ),
+            _ => (events::id::SIGNIN_FAILED, "Error", "Sign-in failed"),
+        };
+        let mut data = vec![("UPN".to_owned(), upn.to_owned())];
+        data.extend(events::failure_data(e));
+        self.note(id, level, message, data);
+    }
+
+    /// Before a password or code is asked for: the service this device joined answers over
+    /// TLS pinned to the tenant CA, and is the tenant of the join.
+    pub fn check_service(&self) -> Result<(), AgentError> {
+        let device = crate::records::DeviceRecord::require(&self.state)?;
+        let tenant = crate::trust::check_service(&device.server_url, &device.ca_pem)?;
+        if tenant.tenant_id != device.tenant_id {
+            return Err(AgentError::NotTrusted {
+                url: device.server_url,
+                reason: format!(
+                    "it serves tenant {}, not tenant {} this device joined",
+                    tenant.tenant_id, device.tenant_id
+                ),
+            });
+        }
+        Ok(())
     }
 
     /// The user's primary refresh token, if any.
@@ -318,6 +359,7 @@ impl Agent {
         let policy = self.policy_in_force(user.as_deref())?;
         let device_key = device.as_ref().map(|d| self.load_device_key(d));
         let tpm = self.provider.tpm_report();
+        let log = events::read(&self.state).unwrap_or_default();
         let attestation = self
             .tpm_attestation()
             .map_or_else(|e| format!("NOT ATTESTED: {e}"), |a| a.describe());
@@ -336,11 +378,32 @@ impl Agent {
                 stored: stored.as_ref(),
                 sso: sso.as_ref(),
                 certificate: certificate.as_ref(),
+                device_auth: events::last_device_auth(&log),
                 decision: &decision,
                 policy: &policy,
             },
             self.now(),
         ))
+    }
+
+    /// Records an event; a log that cannot be written does not undo or fail the operation
+    /// it describes (that operation is done, at the service too). Nothing is written on a
+    /// device that never joined (no state directory is made for a refused command).
+    pub(crate) fn note(&self, id: u32, level: &str, message: &str, data: Vec<(String, String)>) {
+        let joined = self.state.path(crate::records::DEVICE_FILE).exists();
+        if !joined && !self.state.path(events::EVENTS_FILE).exists() {
+            return;
+        }
+        let _ = events::record(
+            &self.state,
+            events::Event {
+                id,
+                time: self.now(),
+                level: level.to_owned(),
+                message: message.to_owned(),
+                data,
+            },
+        );
     }
 
     /// The event log, oldest first.

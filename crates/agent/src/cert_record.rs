@@ -148,6 +148,14 @@ impl CertRecord {
         }
     }
 
+    /// The certificate's SHA-256 fingerprint exactly as the service prints it (`latchkeyd
+    /// cert show`: uppercase, colon-separated); `None` when the PEM does not decode.
+    pub fn sha256(&self) -> Option<String> {
+        latchkey_pki::pem_to_der(&self.certificate_pem, "CERTIFICATE")
+            .ok()
+            .map(|der| latchkey_pki::fingerprint_sha256(&der))
+    }
+
     /// One line for `status`: thumbprint, template, validity and phase.
     pub fn describe(&self, now: i64) -> String {
         let phase = match self.phase(now) {

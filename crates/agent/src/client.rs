@@ -116,10 +116,7 @@ impl ServiceClient {
             .https_only(base.starts_with("https://"))
             .timeout(TIMEOUT)
             .build()
-            .map_err(|e| AgentError::Unreachable {
-                url: base.clone(),
-                reason: e.to_string(),
-            })?;
+            .map_err(|e| AgentError::BadCa(format!("the HTTPS client cannot be made: {e}")))?;
         Ok(ServiceClient { base, http })
     }
 
@@ -132,10 +129,7 @@ impl ServiceClient {
             .danger_accept_invalid_certs(true)
             .timeout(TIMEOUT)
             .build()
-            .map_err(|e| AgentError::Unreachable {
-                url: base.clone(),
-                reason: e.to_string(),
-            })?;
+            .map_err(|e| AgentError::BadCa(format!("the HTTPS client cannot be made: {e}")))?;
         let url = format!("{base}/v1/ca.pem");
         let response = http.get(&url).send().map_err(|e| unreachable(&url, &e))?;
         if !response.status().is_success() {
@@ -342,18 +336,7 @@ impl ServiceClient {
 }
 
 fn unreachable(url: &str, err: &reqwest::Error) -> AgentError {
-    // The source chain carries the TLS reason (e.g. an unknown issuer).
-    let mut reason = err.to_string();
-    let mut source = std::error::Error::source(err);
-    while let Some(s) = source {
-        reason.push_str(": ");
-        reason.push_str(&s.to_string());
-        source = s.source();
-    }
-    AgentError::Unreachable {
-        url: url.to_owned(),
-        reason,
-    }
+    crate::net_error::classify(url, err)
 }
 
 fn decode<T: DeserializeOwned>(

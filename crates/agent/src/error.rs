@@ -35,8 +35,9 @@ pub enum AgentError {
         /// The OS error.
         source: std::io::Error,
     },
-    /// The service could not be reached, or TLS failed.
-    #[error("LK-AGENT-005: cannot reach the service at {url}: {reason}")]
+    /// The service could not be reached: the connection was refused, the host name is not
+    /// known, no answer came in time.
+    #[error("LK-AGENT-005: cannot reach {url}: {reason}")]
     Unreachable {
         /// The URL.
         url: String,
@@ -49,6 +50,15 @@ pub enum AgentError {
         /// Which call.
         context: &'static str,
         /// Why.
+        reason: String,
+    },
+    /// The server answered, but its TLS certificate is not one this device trusts (not
+    /// signed by the pinned tenant CA, not for the host name, expired).
+    #[error("LK-AGENT-039: the server at {url} is not trusted: {reason}")]
+    NotTrusted {
+        /// The URL.
+        url: String,
+        /// Which check failed, in words.
         reason: String,
     },
     /// The service's CA is not trusted and could not be confirmed.
@@ -411,6 +421,7 @@ impl AgentError {
             AgentError::Io { .. } => "LK-AGENT-004",
             AgentError::Unreachable { .. } => "LK-AGENT-005",
             AgentError::BadResponse { .. } => "LK-AGENT-006",
+            AgentError::NotTrusted { .. } => "LK-AGENT-039",
             AgentError::UntrustedCa(_) => "LK-AGENT-007",
             AgentError::BadCa(_) => "LK-AGENT-008",
             AgentError::NotProvisioned { .. } => "LK-AGENT-009",

@@ -10,8 +10,41 @@ pub const EVENTS_FILE: &str = "events.json";
 /// How many events are kept (the oldest are dropped first).
 pub const MAX_EVENTS: usize = 1000;
 
-/// The seed's event ids.
+/// The event ids (the table is in docs/device.md): 200-203 the join, 300-301 Hello key
+/// registration, 310-341 everyday operations, 358/360 the prerequisite check, 370-372 the
+/// key provider and TPM identity, 380-383 certificates, 390-393 smart-card logins,
+/// 400-401 PIN resets.
 pub mod id {
+    /// The device joined (tenant, device id, join type, owner).
+    pub const DEVICE_JOINED: u32 = 200;
+    /// The device left: the service disabled it (or, with `--force`, could not be told)
+    /// and local state was removed; the event log is kept.
+    pub const DEVICE_LEFT: u32 = 202;
+    /// Leaving failed: the service could not be told; the device stays joined.
+    pub const LEAVE_FAILED: u32 = 203;
+    /// Registering a Hello key (`hello setup`) failed (the code and message are in the
+    /// data).
+    pub const KEY_REGISTRATION_FAILED: u32 = 301;
+    /// A sign-in succeeded: a primary refresh token was stored.
+    pub const SIGNED_IN: u32 = 310;
+    /// A sign-in with a wrong PIN (counted towards the lockout).
+    pub const SIGNIN_WRONG_PIN: u32 = 311;
+    /// A sign-in refused because the PIN is locked out (no PIN was tried).
+    pub const SIGNIN_LOCKED_OUT: u32 = 312;
+    /// A sign-in failed for another reason (the code and message are in the data).
+    pub const SIGNIN_FAILED: u32 = 313;
+    /// An access token was issued (the audience is in the data, never the token).
+    pub const TOKEN_ISSUED: u32 = 320;
+    /// An access token was refused or could not be asked for.
+    pub const TOKEN_FAILED: u32 = 321;
+    /// The PIN was changed (same key).
+    pub const PIN_CHANGED: u32 = 330;
+    /// A PIN change failed (wrong current PIN, PIN rules, history).
+    pub const PIN_CHANGE_FAILED: u32 = 331;
+    /// The policy was received from the service (at join, sign-in or `policy sync`).
+    pub const POLICY_RECEIVED: u32 = 340;
+    /// Receiving the policy failed; the last one stays in force.
+    pub const POLICY_REFRESH_FAILED: u32 = 341;
     /// A Hello key was registered (key id and UPN).
     pub const KEY_REGISTERED: u32 = 300;
     /// Every prerequisite passed: provisioning will launch.
@@ -54,12 +87,38 @@ pub struct Event {
     pub id: u32,
     /// When (seconds since the epoch).
     pub time: i64,
-    /// `Information` or `Warning`.
+    /// `Information`, `Warning` or `Error`.
     pub level: String,
     /// What happened, in words.
     pub message: String,
     /// Named details (key id, UPN, each check's result, ...), in order.
     pub data: Vec<(String, String)>,
+}
+
+/// The data key saying whether the service accepted the device's own proof in an
+/// operation: `SUCCESS` or `FAILED` (what `status` shows as DeviceAuthStatus).
+pub const DEVICE_AUTH: &str = "DeviceAuth";
+
+/// The `Code` and `Error` data of a failure, and [`DEVICE_AUTH`] `FAILED` when the service
+/// refused the device itself (unknown or disabled: `LK-DEV-...`).
+pub fn failure_data(err: &AgentError) -> Vec<(String, String)> {
+    let mut data = vec![
+        ("Code".to_owned(), err.code().to_owned()),
+        ("Error".to_owned(), err.to_string()),
+    ];
+    if err.code().starts_with("LK-DEV-") {
+        data.push((DEVICE_AUTH.to_owned(), "FAILED".to_owned()));
+    }
+    data
+}
+
+/// The last time the service accepted or refused the device's proof, as recorded: the
+/// event, newest first; `None` when no recorded operation says.
+pub fn last_device_auth(events: &[Event]) -> Option<&Event> {
+    events
+        .iter()
+        .rev()
+        .find(|e| e.data.iter().any(|(k, _)| k == DEVICE_AUTH))
 }
 
 /// Reads the log, oldest first.

@@ -18,11 +18,14 @@
 //! - [`policy_sync`]: the policy session with the service; [`policy_store`]: the policy in
 //!   force, per user; [`policy_view`]: `policy show`; [`pin_history`]: previous PINs as
 //!   salted Argon2id hashes.
-//! - [`prereq`]: the Ngc prerequisite check; [`events`]: events 300, 358, 360, 370-372, 380-383 and 390-393.
+//! - [`prereq`]: the Ngc prerequisite check; [`events`]: the client event log (200-203,
+//!   300-341, 358, 360, 370-372, 380-383, 390-393, 400-401).
 //! - [`prehashed`]: signatures over a caller-supplied digest; [`signer_wire`]: the
 //!   protocol of `latchkey pkcs11-signer` (the smart-card module's signer);
 //!   [`smart_card`]: UseHelloCertificatesAsSmartCardCertificates and the p11-kit module file.
-//! - [`client`] and [`trust`]: the service's HTTP API over TLS pinned to the tenant CA.
+//! - [`client`] and [`trust`]: the service's HTTP API over TLS pinned to the tenant CA;
+//!   [`net_error`]: "not trusted" and "cannot reach" in words.
+//! - [`status`] and [`status_text`]: `latchkey status` (dsregcmd's sections, 80 columns).
 //! - [`Agent`]: join, hello setup, PIN change, sign-in, policy sync, tokens, leave and status.
 #![forbid(unsafe_code)]
 
@@ -36,6 +39,7 @@ pub mod device_seal;
 mod error;
 pub mod events;
 pub mod hello_key;
+pub mod net_error;
 mod ops_attest;
 mod ops_cert;
 mod ops_join;
@@ -59,6 +63,7 @@ mod rsa_sign;
 pub mod signer_wire;
 pub mod smart_card;
 pub mod status;
+pub mod status_text;
 pub mod store;
 pub mod tpm_container;
 pub mod tpm_identity;

@@ -116,13 +116,31 @@ impl Agent {
         self.store_pool_fill(pool, &record);
         // The device's TPM identity (TPM provider only); a failure is recorded, the join
         // stands.
+        self.note(
+            crate::events::id::DEVICE_JOINED,
+            "Information",
+            "The device joined the organisation",
+            vec![
+                ("TenantId".to_owned(), record.tenant_id.clone()),
+                ("TenantName".to_owned(), record.tenant_name.clone()),
+                ("DeviceId".to_owned(), record.device_id.clone()),
+                ("JoinType".to_owned(), record.join_type.as_str().to_owned()),
+                ("UPN".to_owned(), record.owner_upn.clone()),
+                (
+                    "JoinedWithMfa".to_owned(),
+                    if record.joined_with_mfa { "YES" } else { "NO" }.to_owned(),
+                ),
+                (crate::events::DEVICE_AUTH.to_owned(), "SUCCESS".to_owned()),
+            ],
+        );
         self.attest_tpm_after_join(&record);
         let policy = self.refresh_policy(&record.owner_upn);
         Ok((record, policy))
     }
 
-    /// Asks the service to disable this device, then removes all local state. With
-    /// `force`, local state is removed even when the service cannot be told.
+    /// Asks the service to disable this device, then removes all local state but the event
+    /// log, which records the leave (event 202). With `force`, local state is removed even
+    /// when the service cannot be told; without, that failure is recorded (event 203).
     pub fn leave(&self, force: bool) -> Result<String, AgentError> {
         let device = self.device()?.ok_or(AgentError::NotJoined)?;
         let told = (|| {
@@ -140,12 +158,37 @@ impl Agent {
                 signature,
             })
         })();
-        match told {
-            Ok(_) => {}
-            Err(e) if !force => return Err(e),
-            Err(_) => {}
+        let mut data = vec![("DeviceId".to_owned(), device.device_id.clone())];
+        match &told {
+            Ok(_) => data.push(("ServiceTold".to_owned(), "YES".to_owned())),
+            Err(e) => {
+                data.push(("ServiceTold".to_owned(), "NO".to_owned()));
+                data.extend(crate::events::failure_data(e));
+            }
         }
+        if let Err(e) = told {
+            if !force {
+                self.note(
+                    crate::events::id::LEAVE_FAILED,
+                    "Error",
+                    "Leaving failed: the service could not be told; the device stays joined",
+                    data,
+                );
+                return Err(e);
+            }
+        }
+        // Everything goes but the event log, which records the leave.
+        let log = crate::events::read(&self.state).unwrap_or_default();
         self.state.wipe()?;
+        if !log.is_empty() {
+            let _ = self.state.write_json(crate::events::EVENTS_FILE, &log);
+        }
+        self.note(
+            crate::events::id::DEVICE_LEFT,
+            "Information",
+            "The device left the organisation; local state was removed",
+            data,
+        );
         Ok(device.device_id)
     }
 }

@@ -53,7 +53,40 @@ impl Agent {
     /// rules in force and not be one of the last PINs the history policy remembers; the
     /// private key is re-protected under the new PIN and keeps its key id (the registration
     /// is unchanged). A wrong old PIN counts toward the lockout like a wrong sign-in.
+    /// Recorded: event 330, or 331 when it failed.
     pub fn change_pin(
+        &self,
+        upn: &str,
+        old_pin: &str,
+        new_pin: &str,
+    ) -> Result<PinChanged, AgentError> {
+        let done = self.change_pin_unrecorded(upn, old_pin, new_pin);
+        let mut data = vec![("UPN".to_owned(), upn.to_owned())];
+        match &done {
+            Ok(changed) => {
+                data.push(("KeyId".to_owned(), changed.key_id.clone()));
+                self.note(
+                    crate::events::id::PIN_CHANGED,
+                    "Information",
+                    "The PIN was changed",
+                    data,
+                );
+            }
+            Err(AgentError::NotJoined) => {}
+            Err(e) => {
+                data.extend(crate::events::failure_data(e));
+                self.note(
+                    crate::events::id::PIN_CHANGE_FAILED,
+                    "Warning",
+                    "The PIN change failed",
+                    data,
+                );
+            }
+        }
+        done
+    }
+
+    fn change_pin_unrecorded(
         &self,
         upn: &str,
         old_pin: &str,

@@ -125,7 +125,7 @@ impl Agent {
     /// [`Agent::check_prerequisites`] first. The password is always needed (a fresh first
     /// factor); the one-time code too when [`Agent::mfa_needed`]: the service is the judge
     /// and refuses (LK-AUTH-005) without it. `progress` receives a line while the key is
-    /// generated.
+    /// generated. A failure is recorded (event 301).
     pub fn provision(
         &self,
         upn: &str,
@@ -133,7 +133,22 @@ impl Agent {
         credentials: &Credentials,
         progress: &mut dyn FnMut(&str),
     ) -> Result<Provisioned, AgentError> {
-        self.provision_as(upn, pin, credentials, progress, false)
+        let done = self.provision_as(upn, pin, credentials, progress, false);
+        match &done {
+            // Event 300 is recorded with the key.
+            Ok(_) | Err(AgentError::NotJoined) => {}
+            Err(e) => {
+                let mut data = vec![("UPN".to_owned(), upn.to_owned())];
+                data.extend(events::failure_data(e));
+                self.note(
+                    events::id::KEY_REGISTRATION_FAILED,
+                    "Error",
+                    "Windows Hello for Business key registration failed",
+                    data,
+                );
+            }
+        }
+        done
     }
 
     /// [`Agent::provision`]; `pin_reset` marks the registration as a destructive PIN reset

@@ -6,6 +6,7 @@ use latchkey_proto::proof::{prt_binding, Purpose};
 use crate::agent::Agent;
 use crate::client::ServiceClient;
 use crate::error::AgentError;
+use crate::events;
 use crate::ops_pin::check_expiry_at;
 use crate::policy_sync::PolicyRefresh;
 use crate::records::{DeviceRecord, SsoRecord};
@@ -29,7 +30,30 @@ impl Agent {
     /// Unlocks `upn`'s container with `pin`, refreshes the policy (a failure keeps the last
     /// one), refuses an expired PIN, signs a fresh nonce and stores the primary refresh
     /// token. A wrong PIN is counted before the service is contacted.
+    /// Each sign-in is recorded: event 310, or 311/312/313 (see [`crate::events::id`]).
     pub fn signin(&self, upn: &str, pin: &str) -> Result<SignedIn, AgentError> {
+        let done = self.signin_unrecorded(upn, pin);
+        match &done {
+            Ok(signed) => self.note(
+                events::id::SIGNED_IN,
+                "Information",
+                "Signed in with Windows Hello: primary refresh token received",
+                vec![
+                    ("UPN".to_owned(), upn.to_owned()),
+                    (
+                        "PrtExpiry".to_owned(),
+                        crate::status::rfc3339(signed.sso.prt_expires_at),
+                    ),
+                    (events::DEVICE_AUTH.to_owned(), "SUCCESS".to_owned()),
+                ],
+            ),
+            Err(AgentError::NotJoined) => {}
+            Err(e) => self.note_signin_failure(upn, e),
+        }
+        done
+    }
+
+    fn signin_unrecorded(&self, upn: &str, pin: &str) -> Result<SignedIn, AgentError> {
         let device = DeviceRecord::require(&self.state)?;
         let (stored, hello) = self.unlock_hello(upn, pin)?;
         let policy = self.refresh_policy(upn);
@@ -139,8 +163,40 @@ impl Agent {
     /// within [`RENEW_MARGIN_SECS`] of expiry. The primary refresh token is sent with a
     /// device-key proof over a fresh nonce, the token and the audience (it is not a bearer
     /// token: the service refuses it alone).
+    ///
+    /// Each token asked for is recorded: event 320 (the audience, never the token) or 321.
     pub fn token(&self, upn: &str, audience: &str) -> Result<String, AgentError> {
         let audience = audience.trim();
+        let done = self.token_unrecorded(upn, audience);
+        let mut data = vec![
+            ("UPN".to_owned(), upn.to_owned()),
+            ("Audience".to_owned(), audience.to_owned()),
+        ];
+        match &done {
+            Ok(_) => {
+                data.push((events::DEVICE_AUTH.to_owned(), "SUCCESS".to_owned()));
+                self.note(
+                    events::id::TOKEN_ISSUED,
+                    "Information",
+                    "Access token issued",
+                    data,
+                );
+            }
+            Err(AgentError::NotJoined) => {}
+            Err(e) => {
+                data.extend(events::failure_data(e));
+                self.note(
+                    events::id::TOKEN_FAILED,
+                    "Error",
+                    "Access token not issued",
+                    data,
+                );
+            }
+        }
+        done
+    }
+
+    fn token_unrecorded(&self, upn: &str, audience: &str) -> Result<String, AgentError> {
         let device = DeviceRecord::require(&self.state)?;
         let mut sso = self.sso(upn)?.ok_or_else(|| AgentError::NoPrt {
             upn: upn.to_owned(),

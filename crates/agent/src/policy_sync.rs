@@ -216,8 +216,37 @@ impl Agent {
     }
 
     /// Receives the effective policy of this device and `upn` from the service and stores
-    /// it (`latchkey policy sync`). Fails, storing nothing, when any step fails.
+    /// it (`latchkey policy sync`). Fails, storing nothing, when any step fails. Recorded:
+    /// event 340, or 341 when it failed.
     pub fn sync_policy(&self, upn: &str) -> Result<StoredPolicy, AgentError> {
+        let done = self.sync_policy_unrecorded(upn);
+        let mut data = vec![("UPN".to_owned(), upn.to_owned())];
+        match &done {
+            Ok(stored) => {
+                data.push(("PolicyVersion".to_owned(), stored.version.to_string()));
+                data.push((crate::events::DEVICE_AUTH.to_owned(), "SUCCESS".to_owned()));
+                self.note(
+                    crate::events::id::POLICY_RECEIVED,
+                    "Information",
+                    "Policy received from the service",
+                    data,
+                );
+            }
+            Err(AgentError::NotJoined) => {}
+            Err(e) => {
+                data.extend(crate::events::failure_data(e));
+                self.note(
+                    crate::events::id::POLICY_REFRESH_FAILED,
+                    "Warning",
+                    "The policy could not be received; the last one stays in force",
+                    data,
+                );
+            }
+        }
+        done
+    }
+
+    fn sync_policy_unrecorded(&self, upn: &str) -> Result<StoredPolicy, AgentError> {
         let device = DeviceRecord::require(&self.state)?;
         let tenant: TenantId = device
             .tenant_id

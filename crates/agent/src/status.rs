@@ -1,4 +1,5 @@
-//! `latchkey status`: the device's state in the manner of `dsregcmd /status`.
+//! `latchkey status`: the device's state in the manner of `dsregcmd /status`; the text
+//! form is [`crate::status_text`].
 
 use latchkey_policy::provision::ProvisioningDecision;
 use serde::Serialize;
@@ -10,6 +11,8 @@ use crate::prereq;
 use crate::provider::{StoredKey, TpmReport};
 use crate::records::{DeviceRecord, SsoRecord};
 use crate::tpm_provider::lockout_wait;
+
+pub use crate::status_text::render;
 
 /// The name of the software key provider, as `status` shows it.
 pub const SOFTWARE_PROVIDER: &str = "Latchkey Software Key Storage Provider";
@@ -33,8 +36,16 @@ pub struct DeviceState {
     pub tenant_name: Option<String>,
     /// The service.
     pub server_url: Option<String>,
-    /// SHA-1 thumbprint of the device certificate.
+    /// SHA-1 thumbprint of the device certificate (uppercase hex, as dsregcmd shows it).
     pub device_certificate_thumbprint: Option<String>,
+    /// SHA-256 fingerprint of the device certificate, as the service shows it
+    /// (`latchkeyd device list --json`, `cert_thumbprint`: uppercase, colon-separated).
+    pub device_certificate_sha256: Option<String>,
+    /// The device certificate's validity: `NOT_BEFORE -- NOT_AFTER` (RFC 3339).
+    pub device_certificate_validity: Option<String>,
+    /// Whether the service accepted the device's proof the last time it was asked:
+    /// `SUCCESS (time)`, `FAILED. ... (code, time)`, or `NOT TESTED` (from the event log).
+    pub device_auth_status: String,
     /// The device key's algorithm (`RSA-2048`; `P-256` on devices joined before).
     pub device_key_algorithm: Option<String>,
     /// What protects the device key at rest, in words.
@@ -97,6 +108,9 @@ pub struct UserState {
     pub ngc_key_attestation: Option<String>,
     /// When tries are accepted again, if locked.
     pub pin_locked_until: Option<i64>,
+    /// The PIN lockout, in words: `NOT LOCKED (...)` or `LOCKED OUT (...)`, the TPM's
+    /// counter for a TPM key; `-` without a key.
+    pub pin_lockout: String,
     /// When the PIN expires under the policy in force (RFC 3339), `None`: never.
     pub pin_expiry: Option<String>,
     /// The user's Hello certificate (certificate trust): thumbprint, phase, template,
@@ -197,6 +211,8 @@ pub struct Observed<'a> {
     pub sso: Option<&'a SsoRecord>,
     /// Their Hello certificate, or why its record could not be read.
     pub certificate: Option<&'a Result<crate::cert_record::CertRecord, AgentError>>,
+    /// The newest event that says whether the service accepted the device's proof.
+    pub device_auth: Option<&'a crate::events::Event>,
     /// The prerequisite check.
     pub decision: &'a ProvisioningDecision,
     /// The policy in force.
@@ -224,9 +240,15 @@ pub fn report(provider: &str, o: &Observed<'_>, now: i64) -> StatusReport {
         stored,
         sso,
         certificate,
+        device_auth,
         decision,
         policy,
     } = *o;
+    let cert_der = device
+        .and_then(|d| latchkey_pki::pem_to_der(&d.device_certificate_pem, "CERTIFICATE").ok());
+    let cert_summary = cert_der
+        .as_deref()
+        .and_then(|der| latchkey_pki::inspect_certificate(der).ok());
     let smart_card = policy
         .policy()
         .use_hello_certificates_as_smart_card_certificates
@@ -247,6 +269,18 @@ pub fn report(provider: &str, o: &Observed<'_>, now: i64) -> StatusReport {
             tenant_name: device.map(|d| d.tenant_name.clone()),
             server_url: device.map(|d| d.server_url.clone()),
             device_certificate_thumbprint: thumbprint,
+            device_certificate_sha256: cert_der.as_deref().map(latchkey_pki::fingerprint_sha256),
+            device_certificate_validity: cert_summary.map(|c| {
+                format!(
+                    "{} -- {}",
+                    rfc3339(c.not_before.unix_timestamp()),
+                    rfc3339(c.not_after.unix_timestamp())
+                )
+            }),
+            device_auth_status: match device {
+                None => "-".to_owned(),
+                Some(_) => device_auth_words(device_auth),
+            },
             device_key_algorithm: device_key.map(|k| match k {
                 Ok(k) => k.algorithm(),
                 Err(e) => format!("unusable: {e}"),
@@ -302,6 +336,7 @@ pub fn report(provider: &str, o: &Observed<'_>, now: i64) -> StatusReport {
             pin_failures: container.map_or(0, |c| c.lockout.failures),
             pin_locked_until: container
                 .and_then(|c| c.locked_for(now).map(|_| c.lockout.locked_until)),
+            pin_lockout: pin_lockout_words(stored, facts.tpm, now),
             pin_expiry: stored.and_then(|c| {
                 pin_rules
                     .max_age_seconds()
@@ -350,150 +385,56 @@ pub fn report(provider: &str, o: &Observed<'_>, now: i64) -> StatusReport {
     }
 }
 
-fn yes_no(b: bool) -> &'static str {
-    if b {
-        "YES"
-    } else {
-        "NO"
+/// DeviceAuthStatus from the newest event that says.
+fn device_auth_words(event: Option<&crate::events::Event>) -> String {
+    let Some(e) = event else {
+        return "NOT TESTED (no operation with the service recorded yet)".to_owned();
+    };
+    let value = |key: &str| {
+        e.data
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.as_str())
+    };
+    match value(crate::events::DEVICE_AUTH) {
+        Some("SUCCESS") => format!("SUCCESS ({})", rfc3339(e.time)),
+        _ => format!(
+            "FAILED. Device is disabled or deleted ({}, {})",
+            value("Code").unwrap_or("-"),
+            rfc3339(e.time)
+        ),
     }
 }
 
-fn section(out: &mut String, title: &str, rows: &[(&str, String)]) {
-    let rule = format!("+{}+\n", "-".repeat(70));
-    out.push_str(&rule);
-    out.push_str(&format!("| {title:<68} |\n"));
-    out.push_str(&rule);
-    out.push('\n');
-    for (k, v) in rows {
-        out.push_str(&format!("{k:>30} : {v}\n"));
+/// The PIN lockout in words: the container's counter for a software key, the TPM's for a
+/// TPM key.
+fn pin_lockout_words(stored: Option<&StoredKey>, tpm: &TpmReport, now: i64) -> String {
+    match stored {
+        None => "-".to_owned(),
+        Some(StoredKey::Software(c)) => match c.locked_for(now) {
+            Some(wait) => format!(
+                "LOCKED OUT for {wait} s ({} incorrect PINs)",
+                c.lockout.failures
+            ),
+            None => format!(
+                "NOT LOCKED ({} of {} incorrect PINs)",
+                c.lockout.failures,
+                crate::container::MAX_TRIES
+            ),
+        },
+        Some(StoredKey::Tpm(_)) => match &tpm.lockout {
+            Some(Ok(s)) if s.in_lockout => format!(
+                "LOCKED OUT (TPM: {} of {} failures; {})",
+                s.counter,
+                s.max_tries,
+                lockout_wait(s)
+            ),
+            Some(Ok(s)) => format!(
+                "NOT LOCKED (TPM: {} of {} failures)",
+                s.counter, s.max_tries
+            ),
+            Some(Err(e)) => format!("UNKNOWN (the TPM's counter is unreadable: {e})"),
+            None => "UNKNOWN (no TPM in use)".to_owned(),
+        },
     }
-    out.push('\n');
-}
-
-/// Renders the report as text for people.
-pub fn render(r: &StatusReport) -> String {
-    let none = || "-".to_owned();
-    let d = &r.device_state;
-    let mut out = String::new();
-    section(
-        &mut out,
-        "Device State",
-        &[
-            ("Joined", yes_no(d.joined).to_owned()),
-            ("JoinType", d.join_type.clone().unwrap_or_else(none)),
-            ("DeviceId", d.device_id.clone().unwrap_or_else(none)),
-            ("TenantId", d.tenant_id.clone().unwrap_or_else(none)),
-            ("TenantName", d.tenant_name.clone().unwrap_or_else(none)),
-            ("ServerUrl", d.server_url.clone().unwrap_or_else(none)),
-            (
-                "DeviceCertificateThumbprint",
-                d.device_certificate_thumbprint.clone().unwrap_or_else(none),
-            ),
-            (
-                "DeviceKeyAlgorithm",
-                d.device_key_algorithm.clone().unwrap_or_else(none),
-            ),
-            (
-                "DeviceKeyProtection",
-                d.device_key_protection.clone().unwrap_or_else(none),
-            ),
-            ("KeyProvider", d.key_provider.clone()),
-            ("KeyProviderReason", d.key_provider_reason.clone()),
-            ("TpmProtected", yes_no(d.tpm_protected).to_owned()),
-            (
-                "TpmManufacturer",
-                d.tpm_manufacturer.clone().unwrap_or_else(none),
-            ),
-            ("TpmFirmware", d.tpm_firmware.clone().unwrap_or_else(none)),
-            (
-                "TpmSpecVersion",
-                d.tpm_spec_version.clone().unwrap_or_else(none),
-            ),
-            (
-                "TpmLockout",
-                d.tpm_lockout.as_ref().map_or_else(none, |l| {
-                    format!(
-                        "{} ({} of {} failures; {})",
-                        if l.in_lockout {
-                            "LOCKED OUT"
-                        } else {
-                            "not locked"
-                        },
-                        l.counter,
-                        l.max_tries,
-                        l.wait
-                    )
-                }),
-            ),
-            ("DeviceTpmAttestation", d.device_tpm_attestation.clone()),
-        ],
-    );
-    if let Some(w) = &d.key_provider_warning {
-        out.push_str(&format!("  Warning: {w}.\n\n"));
-    }
-    let u = &r.user_state;
-    section(
-        &mut out,
-        "User State",
-        &[
-            ("User", u.user.clone().unwrap_or_else(none)),
-            ("NgcSet", yes_no(u.ngc_set).to_owned()),
-            ("NgcKeyId", u.ngc_key_id.clone().unwrap_or_else(none)),
-            (
-                "NgcKeyProvider",
-                u.ngc_key_provider.clone().unwrap_or_else(none),
-            ),
-            (
-                "NgcKeyAttestation",
-                u.ngc_key_attestation.clone().unwrap_or_else(none),
-            ),
-            ("CanReset", u.can_reset.clone()),
-            ("PinFailures", u.pin_failures.to_string()),
-            (
-                "PinExpiry",
-                u.pin_expiry.clone().unwrap_or_else(|| "never".to_owned()),
-            ),
-            (
-                "HelloCertificate",
-                u.hello_certificate.clone().unwrap_or_else(none),
-            ),
-            (
-                "SmartCardCertificates",
-                yes_no(u.smart_card_certificates).to_owned(),
-            ),
-        ],
-    );
-    let s = &r.sso_state;
-    section(
-        &mut out,
-        "SSO State",
-        &[
-            ("PrtPresent", yes_no(s.prt_present).to_owned()),
-            ("PrtExpiry", s.prt_expiry.clone().unwrap_or_else(none)),
-        ],
-    );
-    let p = &r.ngc_prerequisite_check;
-    let mut rows: Vec<(&str, String)> = p
-        .checks
-        .iter()
-        .map(|(k, v)| (k.as_str(), format!("{} ({})", v.state, v.detail)))
-        .collect();
-    rows.push(("PreReqResult", p.pre_req_result.clone()));
-    section(&mut out, "Ngc Prerequisite Check", &rows);
-    let pol = &r.policy;
-    section(
-        &mut out,
-        "Policy",
-        &[
-            (
-                "PolicyVersion",
-                pol.version
-                    .map_or_else(|| "- (defaults)".to_owned(), |v| v.to_string()),
-            ),
-            ("Origin", pol.origin.clone()),
-            ("ReceivedFor", pol.received_for.clone().unwrap_or_else(none)),
-            ("SyncedAt", pol.synced_at.clone().unwrap_or_else(none)),
-        ],
-    );
-    out
 }

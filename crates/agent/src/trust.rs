@@ -4,6 +4,8 @@
 
 use std::path::Path;
 
+use latchkey_proto::api::tenant::TenantInfo;
+
 use crate::client::ServiceClient;
 use crate::error::AgentError;
 
@@ -42,13 +44,21 @@ pub fn ca_on_first_contact(
     match expected {
         Some(want) if normalise(want) == normalise(&fingerprint) => Ok(pem),
         Some(want) => Err(AgentError::BadCa(format!(
-            "the service's CA has fingerprint {fingerprint}, not the expected {want}"
+            "the server at {server} is not trusted: its CA has fingerprint {fingerprint}, \
+             not the expected {want}"
         ))),
         None if confirm(&fingerprint)? => Ok(pem),
         None => Err(AgentError::UntrustedCa(format!(
             "fingerprint {fingerprint} was not confirmed"
         ))),
     }
+}
+
+/// Checks, before any secret is asked for, that the service at `server` answers over TLS
+/// pinned to `ca_pem` (the certificate signed by that CA and naming the host): its
+/// tenant, or [`AgentError::NotTrusted`] / [`AgentError::Unreachable`].
+pub fn check_service(server: &str, ca_pem: &str) -> Result<TenantInfo, AgentError> {
+    ServiceClient::new(server, ca_pem)?.tenant()
 }
 
 #[cfg(test)]

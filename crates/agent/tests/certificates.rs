@@ -125,8 +125,15 @@ fn a_refused_enrolment_under_the_policy_stores_nothing_on_the_device() {
     assert!(issued(&w, upn).is_empty(), "nothing issued");
     let keys = w.runtime.block_on(w.admin.keys(Some(upn))).unwrap();
     assert!(keys.is_empty(), "nor registered: one transaction");
-    let last = agent.events().unwrap().pop().unwrap();
-    assert_eq!((last.id, last.level.as_str()), (383, "Warning"));
+    // The refused enrolment, then the registration it stopped.
+    let mut log = agent.events().unwrap();
+    let last = log.pop().unwrap();
+    let before = log.pop().unwrap();
+    assert_eq!((before.id, before.level.as_str()), (383, "Warning"));
+    assert_eq!((last.id, last.level.as_str()), (301, "Error"));
+    assert!(last
+        .data
+        .contains(&("Code".to_owned(), "LK-AGENT-014".to_owned())));
 
     // In the group, setup again (still no one-time code: there is no key to replace),
     // and this time the certificate comes with the key.

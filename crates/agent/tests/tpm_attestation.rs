@@ -124,6 +124,14 @@ fn files(state: &StateDir) -> Vec<(String, Vec<u8>)> {
     common::tpm::files(state.root())
 }
 
+/// [`files`] without the event log, which records a refused operation too.
+fn files_but_the_log(state: &StateDir) -> Vec<(String, Vec<u8>)> {
+    files(state)
+        .into_iter()
+        .filter(|(name, _)| !name.ends_with(latchkey_agent::events::EVENTS_FILE))
+        .collect()
+}
+
 #[test]
 fn a_tpm_join_attests_and_setup_registers_a_tpm_key_whose_tokens_say_hwk() {
     // The TPM first: its EK certificate must be valid at the service's (manual) clock.
@@ -482,13 +490,20 @@ fn an_identity_file_of_another_version_damaged_or_foreign_is_refused_clearly() {
         // Sign-in does not need the identity.
         agent.signin(upn, PIN).unwrap();
         // Setup refuses before making or registering anything.
-        let before = files(&w.state);
+        let before = files_but_the_log(&w.state);
         let keys = w.runtime.block_on(w.admin.key_reports(None)).unwrap().len();
         let err = agent
             .provision(upn, PIN, &full_mfa(&w, &secret), &mut |_| {})
             .unwrap_err();
         assert_eq!(err.code(), code, "{err}");
-        assert_eq!(files(&w.state), before, "nothing written ({code})");
+        assert_eq!(
+            files_but_the_log(&w.state),
+            before,
+            "nothing written ({code})"
+        );
+        let last = agent.events().unwrap().pop().unwrap();
+        assert_eq!(last.id, latchkey_agent::events::id::KEY_REGISTRATION_FAILED);
+        assert!(last.data.contains(&("Code".to_owned(), code.to_owned())));
         assert_eq!(
             w.runtime.block_on(w.admin.key_reports(None)).unwrap().len(),
             keys

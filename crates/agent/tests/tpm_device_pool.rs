@@ -23,7 +23,7 @@ mod common;
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 
-use common::tpm::{files, swtpm, tpm_agent, Tpm2};
+use common::tpm::{files, files_but_the_log, swtpm, tpm_agent, Tpm2};
 use common::{base32, password_only, world, World, PASSWORD, PIN};
 use latchkey_agent::device_seal::{self, MachineBinding};
 use latchkey_agent::records::DeviceRecord;
@@ -179,13 +179,19 @@ fn the_device_key_is_made_and_used_in_the_tpm_and_is_useless_elsewhere() {
     let copy = StateDir::new(copy_dir.path().join("device"));
     copy_state(agent.state(), &copy);
     let elsewhere = tpm_agent(&w, copy.clone(), &other.tcti());
-    let before = files(copy.root());
+    let before = files_but_the_log(copy.root());
     let err = elsewhere.sync_policy(upn).unwrap_err();
     assert_eq!(err.code(), "LK-AGENT-027", "{err}");
     assert!(err.to_string().contains("another TPM"), "{err}");
     let err = elsewhere.leave(false).unwrap_err();
     assert_eq!(err.code(), "LK-AGENT-027", "{err}");
-    assert_eq!(files(copy.root()), before, "nothing written");
+    assert_eq!(
+        files_but_the_log(copy.root()),
+        before,
+        "nothing written but the log"
+    );
+    let ids: Vec<u32> = elsewhere.events().unwrap().iter().map(|e| e.id).collect();
+    assert_eq!(ids[ids.len() - 2..], [341, 203], "both failures logged");
     // On a machine without a TPM (the software provider): LK-AGENT-028.
     let no_tpm = w.agent_in(copy.clone());
     let err = no_tpm.leave(false).unwrap_err();
@@ -214,7 +220,11 @@ fn the_device_key_is_made_and_used_in_the_tpm_and_is_useless_elsewhere() {
         .prove(latchkey_proto::proof::Purpose::Leave, "n", &["t"])
         .unwrap_err();
     assert_eq!(err.code(), "LK-AGENT-028", "{err}");
-    assert_eq!(files(copy.root()), before, "nothing written");
+    assert_eq!(
+        files_but_the_log(copy.root()),
+        before,
+        "nothing written but the log"
+    );
 
     // Home again, the device proof works: leaving tells the service.
     agent.leave(false).unwrap();

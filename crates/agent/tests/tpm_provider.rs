@@ -14,7 +14,7 @@ mod common;
 
 use std::path::Path;
 
-use common::tpm::{files, swtpm, tpm_agent, Tpm2};
+use common::tpm::{files, files_but_the_log, swtpm, tpm_agent, Tpm2};
 use common::{password_only, world, World, CHEAP, PIN};
 use latchkey_agent::provider_choice::{choose, ProviderMode};
 use latchkey_agent::store::StateDir;
@@ -144,11 +144,17 @@ fn setup_and_sign_in_sign_in_the_tpm_and_the_state_is_useless_elsewhere() {
         copy.write_bytes(rel.to_str().unwrap(), bytes).unwrap();
     }
     let elsewhere = tpm_agent(&w, copy.clone(), &other.tcti());
-    let before = files(copy.root());
+    let before = files_but_the_log(copy.root());
     let err = elsewhere.signin(upn, PIN).unwrap_err();
     assert_eq!(err.code(), "LK-AGENT-018", "{err}");
     assert!(err.to_string().contains("another TPM"), "{err}");
-    assert_eq!(files(copy.root()), before, "nothing written");
+    assert_eq!(
+        files_but_the_log(copy.root()),
+        before,
+        "nothing written but the log"
+    );
+    let last = elsewhere.events().unwrap().pop().unwrap();
+    assert_eq!(last.id, latchkey_agent::events::id::SIGNIN_FAILED);
     assert_eq!(other.counter(), 0, "a foreign blob is not a wrong PIN");
     // And the copy still works on the first TPM: it is the TPM that makes the difference.
     drop(agent);
@@ -192,7 +198,7 @@ fn wrong_pins_are_counted_by_the_tpm_and_an_old_copy_resets_nothing() {
 
     // In lockout: the wait is known before any PIN is asked for, and the right PIN is
     // refused too, without another count.
-    let before = files(agent.state().root());
+    let before = files_but_the_log(agent.state().root());
     let pre = agent.check_pin_lockout(upn).unwrap_err();
     assert_eq!(pre.code(), "LK-AGENT-017", "{pre}");
     assert!(pre.to_string().contains("try again in about"), "{pre}");
@@ -207,7 +213,13 @@ fn wrong_pins_are_counted_by_the_tpm_and_an_old_copy_resets_nothing() {
     // Restoring the copy taken before the first wrong PIN changes nothing.
     agent.state().write_bytes(&name, &copy).unwrap();
     assert_eq!(agent.signin(upn, PIN).unwrap_err().code(), "LK-AGENT-017");
-    assert_eq!(files(agent.state().root()), before, "nothing written");
+    assert_eq!(
+        files_but_the_log(agent.state().root()),
+        before,
+        "nothing written but the log"
+    );
+    let last = agent.events().unwrap().pop().unwrap();
+    assert_eq!(last.id, latchkey_agent::events::id::SIGNIN_LOCKED_OUT);
 }
 
 #[test]

@@ -22,10 +22,12 @@ mod peers;
 pub mod pkinit;
 mod process;
 mod steps;
+mod terminal;
 
 pub use otp::Totp;
 pub use peers::{json_field, status_field, verify_with_pyjwt};
 pub use process::{bin, Output, Service};
+pub use terminal::Conversation;
 
 use std::path::{Path, PathBuf};
 

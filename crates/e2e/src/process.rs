@@ -110,7 +110,7 @@ pub fn run(program: &Path, args: &[String], stdin: &str, env: &[(&str, &str)]) -
 pub struct Service {
     child: Child,
     data_dir: PathBuf,
-    /// Base URL, e.g. `https://127.0.0.1:41234`.
+    /// Base URL, e.g. `https://localhost:41234`.
     pub url: String,
     /// Everything the service printed on stdout up to and including its listening line.
     pub banner: Vec<String>,
@@ -146,7 +146,8 @@ impl Service {
         Self::spawn_with(data_dir, "127.0.0.1:0", Stdio::from(file), args, env)
     }
 
-    fn start_on(data_dir: &Path, listen: &str) -> Service {
+    /// Starts the service listening on `listen` (e.g. `0.0.0.0:0`).
+    pub fn start_on(data_dir: &Path, listen: &str) -> Service {
         Self::spawn(data_dir, listen, Stdio::inherit())
     }
 
@@ -203,9 +204,14 @@ impl Service {
         }
     }
 
-    /// The `host:port` the service listens on.
+    /// The `address:port` the service listens on (its URL names `localhost` for the
+    /// loopback address the harness listens on).
     pub fn addr(&self) -> String {
-        self.url.split("://").nth(1).expect("scheme").to_string()
+        let host_port = self.url.split("://").nth(1).expect("scheme");
+        match host_port.strip_prefix("localhost:") {
+            Some(port) => format!("127.0.0.1:{port}"),
+            None => host_port.to_string(),
+        }
     }
 
     /// Stops the service and starts it again on the same port and data directory.

@@ -125,6 +125,25 @@ fn setup_under_the_certificate_policy_installs_a_certificate_openssl_accepts() {
         .assert_ok()
         .json();
     let serial = shown["serial"].as_str().unwrap().to_owned();
+    // The fingerprint is printed the same way on the device and by the service.
+    let sha_line = |text: &str| {
+        text.lines()
+            .find_map(|l| l.strip_prefix("SHA-256"))
+            .map(|rest| rest.trim_start_matches([' ', ':']).to_owned())
+            .unwrap_or_else(|| panic!("no SHA-256 line:\n{text}"))
+    };
+    let on_device = world
+        .device("pc", &["cert", "show"], "")
+        .assert_ok()
+        .stdout
+        .clone();
+    let by_service = world
+        .admin(&["cert", "show", &serial], "")
+        .assert_ok()
+        .stdout
+        .clone();
+    assert_eq!(sha_line(&on_device), sha_line(&by_service));
+    assert_eq!(sha_line(&on_device).len(), 95, "{on_device}");
     assert!(status["UserState"]["HelloCertificate"]
         .as_str()
         .unwrap()

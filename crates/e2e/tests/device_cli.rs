@@ -111,7 +111,7 @@ fn a_ca_file_that_is_not_the_services_ca_fails_the_tls_check() {
     let foreign = other.ca_file().display().to_string();
     let args = join_args(&svc, "lee@example.com", &totp.fresh(), &["--ca", &foreign]);
     let out = run(&world, "pc", &args, &format!("{PASSWORD}\n"));
-    out.assert_error("LK-AGENT-005");
+    out.assert_error("LK-AGENT-039");
     assert!(snapshot(&world.device_dir("pc")).is_empty());
 }
 

@@ -43,8 +43,8 @@ fn join_setup_signin_token_survive_a_restart() {
     let world = World::new();
     let svc = world.start_service();
     assert!(
-        svc.url.starts_with("https://127.0.0.1:"),
-        "HTTPS by default: {}",
+        svc.url.starts_with("https://localhost:"),
+        "HTTPS by default, named localhost on loopback: {}",
         svc.url
     );
     assert!(

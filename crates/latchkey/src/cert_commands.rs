@@ -60,6 +60,10 @@ pub fn show(agent: &Agent, args: CertShowArgs) -> Result<()> {
     } else {
         println!("User       : {}", record.upn);
         println!("Certificate: {}", record.describe(agent.now()));
+        if let Some(sha) = record.sha256() {
+            // The form `latchkeyd cert show` prints.
+            println!("SHA-256    : {sha}");
+        }
         println!("Key id     : {}", record.key_id);
     }
     Ok(())

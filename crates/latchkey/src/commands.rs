@@ -41,6 +41,13 @@ pub fn join(agent: &Agent, args: JoinArgs) -> Result<()> {
             })?
         }
     };
+    // The service answers, over TLS to the CA just trusted, before any secret is asked.
+    let tenant = trust::check_service(&args.server, &ca_pem)?;
+    eprintln!(
+        "The service at {} is trusted: tenant {}.",
+        args.server.trim_end_matches('/'),
+        tenant.name
+    );
     let password = input::password(args.password_stdin)?;
     let otp = input::otp(args.otp, !args.password_stdin)?;
     let (record, policy) = agent.join(&JoinOptions {
@@ -129,6 +136,14 @@ pub fn hint(err: &AgentError) -> Option<&'static str> {
              here with `latchkey leave --force`, then join again",
         ),
         "LK-AUTH-007" => Some("your account is disabled: contact your administrator"),
+        "LK-PIN-003" => Some(
+            "nothing was sent to the service and nothing was changed: run the command again \
+             with a PIN that follows the rules",
+        ),
+        "LK-AGENT-039" => Some(
+            "check the --server URL, and that the CA this device trusts (`--ca`, or the one \
+             pinned at join) is the tenant's `ca.pem`",
+        ),
         _ => None,
     }
 }
@@ -146,6 +161,8 @@ pub fn report_refresh(refresh: &PolicyRefresh) {
 pub fn hello_setup(agent: &Agent, args: SetupArgs) -> Result<()> {
     let upn = agent.user_or_owner(args.user.as_deref())?;
     agent.check_prerequisites(&upn)?;
+    // The service answers and is trusted before the password is asked for.
+    agent.check_service()?;
     // A fresh first factor always; the one-time code too unless the registered owner's
     // device stands in for it (and there is no key to replace).
     let password = input::password(args.password_stdin)?;
@@ -155,8 +172,12 @@ pub fn hello_setup(agent: &Agent, args: SetupArgs) -> Result<()> {
         args.otp
     };
     let credentials = Credentials { password, otp };
-    let pin = input::new_pin(args.pin_stdin)?;
-    latchkey_agent::check_pin(&pin, &agent.policy_for(Some(&upn))?)?;
+    let policy = agent.policy_for(Some(&upn))?;
+    let pin = input::new_pin_checked(
+        args.pin_stdin,
+        &latchkey_agent::policy_view::pin_rules_summary(&policy),
+        &|pin| latchkey_agent::check_pin(pin, &policy),
+    )?;
     let done = agent.provision(&upn, &pin, &credentials, &mut |line| eprintln!("{line}"))?;
     println!("Windows Hello key registered for {}.", done.upn);
     println!("Key id: {}", done.key_id);
@@ -273,7 +294,10 @@ pub fn events(agent: &Agent, args: EventsArgs) -> Result<()> {
 /// `latchkey leave`.
 pub fn leave(agent: &Agent, args: LeaveArgs) -> Result<()> {
     let device_id = agent.leave(args.force)?;
-    println!("Left the organisation: device {device_id} is disabled and local state removed.");
+    println!(
+        "Left the organisation: device {device_id} is disabled and local state removed \
+         (the event log is kept: `latchkey events`)."
+    );
     Ok(())
 }
 

@@ -68,16 +68,68 @@ pub fn new_pin(from_stdin: bool) -> Result<Zeroizing<String>> {
     Ok(first)
 }
 
+/// How many times a person at the terminal may choose a new PIN that breaks the rules (or
+/// does not match its confirmation) before the command gives up; the password and code
+/// typed before are kept meanwhile.
+pub const NEW_PIN_TRIES: u32 = 3;
+
+/// A new PIN that passes `check` (the PIN rules in force, summarised in `rules`). On a
+/// terminal the rules are shown before the first prompt, and a PIN that breaks them (or
+/// does not match its confirmation) is asked for again, up to [`NEW_PIN_TRIES`] times,
+/// keeping everything typed before. From standard input the first line is checked and a
+/// failure ends the command before anything is sent.
+pub fn new_pin_checked(
+    from_stdin: bool,
+    rules: &str,
+    check: &dyn Fn(&str) -> Result<(), AgentError>,
+) -> Result<Zeroizing<String>> {
+    if from_stdin {
+        let pin = stdin_line("PIN")?;
+        check(&pin)?;
+        return Ok(pin);
+    }
+    eprintln!("PIN rules: {rules}.");
+    let mut tries = 0;
+    loop {
+        tries += 1;
+        let failure = match new_pin(false) {
+            Ok(pin) => match check(&pin) {
+                Ok(()) => return Ok(pin),
+                Err(e) => e,
+            },
+            Err(e) => match e.downcast::<AgentError>() {
+                Ok(e @ AgentError::PinMismatch) => e,
+                Ok(other) => return Err(other.into()),
+                Err(other) => return Err(other),
+            },
+        };
+        if tries >= NEW_PIN_TRIES {
+            return Err(failure.into());
+        }
+        eprintln!("{failure}");
+        eprintln!(
+            "Choose another PIN ({} of {NEW_PIN_TRIES} tries left).",
+            NEW_PIN_TRIES - tries
+        );
+    }
+}
+
 /// The current and the new PIN for a PIN change: lines 1 and 2 of standard input, or
 /// prompted (the new one twice) without echo.
-pub fn pin_change(from_stdin: bool) -> Result<(Zeroizing<String>, Zeroizing<String>)> {
+/// The new PIN is checked as [`new_pin_checked`] does.
+pub fn pin_change(
+    from_stdin: bool,
+    rules: &str,
+    check: &dyn Fn(&str) -> Result<(), AgentError>,
+) -> Result<(Zeroizing<String>, Zeroizing<String>)> {
     if from_stdin {
         let old = stdin_line("current PIN")?;
         let new = stdin_line("new PIN")?;
+        check(&new)?;
         return Ok((old, new));
     }
     let old = hidden("Current PIN: ")?;
-    let new = new_pin(false)?;
+    let new = new_pin_checked(false, rules, check)?;
     Ok((old, new))
 }
 

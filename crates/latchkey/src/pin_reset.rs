@@ -28,11 +28,17 @@ pub fn pin_reset(agent: &Agent, args: PinResetArgs) -> Result<()> {
             }
         }
     };
+    // The service answers and is trusted before the password is asked for.
+    agent.check_service()?;
     let password = input::password(args.password_stdin)?;
     let otp = input::otp(args.otp, !args.password_stdin)?;
     let credentials = Credentials { password, otp };
-    let pin = input::new_pin(args.pin_stdin)?;
-    latchkey_agent::check_pin(&pin, &agent.policy_for(Some(&upn))?)?;
+    let policy = agent.policy_for(Some(&upn))?;
+    let pin = input::new_pin_checked(
+        args.pin_stdin,
+        &latchkey_agent::policy_view::pin_rules_summary(&policy),
+        &|pin| latchkey_agent::check_pin(pin, &policy),
+    )?;
     if keep_key {
         let done = agent.reset_pin(&upn, &pin, &credentials)?;
         println!(

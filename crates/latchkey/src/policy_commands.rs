@@ -72,7 +72,12 @@ pub fn pin_change(agent: &Agent, args: PinChangeArgs) -> Result<()> {
     if agent.stored_key(&upn)?.is_none() {
         return Err(latchkey_agent::AgentError::NotProvisioned { upn }.into());
     }
-    let (old, new) = input::pin_change(args.pin_stdin)?;
+    let policy = agent.policy_for(Some(&upn))?;
+    let (old, new) = input::pin_change(
+        args.pin_stdin,
+        &policy_view::pin_rules_summary(&policy),
+        &|pin| latchkey_agent::check_pin(pin, &policy),
+    )?;
     let done = agent.change_pin(&upn, &old, &new)?;
     println!(
         "PIN changed for {}. Key id unchanged: {}",

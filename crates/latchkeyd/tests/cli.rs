@@ -80,7 +80,7 @@ fn serve_and_administer_while_running() {
         banner
             .last()
             .unwrap()
-            .starts_with("listening on https://127.0.0.1:"),
+            .starts_with("listening on https://localhost:"),
         "{text}"
     );
     assert!(text.contains("created tenant Contoso"), "{text}");

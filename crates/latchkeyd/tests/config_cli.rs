@@ -325,7 +325,7 @@ fn serve_and_the_admin_commands_take_their_settings_from_the_file() {
         banner
             .last()
             .unwrap()
-            .starts_with("listening on http://127.0.0.1:"),
+            .starts_with("listening on http://localhost:"),
         "{text}"
     );
     assert!(data.join("ca.pem").is_file());

@@ -26,7 +26,7 @@ pub struct ServerConfig {
     pub tenant_name: String,
     /// The URL people and applications reach the service at (the token issuer, the
     /// WebAuthn origin; its host is the RP ID), e.g. `http://localhost:8080`. Default:
-    /// the listen address's URL.
+    /// the listen address's URL, with `localhost` for a loopback address.
     pub public_url: Option<String>,
     /// The key file holding the key-encryption key that seals the database's secrets.
     /// Default: `DATA_DIR/secrets.key`.

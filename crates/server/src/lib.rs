@@ -38,4 +38,4 @@ pub mod totp;
 pub mod tpm;
 
 pub use config::ServerConfig;
-pub use server::{start, RunningServer, StartError};
+pub use server::{default_host, start, RunningServer, StartError};

@@ -50,7 +50,7 @@ pub enum StartError {
 pub struct RunningServer {
     /// The bound address (the real port when 0 was asked for).
     pub local_addr: SocketAddr,
-    /// Base URL, e.g. `https://127.0.0.1:8443` (also the token issuer).
+    /// Base URL, e.g. `https://localhost:8443` (also the token issuer).
     pub base_url: String,
     /// Tenant id.
     pub tenant_id: String,
@@ -180,10 +180,7 @@ async fn start_bound(
         ),
         None => None,
     };
-    let host = match local_addr.ip() {
-        IpAddr::V6(v6) => format!("[{v6}]"),
-        IpAddr::V4(v4) => v4.to_string(),
-    };
+    let host = default_host(local_addr.ip());
     let pki =
         crate::certs::open_or_create(&*storage, &tenant, &env, config.issuing_ca_algorithm).await?;
     crate::pin_recovery::ensure(&*storage, &tenant, &env).await?;
@@ -290,6 +287,17 @@ async fn start_bound(
         housekeeping,
         metrics_task,
     })
+}
+
+/// The host of the default public URL: `localhost` for a loopback address (an IP address
+/// is not a valid WebAuthn RP ID, so security keys would not work on the service's pages;
+/// the TLS certificate names `localhost` too), the address itself otherwise.
+pub fn default_host(ip: IpAddr) -> String {
+    match ip {
+        ip if ip.is_loopback() => "localhost".to_owned(),
+        IpAddr::V6(v6) => format!("[{v6}]"),
+        IpAddr::V4(v4) => v4.to_string(),
+    }
 }
 
 fn tenant_tls(

@@ -91,6 +91,14 @@ pub fn tpm_agent(w: &World, state: StateDir, tcti: &Tcti) -> Agent {
 }
 
 /// Every regular file below `dir` with its bytes, sorted: to assert what was written.
+/// [`files`] without the event log, which records refused operations too.
+pub fn files_but_the_log(dir: &Path) -> Vec<(String, Vec<u8>)> {
+    files(dir)
+        .into_iter()
+        .filter(|(name, _)| !name.ends_with(latchkey_agent::events::EVENTS_FILE))
+        .collect()
+}
+
 pub fn files(dir: &Path) -> Vec<(String, Vec<u8>)> {
     let mut out = Vec::new();
     let mut stack = vec![dir.to_path_buf()];
