@@ -392,49 +392,76 @@ pub async fn race_group_member_adds_are_never_lost(b: &Backend) -> Outcome {
     Ok(())
 }
 
+/// Sign-in tasks raced against one revocation in [`signins_against`].
+const SIGNERS: usize = 16;
+/// Sign-ins each of those tasks makes, one after the other.
+const ROUNDS: usize = 4;
+
 /// What a revocation raced against sign-ins must leave: the sign-ins answered `true` are
 /// exactly the stored tokens, and none of their audit lines comes after the revocation's.
+/// [`SIGNERS`] tasks sign in [`ROUNDS`] times each, alternating between the two handles;
+/// the revocation starts once [`SIGNERS`] sign-ins were answered (so some commit before it
+/// and the rest are in flight around it).
 #[allow(non_snake_case)]
 async fn signins_against(b: &Backend, P: &'static str, revoke_event: &'static str) -> Outcome {
     let (_, d, k) = enrolled(b, P).await?;
-    let n = TASKS * 2;
-    let answers = race(b, P, n + 1, |i, h| {
-        let (k, dev) = (k.clone(), d.id.clone());
-        async move {
-            if i == n / 2 {
-                let a = line(revoke_event, "revoke");
-                let done = if revoke_event == event::KEY_DELETE {
-                    h.storage.delete_key(TENANT, &k.key_id, &a).await
-                } else {
-                    h.storage.disable_device(TENANT, &dev, &a).await
-                };
-                return done.map(|ok| (true, ok));
+    let (count, mut answered) = tokio::sync::watch::channel(0_usize);
+    let count = std::sync::Arc::new(count);
+    let mut set = tokio::task::JoinSet::new();
+    for t in 0..SIGNERS {
+        let h = if t % 2 == 0 {
+            b.main.clone()
+        } else {
+            b.peer.clone()
+        };
+        let (k, count) = (k.clone(), count.clone());
+        set.spawn(async move {
+            let mut out = Vec::new();
+            for r in 0..ROUNDS {
+                let i = t * ROUNDS + r;
+                let p = prt(&format!("h{i}"), &k, FAR);
+                let a = line(event::SIGNIN, "signin");
+                let answer = h
+                    .storage
+                    .complete_signin(TENANT, &nonce(&format!("n{i}")), &p, &a)
+                    .await;
+                count.send_modify(|c| *c += 1);
+                out.push((i, answer));
             }
-            let p = prt(&format!("h{i}"), &k, FAR);
-            h.storage
-                .complete_signin(
-                    TENANT,
-                    &nonce(&format!("n{i}")),
-                    &p,
-                    &line(event::SIGNIN, "signin"),
-                )
-                .await
-                .map(|ok| (false, ok))
-        }
-    })
-    .await?;
+            out
+        });
+    }
+    let _ = answered.wait_for(|c| *c >= SIGNERS).await;
+    let a = line(revoke_event, "revoke");
+    let revoker = if revoke_event == event::KEY_DELETE {
+        b.peer.storage.delete_key(TENANT, &k.key_id, &a).await
+    } else {
+        b.peer.storage.disable_device(TENANT, &d.id, &a).await
+    };
+    ensure!(P, revoker.or_fail(P)?, "the revocation found nothing");
+    let mut answers = Vec::new();
+    while let Some(done) = set.join_next().await {
+        answers.extend(done.map_err(|e| Violation::Task {
+            property: P,
+            detail: e.to_string(),
+        })?);
+    }
+    let n = SIGNERS * ROUNDS;
     let mut accepted = BTreeSet::new();
-    for (i, a) in answers.into_iter().enumerate() {
-        let (is_revoke, ok) = a.or_fail(P)?;
-        if is_revoke {
-            ensure!(P, ok, "the revocation found nothing");
-        } else if ok {
+    for (i, a) in answers {
+        if a.or_fail(P)? {
             accepted.insert(format!("h{i}"));
         }
     }
+    ensure!(
+        P,
+        accepted.len() >= SIGNERS,
+        "only {} sign-ins stored, though {SIGNERS} were answered before the revocation began",
+        accepted.len()
+    );
     let s = &b.main.storage;
     let mut stored = BTreeSet::new();
-    for i in 0..=n {
+    for i in 0..n {
         let h = format!("h{i}");
         if s.prt_context(TENANT, &h).await.or_fail(P)?.is_some() {
             stored.insert(h);
@@ -486,7 +513,7 @@ async fn signins_against(b: &Backend, P: &'static str, revoke_event: &'static st
     Ok(())
 }
 
-/// A Hello key deleted while [`TASKS`]×2 sign-ins with it are in flight: no sign-in commits
+/// A Hello key deleted while sign-ins with it are in flight: no sign-in commits
 /// after the delete commits (checked on the stored tokens and the audit order).
 pub async fn race_no_signin_commits_after_the_key_delete(b: &Backend) -> Outcome {
     signins_against(
