@@ -17,6 +17,7 @@ use std::sync::Arc;
 
 use latchkey_storage::{Storage, StorageError, WebStorage};
 
+pub mod certs;
 pub mod concurrent;
 pub mod directory;
 pub mod fixtures;
@@ -157,6 +158,10 @@ pub const PROPERTIES: &[&str] = &[
     "resources_and_token_issue",
     "tpm_roots_are_unique",
     "pin_recovery_first_key_is_created_once",
+    "cert_authorities_are_created_once",
+    "certificates_follow_their_key",
+    "race_certificate_renewal_happens_once",
+    "tpm_activation_finishes_once",
     "oidc_clients_codes_and_refresh_tokens",
     "web_sessions_and_totp",
     "security_keys_register_rename_delete",
@@ -228,6 +233,10 @@ macro_rules! suite {
         $crate::check!($make, resources::resources_and_token_issue);
         $crate::check!($make, resources::tpm_roots_are_unique);
         $crate::check!($make, resources::pin_recovery_first_key_is_created_once);
+        $crate::check!($make, certs::cert_authorities_are_created_once);
+        $crate::check!($make, certs::certificates_follow_their_key);
+        $crate::check!($make, certs::race_certificate_renewal_happens_once);
+        $crate::check!($make, certs::tpm_activation_finishes_once);
         $crate::check!($make, web::oidc_clients_codes_and_refresh_tokens);
         $crate::check!($make, web::web_sessions_and_totp);
         $crate::check!($make, web::security_keys_register_rename_delete);

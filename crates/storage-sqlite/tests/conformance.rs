@@ -3,16 +3,15 @@
 //! second `SqliteStorage` opened on the same file, with its own pool, sign-in writer and
 //! in-process write gate: what a second process (an admin command) has.
 
+#![allow(clippy::expect_used)]
+
 use std::sync::Arc;
 
 use latchkey_storage_conformance::{suite, Backend, Handle};
 use latchkey_storage_sqlite::SqliteStorage;
 
 async fn handle(dir: &std::path::Path) -> Handle {
-    let storage = match SqliteStorage::open(dir).await {
-        Ok(s) => s,
-        Err(e) => unreachable!("opening SQLite in {}: {e}", dir.display()),
-    };
+    let storage = SqliteStorage::open(dir).await.expect("opening SQLite");
     let web = storage.web_storage();
     Handle {
         storage: Arc::new(storage),
@@ -21,10 +20,7 @@ async fn handle(dir: &std::path::Path) -> Handle {
 }
 
 async fn sqlite() -> Backend {
-    let dir = match tempfile::tempdir() {
-        Ok(d) => d,
-        Err(e) => unreachable!("a temporary directory: {e}"),
-    };
+    let dir = tempfile::tempdir().expect("a temporary directory");
     let main = handle(dir.path()).await;
     let peer = handle(dir.path()).await;
     Backend {
