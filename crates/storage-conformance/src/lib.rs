@@ -20,6 +20,7 @@ use latchkey_storage::{Storage, StorageError, WebStorage};
 pub mod certs;
 pub mod concurrent;
 pub mod directory;
+pub mod extra;
 pub mod fixtures;
 pub mod keys;
 pub mod policy;
@@ -162,6 +163,9 @@ pub const PROPERTIES: &[&str] = &[
     "certificates_follow_their_key",
     "race_certificate_renewal_happens_once",
     "tpm_activation_finishes_once",
+    "secrets_are_sealed_once",
+    "pin_reset_is_answered_once",
+    "kerberos_settings_round_trip",
     "oidc_clients_codes_and_refresh_tokens",
     "web_sessions_and_totp",
     "security_keys_register_rename_delete",
@@ -237,6 +241,9 @@ macro_rules! suite {
         $crate::check!($make, certs::certificates_follow_their_key);
         $crate::check!($make, certs::race_certificate_renewal_happens_once);
         $crate::check!($make, certs::tpm_activation_finishes_once);
+        $crate::check!($make, extra::secrets_are_sealed_once);
+        $crate::check!($make, extra::pin_reset_is_answered_once);
+        $crate::check!($make, extra::kerberos_settings_round_trip);
         $crate::check!($make, web::oidc_clients_codes_and_refresh_tokens);
         $crate::check!($make, web::web_sessions_and_totp);
         $crate::check!($make, web::security_keys_register_rename_delete);

@@ -127,6 +127,11 @@
 //!   registrations form a chain; `register_security_key` locks the user row `FOR UPDATE`
 //!   before counting; the created-once operations lock the tenant row `FOR UPDATE` (and
 //!   `create_tenant` needs a constraint that admits a single tenant, or an advisory lock).
+//! - **Statement failures abort the transaction** in PostgreSQL (SQLite undoes only the
+//!   failed statement): an operation that turns a uniqueness violation into an answer
+//!   (`NonceReplayed`, `Conflict`, `Duplicate`, `AlreadyAnswered`) and goes on writing, and
+//!   a batched commit of several sign-ins where one nonce is replayed, needs
+//!   `INSERT ... ON CONFLICT DO NOTHING` (checking the row count) or a savepoint per item.
 //! - Or **`SERIALIZABLE`** for those transactions, retried on `40001` (serialization
 //!   failure) and `40P01` (deadlock) with the same inputs, a bounded number of times;
 //!   simpler to get right, at the cost of retries under contention on the hot path.
