@@ -623,3 +623,79 @@ pub async fn tpm_activation_finishes_once(b: &Backend) -> Outcome {
     );
     Ok(())
 }
+
+/// The directory's revocations revoke the certificates they concern in their own
+/// transaction, with the reason of [`CASCADE_REASONS`]: a replaced key's (`superseded`), a
+/// disabled device's, a disabled user's; each marks the CRL stale.
+pub async fn revocations_cascade_to_certificates(b: &Backend) -> Outcome {
+    const P: &str = "revocations_cascade_to_certificates";
+    let (alice, d, k) = enrolled(b, P).await?;
+    let s = &b.main.storage;
+    let auths = [authority(ROLE_ISSUING), authority(ROLE_RA)];
+    s.create_cert_authorities(
+        TENANT,
+        &auths,
+        &[],
+        &line(event::CERT_AUTHORITY_CREATE, "ca"),
+    )
+    .await
+    .or_fail(P)?;
+    let issue = |n: &str, c: CertificateRecord| {
+        let (n, a) = (nonce(n), vec![line(event::CERT_ISSUE, "issue")]);
+        async move { s.record_certificate(TENANT, &n, &c, &a).await }
+    };
+    let reason_of = |serial: &'static str| async move {
+        let c = s.certificate(TENANT, serial).await?;
+        Ok::<_, StorageError>(c.map(|c| (c.state, c.reason)))
+    };
+    let revoked = |why: &str| Some((STATE_REVOKED.to_owned(), Some(why.to_owned())));
+    issue("c1", certificate("01", &k, None)).await.or_fail(P)?;
+    let revision = s.pki_state(TENANT).await.or_fail(P)?.map(|p| p.revision);
+    let k2 = key("key-a2", &alice.id, &d.id);
+    s.register_key(
+        TENANT,
+        &nonce("r2"),
+        &k2,
+        true,
+        &line(event::KEY_REGISTER, "r2"),
+        None,
+    )
+    .await
+    .or_fail(P)?;
+    ensure_eq!(
+        P,
+        reason_of("01").await.or_fail(P)?,
+        revoked(CASCADE_REASONS.key_replaced),
+        "a replaced key's certificate"
+    );
+    let later = s.pki_state(TENANT).await.or_fail(P)?.map(|p| p.revision);
+    ensure!(
+        P,
+        later > revision,
+        "the revocation did not mark the CRL stale: {revision:?} -> {later:?}"
+    );
+    issue("c2", certificate("02", &k2, None)).await.or_fail(P)?;
+    s.disable_device(TENANT, &d.id, &line(event::DEVICE_DISABLE, "off"))
+        .await
+        .or_fail(P)?;
+    ensure_eq!(
+        P,
+        reason_of("02").await.or_fail(P)?,
+        revoked(CASCADE_REASONS.device_disabled),
+        "a disabled device's certificate"
+    );
+    let bob = add_user(b, P, "bob").await?;
+    let db = add_device(b, P, "dev-b", &bob).await?;
+    let kb = add_key(b, P, "key-b", &bob, &db).await?;
+    issue("c3", certificate("03", &kb, None)).await.or_fail(P)?;
+    s.disable_user(TENANT, &bob.upn, &line(event::USER_DISABLE, "off"))
+        .await
+        .or_fail(P)?;
+    ensure_eq!(
+        P,
+        reason_of("03").await.or_fail(P)?,
+        revoked(CASCADE_REASONS.user_disabled),
+        "a disabled user's certificate"
+    );
+    Ok(())
+}

@@ -163,6 +163,7 @@ pub const PROPERTIES: &[&str] = &[
     "certificates_follow_their_key",
     "race_certificate_renewal_happens_once",
     "tpm_activation_finishes_once",
+    "revocations_cascade_to_certificates",
     "secrets_are_sealed_once",
     "pin_reset_is_answered_once",
     "kerberos_settings_round_trip",
@@ -241,6 +242,7 @@ macro_rules! suite {
         $crate::check!($make, certs::certificates_follow_their_key);
         $crate::check!($make, certs::race_certificate_renewal_happens_once);
         $crate::check!($make, certs::tpm_activation_finishes_once);
+        $crate::check!($make, certs::revocations_cascade_to_certificates);
         $crate::check!($make, extra::secrets_are_sealed_once);
         $crate::check!($make, extra::pin_reset_is_answered_once);
         $crate::check!($make, extra::kerberos_settings_round_trip);
