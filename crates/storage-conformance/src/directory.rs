@@ -147,7 +147,8 @@ pub async fn disable_user_is_audited_and_unknown_is_refused(b: &Backend) -> Outc
 }
 
 /// `password_signin` accepts a TOTP step only above the last one used, and writes its audit
-/// line only when it accepts; without a step it always records.
+/// line only when it accepts; without a step it records for a live user; an unknown or
+/// disabled user (disabled after the caller read it) is refused, unaudited.
 pub async fn password_signin_uses_each_totp_step_once(b: &Backend) -> Outcome {
     const P: &str = "password_signin_uses_each_totp_step_once";
     with_tenant(b, P).await?;
@@ -194,6 +195,48 @@ pub async fn password_signin_uses_each_totp_step_once(b: &Backend) -> Outcome {
         .await
         .or_fail(P)?;
     ensure!(P, !unknown, "a TOTP step was recorded for an unknown user");
+    let unknown = s
+        .password_signin(
+            TENANT,
+            "u-nobody",
+            None,
+            &line(event::PASSWORD_SIGNIN, "nobody"),
+        )
+        .await
+        .or_fail(P)?;
+    ensure!(
+        P,
+        !unknown,
+        "a password sign-in was recorded for an unknown user"
+    );
+    ensure_eq!(
+        P,
+        audited(&**s, P, "nobody").await?,
+        0,
+        "an unknown user's sign-in was audited"
+    );
+    // A user disabled after the caller read it (while it checked the password): refused.
+    s.disable_user(TENANT, &alice.upn, &line(event::USER_DISABLE, "off"))
+        .await
+        .or_fail(P)?;
+    for (n, step) in [Some(60), None].into_iter().enumerate() {
+        let tag = format!("disabled {n}");
+        let ok = s
+            .password_signin(TENANT, &alice.id, step, &line(event::PASSWORD_SIGNIN, &tag))
+            .await
+            .or_fail(P)?;
+        ensure!(
+            P,
+            !ok,
+            "a disabled user's password sign-in ({step:?}) was recorded"
+        );
+        ensure_eq!(
+            P,
+            audited(&**s, P, &tag).await?,
+            0,
+            "a disabled user's sign-in was audited"
+        );
+    }
     Ok(())
 }
 

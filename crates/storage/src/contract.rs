@@ -61,7 +61,8 @@
 //! - **Revocation against sign-ins in flight** (`delete_key`, `disable_device`,
 //!   `leave_device`, `disable_user`, and the administration deletes): no sign-in, token
 //!   renewal, certificate issue or PIN reset that depends on the key, device or user
-//!   commits after the revocation commits. The dependent write re-checks, inside its own
+//!   commits after the revocation commits, and no password sign-in (`password_signin`,
+//!   `password_session`) of a user after the user's disable commits. The dependent write re-checks, inside its own
 //!   transaction, that the key is registered for its user and device and neither is
 //!   disabled, and that check is ordered with the revocation (it waits for it or the
 //!   revocation waits for the write). What is stored afterwards is exactly what the callers

@@ -108,8 +108,10 @@ pub trait Storage:
         upn: &str,
         audit: &AuditRecord,
     ) -> StorageResult<bool>;
-    /// Records a successful password sign-in: the TOTP step used (refused, returning false,
-    /// if that step or a later one was already used) and the audit line.
+    /// Records a successful password sign-in: the TOTP step used and the audit line.
+    /// Refused, returning false and writing nothing, if that step or a later one was already
+    /// used, or if the user is unknown or disabled when this transaction runs (a disable
+    /// that commits while the password is checked wins; see [`contract`]).
     async fn password_signin(
         &self,
         tenant: &str,
