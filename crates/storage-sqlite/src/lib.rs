@@ -363,19 +363,37 @@ impl Storage for SqliteStorage {
         audit: &AuditRecord,
     ) -> StorageResult<bool> {
         let (mut tx, _gate) = self.write().await?;
-        if let Some(step) = totp_step {
-            let done = sqlx::query(
-                "UPDATE users SET last_totp_step = $3 WHERE tenant_id = $1 AND id = $2 \
-                 AND (last_totp_step IS NULL OR last_totp_step < $3)",
-            )
-            .bind(tenant)
-            .bind(user_id)
-            .bind(step)
-            .execute(&mut *tx)
-            .await?;
-            if done.rows_affected() != 1 {
-                return Ok(false);
+        // The user is re-read in this transaction: a disable that commits after the caller
+        // read the user (while the password was being checked) refuses the sign-in.
+        let live = match totp_step {
+            Some(step) => {
+                sqlx::query(
+                    "UPDATE users SET last_totp_step = $3 WHERE tenant_id = $1 AND id = $2 \
+                     AND disabled = $4 AND (last_totp_step IS NULL OR last_totp_step < $3)",
+                )
+                .bind(tenant)
+                .bind(user_id)
+                .bind(step)
+                .bind(false)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected()
+                    == 1
             }
+            None => {
+                let found: i64 = sqlx::query_scalar(
+                    "SELECT COUNT(*) FROM users WHERE tenant_id = $1 AND id = $2 AND disabled = $3",
+                )
+                .bind(tenant)
+                .bind(user_id)
+                .bind(false)
+                .fetch_one(&mut *tx)
+                .await?;
+                found == 1
+            }
+        };
+        if !live {
+            return Ok(false);
         }
         insert_audit(&mut tx, tenant, audit).await?;
         tx.commit().await?;

@@ -362,7 +362,7 @@ impl PolicyStorage for SqliteStorage {
         audit: &AuditRecord,
     ) -> StorageResult<()> {
         let (mut tx, _gate) = self.write().await?;
-        sqlx::query(
+        let inserted = sqlx::query(
             "INSERT INTO admin_tokens (tenant_id, id, token_hash, label, created_at, revoked) \
              VALUES ($1, $2, $3, $4, $5, $6)",
         )
@@ -373,7 +373,8 @@ impl PolicyStorage for SqliteStorage {
         .bind(t.created_at)
         .bind(t.revoked)
         .execute(&mut *tx)
-        .await?;
+        .await;
+        conflict_if_duplicate(inserted, || format!("admin token {}", t.id))?;
         insert_audit(&mut tx, tenant, audit).await?;
         tx.commit().await?;
         Ok(())

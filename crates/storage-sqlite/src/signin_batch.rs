@@ -28,6 +28,7 @@ use std::time::{Duration, Instant};
 use rusqlite::{Connection, ErrorCode, TransactionBehavior};
 use tokio::sync::{oneshot, Mutex};
 
+use latchkey_storage::audit::{self as cap, MAX_FIELD, MAX_REASON};
 use latchkey_storage::{AuditRecord, ConsumedNonce, Prt, StorageError, StorageResult};
 
 /// The most sign-ins written in one transaction.
@@ -302,17 +303,18 @@ fn write_batch(conn: &mut Connection, jobs: &[Job]) -> rusqlite::Result<Vec<Stor
                 Kind::Token(_) => true,
             };
             if stored {
+                // Capped as on every other write path, whatever built the line.
                 let a = &j.audit;
                 audit.execute((
                     &j.tenant,
                     a.at,
                     &a.event,
-                    &a.actor,
-                    &a.device_id,
-                    &a.key_id,
-                    &a.source,
+                    cap::stored(&a.actor, MAX_FIELD),
+                    cap::stored(&a.device_id, MAX_FIELD),
+                    cap::stored(&a.key_id, MAX_FIELD),
+                    cap::stored(&a.source, MAX_FIELD),
                     &a.outcome,
-                    &a.reason,
+                    cap::stored(&a.reason, MAX_REASON),
                 ))?;
             }
             answers.push(Ok(stored));

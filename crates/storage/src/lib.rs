@@ -4,10 +4,15 @@
 //!
 //! The embedded backend is `latchkey-storage-sqlite`; a PostgreSQL one implements the same
 //! traits. The records derive `sqlx::FromRow`, so the row mapping is shared by the backends.
+//!
+//! What each operation guarantees when others run at the same time (in this process, in
+//! another process, in another replica) is the [`contract`]: every backend meets it and runs
+//! the conformance suite (`latchkey-storage-conformance`) that checks it.
 #![forbid(unsafe_code)]
 
 pub mod audit;
 pub mod cert;
+pub mod contract;
 mod models;
 pub mod pin_recovery;
 pub mod policy;
@@ -103,8 +108,10 @@ pub trait Storage:
         upn: &str,
         audit: &AuditRecord,
     ) -> StorageResult<bool>;
-    /// Records a successful password sign-in: the TOTP step used (refused, returning false,
-    /// if that step or a later one was already used) and the audit line.
+    /// Records a successful password sign-in: the TOTP step used and the audit line.
+    /// Refused, returning false and writing nothing, if that step or a later one was already
+    /// used, or if the user is unknown or disabled when this transaction runs (a disable
+    /// that commits while the password is checked wins; see [`contract`]).
     async fn password_signin(
         &self,
         tenant: &str,
@@ -180,8 +187,11 @@ pub trait Storage:
         key_id: &str,
     ) -> StorageResult<SignInContext>;
     /// Consumes the nonce and stores the new token, provided the key is still registered
-    /// for its user and device and neither device nor user is disabled (false otherwise,
-    /// and nothing is written). Audited.
+    /// for its user and device and neither device nor user is disabled, checked in the
+    /// writing transaction so that no sign-in commits after a key delete or a disable
+    /// commits ([`contract`]). False otherwise: no token and no audit line are written; the
+    /// nonce may stay consumed (the SQLite hot path keeps it), so the caller treats it as
+    /// spent. Audited.
     async fn complete_signin(
         &self,
         tenant: &str,
