@@ -20,9 +20,11 @@ step "Debian packages"
 # openssh-client: the real consumers of the PKCS#11 module (docs/smart-card.md); faketime:
 # the PKINIT test of an expired certificate runs the KDC two days ahead (docs/pkinit.md);
 # systemd: systemd-analyze checks the service unit in packaging/systemd.
+# postgresql-15: latchkey-pg-harness starts throwaway PostgreSQL 15 clusters (initdb,
+# pg_ctl) for the storage tests (docs/storage.md); as root it runs them as `latchkey-test`.
 packages=(openssl ca-certificates chromium pkg-config libtss2-dev swtpm swtpm-tools tpm2-tools
   krb5-kdc krb5-admin-server krb5-pkinit krb5-user opensc gnutls-bin p11-kit openssh-server
-  openssh-client faketime systemd)
+  openssh-client faketime systemd postgresql-15)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
