@@ -158,7 +158,7 @@ async fn sign_ins_are_answered_under_idle_slowloris_stalled_and_handshake_floods
         "descriptor limit {fds} too low for the test"
     );
     let h = Harness::start_with(|c| c.connections = short_limits()).await;
-    let addr: SocketAddr = h.url.trim_start_matches("https://").parse().unwrap();
+    let addr: SocketAddr = h.addr();
     let c = connector(&h.data_dir().join("ca.pem"));
 
     // Baseline: one probe before any abuse.
@@ -264,7 +264,7 @@ async fn when_every_connection_is_busy_new_ones_get_503_and_the_service_recovers
         }
     })
     .await;
-    let addr: SocketAddr = h.url.trim_start_matches("https://").parse().unwrap();
+    let addr: SocketAddr = h.addr();
     let c = connector(&h.data_dir().join("ca.pem"));
     // Requests whose bodies never come, until every served connection is busy.
     let stalled = |c: tokio_rustls::TlsConnector| async move {

@@ -64,7 +64,7 @@ async fn send(req: reqwest::RequestBuilder) -> (u16, String, String) {
 }
 
 fn addr(h: &Harness) -> SocketAddr {
-    h.url.trim_start_matches("https://").parse().unwrap()
+    h.addr()
 }
 
 /// Sends `head` and `body` raw over TLS; the parsed answer and whether the server closed.

@@ -54,6 +54,11 @@ pub fn env(clock: &ManualClock) -> Env {
 }
 
 impl Harness {
+    /// The address the service listens on (its URL names `localhost`, not the address).
+    pub fn addr(&self) -> std::net::SocketAddr {
+        self.server.as_ref().unwrap().local_addr
+    }
+
     pub async fn start() -> Harness {
         Self::start_with(|_| {}).await
     }
