@@ -1,7 +1,9 @@
-//! The Latchkey identity service as a library: directory storage, the HTTP API, tokens,
-//! nonces, and administration.
+//! The Latchkey identity service as a library: directory storage, the JSON API (`/v1/*`),
+//! tokens, nonces, and administration. The web pages, WebAuthn ceremonies and OAuth/OpenID
+//! Connect are the `latchkey-web` crate above this one.
 //!
-//! Start it with [`start`] (the binary `latchkeyd serve` does exactly that); administer a
+//! Start it with [`start`], or [`start_with`] and extra routes (the binary `latchkeyd
+//! serve` passes the web crate's); administer a
 //! data directory with [`admin::Admin`]. Time and randomness come in through
 //! [`clock::Env`], so tests run the real service over real HTTP with a
 //! [`clock::ManualClock`].
@@ -10,7 +12,6 @@
 pub mod admin;
 pub mod audit;
 pub mod audit_throttle;
-pub mod ceremony;
 pub mod certs;
 pub mod clock;
 pub mod config;
@@ -25,7 +26,6 @@ pub mod pin_recovery;
 pub mod policy;
 pub mod ratelimit;
 pub mod routes;
-pub mod seckey;
 pub mod secrets;
 mod server;
 pub mod state;
@@ -37,4 +37,4 @@ pub mod totp;
 pub mod tpm;
 
 pub use config::ServerConfig;
-pub use server::{start, RunningServer, StartError};
+pub use server::{start, start_with, RunningServer, StartError};

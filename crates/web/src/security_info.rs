@@ -6,13 +6,13 @@ use axum::http::HeaderMap;
 use axum::response::{Html, Response};
 use serde::Deserialize;
 
-use super::html::{esc, page as layout, when};
 use super::{check_csrf, is_admin, require_session, see_other, Form, PageError};
-use crate::audit::{self, event};
-use crate::error::ApiError;
-use crate::routes::extract::ClientAddr;
+use crate::html::{esc, page as layout, when};
 use crate::seckey::MAX_KEYS_PER_USER;
-use crate::state::AppState;
+use latchkey_server::audit::{self, event};
+use latchkey_server::error::ApiError;
+use latchkey_server::routes::extract::ClientAddr;
+use latchkey_server::state::AppState;
 
 /// Audit events shown as sign-ins.
 const SIGNIN_EVENTS: &[&str] = &[
@@ -141,7 +141,7 @@ pub async fn page(
     if signins.is_empty() {
         signins.push_str("<tr><td colspan=\"5\" id=\"no-signins\">No sign-ins yet.</td></tr>");
     }
-    let recovery = crate::policy::effective::effective(
+    let recovery = latchkey_server::policy::effective::effective(
         state.storage.as_ref(),
         tenant,
         None,
@@ -270,9 +270,9 @@ pub async fn remove(
 /// or a cloud-joined or registered device the user joined. A domain-joined (hybrid) device
 /// appears only once it holds a Hello key of the user, as the seed notes.
 fn shown_as_mine(
-    device: &crate::storage::DeviceListing,
+    device: &latchkey_server::storage::DeviceListing,
     upn: &str,
-    hello: &[crate::storage::KeyListing],
+    hello: &[latchkey_server::storage::KeyListing],
 ) -> bool {
     hello.iter().any(|k| k.device_id == device.id)
         || (device.owner == upn && device.join_type != "hybrid")

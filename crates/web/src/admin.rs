@@ -6,13 +6,13 @@ use axum::http::HeaderMap;
 use axum::response::{Html, Response};
 use serde::Deserialize;
 
-use super::html::{esc, page as layout, when};
 use super::{check_csrf, is_admin, require_session, see_other, Form, PageError, SignedIn};
-use crate::audit::{self, event};
-use crate::error::ApiError;
-use crate::routes::extract::ClientAddr;
-use crate::state::AppState;
-use crate::storage::AuditRecord;
+use crate::html::{esc, page as layout, when};
+use latchkey_server::audit::{self, event};
+use latchkey_server::error::ApiError;
+use latchkey_server::routes::extract::ClientAddr;
+use latchkey_server::state::AppState;
+use latchkey_server::storage::AuditRecord;
 
 async fn require_admin(state: &AppState, headers: &HeaderMap) -> Result<SignedIn, PageError> {
     let who = require_session(state, headers).await?;
@@ -52,6 +52,16 @@ fn table(id: &str, caption: &str, head: &[&str], rows: &[Vec<String>]) -> String
 
 /// Most certificates the page lists (newest first); `latchkeyd cert list` has them all.
 const MAX_CERTIFICATE_ROWS: i64 = 500;
+
+/// The routes of the Administration pages.
+pub fn router() -> axum::Router<AppState> {
+    use axum::routing::{get, post};
+    axum::Router::new()
+        .route("/admin", get(page))
+        .route("/admin/devices/disable", post(disable_device))
+        .route("/admin/keys/delete", post(delete_key))
+        .route("/admin/security-keys/delete", post(delete_security_key))
+}
 
 /// `GET /admin`.
 pub async fn page(
@@ -110,9 +120,8 @@ pub async fn page(
             ]
         })
         .collect();
-    let hello: Vec<Vec<String>> = crate::admin::key_reports(state.storage.as_ref(), t, None)
-        .await
-        .map_err(ApiError::from)?
+    let hello: Vec<Vec<String>> = crate::keys::key_reports(&state, None)
+        .await?
         .into_iter()
         .map(|r| {
             let k = r.key;
