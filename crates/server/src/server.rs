@@ -228,6 +228,7 @@ async fn start_bound(
         tenant.ca_fingerprint.clone(),
     );
     let state = AppState {
+        directory: storage.clone(),
         storage: storage.clone(),
         tenant: Arc::new(tenant),
         env,

@@ -132,8 +132,8 @@ pub async fn page(
         signins.push_str(&format!(
             "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
             when(a.at),
-            esc(&a.event),
-            esc(&a.outcome),
+            esc(&crate::labels::event(&a.event)),
+            esc(crate::labels::outcome(&a.outcome)),
             esc(a.reason.as_deref().unwrap_or("")),
             esc(a.source.as_deref().unwrap_or(""))
         ));

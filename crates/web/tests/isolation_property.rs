@@ -272,7 +272,11 @@ impl World {
                     ),
                 };
                 let s = &self.alice_web;
-                let fields = [("csrf", s.csrf.as_str()), (field, value)];
+                let fields = [
+                    ("csrf", s.csrf.as_str()),
+                    (field, value),
+                    ("confirm", "yes"),
+                ];
                 Self::page_answer(self.browser.form(h, s, path, &fields).await)
             }
             Op::SecurityKeyAsBob { how } => {

@@ -100,11 +100,11 @@ async fn the_admin_page_lists_certificates_and_security_info_shows_the_users_own
         .unwrap();
     let b = common::web::Browser::new(&h, "127.0.0.1").await;
     let session = b.sign_in(&h, &e.upn, &e.secret).await;
-    let (status, page) = b.get(&h, &session.cookie, "/admin").await;
+    let (status, page) = b.get(&h, &session.cookie, "/admin/certificates").await;
     assert_eq!(status, 200, "{page}");
     let section = page.split("id=\"certificates\"").nth(1).unwrap();
     assert!(section.contains(&serial), "{section}");
-    assert!(section.contains("revoked (superseded)"), "{section}");
+    assert!(section.contains("Revoked (superseded)"), "{section}");
     assert!(section.contains(&e.device.id));
     assert!(section.contains("Hello authentication"));
     let (status, page) = b.get(&h, &session.cookie, "/security-info").await;

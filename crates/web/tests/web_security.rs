@@ -339,6 +339,7 @@ async fn state_changing_forms_refuse_a_missing_or_wrong_csrf_token_and_change_no
     for (path, fields) in &forms[3..] {
         let mut fields = fields.clone();
         fields.push(("csrf", &s.csrf));
+        fields.push(("confirm", "yes"));
         let (status, body) = form(&h, &b, &s, path, &fields).await;
         assert_eq!(status, 303, "{path}: {body}");
     }

@@ -5,6 +5,7 @@
 //! the same trait with the same (portable) SQL.
 
 pub mod cert;
+pub mod directory;
 mod models;
 pub mod pin_recovery;
 pub mod policy;
@@ -17,6 +18,7 @@ pub mod web_sqlite;
 use async_trait::async_trait;
 
 pub use cert::CertStorage;
+pub use directory::DirectoryAdmin;
 pub use models::*;
 pub use pin_recovery::PinRecoveryStorage;
 pub use policy::PolicyStorage;
