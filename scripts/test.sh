@@ -101,4 +101,5 @@ command -v cargo-fuzz >/dev/null || cargo install cargo-fuzz --locked
 
 step "browser tests (headless Chromium, DevTools virtual authenticator)"
 LATCHKEY_SCREENSHOTS="$CARGO_TARGET_DIR/browser-screenshots" node tests/browser/flow.mjs
+LATCHKEY_SCREENSHOTS="$CARGO_TARGET_DIR/browser-screenshots" node tests/browser/admin.mjs
 echo "screenshots: $CARGO_TARGET_DIR/browser-screenshots"

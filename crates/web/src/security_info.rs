@@ -60,8 +60,8 @@ pub async fn page(
         "<p id=\"no-keys\">You have no security keys yet.</p>".to_owned()
     } else {
         format!(
-            "<table id=\"security-keys\"><caption>{} of {MAX_KEYS_PER_USER} security keys</caption><thead><tr><th scope=\"col\">Name</th><th scope=\"col\">AAGUID</th>\
-             <th scope=\"col\">Attestation</th><th scope=\"col\">Trusted root</th><th scope=\"col\">Added</th><th scope=\"col\">Last used</th><th scope=\"col\">Actions</th></tr></thead><tbody>{rows}</tbody></table>",
+            "<div class=\"table-scroll\" role=\"region\" aria-label=\"Security keys\" tabindex=\"0\"><table id=\"security-keys\"><caption>{} of {MAX_KEYS_PER_USER} security keys</caption><thead><tr><th scope=\"col\">Name</th><th scope=\"col\">AAGUID</th>\
+             <th scope=\"col\">Attestation</th><th scope=\"col\">Trusted root</th><th scope=\"col\">Added</th><th scope=\"col\">Last used</th><th scope=\"col\">Actions</th></tr></thead><tbody>{rows}</tbody></table></div>",
             keys.len()
         )
     };
@@ -87,7 +87,7 @@ pub async fn page(
         device_rows.push_str(&format!(
             "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
             esc(&d.display_name),
-            esc(&d.join_type),
+            esc(crate::labels::join_type(&d.join_type)),
             if d.disabled { "disabled" } else { "active" },
             if keys_here.is_empty() {
                 "none".to_owned()
@@ -160,11 +160,11 @@ pub async fn page(
          <button type=\"button\" id=\"add-key\">Add security key</button>\
          <p role=\"status\" id=\"key-status\" aria-live=\"polite\"></p></section>\
          <section aria-labelledby=\"dev-h\"><h2 id=\"dev-h\">Devices and Hello keys</h2>\
-         <table id=\"devices\"><thead><tr><th scope=\"col\">Device</th><th scope=\"col\">Join type</th><th scope=\"col\">State</th><th scope=\"col\">Hello keys</th><th scope=\"col\">Joined</th></tr></thead><tbody>{device_rows}</tbody></table></section>\
+         <div class=\"table-scroll\" role=\"region\" aria-label=\"Devices\" tabindex=\"0\"><table id=\"devices\"><thead><tr><th scope=\"col\">Device</th><th scope=\"col\">Join type</th><th scope=\"col\">State</th><th scope=\"col\">Hello keys</th><th scope=\"col\">Joined</th></tr></thead><tbody>{device_rows}</tbody></table></div></section>\
          <section aria-labelledby=\"cert-h\"><h2 id=\"cert-h\">Certificates</h2>\
-         <table id=\"certificates\"><thead><tr><th scope=\"col\">Serial</th><th scope=\"col\">Template</th><th scope=\"col\">Device</th><th scope=\"col\">Valid until</th><th scope=\"col\">State</th></tr></thead><tbody>{cert_rows}</tbody></table></section>\
+         <div class=\"table-scroll\" role=\"region\" aria-label=\"Certificates\" tabindex=\"0\"><table id=\"certificates\"><thead><tr><th scope=\"col\">Serial</th><th scope=\"col\">Template</th><th scope=\"col\">Device</th><th scope=\"col\">Valid until</th><th scope=\"col\">State</th></tr></thead><tbody>{cert_rows}</tbody></table></div></section>\
          <section aria-labelledby=\"si-h\"><h2 id=\"si-h\">Recent sign-ins</h2>\
-         <table id=\"signins\"><thead><tr><th scope=\"col\">When</th><th scope=\"col\">How</th><th scope=\"col\">Outcome</th><th scope=\"col\">Detail</th><th scope=\"col\">From</th></tr></thead><tbody>{signins}</tbody></table></section>"
+         <div class=\"table-scroll\" role=\"region\" aria-label=\"Signins\" tabindex=\"0\"><table id=\"signins\"><thead><tr><th scope=\"col\">When</th><th scope=\"col\">How</th><th scope=\"col\">Outcome</th><th scope=\"col\">Detail</th><th scope=\"col\">From</th></tr></thead><tbody>{signins}</tbody></table></div></section>"
     );
     let admin = is_admin(&state, &who.user.upn).await?;
     Ok(layout(

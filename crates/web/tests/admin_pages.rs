@@ -14,7 +14,7 @@ mod common;
 
 use common::web::{shown_code, Browser, Session};
 use common::{enrolled, rsa_key, Enrolled, Harness, WebHarness};
-use latchkey_server::storage::sqlite::directory::{prefix_end, SEARCH_USERS_SQL};
+use latchkey_server::storage::sqlite::directory::{prefix_end, range_start, SEARCH_USERS_SQL};
 
 const ADMIN: &str = "root@example.com";
 
@@ -115,9 +115,9 @@ async fn the_users_page_query_walks_the_upn_index() {
     let plan: Vec<(i64, i64, i64, String)> =
         sqlx::query_as(&format!("EXPLAIN QUERY PLAN {SEARCH_USERS_SQL}"))
             .bind(&h.tenant_id)
-            .bind("a")
+            .bind(range_start("a", Some("a1@example.com")))
             .bind(prefix_end("a"))
-            .bind("")
+            .bind("a1@example.com")
             .bind(50_i64)
             .fetch_all(&pool)
             .await

@@ -611,7 +611,7 @@ async fn a_hybrid_device_appears_under_the_users_devices_once_it_holds_a_hello_k
     let (_, html) = get(&h, &b, &s.cookie, "/security-info").await;
     let rows = device_rows(&html);
     assert_eq!(rows.len(), 1, "only the cloud device: {rows:?}");
-    assert_eq!(rows[0].0, "cloud");
+    assert_eq!(rows[0].0, "Joined (cloud)");
     assert_ne!(rows[0].1, "none", "the cloud device lists its Hello key");
 
     let key = p256_key();
@@ -621,5 +621,5 @@ async fn a_hybrid_device_appears_under_the_users_devices_once_it_holds_a_hello_k
     let (_, html) = get(&h, &b, &s.cookie, "/security-info").await;
     let rows = device_rows(&html);
     assert_eq!(rows.len(), 2, "the hybrid device now holds a key: {rows:?}");
-    assert!(rows.iter().any(|(t, k)| t == "hybrid" && k != "none"));
+    assert!(rows.iter().any(|(t, k)| t == "Joined (hybrid)" && k != "none"));
 }

@@ -7,13 +7,22 @@ use super::SqliteStorage;
 use crate::storage::directory::{DirectoryAdmin, MAX_USER_PAGE};
 use crate::storage::{AuditRecord, StorageResult, UserListing};
 
-/// The page query of [`DirectoryAdmin::search_users`]: a range on the UPN (`$2` the
-/// prefix, `$3` the prefix followed by U+10FFFF, above every UPN with that prefix) and
-/// the keyset bound `$4`, so that SQLite walks the `UNIQUE (tenant_id, upn)` index from
-/// the first row of the page and stops after `$5` rows, however many users there are.
+/// The page query of [`DirectoryAdmin::search_users`]: one range on the UPN, from `$2`
+/// (the prefix, or the keyset bound `$4` when that is further on; `$4` itself is left out)
+/// to `$3` (the prefix followed by U+10FFFF, above every UPN with that prefix), so that
+/// SQLite walks the `UNIQUE (tenant_id, upn)` index from the first row of the page and
+/// stops after `$5` rows, however many users there are.
 pub const SEARCH_USERS_SQL: &str = "SELECT id, upn, display_name, disabled, created_at \
-     FROM users WHERE tenant_id = $1 AND upn >= $2 AND upn < $3 AND upn > $4 \
+     FROM users WHERE tenant_id = $1 AND upn >= $2 AND upn < $3 AND upn <> $4 \
      ORDER BY upn LIMIT $5";
+
+/// The lower bound `$2` of [`SEARCH_USERS_SQL`]: the prefix, or `after` if it sorts later.
+pub fn range_start<'a>(prefix: &'a str, after: Option<&'a str>) -> &'a str {
+    match after {
+        Some(a) if a > prefix => a,
+        _ => prefix,
+    }
+}
 
 /// The exclusive upper bound of UPNs that start with `prefix`.
 pub fn prefix_end(prefix: &str) -> String {
@@ -31,7 +40,7 @@ impl DirectoryAdmin for SqliteStorage {
     ) -> StorageResult<Vec<UserListing>> {
         let rows: Vec<(String, String, String, bool, i64)> = sqlx::query_as(SEARCH_USERS_SQL)
             .bind(tenant)
-            .bind(prefix)
+            .bind(range_start(prefix, after))
             .bind(prefix_end(prefix))
             .bind(after.unwrap_or(""))
             .bind(limit.clamp(1, MAX_USER_PAGE))
