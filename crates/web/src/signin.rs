@@ -57,7 +57,11 @@ pub async fn page_handler(
         .map(|e| {
             format!(
                 "<p role=\"alert\" class=\"error\" id=\"error\">{}</p>",
-                esc(&format!("{}: {e}", e.code()))
+                esc(&format!(
+                    "{}: {}",
+                    e.code(),
+                    latchkey_server::routes::web::message_for_people(e)
+                ))
             )
         })
         .unwrap_or_default();

@@ -429,3 +429,44 @@ async fn users_are_added_with_their_secret_shown_once() {
     assert!(!body.contains("password`"), "no field names from the code");
     assert_eq!(h.counts().await, count);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn page_errors_speak_to_people_not_in_field_names() {
+    let (h, b, s, _) = world().await;
+    // Not a form: 400 with the code, no parser or field name.
+    let r = b
+        .client
+        .post(format!("{}/admin/users/disable", h.url))
+        .header("cookie", &s.cookie)
+        .header("content-type", "text/plain")
+        .body("upn=x")
+        .send()
+        .await
+        .unwrap();
+    let status = r.status().as_u16();
+    let body = r.text().await.unwrap();
+    assert_error_page(status, &body, 400, "LK-REQ-001");
+    assert!(body.contains("The form could not be read"), "{body}");
+    assert!(
+        !body.contains("urlencoded") && !body.contains("JSON"),
+        "{body}"
+    );
+    // A user name the sign-in refuses (control characters): no `upn` in the message.
+    let r = b
+        .client
+        .post(format!("{}/signin/password", h.url))
+        .header("cookie", &b.csrf_cookie)
+        .form(&[
+            ("csrf", b.csrf()),
+            ("upn", "a\u{7}b@example.com"),
+            ("password", "x"),
+            ("otp", "123456"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    let status = r.status().as_u16();
+    let body = r.text().await.unwrap();
+    assert_eq!(status, 400, "{body}");
+    assert!(!body.contains("`upn`"), "{body}");
+}

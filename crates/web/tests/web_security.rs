@@ -621,5 +621,7 @@ async fn a_hybrid_device_appears_under_the_users_devices_once_it_holds_a_hello_k
     let (_, html) = get(&h, &b, &s.cookie, "/security-info").await;
     let rows = device_rows(&html);
     assert_eq!(rows.len(), 2, "the hybrid device now holds a key: {rows:?}");
-    assert!(rows.iter().any(|(t, k)| t == "Joined (hybrid)" && k != "none"));
+    assert!(rows
+        .iter()
+        .any(|(t, k)| t == "Joined (hybrid)" && k != "none"));
 }

@@ -90,18 +90,34 @@ pub fn error_title(status: StatusCode) -> &'static str {
     }
 }
 
-/// The error page for `err` under the site's header `header` (see [`header`]), with the
-/// code's status and its message; internal details are logged, never shown.
-pub fn error_page(err: &ApiError, header_html: &str) -> Response {
+/// The message a person reads for `err` on a page: the code's own words, except that
+/// field names and parser details (meant for the API's JSON) become what to do, and
+/// internal details are logged, never shown.
+pub fn message_for_people(err: &ApiError) -> String {
     let code = err.code();
-    let message = match err {
+    match err {
         ApiError::Internal(detail) => {
             tracing::error!(error = %detail, "internal error");
             code.default_message().to_owned()
         }
         ApiError::NotFound => "There is no page at this address.".to_owned(),
+        // The code's field names and parser details are for the API's JSON; a person
+        // reads what to do.
+        ApiError::InvalidField(_) => {
+            "A value in the form is not valid; check it and try again.".to_owned()
+        }
+        ApiError::MalformedRequest(_) => {
+            "The form could not be read; reload the page and try again.".to_owned()
+        }
         other => other.to_string(),
-    };
+    }
+}
+
+/// The error page for `err` under the site's header `header` (see [`header`]), with the
+/// code's status and its message; internal details are logged, never shown.
+pub fn error_page(err: &ApiError, header_html: &str) -> Response {
+    let code = err.code();
+    let message = message_for_people(err);
     let status = StatusCode::from_u16(code.http_status()).unwrap_or(StatusCode::BAD_REQUEST);
     let title = error_title(status);
     let back = if matches!(err, ApiError::SessionRequired) {
