@@ -78,8 +78,10 @@ cargo test -p latchkey-tpm --features swtpm --no-fail-fast
 step "hostile-input suite against the release build (what production runs)"
 cargo test --release -p latchkey-server \
   --test malformed --test negative --test abuse --test connection_limits \
-  --test http_errors --test web_security --test web_headers --test prt_proof \
-  --test key_mfa_rule --test seckey_signin --test isolation_property --test secrets_at_rest
+  --test prt_proof --test key_mfa_rule --test secrets_at_rest
+cargo test --release -p latchkey-web \
+  --test http_errors --test web_security --test web_headers --test seckey_signin \
+  --test isolation_property
 
 step "fuzz smoke (cargo-fuzz on nightly: each target over its committed corpus, then 10 s)"
 # docs/fuzzing.md. A crash, a panic or a slow input (-timeout) makes the target exit non-zero
@@ -104,4 +106,5 @@ command -v cargo-fuzz >/dev/null || cargo install cargo-fuzz --locked
 
 step "browser tests (headless Chromium, DevTools virtual authenticator)"
 LATCHKEY_SCREENSHOTS="$CARGO_TARGET_DIR/browser-screenshots" node tests/browser/flow.mjs
+LATCHKEY_SCREENSHOTS="$CARGO_TARGET_DIR/browser-screenshots" node tests/browser/admin.mjs
 echo "screenshots: $CARGO_TARGET_DIR/browser-screenshots"

@@ -9,7 +9,8 @@
 // a bogus signature, missing user verification, a counter that goes backwards, a removed
 // key, an eleventh key, and keys or sign-ins the tenant's settings refuse (the settings
 // CLI and API included). Screenshots go to $LATCHKEY_SCREENSHOTS (default
-// tests/browser/screenshots).
+// tests/browser/screenshots). Pages with security keys are checked with axe-core too
+// (a11y.mjs); admin.mjs covers the Administration pages, confirmations and error pages.
 //
 // Env: LATCHKEY_BIN_DIR (the latchkeyd binary), CHROMIUM (default /usr/bin/chromium).
 import { spawn, execFileSync } from "node:child_process";
@@ -21,6 +22,7 @@ import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { chromium } from "playwright-core";
+import { checkAccessible } from "./a11y.mjs";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const binDir = process.env.LATCHKEY_BIN_DIR || path.join(os.homedir(), ".cache/latchkey-target/debug");
@@ -200,6 +202,7 @@ async function main() {
     const authA = await newAuthenticator();
     await addKey("Blue key");
     check((await keyRows()) === 1, "a security key is registered on Security info");
+    await checkAccessible(page, check, "Security info with a security key");
     check((await page.textContent("#security-keys")).includes("Blue key"), "the key carries the name given");
     await shot(page, "security-info-key-added");
 
@@ -361,10 +364,13 @@ async function main() {
     await shot(page, "refused-eleventh-key");
 
     // 10. Administration shows the keys and the audit trail, the possible clone included.
-    await page.goto(`${base}/admin`);
+    await page.goto(`${base}/admin/audit`);
     const auditText = await page.textContent("#audit");
-    check(auditText.includes("security_key_clone_suspected"), "the counter regression is audited as a possible cloned key");
+    check(auditText.includes("Security key clone suspected"), "the counter regression is audited as a possible cloned key");
+    await checkAccessible(page, check, "the audit log with a possible cloned key");
+    await page.goto(`${base}/admin/security-keys`);
     check((await page.locator("#security-keys tbody tr").count()) === 10, "Administration lists the security keys");
+    await checkAccessible(page, check, "Administration's security keys, ten of them");
     await shot(page, "administration");
   } finally {
     await browser.close();

@@ -1,4 +1,5 @@
-//! `latchkeyd serve`.
+//! `latchkeyd serve`: the server library's JSON API with the web crate's pages, OAuth and
+//! OpenID Connect routes.
 
 use std::path::PathBuf;
 
@@ -14,7 +15,7 @@ pub async fn run(settings: ServeSettings, key_file: Option<PathBuf>) -> anyhow::
     let mut config = settings.config;
     config.key_file = key_file;
     let asked_name = config.tenant_name.clone();
-    let server = latchkey_server::start(config, Env::system())
+    let server = latchkey_server::start_with(config, Env::system(), latchkey_web::router())
         .await
         .map_err(|e| match e {
             StartError::InsecureNotLoopback(_) => coded(ErrorCode::InvalidField, e.to_string()),

@@ -263,6 +263,8 @@ error_codes! {
     SessionRequired = ("LK-WEB-002", 401, "not signed in, or the session expired"),
     /// The page is for administrators only.
     AdminRequired = ("LK-WEB-003", 403, "this page is for administrators only"),
+    /// An administration page or action names an object that does not exist.
+    AdminObjectNotFound = ("LK-WEB-004", 404, "there is no such object; it may have been removed already"),
     /// An OAuth/OpenID Connect request is malformed or names an unknown client or a
     /// redirect URI that is not registered (`invalid_request`).
     OidcInvalidRequest = ("LK-OIDC-001", 400, "the OpenID Connect request is invalid"),

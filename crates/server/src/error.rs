@@ -230,6 +230,10 @@ pub enum ApiError {
     /// LK-WEB-003.
     #[error("this page is for administrators only")]
     AdminRequired,
+    /// LK-WEB-004: what an administration page or action names does not exist (the kind of
+    /// object: "user", "device", ...).
+    #[error("there is no such {0}; it may have been removed already")]
+    AdminObjectNotFound(&'static str),
     /// LK-HTTP-001.
     #[error("the request headers are larger than {0} bytes or more than the allowed number")]
     HeaderTooLarge(usize),
@@ -376,6 +380,7 @@ impl ApiError {
             CsrfInvalid => ErrorCode::CsrfInvalid,
             SessionRequired => ErrorCode::SessionRequired,
             AdminRequired => ErrorCode::AdminRequired,
+            AdminObjectNotFound(_) => ErrorCode::AdminObjectNotFound,
             HeaderTooLarge(_) => ErrorCode::HeaderTooLarge,
             UriTooLong(_) => ErrorCode::UriTooLong,
             RequestTimeout(_) => ErrorCode::RequestTimeout,

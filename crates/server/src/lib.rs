@@ -1,16 +1,16 @@
-//! The Latchkey identity service as a library: directory storage, the HTTP API, tokens,
-//! nonces, policy and certificates.
+//! The Latchkey identity service as a library: the JSON API (`/v1/*`), tokens, nonces,
+//! policy and certificates, on the storage layer (`latchkey-storage`). The web pages,
+//! WebAuthn ceremonies and OAuth/OpenID Connect are the `latchkey-web` crate above this one;
+//! the administration of a data directory is `latchkeyd`'s library (`latchkeyd::data_admin`).
 //!
-//! Start it with [`start`] (the binary `latchkeyd serve` does exactly that); the
-//! administration of a data directory is `latchkeyd`'s library (`latchkeyd::data_admin`),
-//! built on this crate's storage and domain modules. Time and randomness come in through
+//! Start it with [`start`], or [`start_with`] and extra routes (the binary `latchkeyd
+//! serve` passes the web crate's). Time and randomness come in through
 //! [`clock::Env`], so tests run the real service over real HTTP with a
 //! [`clock::ManualClock`].
 #![forbid(unsafe_code)]
 
 pub use latchkey_storage::audit;
 pub mod audit_throttle;
-pub mod ceremony;
 pub mod certs;
 pub mod clock;
 pub mod config;
@@ -26,7 +26,6 @@ pub mod pin_recovery;
 pub mod policy;
 pub mod ratelimit;
 pub mod routes;
-pub mod seckey;
 pub mod secrets;
 mod server;
 pub mod state;
@@ -38,4 +37,4 @@ pub mod totp;
 pub mod tpm;
 
 pub use config::ServerConfig;
-pub use server::{default_host, start, RunningServer, StartError};
+pub use server::{default_host, start, start_with, RunningServer, StartError};

@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
+use axum::Router;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
@@ -100,12 +101,25 @@ impl RunningServer {
     }
 }
 
-/// Starts the service described by `config`, with the clock and RNG of `env`.
+/// Starts the service described by `config`, with the clock and RNG of `env`: the JSON
+/// API only (see [`start_with`] for the web pages).
+pub async fn start(config: ServerConfig, env: Env) -> Result<RunningServer, StartError> {
+    start_with(config, env, Router::new()).await
+}
+
+/// Starts the service described by `config`, with the clock and RNG of `env`, and with
+/// `extra` routes merged into the API's (`latchkeyd serve` passes the web pages, OAuth and
+/// OpenID Connect of `latchkey-web`). The extra routes sit behind the same HTTP layer:
+/// limits, security headers, request logging and metrics.
 ///
 /// A start that fails leaves nothing behind: the listen address is bound before anything is
 /// written, and a data directory that did not exist (or was empty) before is removed again
 /// (emptied) when a later step fails.
-pub async fn start(config: ServerConfig, env: Env) -> Result<RunningServer, StartError> {
+pub async fn start_with(
+    config: ServerConfig,
+    env: Env,
+    extra: Router<AppState>,
+) -> Result<RunningServer, StartError> {
     if config.insecure_http && !config.listen.ip().is_loopback() {
         return Err(StartError::InsecureNotLoopback(config.listen.ip()));
     }
@@ -119,7 +133,7 @@ pub async fn start(config: ServerConfig, env: Env) -> Result<RunningServer, Star
     let existed = data_dir.exists();
     let was_empty =
         !existed || std::fs::read_dir(&data_dir).is_ok_and(|mut entries| entries.next().is_none());
-    let started = start_bound(listener, config, env).await;
+    let started = start_bound(listener, config, env, extra).await;
     if started.is_err() && was_empty {
         remove_what_start_wrote(&data_dir, existed);
     }
@@ -153,6 +167,7 @@ async fn start_bound(
     listener: TcpListener,
     config: ServerConfig,
     env: Env,
+    extra: Router<AppState>,
 ) -> Result<RunningServer, StartError> {
     crate::data_dir::prepare(&config.data_dir).map_err(SetupError::from)?;
     let storage = Arc::new(
@@ -210,6 +225,7 @@ async fn start_bound(
         tenant.ca_fingerprint.clone(),
     );
     let state = AppState {
+        directory: storage.clone(),
         storage: storage.clone(),
         tenant: Arc::new(tenant),
         env,
@@ -237,7 +253,7 @@ async fn start_bound(
         metrics.clone(),
     ));
     let serving = Serving {
-        router: routes::router(state.clone(), policy),
+        router: routes::router(state.clone(), policy, extra),
         tls,
         limits,
         answers,

@@ -6,7 +6,7 @@ use crate::audit_throttle::AuditThrottle;
 use crate::clock::Env;
 use crate::password::PasswordGate;
 use crate::ratelimit::RateLimiter;
-use crate::storage::{Storage, WebStorage};
+use crate::storage::{DirectoryAdmin, Storage, WebStorage};
 use crate::tenant::Tenant;
 
 /// Shared handler state (cheap to clone).
@@ -24,6 +24,8 @@ pub struct AppState {
     pub audit_throttle: Arc<AuditThrottle>,
     /// The one gate every password verification runs through.
     pub passwords: PasswordGate,
+    /// The directory administration of the web pages (the same database as `storage`).
+    pub directory: Arc<dyn DirectoryAdmin>,
     /// Storage of the web side (OpenID Connect, sessions, security keys).
     pub web: Arc<dyn WebStorage>,
     /// The issuer URL (the service's base URL, no trailing slash).

@@ -302,35 +302,6 @@ async fn the_crl_is_signed_again_before_half_its_validity_passes() {
 }
 
 #[tokio::test]
-async fn the_admin_page_lists_certificates_and_security_info_shows_the_users_own() {
-    let h = Harness::start().await;
-    let (e, answer, _) = enrolled_with_cert(&h, "alice@example.com", 0).await;
-    let serial = answer["serial"].as_str().unwrap().to_owned();
-    h.admin
-        .revoke_certificate(&serial, "superseded")
-        .await
-        .unwrap();
-    h.admin.group_add("latchkey-admins").await.unwrap();
-    h.admin
-        .group_member("latchkey-admins", Some(&e.upn), None, true)
-        .await
-        .unwrap();
-    let b = common::web::Browser::new(&h, "127.0.0.1").await;
-    let session = b.sign_in(&h, &e.upn, &e.secret).await;
-    let (status, page) = b.get(&h, &session.cookie, "/admin").await;
-    assert_eq!(status, 200, "{page}");
-    let section = page.split("id=\"certificates\"").nth(1).unwrap();
-    assert!(section.contains(&serial), "{section}");
-    assert!(section.contains("revoked (superseded)"), "{section}");
-    assert!(section.contains(&e.device.id));
-    assert!(section.contains("Hello authentication"));
-    let (status, page) = b.get(&h, &session.cookie, "/security-info").await;
-    assert_eq!(status, 200);
-    let mine = page.split("id=\"certificates\"").nth(1).unwrap();
-    assert!(mine.contains(&serial), "{mine}");
-}
-
-#[tokio::test]
 async fn the_ocsp_responder_takes_get_and_bounds_its_input() {
     let h = Harness::start().await;
     let (_, _, pems) = enrolled_with_cert(&h, "alice@example.com", 0).await;

@@ -261,30 +261,6 @@ async fn refusals_have_their_codes_and_write_only_their_audit_line() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_security_info_page_tells_a_user_who_forgot_the_pin_what_to_run() {
-    let h = Harness::start().await;
-    let secret = h.add_user("kim@example.com").await;
-    let browser = common::web::Browser::new(&h, "127.0.0.1").await;
-    let session = browser.sign_in(&h, "kim@example.com", &secret).await;
-    let section = |html: &str| {
-        html.split("id=\"forgot-pin\"")
-            .nth(1)
-            .and_then(|rest| rest.split("</section>").next())
-            .map(str::to_owned)
-            .unwrap_or_else(|| panic!("no PIN section in {html}"))
-    };
-    let (_, html) = browser.get(&h, &session.cookie, "/security-info").await;
-    let off = section(&html);
-    assert!(off.contains("latchkey pin reset"), "{off}");
-    assert!(off.contains("A new Hello key will be made"), "{off}");
-    set_recovery(&h, true).await;
-    let (_, html) = browser.get(&h, &session.cookie, "/security-info").await;
-    let on = section(&html);
-    assert!(on.contains("latchkey pin reset"), "{on}");
-    assert!(on.contains("your Hello key stays the same"), "{on}");
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_rotated_key_opens_old_blobs_for_its_grace_period_only() {
     let h = Harness::start().await;
     set_recovery(&h, true).await;

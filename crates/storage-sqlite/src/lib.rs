@@ -26,6 +26,7 @@ mod cert;
 mod checkpoint;
 mod context;
 mod direct;
+pub mod directory;
 mod pin_recovery;
 mod policy;
 mod resources;

@@ -567,7 +567,7 @@ impl WebStorage for SqliteWebStorage {
         a: &AuditRecord,
     ) -> StorageResult<bool> {
         let (mut tx, _gate) = self.write().await?;
-        // The stateless ceremony is recorded as used here, once (crate::ceremony).
+        // The stateless ceremony is recorded as used here, once (latchkey_web::ceremony).
         let fresh = sqlx::query(
             "INSERT INTO used_nonces (tenant_id, nonce_id, expires_at) VALUES ($1, $2, $3) \
              ON CONFLICT DO NOTHING",

@@ -74,6 +74,8 @@ pub mod event {
     pub const LEAVE: &str = "device_leave";
     /// Device disabled by an administrator.
     pub const DEVICE_DISABLE: &str = "device_disable";
+    /// A disabled device enabled again (web administration).
+    pub const DEVICE_ENABLE: &str = "device_enable";
     /// Hello key registration.
     pub const KEY_REGISTER: &str = "key_register";
     /// Hello key registration that replaced an earlier key.

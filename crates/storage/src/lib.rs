@@ -13,6 +13,7 @@
 pub mod audit;
 pub mod cert;
 pub mod contract;
+pub mod directory;
 mod models;
 pub mod pin_recovery;
 pub mod policy;
@@ -24,6 +25,7 @@ pub mod web;
 use async_trait::async_trait;
 
 pub use cert::CertStorage;
+pub use directory::DirectoryAdmin;
 pub use models::*;
 pub use pin_recovery::PinRecoveryStorage;
 pub use policy::PolicyStorage;

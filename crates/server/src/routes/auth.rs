@@ -49,7 +49,7 @@ pub const MAX_UPN_LEN: usize = 256;
 
 /// The user name of a sign-in, trimmed and lowercased; refused when longer than
 /// [`MAX_UPN_LEN`] or containing control characters.
-pub(crate) fn sign_in_upn(raw: &str) -> Result<String, ApiError> {
+pub fn sign_in_upn(raw: &str) -> Result<String, ApiError> {
     let upn = raw.trim();
     if upn.len() > MAX_UPN_LEN || upn.chars().any(char::is_control) {
         return Err(ApiError::InvalidField("upn"));
@@ -59,7 +59,7 @@ pub(crate) fn sign_in_upn(raw: &str) -> Result<String, ApiError> {
 
 /// Whether a sign-in error spends the attempt (a wrong password or one-time code); other
 /// outcomes release the reservation.
-pub(crate) fn counts_as_failure(err: &ApiError) -> bool {
+pub fn counts_as_failure(err: &ApiError) -> bool {
     matches!(err, ApiError::InvalidCredentials | ApiError::InvalidOtp)
 }
 
@@ -122,7 +122,7 @@ async fn check(
 /// Checks a password through the service's [`crate::password::PasswordGate`] (Argon2 off
 /// the async workers, a bounded number at once); an unknown user costs the same as a
 /// wrong password. Every password check of the service goes through here.
-pub(crate) async fn verify_password(
+pub async fn verify_password(
     state: &AppState,
     user: Option<User>,
     password: Zeroizing<String>,

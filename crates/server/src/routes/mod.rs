@@ -1,6 +1,6 @@
 //! The HTTP API: one module per resource, the routes table in [`router`].
 
-pub(crate) mod auth;
+pub mod auth;
 mod cert;
 mod device;
 pub mod extract;
@@ -9,7 +9,6 @@ pub mod http_guard;
 mod key;
 mod key_attestation;
 mod nonce;
-mod oauth;
 mod oidc;
 mod pin_reset;
 mod pki;
@@ -36,16 +35,16 @@ use crate::error::ApiError;
 use crate::state::AppState;
 use crate::storage::AuditRecord;
 
-/// Builds the router of the v1 API, the OpenID discovery documents and the web pages,
-/// behind the HTTP layer's limits and security headers ([`http_guard::guard`]).
-pub fn router(state: AppState, policy: HttpPolicy) -> Router {
+/// Builds the router of the v1 API and the health endpoints, with `extra` routes merged in
+/// (the web pages, OAuth and OpenID Connect of `latchkey-web`), behind the HTTP layer's
+/// limits and security headers ([`http_guard::guard`]).
+pub fn router(state: AppState, policy: HttpPolicy, extra: Router<AppState>) -> Router {
     Router::new()
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         .route("/v1/tenant", get(oidc::tenant))
         .route("/v1/ca.pem", get(oidc::ca_pem))
         .route("/v1/jwks", get(oidc::jwks))
-        .route("/.well-known/openid-configuration", get(oidc::discovery))
         .route("/v1/nonce", post(nonce::issue))
         .route("/v1/auth/password", post(auth::password))
         .route("/v1/devices/join", post(device::join))
@@ -68,17 +67,7 @@ pub fn router(state: AppState, policy: HttpPolicy) -> Router {
         .route("/v1/policy/syncml", post(policy::admin_syncml))
         .route("/v1/policy/session", post(policy_session::session))
         .route("/v1/policy/effective", post(policy::effective_json))
-        .route("/oauth2/authorize", get(oauth::authorize))
-        .route("/oauth2/token", post(oauth::token))
-        .route(
-            "/oauth2/userinfo",
-            get(oauth::userinfo).post(oauth::userinfo),
-        )
-        .route(
-            "/v1/security-keys/settings",
-            get(seckey_settings::get_settings).put(seckey_settings::put_settings),
-        )
-        .merge(web::router())
+        .merge(extra)
         .fallback(
             |uri: Uri| async move { http_guard::error_response(uri.path(), ApiError::NotFound) },
         )
@@ -99,7 +88,7 @@ pub fn router(state: AppState, policy: HttpPolicy) -> Router {
 ///
 /// Repeated identical failures from one source are aggregated
 /// ([`crate::audit_throttle`]).
-pub(crate) async fn audited(state: &AppState, line: AuditRecord, err: ApiError) -> ApiError {
+pub async fn audited(state: &AppState, line: AuditRecord, err: ApiError) -> ApiError {
     let line = line.failure(err.code().as_str());
     let admitted = state.audit_throttle.admit(line, state.now());
     for line in admitted.summary.iter().chain(admitted.line.iter()) {

@@ -1,6 +1,9 @@
 //! Test harness: the real service on a free loopback port (HTTPS with the tenant CA), a
 //! manual clock, and simulated devices with real P-256 device keys and RSA-2048 / P-256
 //! Hello keys.
+//!
+//! The web crate's tests include this module too (`crates/web/tests/common`), and start the
+//! service with its routes through [`Harness::start_routes`].
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
@@ -13,10 +16,12 @@
 use std::path::PathBuf;
 use std::sync::{Arc, OnceLock};
 
+use axum::Router;
 use latchkey_proto::b64;
 use latchkey_proto::bcrypt::RsaPublicBlob;
 use latchkey_proto::proof::{proof_message, prt_binding, Purpose};
 use latchkey_server::clock::{Clock, Env, ManualClock, SystemRandom};
+use latchkey_server::state::AppState;
 use latchkey_server::storage::{AuditRecord, Counts};
 use latchkey_server::{RunningServer, ServerConfig};
 use latchkeyd::data_admin::Admin;
@@ -31,7 +36,6 @@ use time::OffsetDateTime;
 pub mod cert;
 pub mod log;
 pub mod raw;
-pub mod web;
 
 pub const PASSWORD: &str = "correct horse battery";
 
@@ -44,6 +48,7 @@ pub struct Harness {
     pub admin: Admin,
     pub tenant_id: String,
     configure: Arc<dyn Fn(&mut ServerConfig) + Send + Sync>,
+    routes: Router<AppState>,
 }
 
 pub fn env(clock: &ManualClock) -> Env {
@@ -67,10 +72,25 @@ impl Harness {
     pub async fn start_with(
         configure: impl Fn(&mut ServerConfig) + Send + Sync + 'static,
     ) -> Harness {
+        Self::start_routes(Router::new(), configure).await
+    }
+
+    /// Starts the service with `routes` merged into the API's (the web crate's tests pass
+    /// `latchkey_web::router()`) and `configure` applied to its configuration.
+    pub async fn start_routes(
+        routes: Router<AppState>,
+        configure: impl Fn(&mut ServerConfig) + Send + Sync + 'static,
+    ) -> Harness {
         let dir = tempfile::tempdir().unwrap();
         let clock = ManualClock::new(OffsetDateTime::now_utc());
-        let (server, client) =
-            Self::boot(dir.path().join("data"), &clock, "127.0.0.1:0", &configure).await;
+        let (server, client) = Self::boot(
+            dir.path().join("data"),
+            &clock,
+            "127.0.0.1:0",
+            &configure,
+            routes.clone(),
+        )
+        .await;
         let admin = Admin::open(&dir.path().join("data"), env(&clock))
             .await
             .unwrap();
@@ -83,6 +103,7 @@ impl Harness {
             client,
             admin,
             configure: Arc::new(configure),
+            routes,
         }
     }
 
@@ -91,10 +112,13 @@ impl Harness {
         clock: &ManualClock,
         listen: &str,
         configure: &dyn Fn(&mut ServerConfig),
+        routes: Router<AppState>,
     ) -> (RunningServer, reqwest::Client) {
         let mut config = ServerConfig::new(data, listen.parse().unwrap());
         configure(&mut config);
-        let server = latchkey_server::start(config, env(clock)).await.unwrap();
+        let server = latchkey_server::start_with(config, env(clock), routes)
+            .await
+            .unwrap();
         let ca = std::fs::read(&server.ca_file).unwrap();
         let client = reqwest::Client::builder()
             .use_rustls_tls()
@@ -115,6 +139,7 @@ impl Harness {
             &self.clock,
             &addr,
             &*self.configure,
+            self.routes.clone(),
         )
         .await;
         self.url = server.base_url.clone();

@@ -16,10 +16,10 @@
 
 use sha2::{Digest, Sha256};
 
-use crate::clock::Env;
-use crate::error::ApiError;
-use crate::nonce::NonceKey;
-use crate::storage::ConsumedNonce;
+use latchkey_server::clock::Env;
+use latchkey_server::error::ApiError;
+use latchkey_server::nonce::NonceKey;
+use latchkey_server::storage::ConsumedNonce;
 
 const VERSION: u8 = 1;
 const BODY_LEN: usize = 1 + 8 + 16 + 32;
@@ -117,7 +117,7 @@ impl SigninCeremony {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::clock::{ManualClock, SystemRandom};
+    use latchkey_server::clock::{ManualClock, SystemRandom};
     use std::sync::Arc;
     use time::macros::datetime;
 

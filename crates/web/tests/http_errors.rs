@@ -17,7 +17,7 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use common::raw::{connector, parse_response, read_until_closed, tls};
-use common::Harness;
+use common::{Harness, WebHarness};
 use latchkey_proto::ErrorCode;
 use latchkey_server::config::ConnectionLimits;
 use serde_json::Value;
@@ -88,7 +88,7 @@ fn content_type(head: &str) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn oversized_headers_and_uris_get_typed_answers() {
-    let h = Harness::start().await;
+    let h = Harness::web().await;
     let big = "a".repeat(20 * 1024);
     let (s, ct, b) = send(
         h.client
@@ -130,7 +130,7 @@ async fn oversized_headers_and_uris_get_typed_answers() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bodies_over_the_limit_are_413_everywhere_declared_or_chunked() {
-    let h = Harness::start().await;
+    let h = Harness::web().await;
     let form = format!(
         "grant_type=authorization_code&code={}",
         "a".repeat(100 * 1024)
@@ -185,7 +185,7 @@ async fn bodies_over_the_limit_are_413_everywhere_declared_or_chunked() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_body_that_does_not_arrive_is_408_and_the_connection_closed() {
-    let h = Harness::start_with(|c| {
+    let h = Harness::web_with(|c| {
         c.connections = ConnectionLimits {
             body_timeout: Duration::from_millis(300),
             ..ConnectionLimits::default()
@@ -217,7 +217,7 @@ async fn a_body_that_does_not_arrive_is_408_and_the_connection_closed() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn unknown_routes_and_methods_answer_by_kind_of_path() {
-    let h = Harness::start().await;
+    let h = Harness::web().await;
     let (s, ct, b) = send(h.client.get(format!("{}/v1/nope", h.url))).await;
     assert_json(s, &ct, &b, "LK-REQ-004");
     let (s, ct, b) = send(h.client.get(format!("{}/admin/nope", h.url))).await;
@@ -233,7 +233,7 @@ async fn unknown_routes_and_methods_answer_by_kind_of_path() {
 /// the API and a page on the web, and the connection closed.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn beyond_hypers_buffer_and_unparseable_heads_get_typed_answers() {
-    let h = Harness::start().await;
+    let h = Harness::web().await;
     let huge = "a".repeat(200 * 1024);
     let head = format!("GET /v1/tenant HTTP/1.1\r\nhost: x\r\nx-huge: {huge}\r\n\r\n");
     let ((s, hd, b), closed) = raw(&h, &head, b"").await;

@@ -7,17 +7,17 @@ use latchkey_proto::claims::amr;
 use serde::Deserialize;
 use zeroize::Zeroizing;
 
-use super::html::{esc, page as layout};
 use super::{
     check_csrf, cookie, new_session, require_session, safe_next, see_other, set_cookie, signed_in,
     Form, PageError, CSRF_COOKIE, SESSION_COOKIE, SESSION_LIFETIME_SECS,
 };
-use crate::audit::{self, event};
-use crate::error::ApiError;
-use crate::routes::auth::{counts_as_failure, sign_in_upn, verify_password};
-use crate::routes::extract::ClientAddr;
-use crate::state::AppState;
-use crate::totp;
+use crate::html::{esc, page as layout};
+use latchkey_server::audit::{self, event};
+use latchkey_server::error::ApiError;
+use latchkey_server::routes::auth::{counts_as_failure, sign_in_upn, verify_password};
+use latchkey_server::routes::extract::ClientAddr;
+use latchkey_server::state::AppState;
+use latchkey_server::totp;
 
 /// `GET /`: Security info when signed in, else the sign-in page.
 pub async fn home(
@@ -57,7 +57,11 @@ pub async fn page_handler(
         .map(|e| {
             format!(
                 "<p role=\"alert\" class=\"error\" id=\"error\">{}</p>",
-                esc(&format!("{}: {e}", e.code()))
+                esc(&format!(
+                    "{}: {}",
+                    e.code(),
+                    latchkey_server::routes::web::message_for_people(e)
+                ))
             )
         })
         .unwrap_or_default();
@@ -83,7 +87,7 @@ pub async fn page_handler(
     });
     let mut response = (status, layout("Sign in", None, false, &csrf, &main)).into_response();
     if let Some(e) = error {
-        response = crate::error::with_retry_after(e, response);
+        response = latchkey_server::error::with_retry_after(e, response);
     }
     if fresh {
         response.headers_mut().append(
@@ -176,7 +180,7 @@ pub async fn password(
             if let Some(r) = reservation.filter(|_| counts_as_failure(&err)) {
                 r.failed(state.now());
             }
-            let err = crate::routes::audited(&state, line, err).await;
+            let err = latchkey_server::routes::audited(&state, line, err).await;
             if matches!(err, ApiError::Internal(_)) {
                 return Err(PageError(err));
             }
@@ -189,7 +193,7 @@ async fn check_password(
     state: &AppState,
     upn: &str,
     form: &PasswordForm,
-    line: crate::storage::AuditRecord,
+    line: latchkey_server::storage::AuditRecord,
 ) -> Result<(String, String), ApiError> {
     let user = state.storage.user_by_upn(&state.tenant.id, upn).await?;
     let user = verify_password(state, user, Zeroizing::new(form.password.clone())).await?;

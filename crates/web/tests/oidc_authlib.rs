@@ -9,7 +9,7 @@ mod common;
 use std::io::{BufRead, BufReader, Write};
 use std::process::{Command, Stdio};
 
-use common::{Harness, PASSWORD};
+use common::{Harness, WebHarness, PASSWORD};
 use latchkey_server::storage::Counts;
 
 fn python() -> String {
@@ -91,7 +91,7 @@ async fn web_signin(h: &Harness, b: &reqwest::Client, upn: &str, secret: &[u8]) 
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn authlib_accepts_the_code_flow_and_refresh() {
-    let h = Harness::start().await;
+    let h = Harness::web().await;
     let upn = "carol@example.com";
     let secret = h.add_user(upn).await;
     let redirect = "https://127.0.0.1:1/callback";
@@ -151,7 +151,7 @@ async fn authlib_accepts_the_code_flow_and_refresh() {
 
 #[tokio::test]
 async fn authorize_and_token_refusals() {
-    let h = Harness::start().await;
+    let h = Harness::web().await;
     let secret = h.add_user("dave@example.com").await;
     let redirect = "http://localhost:9/cb";
     let app = h
@@ -268,7 +268,7 @@ async fn authorize_and_token_refusals() {
 /// again after rotation, and UserInfo without a valid access token.
 #[tokio::test]
 async fn code_refresh_and_userinfo_refusals() {
-    let h = Harness::start().await;
+    let h = Harness::web().await;
     let upn = "erin@example.com";
     let secret = h.add_user(upn).await;
     let redirect = "https://127.0.0.1:1/callback";
@@ -417,7 +417,7 @@ async fn code_refresh_and_userinfo_refusals() {
 /// families (another authorization of the same user and client) are untouched.
 #[tokio::test]
 async fn reuse_of_a_code_or_a_refresh_token_revokes_its_family() {
-    let h = Harness::start().await;
+    let h = Harness::web().await;
     let upn = "frank@example.com";
     let secret = h.add_user(upn).await;
     let redirect = "https://127.0.0.1:1/callback";

@@ -12,7 +12,7 @@
 mod common;
 
 use common::*;
-use latchkey_server::seckey::RelyingParty;
+use latchkey_web::seckey::RelyingParty;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_loopback_service_is_at_localhost_and_its_certificate_says_so() {

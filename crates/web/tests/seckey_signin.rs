@@ -12,7 +12,7 @@
 mod common;
 
 use common::web::{assertion, enable_security_keys, Browser, SecurityKey};
-use common::{assert_error, Harness};
+use common::{assert_error, Harness, WebHarness};
 use latchkey_proto::b64;
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
@@ -64,7 +64,7 @@ fn shape(start: &Value) -> Value {
 
 #[tokio::test]
 async fn sign_in_begin_writes_nothing_and_tells_nothing_about_the_user() {
-    let h = Harness::start().await;
+    let h = Harness::web().await;
     let b = browser(&h).await;
     let key = user_with_key(&h, &b, "alice@example.com").await;
     h.add_user("keyless@example.com").await;
@@ -97,7 +97,7 @@ async fn sign_in_begin_writes_nothing_and_tells_nothing_about_the_user() {
 
 #[tokio::test]
 async fn a_stateless_ceremony_finishes_once_and_only_for_its_user() {
-    let h = Harness::start().await;
+    let h = Harness::web().await;
     let b = browser(&h).await;
     let mut alice = user_with_key(&h, &b, "alice@example.com").await;
     let mut bob = user_with_key(&h, &b, "bob@example.com").await;
@@ -143,7 +143,7 @@ async fn a_stateless_ceremony_finishes_once_and_only_for_its_user() {
     let (status, body, _) = finish(forged).await;
     assert_error(&(status, body), "LK-SK-009");
     h.clock.advance(time::Duration::seconds(
-        latchkey_server::seckey::CEREMONY_LIFETIME_SECS,
+        latchkey_web::seckey::CEREMONY_LIFETIME_SECS,
     ));
     let (status, body, _) = finish(assertion(&h, &mut alice, &start)).await;
     assert_error(&(status, body), "LK-SK-009");

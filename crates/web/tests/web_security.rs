@@ -13,9 +13,9 @@
 mod common;
 
 use common::web::{cbor, p256_cose, Browser, Session};
-use common::{enrolled, p256_key, Harness, PASSWORD};
-use latchkey_server::routes::web::SESSION_LIFETIME_SECS;
+use common::{enrolled, p256_key, Harness, WebHarness, PASSWORD};
 use latchkey_server::storage::web::SecurityKeySettings;
+use latchkey_web::SESSION_LIFETIME_SECS;
 use serde_json::{json, Value};
 
 const REDIRECT: &str = "http://localhost:9/cb";
@@ -191,7 +191,7 @@ fn assert_page_error(response: &(u16, String), code: &str) {
 
 #[tokio::test]
 async fn session_cookies_are_http_only_same_site_and_secure_under_https() {
-    let h = Harness::start().await;
+    let h = Harness::web().await;
     let secret = h.add_user("erin@example.com").await;
     let b = browser(&h);
     let (csrf_cookie, csrf_header) = signin_page(&h.url, &b).await;
@@ -220,7 +220,7 @@ async fn session_cookies_are_http_only_same_site_and_secure_under_https() {
     let mut config =
         latchkey_server::ServerConfig::new(dir.path().join("data"), "127.0.0.1:0".parse().unwrap());
     config.insecure_http = true;
-    let plain = latchkey_server::start(config, common::env(&h.clock))
+    let plain = latchkey_server::start_with(config, common::env(&h.clock), latchkey_web::router())
         .await
         .unwrap();
     assert!(plain.base_url.starts_with("http://"), "{}", plain.base_url);
@@ -238,7 +238,7 @@ async fn session_cookies_are_http_only_same_site_and_secure_under_https() {
 
 #[tokio::test]
 async fn state_changing_forms_refuse_a_missing_or_wrong_csrf_token_and_change_nothing() {
-    let h = Harness::start().await;
+    let h = Harness::web().await;
     let upn = "frank@example.com";
     let user = enrolled(&h, upn, p256_key()).await;
     h.admin.group_add("latchkey-admins").await.unwrap();
@@ -339,6 +339,7 @@ async fn state_changing_forms_refuse_a_missing_or_wrong_csrf_token_and_change_no
     for (path, fields) in &forms[3..] {
         let mut fields = fields.clone();
         fields.push(("csrf", &s.csrf));
+        fields.push(("confirm", "yes"));
         let (status, body) = form(&h, &b, &s, path, &fields).await;
         assert_eq!(status, 303, "{path}: {body}");
     }
@@ -356,7 +357,7 @@ async fn state_changing_forms_refuse_a_missing_or_wrong_csrf_token_and_change_no
 
 #[tokio::test]
 async fn web_sessions_expire_on_the_service_clock() {
-    let h = Harness::start().await;
+    let h = Harness::web().await;
     let upn = "grace@example.com";
     let secret = h.add_user(upn).await;
     let b = browser(&h);
@@ -415,7 +416,7 @@ async fn web_sessions_expire_on_the_service_clock() {
 
 #[tokio::test]
 async fn web_password_attempts_are_rate_limited_with_the_api() {
-    let h = Harness::start().await;
+    let h = Harness::web().await;
     let upn = "heidi@example.com";
     let secret = h.add_user(upn).await;
     let b = browser(&h);
@@ -459,7 +460,7 @@ async fn web_password_attempts_are_rate_limited_with_the_api() {
 
 #[tokio::test]
 async fn a_required_trusted_root_refuses_a_none_attested_key() {
-    let h = Harness::start().await;
+    let h = Harness::web().await;
     let upn = "ivan@example.com";
     let secret = h.add_user(upn).await;
     let b = browser(&h);
@@ -508,7 +509,7 @@ async fn a_required_trusted_root_refuses_a_none_attested_key() {
 
 #[tokio::test]
 async fn a_none_registration_with_an_unacceptable_public_key_is_refused() {
-    let h = Harness::start().await;
+    let h = Harness::web().await;
     let upn = "judy@example.com";
     let secret = h.add_user(upn).await;
     let b = browser(&h);
@@ -600,7 +601,7 @@ fn device_rows(html: &str) -> Vec<(String, String)> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_hybrid_device_appears_under_the_users_devices_once_it_holds_a_hello_key() {
-    let h = Harness::start().await;
+    let h = Harness::web().await;
     let alice = enrolled(&h, "alice@example.com", p256_key()).await;
     let token = h.mfa_token(&alice.upn, &alice.secret).await;
     let hybrid = h.join(&token, "hybrid").await;
@@ -610,7 +611,7 @@ async fn a_hybrid_device_appears_under_the_users_devices_once_it_holds_a_hello_k
     let (_, html) = get(&h, &b, &s.cookie, "/security-info").await;
     let rows = device_rows(&html);
     assert_eq!(rows.len(), 1, "only the cloud device: {rows:?}");
-    assert_eq!(rows[0].0, "cloud");
+    assert_eq!(rows[0].0, "Joined (cloud)");
     assert_ne!(rows[0].1, "none", "the cloud device lists its Hello key");
 
     let key = p256_key();
@@ -620,5 +621,7 @@ async fn a_hybrid_device_appears_under_the_users_devices_once_it_holds_a_hello_k
     let (_, html) = get(&h, &b, &s.cookie, "/security-info").await;
     let rows = device_rows(&html);
     assert_eq!(rows.len(), 2, "the hybrid device now holds a key: {rows:?}");
-    assert!(rows.iter().any(|(t, k)| t == "hybrid" && k != "none"));
+    assert!(rows
+        .iter()
+        .any(|(t, k)| t == "Joined (hybrid)" && k != "none"));
 }

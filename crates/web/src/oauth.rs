@@ -13,14 +13,17 @@ use latchkey_proto::{b64, ErrorCode};
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
 
-use super::extract::{bearer, ClientAddr};
-use super::web::{hash_hex, see_other, signed_in, PageError};
-use crate::audit::{self, event};
-use crate::error::ApiError;
-use crate::state::AppState;
-use crate::storage::web::{AuthCode, CodeRedemption, Grant, OidcClient, RefreshGrant, Rotation};
-use crate::storage::User;
-use crate::tokens::ACCESS_LIFETIME_SECS;
+use crate::session::{see_other, signed_in};
+use latchkey_server::audit::{self, event};
+use latchkey_server::error::ApiError;
+use latchkey_server::routes::extract::{bearer, ClientAddr};
+use latchkey_server::routes::web::{hash_hex, PageError};
+use latchkey_server::state::AppState;
+use latchkey_server::storage::web::{
+    AuthCode, CodeRedemption, Grant, OidcClient, RefreshGrant, Rotation,
+};
+use latchkey_server::storage::User;
+use latchkey_server::tokens::ACCESS_LIFETIME_SECS;
 
 /// Lifetime of an authorization code, seconds.
 pub const CODE_LIFETIME_SECS: i64 = 60;
@@ -54,8 +57,8 @@ impl From<ApiError> for OAuthError {
     }
 }
 
-impl From<crate::storage::StorageError> for OAuthError {
-    fn from(err: crate::storage::StorageError) -> OAuthError {
+impl From<latchkey_server::storage::StorageError> for OAuthError {
+    fn from(err: latchkey_server::storage::StorageError) -> OAuthError {
         ApiError::from(err).into()
     }
 }
@@ -84,7 +87,7 @@ impl IntoResponse for OAuthError {
         };
         let mut response =
             (status, [(CACHE_CONTROL, "no-store")], axum::Json(body)).into_response();
-        crate::observe::tag_code(&mut response, self.code);
+        latchkey_server::observe::tag_code(&mut response, self.code);
         response
     }
 }
@@ -260,7 +263,10 @@ async fn authenticate_client(
     match (&client.secret_hash, secret) {
         (None, None) => Ok(client),
         (Some(hash), Some(secret))
-            if crate::crypto::secrets_equal(hash.as_bytes(), hash_hex(&secret).as_bytes()) =>
+            if latchkey_server::crypto::secrets_equal(
+                hash.as_bytes(),
+                hash_hex(&secret).as_bytes(),
+            ) =>
         {
             Ok(client)
         }
@@ -276,7 +282,7 @@ pub async fn token(
     body: axum::body::Body,
 ) -> Result<Response, OAuthError> {
     // Read here, not with axum's `Bytes` extractor, whose rejection is plain text.
-    let body = axum::body::to_bytes(body, crate::config::BODY_LIMIT)
+    let body = axum::body::to_bytes(body, latchkey_server::config::BODY_LIMIT)
         .await
         .map_err(|_| {
             oauth(
@@ -341,7 +347,10 @@ pub async fn token(
                     let computed = b64::encode(Sha256::digest(verifier.as_bytes()));
                     if verifier.len() < 43
                         || verifier.len() > 128
-                        || !crate::crypto::secrets_equal(computed.as_bytes(), challenge.as_bytes())
+                        || !latchkey_server::crypto::secrets_equal(
+                            computed.as_bytes(),
+                            challenge.as_bytes(),
+                        )
                     {
                         return Err(bad_grant("the PKCE code_verifier does not match"));
                     }

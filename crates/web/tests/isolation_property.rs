@@ -15,7 +15,7 @@ use std::sync::Mutex;
 use common::web::{
     assertion, assertion_as, enable_security_keys, shown_code, Browser, SecurityKey, Session,
 };
-use common::{enrolled, rsa_key, Enrolled, Harness};
+use common::{enrolled, rsa_key, Enrolled, Harness, WebHarness};
 use latchkey_proto::b64;
 use latchkey_proto::proof::{proof_message, Purpose};
 use proptest::prelude::*;
@@ -272,7 +272,11 @@ impl World {
                     ),
                 };
                 let s = &self.alice_web;
-                let fields = [("csrf", s.csrf.as_str()), (field, value)];
+                let fields = [
+                    ("csrf", s.csrf.as_str()),
+                    (field, value),
+                    ("confirm", "yes"),
+                ];
                 Self::page_answer(self.browser.form(h, s, path, &fields).await)
             }
             Op::SecurityKeyAsBob { how } => {
@@ -304,7 +308,7 @@ fn no_sequence_of_requests_lets_alice_act_on_bobs_credentials() {
         .build()
         .unwrap();
     let world = runtime.block_on(async {
-        let h = Harness::start().await;
+        let h = Harness::web().await;
         enable_security_keys(&h).await;
         let alice = enrolled(&h, "alice@example.com", rsa_key(0)).await;
         let bob = enrolled(&h, "bob@example.com", rsa_key(1)).await;

@@ -16,18 +16,18 @@ use super::{
     check_csrf, cookie, new_session, require_session, safe_next, set_cookie, SignedIn, CSRF_COOKIE,
     CSRF_HEADER, SESSION_COOKIE, SESSION_LIFETIME_SECS,
 };
-use crate::audit::{self, event};
 use crate::ceremony::SigninCeremony;
-use crate::error::ApiError;
-use crate::routes::audited;
-use crate::routes::auth::sign_in_upn;
-use crate::routes::extract::{b64 as field_b64, ClientAddr, Json};
 use crate::seckey::{
     self, AssertionParts, RelyingParty, CEREMONY_LIFETIME_SECS, MAX_KEYS_PER_USER,
 };
-use crate::state::AppState;
-use crate::storage::web::{Challenge, RegisterOutcome, SecurityKey};
-use crate::storage::AuditRecord;
+use latchkey_server::audit::{self, event};
+use latchkey_server::error::ApiError;
+use latchkey_server::routes::audited;
+use latchkey_server::routes::auth::sign_in_upn;
+use latchkey_server::routes::extract::{b64 as field_b64, ClientAddr, Json};
+use latchkey_server::state::AppState;
+use latchkey_server::storage::web::{Challenge, RegisterOutcome, SecurityKey};
+use latchkey_server::storage::AuditRecord;
 
 const REGISTER: &str = "register";
 const MAX_NAME: usize = 64;
@@ -221,9 +221,10 @@ async fn register_checked(
 }
 
 async fn signin_allowed(state: &AppState, upn: Option<&str>) -> Result<(), ApiError> {
-    let report = crate::policy::effective::effective(&*state.storage, &state.tenant.id, None, upn)
-        .await
-        .map_err(ApiError::from)?;
+    let report =
+        latchkey_server::policy::effective::effective(&*state.storage, &state.tenant.id, None, upn)
+            .await
+            .map_err(ApiError::from)?;
     if report.policy.use_security_key_for_signin.value {
         Ok(())
     } else {

@@ -3,37 +3,9 @@
 
 use axum::response::Html;
 
-use super::SignedIn;
+pub use latchkey_server::routes::web::{document, esc};
 
-/// Escapes text for HTML element content and quoted attribute values.
-pub fn esc(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
-}
-
-/// A whole document. `csrf` goes into `<meta name="csrf-token">` for the script.
-pub fn document(title: &str, csrf: &str, body: &str) -> Html<String> {
-    Html(format!(
-        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
-         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
-         <meta name=\"csrf-token\" content=\"{}\">\
-         <title>{} · Latchkey</title><link rel=\"stylesheet\" href=\"/assets/style.css\">\
-         <script src=\"/assets/webauthn.js\" defer></script></head>\
-         <body><a class=\"skip\" href=\"#main\">Skip to content</a>{body}</body></html>",
-        esc(csrf),
-        esc(title)
-    ))
-}
+use crate::session::SignedIn;
 
 /// A page with the navigation bar for `who` (signed in or not).
 pub fn page(

@@ -12,8 +12,8 @@ use latchkey_attest::{
 use latchkey_proto::b64;
 use time::OffsetDateTime;
 
-use crate::error::ApiError;
-use crate::storage::web::{SecurityKey, SecurityKeySettings};
+use latchkey_server::error::ApiError;
+use latchkey_server::storage::web::{SecurityKey, SecurityKeySettings};
 
 /// Most security keys one user may register (the seed's limit).
 pub const MAX_KEYS_PER_USER: i64 = 10;

@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{enrolled, p256_key, Harness, PASSWORD};
+use common::{enrolled, p256_key, Harness, WebHarness, PASSWORD};
 use reqwest::header::HeaderMap;
 
 /// A client that does not follow redirects and trusts the tenant CA.
@@ -147,7 +147,7 @@ fn session_cookie(r: &reqwest::Response) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_html_page_carries_the_security_headers() {
-    let h = Harness::start().await;
+    let h = Harness::web().await;
     let upn = "hedy@example.com";
     let user = enrolled(&h, upn, p256_key()).await;
     h.admin.group_add("latchkey-admins").await.unwrap();
@@ -208,7 +208,7 @@ async fn every_html_page_carries_the_security_headers() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn token_responses_are_no_store_and_every_response_nosniff() {
-    let h = Harness::start().await;
+    let h = Harness::web().await;
     let upn = "ida@example.com";
     let user = enrolled(&h, upn, p256_key()).await;
     let c = &h.client;
@@ -292,7 +292,7 @@ async fn token_responses_are_no_store_and_every_response_nosniff() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn plain_http_pages_have_the_headers_but_no_hsts() {
-    let h = Harness::start_with(|c| c.insecure_http = true).await;
+    let h = Harness::web_with(|c| c.insecure_http = true).await;
     assert!(h.url.starts_with("http://"));
     let b = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
@@ -305,7 +305,7 @@ async fn plain_http_pages_have_the_headers_but_no_hsts() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sign_in_redirects_only_to_paths_on_this_service() {
-    let h = Harness::start().await;
+    let h = Harness::web().await;
     let upn = "joan@example.com";
     let secret = h.add_user(upn).await;
     let b = browser(&h);

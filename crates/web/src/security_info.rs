@@ -6,13 +6,13 @@ use axum::http::HeaderMap;
 use axum::response::{Html, Response};
 use serde::Deserialize;
 
-use super::html::{esc, page as layout, when};
 use super::{check_csrf, is_admin, require_session, see_other, Form, PageError};
-use crate::audit::{self, event};
-use crate::error::ApiError;
-use crate::routes::extract::ClientAddr;
+use crate::html::{esc, page as layout, when};
 use crate::seckey::MAX_KEYS_PER_USER;
-use crate::state::AppState;
+use latchkey_server::audit::{self, event};
+use latchkey_server::error::ApiError;
+use latchkey_server::routes::extract::ClientAddr;
+use latchkey_server::state::AppState;
 
 /// Audit events shown as sign-ins.
 const SIGNIN_EVENTS: &[&str] = &[
@@ -60,8 +60,8 @@ pub async fn page(
         "<p id=\"no-keys\">You have no security keys yet.</p>".to_owned()
     } else {
         format!(
-            "<table id=\"security-keys\"><caption>{} of {MAX_KEYS_PER_USER} security keys</caption><thead><tr><th scope=\"col\">Name</th><th scope=\"col\">AAGUID</th>\
-             <th scope=\"col\">Attestation</th><th scope=\"col\">Trusted root</th><th scope=\"col\">Added</th><th scope=\"col\">Last used</th><th scope=\"col\">Actions</th></tr></thead><tbody>{rows}</tbody></table>",
+            "<div class=\"table-scroll\" role=\"region\" aria-label=\"Security keys\" tabindex=\"0\"><table id=\"security-keys\"><caption>{} of {MAX_KEYS_PER_USER} security keys</caption><thead><tr><th scope=\"col\">Name</th><th scope=\"col\">AAGUID</th>\
+             <th scope=\"col\">Attestation</th><th scope=\"col\">Trusted root</th><th scope=\"col\">Added</th><th scope=\"col\">Last used</th><th scope=\"col\">Actions</th></tr></thead><tbody>{rows}</tbody></table></div>",
             keys.len()
         )
     };
@@ -87,7 +87,7 @@ pub async fn page(
         device_rows.push_str(&format!(
             "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
             esc(&d.display_name),
-            esc(&d.join_type),
+            esc(crate::labels::join_type(&d.join_type)),
             if d.disabled { "disabled" } else { "active" },
             if keys_here.is_empty() {
                 "none".to_owned()
@@ -132,8 +132,8 @@ pub async fn page(
         signins.push_str(&format!(
             "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
             when(a.at),
-            esc(&a.event),
-            esc(&a.outcome),
+            esc(&crate::labels::event(&a.event)),
+            esc(crate::labels::outcome(&a.outcome)),
             esc(a.reason.as_deref().unwrap_or("")),
             esc(a.source.as_deref().unwrap_or(""))
         ));
@@ -141,7 +141,7 @@ pub async fn page(
     if signins.is_empty() {
         signins.push_str("<tr><td colspan=\"5\" id=\"no-signins\">No sign-ins yet.</td></tr>");
     }
-    let recovery = crate::policy::effective::effective(
+    let recovery = latchkey_server::policy::effective::effective(
         state.storage.as_ref(),
         tenant,
         None,
@@ -160,11 +160,11 @@ pub async fn page(
          <button type=\"button\" id=\"add-key\">Add security key</button>\
          <p role=\"status\" id=\"key-status\" aria-live=\"polite\"></p></section>\
          <section aria-labelledby=\"dev-h\"><h2 id=\"dev-h\">Devices and Hello keys</h2>\
-         <table id=\"devices\"><thead><tr><th scope=\"col\">Device</th><th scope=\"col\">Join type</th><th scope=\"col\">State</th><th scope=\"col\">Hello keys</th><th scope=\"col\">Joined</th></tr></thead><tbody>{device_rows}</tbody></table></section>\
+         <div class=\"table-scroll\" role=\"region\" aria-label=\"Devices\" tabindex=\"0\"><table id=\"devices\"><thead><tr><th scope=\"col\">Device</th><th scope=\"col\">Join type</th><th scope=\"col\">State</th><th scope=\"col\">Hello keys</th><th scope=\"col\">Joined</th></tr></thead><tbody>{device_rows}</tbody></table></div></section>\
          <section aria-labelledby=\"cert-h\"><h2 id=\"cert-h\">Certificates</h2>\
-         <table id=\"certificates\"><thead><tr><th scope=\"col\">Serial</th><th scope=\"col\">Template</th><th scope=\"col\">Device</th><th scope=\"col\">Valid until</th><th scope=\"col\">State</th></tr></thead><tbody>{cert_rows}</tbody></table></section>\
+         <div class=\"table-scroll\" role=\"region\" aria-label=\"Certificates\" tabindex=\"0\"><table id=\"certificates\"><thead><tr><th scope=\"col\">Serial</th><th scope=\"col\">Template</th><th scope=\"col\">Device</th><th scope=\"col\">Valid until</th><th scope=\"col\">State</th></tr></thead><tbody>{cert_rows}</tbody></table></div></section>\
          <section aria-labelledby=\"si-h\"><h2 id=\"si-h\">Recent sign-ins</h2>\
-         <table id=\"signins\"><thead><tr><th scope=\"col\">When</th><th scope=\"col\">How</th><th scope=\"col\">Outcome</th><th scope=\"col\">Detail</th><th scope=\"col\">From</th></tr></thead><tbody>{signins}</tbody></table></section>"
+         <div class=\"table-scroll\" role=\"region\" aria-label=\"Signins\" tabindex=\"0\"><table id=\"signins\"><thead><tr><th scope=\"col\">When</th><th scope=\"col\">How</th><th scope=\"col\">Outcome</th><th scope=\"col\">Detail</th><th scope=\"col\">From</th></tr></thead><tbody>{signins}</tbody></table></div></section>"
     );
     let admin = is_admin(&state, &who.user.upn).await?;
     Ok(layout(
@@ -270,9 +270,9 @@ pub async fn remove(
 /// or a cloud-joined or registered device the user joined. A domain-joined (hybrid) device
 /// appears only once it holds a Hello key of the user, as the seed notes.
 fn shown_as_mine(
-    device: &crate::storage::DeviceListing,
+    device: &latchkey_server::storage::DeviceListing,
     upn: &str,
-    hello: &[crate::storage::KeyListing],
+    hello: &[latchkey_server::storage::KeyListing],
 ) -> bool {
     hello.iter().any(|k| k.device_id == device.id)
         || (device.owner == upn && device.join_type != "hybrid")

@@ -1,0 +1,58 @@
+//! The directory changes and queries of the web administration (`latchkey-web`'s
+//! Administration pages): a page of users by UPN prefix, enabling a user or a device,
+//! replacing a user's TOTP secret, deleting a device. Each write is one transaction with
+//! its audit line: it commits whole or not at all.
+
+use async_trait::async_trait;
+
+use super::{AuditRecord, StorageResult, UserListing};
+
+/// The most users one page lists.
+pub const MAX_USER_PAGE: i64 = 200;
+
+/// Directory administration over the storage of one service.
+#[async_trait]
+pub trait DirectoryAdmin: Send + Sync {
+    /// Users whose UPN starts with `prefix` (empty: all), ordered by UPN, after the UPN
+    /// `after` (keyset pagination: the last UPN of the previous page), at most `limit`
+    /// (capped at [`MAX_USER_PAGE`]). Answered from the `(tenant_id, upn)` index.
+    async fn search_users(
+        &self,
+        tenant: &str,
+        prefix: &str,
+        after: Option<&str>,
+        limit: i64,
+    ) -> StorageResult<Vec<UserListing>>;
+    /// Enables a disabled user; false if there is no such user.
+    async fn enable_user(
+        &self,
+        tenant: &str,
+        upn: &str,
+        audit: &AuditRecord,
+    ) -> StorageResult<bool>;
+    /// Replaces a user's (sealed) TOTP secret and forgets the last step used; false if
+    /// there is no such user.
+    async fn reset_mfa(
+        &self,
+        tenant: &str,
+        user_id: &str,
+        sealed_secret: &[u8],
+        audit: &AuditRecord,
+    ) -> StorageResult<bool>;
+    /// Enables a disabled device (its Hello keys sign in again; tokens issued before it was
+    /// disabled stay dead); false if there is no such device.
+    async fn enable_device(
+        &self,
+        tenant: &str,
+        device_id: &str,
+        audit: &AuditRecord,
+    ) -> StorageResult<bool>;
+    /// Deletes a device and what is on it (see `SqliteStorage::delete_device`); false,
+    /// with nothing written, if there is no such device.
+    async fn delete_device(
+        &self,
+        tenant: &str,
+        device_id: &str,
+        audit: &AuditRecord,
+    ) -> StorageResult<bool>;
+}
