@@ -20,14 +20,23 @@ pub struct KeyReport {
     pub flagged_software: bool,
 }
 
-/// All keys (or one user's) with [`KeyReport::flagged_software`] (`key list` and the
-/// admin page).
+/// All keys (or one user's) with [`KeyReport::flagged_software`] (`key list`).
 pub async fn key_reports(
     storage: &dyn Storage,
     tenant: &str,
     upn: Option<&str>,
 ) -> Result<Vec<KeyReport>, PolicyServiceError> {
     let keys = storage.list_keys(tenant, upn).await?;
+    judge(storage, tenant, keys).await
+}
+
+/// `keys` with [`KeyReport::flagged_software`] filled in (a page of keys on the web
+/// administration, or all of them for `key list`).
+pub async fn judge(
+    storage: &dyn Storage,
+    tenant: &str,
+    keys: Vec<KeyListing>,
+) -> Result<Vec<KeyReport>, PolicyServiceError> {
     let mut out = Vec::with_capacity(keys.len());
     for key in keys {
         let flagged_software = key.attestation == ATTESTATION_SOFTWARE

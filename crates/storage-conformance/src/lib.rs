@@ -15,8 +15,10 @@
 
 use std::sync::Arc;
 
+use latchkey_storage::directory::DirectoryAdmin;
 use latchkey_storage::{Storage, StorageError, WebStorage};
 
+pub mod admin_lists;
 pub mod certs;
 pub mod concurrent;
 pub mod directory;
@@ -35,6 +37,8 @@ pub struct Handle {
     pub storage: Arc<dyn Storage>,
     /// The web side's storage on the same database.
     pub web: Arc<dyn WebStorage>,
+    /// The web administration's paged lists and directory changes on the same database.
+    pub directory: Arc<dyn DirectoryAdmin>,
 }
 
 /// A fresh, empty backend under test.
@@ -203,6 +207,11 @@ macro_rules! check {
 macro_rules! suite {
     ($make:path) => {
         $crate::check!($make, directory::tenant_is_created_once);
+        $crate::check!(
+            $make,
+            admin_lists::devices_and_keys_page_in_id_order_all_or_by_owner
+        );
+        $crate::check!($make, admin_lists::users_page_by_upn_prefix);
         $crate::check!($make, directory::users_are_unique_and_audited);
         $crate::check!(
             $make,

@@ -490,14 +490,14 @@ impl Storage for SqliteStorage {
     }
 
     async fn list_devices(&self, tenant: &str) -> StorageResult<Vec<DeviceListing>> {
-        Ok(sqlx::query_as::<_, DeviceListing>(
-            "SELECT d.id, d.display_name, d.os, d.join_type, u.upn AS owner, d.joined_with_mfa, \
-             d.cert_thumbprint, d.disabled, d.created_at, \
-             (SELECT MAX(p.issued_at) FROM prts p WHERE p.tenant_id = d.tenant_id \
-              AND p.device_id = d.id) AS last_activity FROM devices d \
-             JOIN users u ON u.tenant_id = d.tenant_id AND u.id = d.owner_user_id \
-             WHERE d.tenant_id = $1 ORDER BY d.created_at, d.id",
-        )
+        Ok(sqlx::query_as::<_, DeviceListing>(&format!(
+            "SELECT d.id, d.display_name, d.os, d.join_type, u.upn AS owner, \
+                 d.joined_with_mfa, d.cert_thumbprint, d.disabled, d.created_at, \
+                 a.last_activity FROM devices d \
+                 JOIN users u ON u.tenant_id = d.tenant_id AND u.id = d.owner_user_id {} \
+                 WHERE d.tenant_id = $1 ORDER BY d.created_at, d.id",
+            directory::LAST_ACTIVITY_JOIN
+        ))
         .bind(tenant)
         .fetch_all(&self.pool)
         .await?)

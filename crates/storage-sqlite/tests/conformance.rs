@@ -11,11 +11,12 @@ use latchkey_storage_conformance::{suite, Backend, Handle};
 use latchkey_storage_sqlite::SqliteStorage;
 
 async fn handle(dir: &std::path::Path) -> Handle {
-    let storage = SqliteStorage::open(dir).await.expect("opening SQLite");
+    let storage = Arc::new(SqliteStorage::open(dir).await.expect("opening SQLite"));
     let web = storage.web_storage();
     Handle {
-        storage: Arc::new(storage),
+        storage: storage.clone(),
         web: Arc::new(web),
+        directory: storage,
     }
 }
 

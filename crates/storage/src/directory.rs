@@ -5,10 +5,12 @@
 
 use async_trait::async_trait;
 
-use super::{AuditRecord, StorageResult, UserListing};
+use super::{AuditRecord, DeviceListing, KeyListing, StorageResult, UserListing};
 
 /// The most users one page lists.
 pub const MAX_USER_PAGE: i64 = 200;
+/// The most devices or Hello keys one page lists.
+pub const MAX_PAGE: i64 = 200;
 
 /// Directory administration over the storage of one service.
 #[async_trait]
@@ -23,6 +25,29 @@ pub trait DirectoryAdmin: Send + Sync {
         after: Option<&str>,
         limit: i64,
     ) -> StorageResult<Vec<UserListing>>;
+    /// Devices in id order after the id `after` (keyset pagination), at most `limit`
+    /// (capped at [`MAX_PAGE`]); with `owner`, only the devices of the user with that UPN
+    /// (none when there is no such user). Answered from the `(tenant_id, id)` key, or the
+    /// `(tenant_id, owner_user_id, id)` index with an owner, so a page costs the same with
+    /// any number of devices.
+    async fn devices_page(
+        &self,
+        tenant: &str,
+        owner: Option<&str>,
+        after: Option<&str>,
+        limit: i64,
+    ) -> StorageResult<Vec<DeviceListing>>;
+    /// Hello keys in key id order after the id `after`, at most `limit` (capped at
+    /// [`MAX_PAGE`]); with `owner`, only the keys of the user with that UPN. Answered from
+    /// the `(tenant_id, key_id)` key, or the `(tenant_id, user_id, device_id)` index with an
+    /// owner.
+    async fn keys_page(
+        &self,
+        tenant: &str,
+        owner: Option<&str>,
+        after: Option<&str>,
+        limit: i64,
+    ) -> StorageResult<Vec<KeyListing>>;
     /// Enables a disabled user; false if there is no such user.
     async fn enable_user(
         &self,

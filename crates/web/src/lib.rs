@@ -14,7 +14,6 @@ mod assets;
 pub mod ceremony;
 mod form;
 pub mod html;
-mod keys;
 mod labels;
 pub mod next;
 mod oauth;

@@ -1,7 +1,7 @@
-//! The Users page with 100,000 users (docs/PERFORMANCE.md, "Web administration"): seeds
-//! the users straight into the database in one statement, then times the first page, a
-//! prefix search and a page deep in the list over real HTTPS, as an administrator's browser
-//! would ask for them. Ignored by default (it is a measurement, not a check):
+//! The Users, Devices and Windows Hello keys pages with 100,000 users (docs/PERFORMANCE.md,
+//! "Web administration"): seeds the users, a device, a Hello key and a primary refresh token
+//! for each straight into the database, then times the first page, a search and a page deep
+//! in each list over real HTTPS, as an administrator's browser would ask for them. Ignored by default (it is a measurement, not a check):
 //!
 //! `cargo test --release -p latchkey-web --test admin_bench -- --ignored --nocapture`
 #![allow(
@@ -24,7 +24,7 @@ const ROUNDS: usize = 50;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "a benchmark: run with --ignored --nocapture"]
-async fn users_page_with_100000_users() {
+async fn admin_pages_with_100000_users() {
     let h = Harness::web().await;
     let admin = "root@example.com";
     let secret = h.add_user(admin).await;
@@ -50,8 +50,36 @@ async fn users_page_with_100000_users() {
     .execute(&pool)
     .await
     .unwrap();
+    // A device, a Hello key and a token per user.
+    for insert in [
+        "WITH RECURSIVE n(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM n WHERE i < $2 - 1) \
+         INSERT INTO devices (tenant_id, id, display_name, os, join_type, owner_user_id, \
+         joined_with_mfa, public_key_spki, cert_pem, cert_thumbprint, disabled, created_at) \
+         SELECT $1, printf('dev-%06d', i), 'PC-' || i, 'Windows', 'cloud', 'bench-' || i, TRUE, \
+         x'00', '', 'thumb', FALSE, 0 FROM n",
+        "WITH RECURSIVE n(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM n WHERE i < $2 - 1) \
+         INSERT INTO key_credentials (tenant_id, key_id, user_id, device_id, alg, public_key, \
+         usage, attestation, created_at) \
+         SELECT $1, printf('key-%06d', i), 'bench-' || i, printf('dev-%06d', i), 'RS256', \
+         x'00', 'NGC', 'software', 0 FROM n",
+        "WITH RECURSIVE n(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM n WHERE i < $2 - 1) \
+         INSERT INTO prts (tenant_id, token_hash, user_id, device_id, key_id, issued_at, \
+         expires_at, revoked) \
+         SELECT $1, printf('prt-%06d', i), 'bench-' || i, printf('dev-%06d', i), \
+         printf('key-%06d', i), 1000 + i, 4000000000, FALSE FROM n",
+    ] {
+        sqlx::query(insert)
+            .bind(&h.tenant_id)
+            .bind(USERS)
+            .execute(&pool)
+            .await
+            .unwrap();
+    }
     pool.close().await;
-    println!("seeded {USERS} users in {:?}", seeded.elapsed());
+    println!(
+        "seeded {USERS} users, devices, keys and tokens in {:?}",
+        seeded.elapsed()
+    );
     assert_eq!(h.counts().await.users, USERS + 1);
 
     let b = Browser::new(&h, "127.0.0.1").await;
@@ -67,6 +95,28 @@ async fn users_page_with_100000_users() {
             "page after user090000",
             "/admin/users?q=&after=user090000%40example.com",
             "user090050@example.com",
+        ),
+        ("devices: first page", "/admin/devices", "dev-000049"),
+        (
+            "devices: page after dev-090000",
+            "/admin/devices?owner=&after=dev-090000",
+            "dev-090050",
+        ),
+        (
+            "devices: one owner",
+            "/admin/devices?owner=user077700%40example.com",
+            "dev-077700",
+        ),
+        ("keys: first page", "/admin/keys", "key-000049"),
+        (
+            "keys: page after key-090000",
+            "/admin/keys?owner=&after=key-090000",
+            "key-090050",
+        ),
+        (
+            "keys: one owner",
+            "/admin/keys?owner=user077700%40example.com",
+            "key-077700",
         ),
     ] {
         let mut times: Vec<Duration> = Vec::with_capacity(ROUNDS);

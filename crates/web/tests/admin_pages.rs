@@ -470,3 +470,35 @@ async fn page_errors_speak_to_people_not_in_field_names() {
     assert_eq!(status, 400, "{body}");
     assert!(!body.contains("`upn`"), "{body}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn devices_and_keys_pages_narrow_to_an_owner_and_page_by_id() {
+    let (h, b, s, kim) = world().await;
+    let key_id = kim.key.key_id();
+    for (path, id) in [("/admin/devices", &kim.device.id), ("/admin/keys", &key_id)] {
+        let (_, all) = b.get(&h, &s.cookie, path).await;
+        assert!(all.contains(id.as_str()), "{path}: {all}");
+        assert!(all.contains("id=\"owner\""), "the owner search: {all}");
+        // Upper case and spaces in the owner are forgiven, as for the users search.
+        let (status, mine) = b
+            .get(&h, &s.cookie, &format!("{path}?owner=+KIM%40example.com+"))
+            .await;
+        assert_eq!(status, 200, "{mine}");
+        assert!(mine.contains(id.as_str()), "{path} of kim: {mine}");
+        let (_, nobody) = b
+            .get(&h, &s.cookie, &format!("{path}?owner=nobody%40example.com"))
+            .await;
+        assert!(!nobody.contains(id.as_str()), "{path} of nobody: {nobody}");
+        assert!(
+            nobody.contains(" here."),
+            "the empty list says so: {nobody}"
+        );
+        // The page after the last id is empty and links back to the first.
+        let (_, after) = b.get(&h, &s.cookie, &format!("{path}?after={id}")).await;
+        assert!(
+            !after.contains(&format!("<code>{id}</code>")),
+            "{path} after: {after}"
+        );
+        assert!(after.contains("First page"), "{after}");
+    }
+}

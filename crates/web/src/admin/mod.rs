@@ -11,6 +11,7 @@
 //! naming the administrator and the source address.
 
 mod actions;
+mod paged;
 mod pages;
 mod users;
 
@@ -38,11 +39,11 @@ pub fn router() -> Router<AppState> {
         .route("/admin/users/disable", post(users::disable))
         .route("/admin/users/enable", post(users::enable))
         .route("/admin/users/reset-mfa", post(users::reset_mfa))
-        .route("/admin/devices", get(pages::devices))
+        .route("/admin/devices", get(paged::devices))
         .route("/admin/devices/disable", post(actions::disable_device))
         .route("/admin/devices/enable", post(actions::enable_device))
         .route("/admin/devices/delete", post(actions::delete_device))
-        .route("/admin/keys", get(pages::hello_keys))
+        .route("/admin/keys", get(paged::hello_keys))
         .route("/admin/keys/delete", post(actions::delete_key))
         .route("/admin/security-keys", get(pages::security_keys))
         .route(

@@ -9,14 +9,15 @@ use latchkey_server::routes::web::PageError;
 use latchkey_server::state::AppState;
 use serde_json::Value;
 
-use super::{action, admin_page, require_admin, state_label, table, SECTIONS};
+use super::{action, admin_page, require_admin, table, SECTIONS};
 use crate::html::{esc, when};
 use crate::labels;
 
 /// Most rows a list page shows (newest first where it matters); `latchkeyd` lists all.
 pub const MAX_ROWS: i64 = 500;
 
-fn code(text: &str) -> String {
+/// An identifier in `<code>`.
+pub(super) fn code(text: &str) -> String {
     format!("<code>{}</code>", esc(text))
 }
 
@@ -40,134 +41,6 @@ pub async fn overview(
         counts.keys
     );
     Ok(admin_page("Administration", "/admin", &who, &main))
-}
-
-/// `GET /admin/devices`.
-pub async fn devices(
-    State(state): State<AppState>,
-    headers: HeaderMap,
-) -> Result<Html<String>, PageError> {
-    let who = require_admin(&state, &headers).await?;
-    let csrf = &who.session.csrf;
-    let rows: Vec<Vec<String>> = state
-        .storage
-        .list_devices(&state.tenant.id)
-        .await?
-        .into_iter()
-        .take(MAX_ROWS as usize)
-        .map(|d| {
-            let toggle = if d.disabled {
-                action(
-                    csrf,
-                    "/admin/devices/enable",
-                    "device_id",
-                    &d.id,
-                    "Enable",
-                    &d.display_name,
-                )
-            } else {
-                action(
-                    csrf,
-                    "/admin/devices/disable",
-                    "device_id",
-                    &d.id,
-                    "Disable",
-                    &d.display_name,
-                )
-            };
-            let delete = action(
-                csrf,
-                "/admin/devices/delete",
-                "device_id",
-                &d.id,
-                "Delete",
-                &d.display_name,
-            );
-            vec![
-                esc(&d.display_name),
-                code(&d.id),
-                esc(&d.os),
-                esc(labels::join_type(&d.join_type)),
-                esc(&d.owner),
-                d.last_activity.map(when).unwrap_or_else(|| "Never".into()),
-                state_label(d.disabled).to_owned(),
-                format!("{toggle} {delete}"),
-            ]
-        })
-        .collect();
-    let main = table(
-        "devices",
-        "Devices",
-        &[
-            "Name",
-            "Id",
-            "Operating system",
-            "Join type",
-            "Owner",
-            "Last activity",
-            "State",
-            "Actions",
-        ],
-        &rows,
-        "No devices yet.",
-    );
-    Ok(admin_page("Devices", "/admin/devices", &who, &main))
-}
-
-/// `GET /admin/keys`: Windows Hello keys.
-pub async fn hello_keys(
-    State(state): State<AppState>,
-    headers: HeaderMap,
-) -> Result<Html<String>, PageError> {
-    let who = require_admin(&state, &headers).await?;
-    let csrf = &who.session.csrf;
-    let rows: Vec<Vec<String>> = crate::keys::key_reports(&state, None)
-        .await?
-        .into_iter()
-        .take(MAX_ROWS as usize)
-        .map(|r| {
-            let k = r.key;
-            let mut protection = esc(labels::attestation(&k.attestation));
-            if let Some(m) = &k.tpm_manufacturer {
-                protection.push_str(&format!(" ({})", esc(m)));
-            }
-            if r.flagged_software {
-                protection.push_str(
-                    " <strong>software key; the policy requires a security device</strong>",
-                );
-            }
-            vec![
-                code(&k.key_id),
-                esc(&k.upn),
-                code(&k.device_id),
-                esc(&k.alg),
-                protection,
-                action(
-                    csrf,
-                    "/admin/keys/delete",
-                    "key_id",
-                    &k.key_id,
-                    "Delete",
-                    &k.key_id,
-                ),
-            ]
-        })
-        .collect();
-    let main = table(
-        "hello-keys",
-        "Windows Hello keys",
-        &[
-            "Key id",
-            "User",
-            "Device",
-            "Algorithm",
-            "Protection",
-            "Actions",
-        ],
-        &rows,
-        "No Windows Hello keys yet.",
-    );
-    Ok(admin_page("Windows Hello keys", "/admin/keys", &who, &main))
 }
 
 /// `GET /admin/security-keys`.
