@@ -2,8 +2,6 @@
 //! users by UPN prefix, devices and Hello keys in id order, all or one owner's, a page at a
 //! time from the last id of the previous page.
 
-use latchkey_storage::directory::DirectoryAdmin;
-
 use crate::fixtures::*;
 use crate::{ensure, ensure_eq, Backend, OrFail, Outcome, Violation};
 
@@ -138,12 +136,39 @@ pub async fn devices_and_keys_page_in_id_order_all_or_by_owner(b: &Backend) -> O
     }
     let one = dir.devices_page(TENANT, None, None, 0).await.or_fail(P)?;
     ensure_eq!(P, one.len(), 1, "a page size of 0 is taken as 1");
-    let owner = &one[0].owner;
     ensure_eq!(
         P,
-        owner.as_str(),
-        "alice@example.com",
+        one.first().map(|d| d.owner.as_str()),
+        Some("alice@example.com"),
         "the listing names the owner's UPN"
+    );
+    Ok(())
+}
+
+/// `device_owner` names the owner's UPN, and nothing for an unknown device or another
+/// tenant's.
+pub async fn device_owner_names_the_owner(b: &Backend) -> Outcome {
+    const P: &str = "device_owner_names_the_owner";
+    let (_, d, _) = enrolled(b, P).await?;
+    let s = &b.main.storage;
+    ensure_eq!(
+        P,
+        s.device_owner(TENANT, &d.id).await.or_fail(P)?.as_deref(),
+        Some("alice@example.com"),
+        "the owner of {}",
+        d.id
+    );
+    ensure_eq!(
+        P,
+        s.device_owner(TENANT, "nope").await.or_fail(P)?,
+        None,
+        "an unknown device"
+    );
+    ensure_eq!(
+        P,
+        s.device_owner(OTHER_TENANT, &d.id).await.or_fail(P)?,
+        None,
+        "another tenant's device"
     );
     Ok(())
 }

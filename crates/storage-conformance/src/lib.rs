@@ -212,6 +212,7 @@ macro_rules! suite {
             admin_lists::devices_and_keys_page_in_id_order_all_or_by_owner
         );
         $crate::check!($make, admin_lists::users_page_by_upn_prefix);
+        $crate::check!($make, admin_lists::device_owner_names_the_owner);
         $crate::check!($make, directory::users_are_unique_and_audited);
         $crate::check!(
             $make,

@@ -427,6 +427,18 @@ impl Storage for SqliteStorage {
         .await?)
     }
 
+    async fn device_owner(&self, tenant: &str, device_id: &str) -> StorageResult<Option<String>> {
+        Ok(sqlx::query_scalar(
+            "SELECT u.upn FROM devices d \
+             JOIN users u ON u.tenant_id = d.tenant_id AND u.id = d.owner_user_id \
+             WHERE d.tenant_id = $1 AND d.id = $2",
+        )
+        .bind(tenant)
+        .bind(device_id)
+        .fetch_optional(&self.pool)
+        .await?)
+    }
+
     async fn join_device(
         &self,
         tenant: &str,

@@ -48,6 +48,37 @@ pub trait DirectoryAdmin: Send + Sync {
         after: Option<&str>,
         limit: i64,
     ) -> StorageResult<Vec<KeyListing>>;
+    /// All Hello keys of the user with this UPN, walking [`DirectoryAdmin::keys_page`] (one
+    /// index range per page; a user has one key per device).
+    async fn keys_of(&self, tenant: &str, upn: &str) -> StorageResult<Vec<KeyListing>> {
+        let mut all: Vec<KeyListing> = Vec::new();
+        loop {
+            let after = all.last().map(|k| k.key_id.clone());
+            let page = self
+                .keys_page(tenant, Some(upn), after.as_deref(), MAX_PAGE)
+                .await?;
+            let full = page.len() as i64 == MAX_PAGE;
+            all.extend(page);
+            if !full {
+                return Ok(all);
+            }
+        }
+    }
+    /// All devices the user with this UPN owns, walking [`DirectoryAdmin::devices_page`].
+    async fn devices_of(&self, tenant: &str, upn: &str) -> StorageResult<Vec<DeviceListing>> {
+        let mut all: Vec<DeviceListing> = Vec::new();
+        loop {
+            let after = all.last().map(|d| d.id.clone());
+            let page = self
+                .devices_page(tenant, Some(upn), after.as_deref(), MAX_PAGE)
+                .await?;
+            let full = page.len() as i64 == MAX_PAGE;
+            all.extend(page);
+            if !full {
+                return Ok(all);
+            }
+        }
+    }
     /// Enables a disabled user; false if there is no such user.
     async fn enable_user(
         &self,

@@ -128,6 +128,9 @@ pub trait Storage:
 
     /// Looks a device up.
     async fn device(&self, tenant: &str, device_id: &str) -> StorageResult<Option<Device>>;
+    /// The UPN of a device's owner; `None` if there is no such device. One keyed lookup
+    /// (the effective policy needs it for every device it is computed for).
+    async fn device_owner(&self, tenant: &str, device_id: &str) -> StorageResult<Option<String>>;
     /// Consumes the nonce and records the device, audited.
     async fn join_device(
         &self,

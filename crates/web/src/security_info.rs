@@ -65,8 +65,8 @@ pub async fn page(
             keys.len()
         )
     };
-    let devices = state.storage.list_devices(tenant).await?;
-    let hello = state.storage.list_keys(tenant, Some(&who.user.upn)).await?;
+    let devices = my_devices(&state, &who.user.upn).await?;
+    let hello = state.directory.keys_of(tenant, &who.user.upn).await?;
     let mut device_rows = String::new();
     for d in devices
         .iter()
@@ -269,6 +269,41 @@ pub async fn remove(
 /// Whether `device` is listed among `upn`'s devices: one that holds a Hello key of the user,
 /// or a cloud-joined or registered device the user joined. A domain-joined (hybrid) device
 /// appears only once it holds a Hello key of the user, as the seed notes.
+/// The devices the user owns, and those they have a Hello key on, in the order they
+/// joined: index lookups for this user only, however many devices the tenant has.
+async fn my_devices(
+    state: &AppState,
+    upn: &str,
+) -> Result<Vec<latchkey_server::storage::DeviceListing>, ApiError> {
+    let tenant = &state.tenant.id;
+    let mut devices = state.directory.devices_of(tenant, upn).await?;
+    for k in state.directory.keys_of(tenant, upn).await? {
+        if devices.iter().any(|d| d.id == k.device_id) {
+            continue;
+        }
+        let (Some(d), Some(owner)) = (
+            state.storage.device(tenant, &k.device_id).await?,
+            state.storage.device_owner(tenant, &k.device_id).await?,
+        ) else {
+            continue;
+        };
+        devices.push(latchkey_server::storage::DeviceListing {
+            id: d.id,
+            display_name: d.display_name,
+            os: d.os,
+            join_type: d.join_type,
+            owner,
+            joined_with_mfa: d.joined_with_mfa,
+            cert_thumbprint: d.cert_thumbprint,
+            disabled: d.disabled,
+            created_at: d.created_at,
+            last_activity: None,
+        });
+    }
+    devices.sort_by(|a, b| (a.created_at, &a.id).cmp(&(b.created_at, &b.id)));
+    Ok(devices)
+}
+
 fn shown_as_mine(
     device: &latchkey_server::storage::DeviceListing,
     upn: &str,

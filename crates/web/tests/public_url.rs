@@ -16,7 +16,7 @@ use latchkey_web::seckey::RelyingParty;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_loopback_service_is_at_localhost_and_its_certificate_says_so() {
-    let h = Harness::start().await;
+    let h = Harness::web().await;
     let port = h.server.as_ref().unwrap().local_addr.port();
     assert_eq!(h.url, format!("https://localhost:{port}"));
     // The harness client trusts only the tenant CA and checks the name: the request only

@@ -39,15 +39,12 @@ pub async fn effective(
 ) -> Result<EffectiveReport, PolicyServiceError> {
     let upn = upn.map(super::normalise_upn).filter(|u| !u.is_empty());
     let owner = match device_id {
-        Some(id) => {
-            let d = storage
-                .list_devices(tenant)
+        Some(id) => Some(
+            storage
+                .device_owner(tenant, id)
                 .await?
-                .into_iter()
-                .find(|d| d.id == id)
-                .ok_or_else(|| PolicyServiceError::Invalid(format!("no device {id}")))?;
-            Some(d.owner)
-        }
+                .ok_or_else(|| PolicyServiceError::Invalid(format!("no device {id}")))?,
+        ),
         None => None,
     };
     if let Some(u) = &upn {

@@ -205,8 +205,8 @@ pub(super) async fn device_proof(
             return Err(ApiError::UserDisabled);
         }
         let has_key = state
-            .storage
-            .list_keys(tenant, Some(&user.upn))
+            .directory
+            .keys_of(tenant, &user.upn)
             .await?
             .iter()
             .any(|k| k.device_id == device.id);

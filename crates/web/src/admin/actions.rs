@@ -11,7 +11,6 @@ use latchkey_server::routes::extract::ClientAddr;
 use latchkey_server::routes::web::PageError;
 use latchkey_server::state::AppState;
 use latchkey_server::storage::cert::RevokeOutcome;
-use latchkey_server::storage::DeviceListing;
 
 use super::{confirm_page, prepare, ActionForm, Confirm};
 use crate::html::esc;
@@ -23,14 +22,30 @@ const KEYS: &str = "/admin/keys";
 const SECURITY_KEYS: &str = "/admin/security-keys";
 const CERTIFICATES: &str = "/admin/certificates";
 
-async fn device(state: &AppState, id: &str) -> Result<DeviceListing, PageError> {
-    state
+/// A device the administrator acts on, and its owner's UPN (two keyed lookups).
+struct Target {
+    id: String,
+    display_name: String,
+    owner: String,
+}
+
+async fn device(state: &AppState, id: &str) -> Result<Target, PageError> {
+    let missing = || PageError(ApiError::AdminObjectNotFound("device"));
+    let d = state
         .storage
-        .list_devices(&state.tenant.id)
+        .device(&state.tenant.id, id)
         .await?
-        .into_iter()
-        .find(|d| d.id == id)
-        .ok_or(PageError(ApiError::AdminObjectNotFound("device")))
+        .ok_or_else(missing)?;
+    let owner = state
+        .storage
+        .device_owner(&state.tenant.id, id)
+        .await?
+        .ok_or_else(missing)?;
+    Ok(Target {
+        id: d.id,
+        display_name: d.display_name,
+        owner,
+    })
 }
 
 /// `POST /admin/devices/disable` (confirmed).
