@@ -1,6 +1,7 @@
 //! The pages and OAuth over real HTTP where they meet the rest of the service: the PIN
 //! recovery advice on Security info, certificates on the Administration page, a rotated
-//! application secret at the token endpoint, and the OpenID discovery document.
+//! application secret at the token endpoint, the OpenID discovery document, and an
+//! administrator deleting a security key and revoking a certificate on the pages.
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
@@ -152,4 +153,109 @@ async fn a_rotated_client_secret_replaces_the_old_one_at_once() {
         Err(AdminError::NoSuchClient(_))
     ));
     assert!(h.admin.clients().await.unwrap().is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_administrator_deletes_a_security_key_and_revokes_a_certificate_after_confirming() {
+    let h = Harness::web().await;
+    let (e, answer, _) = enrolled_with_cert(&h, "alice@example.com", 0).await;
+    let serial = answer["serial"].as_str().unwrap().to_owned();
+    h.admin.group_add("latchkey-admins").await.unwrap();
+    h.admin
+        .group_member("latchkey-admins", Some(&e.upn), None, true)
+        .await
+        .unwrap();
+    common::web::enable_security_keys(&h).await;
+    let b = common::web::Browser::new(&h, "127.0.0.1").await;
+    let s = b.sign_in(&h, &e.upn, &e.secret).await;
+    b.register_security_key(&h, &s, "YubiKey", b"admin-deletes-me")
+        .await;
+    let keys = h.admin.security_keys(Some(&e.upn)).await.unwrap();
+    assert_eq!(keys.len(), 1);
+    let credential_id = keys[0].key.credential_id.clone();
+
+    let form = |field: &'static str, value: &str, confirm: bool| {
+        let mut f = vec![
+            ("csrf".to_owned(), s.csrf.clone()),
+            (field.to_owned(), value.to_owned()),
+        ];
+        if confirm {
+            f.push(("confirm".to_owned(), "yes".to_owned()));
+        }
+        f
+    };
+    let post = |path: &'static str, fields: Vec<(String, String)>| {
+        let (b, h, s) = (&b, &h, &s);
+        async move {
+            let f: Vec<(&str, &str)> = fields
+                .iter()
+                .map(|(a, c)| (a.as_str(), c.as_str()))
+                .collect();
+            b.form(h, s, path, &f).await
+        }
+    };
+
+    // Asked first: the confirmation page, and nothing changes.
+    let (status, page) = post(
+        "/admin/security-keys/delete",
+        form("credential_id", &credential_id, false),
+    )
+    .await;
+    assert_eq!(status, 200, "{page}");
+    assert!(
+        page.contains("YubiKey"),
+        "the confirmation names the key: {page}"
+    );
+    assert_eq!(h.admin.security_keys(Some(&e.upn)).await.unwrap().len(), 1);
+    let (status, page) = post("/admin/certificates/revoke", form("serial", &serial, false)).await;
+    assert_eq!(status, 200, "{page}");
+    let before = h.admin.certificate(&serial).await.unwrap();
+    assert_eq!(before.record.state, "valid", "asking revoked nothing");
+
+    // Confirmed: done, and audited with the administrator.
+    let (status, _) = post(
+        "/admin/security-keys/delete",
+        form("credential_id", &credential_id, true),
+    )
+    .await;
+    assert_eq!(status, 303);
+    assert!(h
+        .admin
+        .security_keys(Some(&e.upn))
+        .await
+        .unwrap()
+        .is_empty());
+    let (status, _) = post("/admin/certificates/revoke", form("serial", &serial, true)).await;
+    assert_eq!(status, 303);
+    let after = h.admin.certificate(&serial).await.unwrap();
+    assert_eq!(after.record.state, "revoked");
+    assert!(after.record.revoked_at.is_some());
+    let audit = h.audit().await;
+    for event in ["security_key_delete", "cert_revoke"] {
+        let line = audit
+            .iter()
+            .find(|a| a.event == event && a.actor.as_deref() == Some(e.upn.as_str()))
+            .unwrap_or_else(|| panic!("no {event} line by the administrator: {audit:?}"));
+        assert_eq!(line.outcome, "success", "{event}");
+    }
+    // Again: the key is gone (the 404 page); revoking again changes nothing (a double
+    // submit is answered like the first one, the revocation time and audit stay).
+    let (status, _) = post(
+        "/admin/security-keys/delete",
+        form("credential_id", &credential_id, true),
+    )
+    .await;
+    assert_eq!(status, 404);
+    let (status, _) = post("/admin/certificates/revoke", form("serial", &serial, true)).await;
+    assert_eq!(status, 303);
+    let again = h.admin.certificate(&serial).await.unwrap();
+    assert_eq!(again.record.state, "revoked");
+    assert_eq!(again.record.revoked_at, after.record.revoked_at);
+    let revocations = h
+        .audit()
+        .await
+        .into_iter()
+        .filter(|a| a.event == "cert_revoke" && a.outcome == "success")
+        .count();
+    assert_eq!(revocations, 1, "one revocation on record");
 }
