@@ -7,14 +7,13 @@
 // tests/browser/screenshots), prefixed "admin-".
 //
 // Env: LATCHKEY_BIN_DIR (the latchkeyd binary), CHROMIUM (default /usr/bin/chromium).
-import { spawn, execFileSync } from "node:child_process";
-import crypto from "node:crypto";
+import { spawn } from "node:child_process";
 import fs from "node:fs";
-import net from "node:net";
 import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { chromium } from "playwright-core";
+import { base32Decode, cliOf, freePort, totp } from "./support.mjs";
 import { checkAccessible } from "./a11y.mjs";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -36,44 +35,7 @@ function check(cond, what) {
   }
 }
 
-function cli(dataDir, args, input) {
-  return execFileSync(latchkeyd, ["--data-dir", dataDir, ...args], { input, encoding: "utf8" });
-}
-
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.listen(0, "127.0.0.1", () => {
-      const { port } = s.address();
-      s.close(() => resolve(port));
-    });
-    s.on("error", reject);
-  });
-}
-
-function base32Decode(text) {
-  const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
-  let bits = 0, value = 0;
-  const out = [];
-  for (const c of text.replace(/=+$/, "")) {
-    value = (value << 5) | alphabet.indexOf(c);
-    bits += 5;
-    if (bits >= 8) {
-      bits -= 8;
-      out.push((value >>> bits) & 0xff);
-    }
-  }
-  return Buffer.from(out);
-}
-
-function totp(secret, stepNo) {
-  const counter = Buffer.alloc(8);
-  counter.writeBigInt64BE(BigInt(stepNo));
-  const mac = crypto.createHmac("sha1", secret).update(counter).digest();
-  const off = mac[mac.length - 1] & 0x0f;
-  const bin = ((mac[off] & 0x7f) << 24) | (mac[off + 1] << 16) | (mac[off + 2] << 8) | mac[off + 3];
-  return String(bin % 1000000).padStart(6, "0");
-}
+const cli = cliOf(latchkeyd);
 
 // One TOTP step per sign-in per user (see flow.mjs for the window rule).
 const lastStep = new Map();

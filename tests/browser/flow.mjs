@@ -17,11 +17,11 @@ import { spawn, execFileSync } from "node:child_process";
 import crypto from "node:crypto";
 import fs from "node:fs";
 import http from "node:http";
-import net from "node:net";
 import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { chromium } from "playwright-core";
+import { base32Decode, cliOf, freePort, totp } from "./support.mjs";
 import { checkAccessible } from "./a11y.mjs";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -42,44 +42,7 @@ function check(cond, what) {
   }
 }
 
-function cli(dataDir, args, input) {
-  return execFileSync(latchkeyd, ["--data-dir", dataDir, ...args], { input, encoding: "utf8" });
-}
-
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.listen(0, "127.0.0.1", () => {
-      const { port } = s.address();
-      s.close(() => resolve(port));
-    });
-    s.on("error", reject);
-  });
-}
-
-function base32Decode(text) {
-  const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
-  let bits = 0, value = 0;
-  const out = [];
-  for (const c of text.replace(/=+$/, "")) {
-    value = (value << 5) | alphabet.indexOf(c);
-    bits += 5;
-    if (bits >= 8) {
-      bits -= 8;
-      out.push((value >>> bits) & 0xff);
-    }
-  }
-  return Buffer.from(out);
-}
-
-function totp(secret, stepNo) {
-  const counter = Buffer.alloc(8);
-  counter.writeBigInt64BE(BigInt(stepNo));
-  const mac = crypto.createHmac("sha1", secret).update(counter).digest();
-  const off = mac[mac.length - 1] & 0x0f;
-  const bin = ((mac[off] & 0x7f) << 24) | (mac[off + 1] << 16) | (mac[off + 2] << 8) | mac[off + 3];
-  return String(bin % 1000000).padStart(6, "0");
-}
+const cli = cliOf(latchkeyd);
 
 // Each password sign-in needs a TOTP step later than the last one used; the service
 // accepts one step of drift either way. The previous step's code stays good only until
