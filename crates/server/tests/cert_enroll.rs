@@ -13,17 +13,9 @@
 
 mod common;
 
-use common::cert::{enroll, fetch_crl, ocsp_status, openssl, verify_with_crl, write_pems, Pems};
-use common::{enrolled, rsa_key, Enrolled, Harness};
+use common::cert::{enrolled_with_cert, fetch_crl, ocsp_status, openssl, verify_with_crl, Pems};
+use common::{rsa_key, Harness};
 use serde_json::Value;
-
-async fn enrolled_with_cert(h: &Harness, upn: &str, key: usize) -> (Enrolled, Value, Pems) {
-    let e = enrolled(h, upn, rsa_key(key)).await;
-    let (status, answer) = enroll(h, &e).await;
-    assert_eq!(status, 200, "{answer}");
-    let pems = write_pems(h, &answer, &format!("leaf-{key}"));
-    (e, answer, pems)
-}
 
 /// Before: the chain verifies with the CRL and OCSP says good. After `revoke`: the CRL
 /// names the certificate ("certificate revoked") and OCSP says revoked.

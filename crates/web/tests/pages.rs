@@ -12,8 +12,8 @@
 
 mod common;
 
-use common::cert::{enroll, write_pems, Pems};
-use common::{enrolled, rsa_key, Enrolled, Harness, WebHarness};
+use common::cert::enrolled_with_cert;
+use common::{Harness, WebHarness};
 use latchkeyd::data_admin::AdminError;
 use serde_json::{json, Value};
 
@@ -31,14 +31,6 @@ async fn set_recovery(h: &Harness, on: bool) {
         .apply_syncml(&policy(&h.tenant_id, on), None)
         .await
         .unwrap();
-}
-
-async fn enrolled_with_cert(h: &Harness, upn: &str, key: usize) -> (Enrolled, Value, Pems) {
-    let e = enrolled(h, upn, rsa_key(key)).await;
-    let (status, answer) = enroll(h, &e).await;
-    assert_eq!(status, 200, "{answer}");
-    let pems = write_pems(h, &answer, &format!("leaf-{key}"));
-    (e, answer, pems)
 }
 
 #[tokio::test]

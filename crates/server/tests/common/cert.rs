@@ -12,7 +12,7 @@ use rsa::pkcs8::{EncodePrivateKey, EncodePublicKey, LineEnding};
 use rsa::signature::{SignatureEncoding, Signer};
 use serde_json::{json, Value};
 
-use super::{assert_error, Enrolled, Harness, HelloKey};
+use super::{assert_error, enrolled, rsa_key, Enrolled, Harness, HelloKey};
 use latchkey_server::storage::Counts;
 
 /// The RSA private key of a Hello key.
@@ -315,4 +315,14 @@ pub async fn refused_with_its_audit_line_only(
     assert_eq!(last.event, event);
     assert_eq!(last.outcome, "failure");
     assert_eq!(last.reason.as_deref(), Some(code));
+}
+
+/// A user enrolled with Hello key `rsa_key(key)` and a certificate for it: the enrolment
+/// answer and the PEM files written.
+pub async fn enrolled_with_cert(h: &Harness, upn: &str, key: usize) -> (Enrolled, Value, Pems) {
+    let e = enrolled(h, upn, rsa_key(key)).await;
+    let (status, answer) = enroll(h, &e).await;
+    assert_eq!(status, 200, "{answer}");
+    let pems = write_pems(h, &answer, &format!("leaf-{key}"));
+    (e, answer, pems)
 }
