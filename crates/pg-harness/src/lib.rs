@@ -23,6 +23,8 @@ use std::time::{Duration, Instant};
 
 use sqlx::{Connection, PgConnection};
 
+mod shared;
+
 /// Where the PostgreSQL binaries are looked for, in order.
 pub const BIN_DIRS: &[&str] = &["/usr/local/bin", "/usr/lib/postgresql/15/bin"];
 /// The unprivileged system user the cluster runs as when the tests run as root.

@@ -47,6 +47,8 @@ pub struct ServerConfig {
     /// Where to serve the Prometheus metrics (`GET /metrics`, plain HTTP). Default
     /// (`None`): no metrics listener. Never served on `listen`.
     pub metrics_listen: Option<SocketAddr>,
+    /// Where the directory is stored. Default: SQLite in `data_dir`.
+    pub database: crate::storage::Database,
 }
 
 /// How many connections the service holds and how long it waits for a slow peer.
@@ -127,6 +129,7 @@ impl ServerConfig {
             audit_retention_days: None,
             issuing_ca_algorithm: crate::certs::DEFAULT_ALGORITHM,
             metrics_listen: None,
+            database: crate::storage::Database::Sqlite,
         }
     }
 }

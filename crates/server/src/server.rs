@@ -19,9 +19,8 @@ use crate::password::{self, PasswordGate};
 use crate::ratelimit::RateLimiter;
 use crate::routes::{self, HttpPolicy};
 use crate::state::AppState;
-use crate::storage::sqlite::SqliteStorage;
-use crate::storage::web_sqlite::SqliteWebStorage;
-use crate::storage::{CertStorage, Storage};
+use crate::storage::OpenStorage;
+use crate::storage::Storage;
 use crate::tenant::{self, SetupError, CA_FILE};
 
 /// Why the service could not start.
@@ -67,8 +66,7 @@ pub struct RunningServer {
     pub passwords: PasswordGate,
     /// The metrics listener's bound address, when one was configured.
     pub metrics_addr: Option<SocketAddr>,
-    storage: Arc<SqliteStorage>,
-    web: Arc<SqliteWebStorage>,
+    opened: OpenStorage,
     shutdown: watch::Sender<bool>,
     connections: JoinHandle<()>,
     housekeeping_stop: watch::Sender<bool>,
@@ -79,7 +77,7 @@ pub struct RunningServer {
 impl RunningServer {
     /// The storage the service uses (for tests and diagnostics).
     pub fn storage(&self) -> Arc<dyn Storage> {
-        self.storage.clone()
+        self.opened.storage()
     }
 
     /// Stops gracefully: closes the listener, lets the requests in flight finish (up to
@@ -95,8 +93,7 @@ impl RunningServer {
         if let Some(task) = self.metrics_task {
             let _ = task.await;
         }
-        self.web.close().await;
-        self.storage.close().await;
+        self.opened.close().await;
         tracing::info!(target: "latchkey::server", listen = %self.local_addr, "service stopped");
     }
 }
@@ -170,11 +167,10 @@ async fn start_bound(
     extra: Router<AppState>,
 ) -> Result<RunningServer, StartError> {
     crate::data_dir::prepare(&config.data_dir).map_err(SetupError::from)?;
-    let storage = Arc::new(
-        SqliteStorage::open(&config.data_dir)
-            .await
-            .map_err(SetupError::from)?,
-    );
+    let opened = OpenStorage::open(&config.database, &config.data_dir)
+        .await
+        .map_err(SetupError::from)?;
+    let storage = opened.storage();
     let (tenant, created_tenant) = tenant::open_or_create(
         &*storage,
         &config.data_dir,
@@ -214,7 +210,7 @@ async fn start_bound(
         .set_pki_base_url(&tenant.id, &base_url)
         .await
         .map_err(SetupError::from)?;
-    let web = Arc::new(storage.web_storage());
+    let web = opened.web();
     let slots = config.password_concurrency.unwrap_or_else(|| {
         password::default_concurrency(std::thread::available_parallelism().map_or(1, |n| n.get()))
     });
@@ -225,7 +221,7 @@ async fn start_bound(
         tenant.ca_fingerprint.clone(),
     );
     let state = AppState {
-        directory: storage.clone(),
+        directory: opened.directory(),
         storage: storage.clone(),
         tenant: Arc::new(tenant),
         env,
@@ -246,7 +242,7 @@ async fn start_bound(
     let answers = Arc::new(conn::AutoAnswers::render(&limits, tls.is_some()).await);
     let (shutdown, watcher) = watch::channel(false);
     let (housekeeping_stop, housekeeping_watcher) = watch::channel(false);
-    let metrics = Arc::new(Metrics::new(storage.clone()));
+    let metrics = Arc::new(Metrics::new(opened.clone()));
     let observer = Arc::new(Observer::new(
         &state.tenant.id,
         state.env.clone(),
@@ -295,8 +291,7 @@ async fn start_bound(
         created_tenant,
         passwords,
         metrics_addr,
-        storage,
-        web,
+        opened,
         shutdown,
         connections,
         housekeeping_stop,

@@ -19,6 +19,9 @@ use tokio::sync::{Mutex, OwnedMutexGuard};
 
 use latchkey_storage::*;
 
+/// The figures type lives in the storage layer (every backend reports them).
+pub use latchkey_storage::StorageFigures;
+
 pub mod admin;
 mod audit;
 pub mod audit_search;
@@ -52,23 +55,6 @@ pub const SYNCHRONOUS: &str = "FULL";
 
 /// The database file name inside the data directory.
 pub const DB_FILE: &str = "latchkey.db";
-
-/// The database pool's and the sign-in writer's figures at one moment.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct StorageFigures {
-    /// Open connections of the pool.
-    pub pool_size: u32,
-    /// Idle connections of the pool.
-    pub pool_idle: usize,
-    /// The pool's maximum.
-    pub pool_max: u32,
-    /// Writes waiting for the sign-in writer.
-    pub writer_queued: u64,
-    /// Batches the writer has run (committed or rolled back).
-    pub writer_batches: u64,
-    /// Writes the writer has taken.
-    pub writer_writes: u64,
-}
 
 /// SQLite storage.
 ///

@@ -34,6 +34,24 @@ pub use secrets_error::SecretsError;
 pub use tpm::TpmStorage;
 pub use web::WebStorage;
 
+/// A backend's connection pool and sign-in writer figures at one moment (for the
+/// metrics). A backend without a sign-in writer (PostgreSQL) reports its figures as 0.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StorageFigures {
+    /// Open connections of the pool.
+    pub pool_size: u32,
+    /// Idle connections of the pool.
+    pub pool_idle: usize,
+    /// The pool's maximum.
+    pub pool_max: u32,
+    /// Writes waiting for the sign-in writer.
+    pub writer_queued: u64,
+    /// Batches the writer has run (committed or rolled back).
+    pub writer_batches: u64,
+    /// Writes the writer has taken.
+    pub writer_writes: u64,
+}
+
 /// A storage failure.
 #[derive(Debug, thiserror::Error)]
 pub enum StorageError {

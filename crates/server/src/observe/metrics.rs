@@ -17,7 +17,7 @@ use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
 use prometheus_client::metrics::info::Info;
 use prometheus_client::registry::Registry;
 
-use crate::storage::sqlite::{SqliteStorage, StorageFigures};
+use crate::storage::{OpenStorage, StorageFigures};
 
 /// The content type of [`Metrics::encode`]'s output (OpenMetrics text, which Prometheus
 /// scrapes natively).
@@ -95,7 +95,7 @@ pub struct Metrics {
 
 impl Metrics {
     /// The metrics, with the storage figures read from `storage` at each scrape.
-    pub fn new(storage: Arc<SqliteStorage>) -> Metrics {
+    pub fn new(storage: OpenStorage) -> Metrics {
         let mut registry = Registry::default();
         let http_requests = Family::<HttpLabels, Counter>::default();
         registry.register(
@@ -222,7 +222,7 @@ impl Metrics {
 
 /// The database pool's and the sign-in writer's figures, read at each scrape.
 #[derive(Debug)]
-struct StorageCollector(Arc<SqliteStorage>);
+struct StorageCollector(OpenStorage);
 
 impl Collector for StorageCollector {
     fn encode(&self, mut encoder: DescriptorEncoder) -> Result<(), std::fmt::Error> {
