@@ -67,7 +67,8 @@ async fn init(
 
 async fn dispatch(admin: &mut Admin, json: bool, command: Command) -> anyhow::Result<()> {
     match command {
-        Command::Serve(_) | Command::Init(_) | Command::Config(_) => Ok(()),
+        // Handled before a data directory is opened (main.rs).
+        Command::Serve(_) | Command::Init(_) | Command::Config(_) | Command::Storage(_) => Ok(()),
         Command::Tenant(c) => crate::directory::tenant(admin, json, c).await,
         Command::User(c) => crate::directory::user(admin, json, c).await,
         Command::Device(c) => crate::directory::device(admin, json, c).await,

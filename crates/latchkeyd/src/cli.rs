@@ -101,6 +101,24 @@ pub enum Command {
     /// The configuration file.
     #[command(subcommand)]
     Config(ConfigCommand),
+    /// Move the directory between storage backends.
+    #[command(subcommand)]
+    Storage(StorageCommand),
+}
+
+/// `storage ...`.
+#[derive(Debug, Subcommand)]
+pub enum StorageCommand {
+    /// Copy the tenant of a SQLite data directory into an empty PostgreSQL database, every
+    /// row of every table in one transaction (docs/scale.md). Devices keep their keys.
+    Copy {
+        /// The source: `sqlite:DIR` (a data directory).
+        #[arg(long, value_name = "sqlite:DIR")]
+        from: String,
+        /// The target: `postgres://USER@HOST:PORT/DB` (TLS by `?sslmode=verify-full&sslrootcert=FILE`).
+        #[arg(long, value_name = "URL")]
+        to: String,
+    },
 }
 
 /// `config ...`.

@@ -21,6 +21,7 @@ mod resource;
 mod serve;
 mod settings;
 mod since;
+mod storage_copy;
 mod tpm_roots;
 mod web;
 
@@ -111,6 +112,9 @@ fn run(cli: cli::Cli) -> anyhow::Result<()> {
                 let notes =
                     settings::check::check_paths(&common.data_dir, common.key_file.as_deref())?;
                 settings::check::print(&loaded, &report, &notes, cli.json)
+            }
+            cli::Command::Storage(cli::StorageCommand::Copy { from, to }) => {
+                storage_copy::run(&from, &to, cli.json).await
             }
             other => {
                 // A file with a bad serve setting is refused by every command, so an

@@ -257,6 +257,9 @@ error_codes! {
     ClientNotFound = ("LK-ADM-006", 404, "no such application"),
     /// `client rotate-secret` of a public client (it has no secret).
     ClientPublic = ("LK-ADM-007", 409, "a public client has no secret to rotate"),
+    /// `latchkeyd storage copy` refused or failed (the message carries its LK-COPY code);
+    /// nothing was written to the target.
+    StorageCopyFailed = ("LK-ADM-008", 409, "the storage copy did not happen; nothing was written"),
     /// A form or browser request lacked the right anti-forgery (CSRF) token.
     CsrfInvalid = ("LK-WEB-001", 403, "the anti-forgery token is missing or wrong; reload the page"),
     /// No web session, or it expired.

@@ -451,6 +451,9 @@ impl From<crate::storage::StorageError> for ApiError {
     fn from(err: crate::storage::StorageError) -> ApiError {
         match err {
             crate::storage::StorageError::NonceReplayed => ApiError::NonceReplayed,
+            // The database is gone for now (PostgreSQL stopped or unreachable): 503
+            // LK-SRV-006 with Retry-After, not a 500; the request wrote nothing.
+            other if other.is_unavailable() => ApiError::DatabaseUnavailable(other.to_string()),
             other => ApiError::internal(other),
         }
     }
@@ -490,6 +493,19 @@ impl IntoResponse for ApiError {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_lost_database_is_answered_503_with_its_code() {
+        let lost = crate::storage::StorageError::Database(sqlx::Error::PoolTimedOut);
+        let err = ApiError::from(lost);
+        assert_eq!(err.code(), ErrorCode::DatabaseUnavailable);
+        assert_eq!(
+            err.into_response().status(),
+            StatusCode::SERVICE_UNAVAILABLE
+        );
+        let other = crate::storage::StorageError::Database(sqlx::Error::RowNotFound);
+        assert_eq!(ApiError::from(other).code(), ErrorCode::Internal);
+    }
 
     #[test]
     fn internal_errors_do_not_leak_details() {

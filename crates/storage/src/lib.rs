@@ -81,6 +81,31 @@ pub enum StorageError {
     Secrets(#[from] crate::SecretsError),
 }
 
+impl StorageError {
+    /// Whether the database could not be reached or went away (the connection failed,
+    /// the pool found no connection in time, the server is shutting down or not yet
+    /// accepting): a failure that passes when the database is back, answered 503 by the
+    /// service, as opposed to an answer of the database about the request.
+    pub fn is_unavailable(&self) -> bool {
+        let StorageError::Database(err) = self else {
+            return false;
+        };
+        match err {
+            sqlx::Error::Io(_)
+            | sqlx::Error::Tls(_)
+            | sqlx::Error::PoolTimedOut
+            | sqlx::Error::PoolClosed
+            | sqlx::Error::WorkerCrashed => true,
+            // SQLSTATE class 08 (connection exception) and 57P01-57P03 (the server is
+            // shutting down, crashed, or cannot accept connections yet).
+            sqlx::Error::Database(db) => db.code().is_some_and(|code| {
+                code.starts_with("08") || matches!(&*code, "57P01" | "57P02" | "57P03")
+            }),
+            _ => false,
+        }
+    }
+}
+
 /// Result of storage operations.
 pub type StorageResult<T> = Result<T, StorageError>;
 
@@ -264,4 +289,25 @@ pub trait Storage:
         before: i64,
         up_to_seq: Option<i64>,
     ) -> StorageResult<u64>;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_lost_database_is_unavailable_and_an_answer_of_it_is_not() {
+        let lost = [
+            sqlx::Error::PoolTimedOut,
+            sqlx::Error::PoolClosed,
+            sqlx::Error::Io(std::io::Error::from(std::io::ErrorKind::ConnectionRefused)),
+        ];
+        for err in lost {
+            let shown = err.to_string();
+            assert!(StorageError::Database(err).is_unavailable(), "{shown}");
+        }
+        assert!(!StorageError::Database(sqlx::Error::RowNotFound).is_unavailable());
+        assert!(!StorageError::NonceReplayed.is_unavailable());
+        assert!(!StorageError::Conflict("user a".to_owned()).is_unavailable());
+    }
 }
