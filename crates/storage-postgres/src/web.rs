@@ -1,15 +1,42 @@
-//! [`WebStorage`] on PostgreSQL, on the directory's pool.
+//! [`WebStorage`] on PostgreSQL, on the directory's pool: OpenID Connect ([`oidc`]),
+//! browser sessions and the audit views ([`sessions`]), WebAuthn challenges and FIDO2
+//! security keys ([`security_keys`]).
+//!
+//! Every operation is one `READ COMMITTED` transaction (or one statement, for the reads).
+//! What keeps each write correct against concurrent writers, in any replica:
+//!
+//! | operation | means |
+//! |---|---|
+//! | `create_client`, `store_code` | primary key (a duplicate fails the transaction) |
+//! | `take_code` | conditional update (`AND used = FALSE`); a reuse takes the family lock |
+//! | `store_refresh` | family lock, then the code re-read (a reuse deletes it) |
+//! | `rotate_refresh` | family lock, conditional update (`AND revoked = FALSE`), user `FOR SHARE` |
+//! | `password_session` | conditional update of the TOTP step (`AND NOT disabled AND step < $step`) |
+//! | `security_key_session` | nonce primary key, conditional update of the counter, user `FOR SHARE` |
+//! | `register_security_key` | challenge taken by a conditional delete, user row locked before counting |
+//! | `rename_security_key`, `delete_security_key`, `delete_session` | one conditional statement |
+//! | `set_security_key_settings` | `INSERT ... ON CONFLICT DO UPDATE` (atomic upsert) |
+//! | `store_challenge`, `prune_expired` | deletes of expired rows only, then an insert |
+//!
+//! The *family lock* is a transaction-scoped advisory lock on (tenant, refresh-token family)
+//! ([`oidc`]): a family revocation and a rotation or first store in that family never
+//! overlap, so a revocation sees every token of the family that exists when it runs.
+//! Transactions that take locks on more than one row (or row and advisory lock) run in
+//! [`retrying!`](crate::retrying), which repeats them whole after a deadlock.
+
+mod oidc;
+mod security_keys;
+mod sessions;
 
 use crate::PgStorage;
 use async_trait::async_trait;
 use latchkey_storage::web::*;
 use latchkey_storage::*;
 
-#[allow(unused_variables)]
 #[async_trait]
 impl WebStorage for PgStorage {
     async fn user_by_id(&self, tenant: &str, user_id: &str) -> StorageResult<Option<User>> {
-        todo!("storage-postgres: user_by_id")
+        sessions::user_by_id(self, tenant, user_id).await
     }
     async fn create_client(
         &self,
@@ -17,16 +44,16 @@ impl WebStorage for PgStorage {
         client: &OidcClient,
         audit: &AuditRecord,
     ) -> StorageResult<()> {
-        todo!("storage-postgres: create_client")
+        oidc::create_client(self, tenant, client, audit).await
     }
     async fn client(&self, tenant: &str, client_id: &str) -> StorageResult<Option<OidcClient>> {
-        todo!("storage-postgres: client")
+        oidc::client(self, tenant, client_id).await
     }
     async fn list_clients(&self, tenant: &str) -> StorageResult<Vec<OidcClient>> {
-        todo!("storage-postgres: list_clients")
+        oidc::list_clients(self, tenant).await
     }
     async fn store_code(&self, tenant: &str, code: &AuthCode) -> StorageResult<()> {
-        todo!("storage-postgres: store_code")
+        oidc::store_code(self, tenant, code).await
     }
     async fn take_code(
         &self,
@@ -34,7 +61,7 @@ impl WebStorage for PgStorage {
         code_hash: &str,
         reuse_audit: &AuditRecord,
     ) -> StorageResult<CodeRedemption> {
-        todo!("storage-postgres: take_code")
+        oidc::take_code(self, tenant, code_hash, reuse_audit).await
     }
     async fn store_refresh(
         &self,
@@ -42,7 +69,7 @@ impl WebStorage for PgStorage {
         token: &RefreshGrant,
         audit: &AuditRecord,
     ) -> StorageResult<bool> {
-        todo!("storage-postgres: store_refresh")
+        oidc::store_refresh(self, tenant, token, audit).await
     }
     async fn rotate_refresh(
         &self,
@@ -53,7 +80,7 @@ impl WebStorage for PgStorage {
         now: i64,
         reuse_audit: &AuditRecord,
     ) -> StorageResult<Rotation> {
-        todo!("storage-postgres: rotate_refresh")
+        oidc::rotate_refresh(self, tenant, old_hash, client_id, new, now, reuse_audit).await
     }
     async fn password_session(
         &self,
@@ -62,7 +89,7 @@ impl WebStorage for PgStorage {
         session: &WebSession,
         audit: &AuditRecord,
     ) -> StorageResult<bool> {
-        todo!("storage-postgres: password_session")
+        sessions::password_session(self, tenant, totp_step, session, audit).await
     }
     async fn session(
         &self,
@@ -70,7 +97,7 @@ impl WebStorage for PgStorage {
         id_hash: &str,
         now: i64,
     ) -> StorageResult<Option<(WebSession, User)>> {
-        todo!("storage-postgres: session")
+        sessions::session(self, tenant, id_hash, now).await
     }
     async fn delete_session(
         &self,
@@ -78,13 +105,13 @@ impl WebStorage for PgStorage {
         id_hash: &str,
         audit: &AuditRecord,
     ) -> StorageResult<()> {
-        todo!("storage-postgres: delete_session")
+        sessions::delete_session(self, tenant, id_hash, audit).await
     }
     async fn prune_expired(&self, tenant: &str, before: i64) -> StorageResult<u64> {
-        todo!("storage-postgres: prune_expired")
+        sessions::prune_expired(self, tenant, before).await
     }
     async fn store_challenge(&self, tenant: &str, c: &Challenge, now: i64) -> StorageResult<()> {
-        todo!("storage-postgres: store_challenge")
+        security_keys::store_challenge(self, tenant, c, now).await
     }
     async fn challenge(
         &self,
@@ -92,21 +119,21 @@ impl WebStorage for PgStorage {
         id: &str,
         now: i64,
     ) -> StorageResult<Option<Challenge>> {
-        todo!("storage-postgres: challenge")
+        security_keys::challenge(self, tenant, id, now).await
     }
     async fn list_security_keys(
         &self,
         tenant: &str,
         user_id: Option<&str>,
     ) -> StorageResult<Vec<SecurityKeyListing>> {
-        todo!("storage-postgres: list_security_keys")
+        security_keys::list(self, tenant, user_id).await
     }
     async fn security_key(
         &self,
         tenant: &str,
         credential_id: &str,
     ) -> StorageResult<Option<SecurityKey>> {
-        todo!("storage-postgres: security_key")
+        security_keys::by_credential_id(self, tenant, credential_id).await
     }
     async fn register_security_key(
         &self,
@@ -117,7 +144,7 @@ impl WebStorage for PgStorage {
         now: i64,
         audit: &AuditRecord,
     ) -> StorageResult<RegisterOutcome> {
-        todo!("storage-postgres: register_security_key")
+        security_keys::register(self, tenant, challenge_id, key, max, now, audit).await
     }
     #[allow(clippy::too_many_arguments)]
     async fn security_key_session(
@@ -130,10 +157,15 @@ impl WebStorage for PgStorage {
         session: &WebSession,
         audit: &AuditRecord,
     ) -> StorageResult<bool> {
-        todo!("storage-postgres: security_key_session")
+        let counter = security_keys::CounterMove {
+            credential_id,
+            old_count,
+            new_count,
+        };
+        security_keys::signin(self, tenant, ceremony, &counter, session, audit).await
     }
     async fn ceremony_used(&self, tenant: &str, id: &str) -> StorageResult<bool> {
-        todo!("storage-postgres: ceremony_used")
+        security_keys::ceremony_used(self, tenant, id).await
     }
     async fn rename_security_key(
         &self,
@@ -143,7 +175,7 @@ impl WebStorage for PgStorage {
         name: &str,
         audit: &AuditRecord,
     ) -> StorageResult<bool> {
-        todo!("storage-postgres: rename_security_key")
+        security_keys::rename(self, tenant, user_id, credential_id, name, audit).await
     }
     async fn delete_security_key(
         &self,
@@ -152,10 +184,10 @@ impl WebStorage for PgStorage {
         credential_id: &str,
         audit: &AuditRecord,
     ) -> StorageResult<bool> {
-        todo!("storage-postgres: delete_security_key")
+        security_keys::delete(self, tenant, user_id, credential_id, audit).await
     }
     async fn security_key_settings(&self, tenant: &str) -> StorageResult<SecurityKeySettings> {
-        todo!("storage-postgres: security_key_settings")
+        security_keys::settings(self, tenant).await
     }
     async fn set_security_key_settings(
         &self,
@@ -163,7 +195,7 @@ impl WebStorage for PgStorage {
         settings: &SecurityKeySettings,
         audit: &AuditRecord,
     ) -> StorageResult<()> {
-        todo!("storage-postgres: set_security_key_settings")
+        security_keys::set_settings(self, tenant, settings, audit).await
     }
     async fn audit_of(
         &self,
@@ -171,9 +203,9 @@ impl WebStorage for PgStorage {
         actor: &str,
         limit: i64,
     ) -> StorageResult<Vec<AuditRecord>> {
-        todo!("storage-postgres: audit_of")
+        sessions::audit_of(self, tenant, actor, limit).await
     }
     async fn audit_latest(&self, tenant: &str, limit: i64) -> StorageResult<Vec<AuditRecord>> {
-        todo!("storage-postgres: audit_latest")
+        sessions::audit_latest(self, tenant, limit).await
     }
 }
