@@ -20,7 +20,8 @@ async fn handle(url: &str) -> Handle {
     Handle {
         storage: storage.clone(),
         web: storage.clone(),
-        directory: storage,
+        directory: storage.clone(),
+        admin: storage,
     }
 }
 
