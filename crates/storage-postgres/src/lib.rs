@@ -25,6 +25,7 @@ use latchkey_storage::{StorageFigures, StorageResult};
 
 #[macro_use]
 pub mod retry;
+mod admin;
 mod admin_lists;
 mod cert;
 mod directory;
