@@ -62,13 +62,12 @@ impl PgStorage {
         audit: &AuditRecord,
     ) -> StorageResult<UserDeletion> {
         let mut tx = self.begin().await?;
-        let id: Option<String> = sqlx::query_scalar(
-            "SELECT id FROM users WHERE tenant_id = $1 AND upn = $2 FOR UPDATE",
-        )
-        .bind(tenant)
-        .bind(upn)
-        .fetch_optional(&mut *tx)
-        .await?;
+        let id: Option<String> =
+            sqlx::query_scalar("SELECT id FROM users WHERE tenant_id = $1 AND upn = $2 FOR UPDATE")
+                .bind(tenant)
+                .bind(upn)
+                .fetch_optional(&mut *tx)
+                .await?;
         let Some(id) = id else {
             return Ok(UserDeletion::NoSuchUser);
         };
@@ -162,13 +161,12 @@ impl PgStorage {
         audit: &AuditRecord,
     ) -> StorageResult<Option<Removed>> {
         let mut tx = self.begin().await?;
-        let found: Option<i32> = sqlx::query_scalar(
-            "SELECT 1 FROM devices WHERE tenant_id = $1 AND id = $2 FOR UPDATE",
-        )
-        .bind(tenant)
-        .bind(device_id)
-        .fetch_optional(&mut *tx)
-        .await?;
+        let found: Option<i32> =
+            sqlx::query_scalar("SELECT 1 FROM devices WHERE tenant_id = $1 AND id = $2 FOR UPDATE")
+                .bind(tenant)
+                .bind(device_id)
+                .fetch_optional(&mut *tx)
+                .await?;
         if found.is_none() {
             return Ok(None);
         }
@@ -432,12 +430,13 @@ impl AdminStorage for PgStorage {
     }
 
     async fn audit_entry(&self, tenant: &str, seq: i64) -> StorageResult<Option<AuditEntry>> {
-        let row: Option<AuditRow> =
-            sqlx::query_as(&format!("{AUDIT_ENTRY_COLUMNS} WHERE tenant_id = $1 AND seq = $2"))
-                .bind(tenant)
-                .bind(seq)
-                .fetch_optional(&self.pool)
-                .await?;
+        let row: Option<AuditRow> = sqlx::query_as(&format!(
+            "{AUDIT_ENTRY_COLUMNS} WHERE tenant_id = $1 AND seq = $2"
+        ))
+        .bind(tenant)
+        .bind(seq)
+        .fetch_optional(&self.pool)
+        .await?;
         Ok(row.map(entry_of_row))
     }
 }
