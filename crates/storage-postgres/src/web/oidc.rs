@@ -255,7 +255,11 @@ pub(super) async fn rotate_refresh(
 
 /// Whether the user exists and is not disabled, its row locked `FOR SHARE` (a disable not
 /// committed yet is waited for and then seen; a later one waits for this transaction).
-async fn user_is_enabled(tx: &mut PgConnection, tenant: &str, user_id: &str) -> StorageResult<bool> {
+async fn user_is_enabled(
+    tx: &mut PgConnection,
+    tenant: &str,
+    user_id: &str,
+) -> StorageResult<bool> {
     let found: Option<i32> = sqlx::query_scalar(
         "SELECT 1 FROM users WHERE tenant_id = $1 AND id = $2 AND NOT disabled FOR SHARE",
     )

@@ -18,8 +18,7 @@
 //! own statement, so each can use its index.
 
 use latchkey_storage::web::{
-    Challenge, RegisterOutcome, SecurityKey, SecurityKeyListing, SecurityKeySettings,
-    WebSession,
+    Challenge, RegisterOutcome, SecurityKey, SecurityKeyListing, SecurityKeySettings, WebSession,
 };
 use latchkey_storage::{AuditRecord, ConsumedNonce, StorageError, StorageResult};
 use sqlx::postgres::PgArguments;
