@@ -35,11 +35,14 @@ const SEARCH_USERS_SQL: &str = "SELECT id, upn, display_name, disabled, created_
      FROM users WHERE tenant_id = $1 AND upn >= $2 AND upn < $3 AND upn <> $4 \
      ORDER BY upn LIMIT $5";
 
-/// A device page's columns, from the `page` of devices (alias `d`) and its owner `owner`.
+/// A device page's columns (`d` the device), its owner's UPN given as `$owner`.
 macro_rules! device_columns {
-    () => {
-        "d.id, d.display_name, d.os, d.join_type, owner.upn AS owner, d.joined_with_mfa, \
-         d.cert_thumbprint, d.disabled, d.created_at"
+    ($owner:literal) => {
+        concat!(
+            "d.id, d.display_name, d.os, d.join_type, ",
+            $owner,
+            " AS owner, d.joined_with_mfa, d.cert_thumbprint, d.disabled, d.created_at"
+        )
     };
 }
 
@@ -56,51 +59,60 @@ macro_rules! with_last_activity {
     };
 }
 
-/// All devices, a page: walks the `(tenant_id, id)` key from `$2`, at most `$3`.
+/// All devices, a page: walks the `(tenant_id, id)` key from `$2`, at most `$3`, each
+/// owner's UPN by the users' primary key.
 const DEVICES_PAGE_SQL: &str = concat!(
     "WITH page AS (SELECT ",
-    device_columns!(),
-    " FROM devices d JOIN users owner ON owner.tenant_id = d.tenant_id \
-     AND owner.id = d.owner_user_id WHERE d.tenant_id = $1 AND d.id > $2 \
-     ORDER BY d.id LIMIT $3)",
+    device_columns!(
+        "(SELECT u.upn FROM users u WHERE u.tenant_id = d.tenant_id AND u.id = d.owner_user_id)"
+    ),
+    " FROM devices d WHERE d.tenant_id = $1 AND d.id > $2 ORDER BY d.id LIMIT $3)",
     with_last_activity!()
 );
 
 /// One owner's devices, a page: the owner (UPN `$3`) by the `(tenant_id, upn)` index,
-/// their devices by `devices_by_owner` from `$2`, at most `$4`.
+/// then `devices_by_owner (tenant_id, owner_user_id, id)` from `$2`, at most `$4`.
 const OWNER_DEVICES_PAGE_SQL: &str = concat!(
     "WITH page AS (SELECT ",
-    device_columns!(),
-    " FROM users owner JOIN devices d ON d.tenant_id = owner.tenant_id \
-     AND d.owner_user_id = owner.id WHERE owner.tenant_id = $1 AND owner.upn = $3 \
+    device_columns!("$3::TEXT"),
+    " FROM devices d WHERE d.tenant_id = $1 AND d.owner_user_id = \
+     (SELECT o.id FROM users o WHERE o.tenant_id = $1 AND o.upn = $3) \
      AND d.id > $2 ORDER BY d.id LIMIT $4)",
     with_last_activity!()
 );
 
-/// A Hello key page's columns (`k` the key, `u` its user).
+/// A Hello key page's columns (`k` the key), its user's UPN given as `$upn`.
 macro_rules! key_columns {
-    () => {
-        "k.key_id, u.upn, k.device_id, k.alg, k.usage, k.attestation, k.tpm_manufacturer, \
-         k.created_at"
+    ($upn:literal) => {
+        concat!(
+            "k.key_id, ",
+            $upn,
+            " AS upn, k.device_id, k.alg, k.usage, k.attestation, k.tpm_manufacturer, \
+             k.created_at"
+        )
     };
 }
 
-/// All Hello keys, a page: walks the `(tenant_id, key_id)` key from `$2`, at most `$3`.
+/// All Hello keys, a page: walks the `(tenant_id, key_id)` key from `$2`, at most `$3`,
+/// each user's UPN by the users' primary key.
 const KEYS_PAGE_SQL: &str = concat!(
     "SELECT ",
-    key_columns!(),
-    " FROM key_credentials k JOIN users u ON u.tenant_id = k.tenant_id AND u.id = k.user_id \
-     WHERE k.tenant_id = $1 AND k.key_id > $2 ORDER BY k.key_id LIMIT $3"
+    key_columns!(
+        "(SELECT u.upn FROM users u WHERE u.tenant_id = k.tenant_id AND u.id = k.user_id)"
+    ),
+    " FROM key_credentials k WHERE k.tenant_id = $1 AND k.key_id > $2 \
+     ORDER BY k.key_id LIMIT $3"
 );
 
 /// One owner's Hello keys, a page: the owner (UPN `$3`) by the `(tenant_id, upn)` index,
-/// their keys by `(tenant_id, user_id, device_id)` (one per device), from `$2`, at most
-/// `$4`.
+/// then `key_credentials_by_user (tenant_id, user_id, key_id)` (migration 0004) from `$2`,
+/// at most `$4`.
 const OWNER_KEYS_PAGE_SQL: &str = concat!(
     "SELECT ",
-    key_columns!(),
-    " FROM users u JOIN key_credentials k ON k.tenant_id = u.tenant_id AND k.user_id = u.id \
-     WHERE u.tenant_id = $1 AND u.upn = $3 AND k.key_id > $2 ORDER BY k.key_id LIMIT $4"
+    key_columns!("$3::TEXT"),
+    " FROM key_credentials k WHERE k.tenant_id = $1 AND k.user_id = \
+     (SELECT o.id FROM users o WHERE o.tenant_id = $1 AND o.upn = $3) \
+     AND k.key_id > $2 ORDER BY k.key_id LIMIT $4"
 );
 
 /// The lower bound `$2` of [`SEARCH_USERS_SQL`]: the prefix, or `after` if it sorts later.
@@ -325,3 +337,6 @@ async fn delete_device_rows(
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod plans;
