@@ -15,13 +15,7 @@ mod common;
 
 use std::path::Path;
 
-use common::run;
-
-fn ok(data: &Path, args: &[&str]) -> String {
-    let (code, out, err) = run(data, args);
-    assert_eq!(code, 0, "{args:?}: {err}");
-    out
-}
+use common::{ok, run};
 
 fn error_code(data: &Path, args: &[&str]) -> String {
     let (code, _, err) = run(data, args);

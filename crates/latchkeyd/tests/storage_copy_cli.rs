@@ -13,15 +13,9 @@ mod common;
 
 use std::path::Path;
 
-use common::run;
+use common::{ok, run};
 use latchkey_pg_harness::PgCluster;
 use sqlx::{Connection, PgConnection};
-
-fn ok(data: &Path, args: &[&str]) -> String {
-    let (code, out, err) = run(data, args);
-    assert_eq!(code, 0, "{args:?}: {err}");
-    out
-}
 
 fn refused(data: &Path, args: &[&str]) -> String {
     let (code, _, err) = run(data, args);

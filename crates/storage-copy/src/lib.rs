@@ -103,13 +103,17 @@ pub async fn sqlite_to_postgres(
         StorageError::Migrate(m) => CopyError::Target(format!("migrating: {m}")),
         other => target_err(other),
     })?;
-    let result = copy_all(&mut source, &pg).await;
+    let result = copy_all(data_dir, &mut source, &pg).await;
     pg.close().await;
     let _ = source.close().await;
     result
 }
 
-async fn copy_all(source: &mut SqliteConnection, pg: &PgStorage) -> Result<CopyReport, CopyError> {
+async fn copy_all(
+    data_dir: &Path,
+    source: &mut SqliteConnection,
+    pg: &PgStorage,
+) -> Result<CopyReport, CopyError> {
     // One snapshot of the source: every page below reads the same committed state.
     let mut snapshot = source.begin().await.map_err(source_err)?;
     let tenant_id: Option<String> =
@@ -119,7 +123,7 @@ async fn copy_all(source: &mut SqliteConnection, pg: &PgStorage) -> Result<CopyR
             .map_err(source_err)?;
     let Some(tenant_id) = tenant_id else {
         return Err(CopyError::NoSource {
-            path: PathBuf::new(),
+            path: data_dir.to_path_buf(),
             what: "the database holds no tenant",
         });
     };

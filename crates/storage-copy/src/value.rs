@@ -32,7 +32,8 @@ impl Value {
             CopyError::Source(format!("column {} ({}): {e}", column.name, column.pg_type))
         };
         Ok(match column.pg_type.as_str() {
-            "bigint" | "integer" | "smallint" => Value::Int(row.try_get(index).map_err(wrong)?),
+            // Every integer column of the schema is BIGINT (Unix seconds, counters).
+            "bigint" => Value::Int(row.try_get(index).map_err(wrong)?),
             "boolean" => Value::Bool(row.try_get(index).map_err(wrong)?),
             "text" => Value::Text(row.try_get(index).map_err(wrong)?),
             "bytea" => Value::Bytes(row.try_get(index).map_err(wrong)?),
@@ -82,7 +83,7 @@ pub(crate) async fn columns(
     for (name, pg_type, has_default) in in_postgres {
         if in_sqlite.contains(&name) {
             columns.push(Column { name, pg_type });
-        } else if !has_default || name == "seq" {
+        } else if !has_default {
             return Err(CopyError::Schema(format!(
                 "column {table}.{name} is missing in SQLite"
             )));

@@ -2,7 +2,12 @@
 //! of every table arrives unchanged; a second copy, a missing source and a failure half-way
 //! write nothing.
 
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic
+)]
 
 use std::collections::BTreeMap;
 
@@ -59,6 +64,21 @@ async fn populated() -> tempfile::TempDir {
     dir
 }
 
+/// Rows as sorted text lines, each cell through `cell` (`None` leaves the column out).
+fn as_text<R: Row>(rows: &[R], cell: impl Fn(&R, usize) -> Option<String>) -> Vec<String> {
+    let mut text: Vec<String> = rows
+        .iter()
+        .map(|r| {
+            (0..r.columns().len())
+                .filter_map(|i| cell(r, i))
+                .collect::<Vec<_>>()
+                .join("|")
+        })
+        .collect();
+    text.sort();
+    text
+}
+
 /// Every row of every table as text, sorted: what a faithful copy must reproduce.
 async fn sqlite_rows(dir: &std::path::Path) -> BTreeMap<&'static str, Vec<String>> {
     let mut c = SqliteConnection::connect(&format!("sqlite://{}", dir.join(DB_FILE).display()))
@@ -70,17 +90,7 @@ async fn sqlite_rows(dir: &std::path::Path) -> BTreeMap<&'static str, Vec<String
             .fetch_all(&mut c)
             .await
             .unwrap();
-        let mut text: Vec<String> = rows
-            .iter()
-            .map(|r| {
-                (0..r.columns().len())
-                    .map(|i| sqlite_cell(r, i))
-                    .collect::<Vec<_>>()
-                    .join("|")
-            })
-            .collect();
-        text.sort();
-        all.insert(table, text);
+        all.insert(table, as_text(&rows, |r, i| Some(sqlite_cell(r, i))));
     }
     all
 }
@@ -95,6 +105,7 @@ fn sqlite_cell(r: &sqlx::sqlite::SqliteRow, i: usize) -> String {
     format!("{:?}", r.try_get::<Option<Vec<u8>>, _>(i).unwrap())
 }
 
+/// The same rows read from PostgreSQL, typed as SQLite shows them.
 async fn postgres_rows(url: &str) -> BTreeMap<&'static str, Vec<String>> {
     let mut c = PgConnection::connect(url).await.unwrap();
     let mut all = BTreeMap::new();
@@ -103,26 +114,24 @@ async fn postgres_rows(url: &str) -> BTreeMap<&'static str, Vec<String>> {
             .fetch_all(&mut c)
             .await
             .unwrap();
-        let mut text: Vec<String> = rows
-            .iter()
-            .map(|r| {
-                (0..r.columns().len())
-                    .filter(|&i| r.column(i).name() != "singleton")
-                    .map(|i| match r.column(i).type_info().name() {
-                        // SQLite keeps booleans as integers.
-                        "BOOL" => format!("{:?}", r.get::<Option<bool>, _>(i).map(i64::from)),
-                        "INT8" => format!("{:?}", r.get::<Option<i64>, _>(i)),
-                        "BYTEA" => format!("{:?}", r.get::<Option<Vec<u8>>, _>(i)),
-                        _ => format!("{:?}", r.get::<Option<String>, _>(i)),
-                    })
-                    .collect::<Vec<_>>()
-                    .join("|")
-            })
-            .collect();
-        text.sort();
-        all.insert(table, text);
+        all.insert(table, as_text(&rows, postgres_cell));
     }
     all
+}
+
+fn postgres_cell(r: &sqlx::postgres::PgRow, i: usize) -> Option<String> {
+    let column = r.column(i);
+    // The single-tenant marker exists only in PostgreSQL.
+    if column.name() == "singleton" {
+        return None;
+    }
+    Some(match column.type_info().name() {
+        // SQLite keeps booleans as integers.
+        "BOOL" => format!("{:?}", r.get::<Option<bool>, _>(i).map(i64::from)),
+        "INT8" => format!("{:?}", r.get::<Option<i64>, _>(i)),
+        "BYTEA" => format!("{:?}", r.get::<Option<Vec<u8>>, _>(i)),
+        _ => format!("{:?}", r.get::<Option<String>, _>(i)),
+    })
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -222,4 +231,25 @@ async fn a_directory_without_a_database_is_refused_and_nothing_is_created() {
         "{refused:?}"
     );
     assert!(!dir.path().join(DB_FILE).exists());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_database_without_a_tenant_is_refused_by_its_directory() {
+    let dir = tempfile::tempdir().unwrap();
+    SqliteStorage::open(dir.path()).await.unwrap().close().await;
+    let url = PgCluster::fresh_database("copy").await.unwrap();
+    let refused = sqlite_to_postgres(dir.path(), &PgOptions::new(&url)).await;
+    match refused {
+        Err(CopyError::NoSource { path, what }) => {
+            assert_eq!(path, dir.path());
+            assert_eq!(what, "the database holds no tenant");
+        }
+        other => panic!("{other:?}"),
+    }
+    let mut c = PgConnection::connect(&url).await.unwrap();
+    let tenants: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM tenants")
+        .fetch_one(&mut c)
+        .await
+        .unwrap();
+    assert_eq!(tenants, 0);
 }

@@ -30,6 +30,13 @@ pub fn init(data: &Path) {
     assert_eq!(code, 0, "{err}");
 }
 
+/// Runs `latchkeyd ARGS --data-dir DATA`, asserts that it succeeded and returns stdout.
+pub fn ok(data: &Path, args: &[&str]) -> String {
+    let (code, out, err) = run(data, args);
+    assert_eq!(code, 0, "{args:?}: {err}");
+    out
+}
+
 /// Runs `latchkeyd ARGS --data-dir DATA` with `input` on standard input.
 pub fn run_with_input(data: &Path, args: &[&str], input: &str) -> (i32, String, String) {
     use std::io::Write;
