@@ -6,6 +6,7 @@ use std::path::Path;
 use anyhow::Context;
 use latchkey_proto::ErrorCode;
 use latchkey_server::clock::Env;
+use latchkey_server::storage::Database;
 use latchkeyd::data_admin::{Admin, AdminError};
 use zeroize::Zeroizing;
 
@@ -17,18 +18,20 @@ pub(crate) fn admin_error(err: AdminError) -> anyhow::Error {
     coded(err.code(), err.to_string())
 }
 
-/// Runs an admin command. Only `init` creates a data directory; every other command opens
-/// an existing one (`LK-ADM-001` naming the path otherwise).
+/// Runs an admin command on `database` (the same `--database` as `serve`). Only `init`
+/// creates a data directory and a tenant; every other command opens an existing one
+/// (`LK-ADM-001` naming the path otherwise).
 pub async fn run(
+    database: &Database,
     data_dir: &Path,
     key_file: Option<&Path>,
     json: bool,
     command: Command,
 ) -> anyhow::Result<()> {
     if let Command::Init(args) = command {
-        return init(data_dir, key_file, json, args).await;
+        return init(database, data_dir, key_file, json, args).await;
     }
-    let mut admin = Admin::open_existing(data_dir, key_file, Env::system())
+    let mut admin = Admin::open_existing_on(database, data_dir, key_file, Env::system())
         .await
         .map_err(admin_error)?;
     admin.set_actor(&crate::confirm::cli_actor());
@@ -38,6 +41,7 @@ pub async fn run(
 }
 
 async fn init(
+    database: &Database,
     data_dir: &Path,
     key_file: Option<&Path>,
     json: bool,
@@ -46,9 +50,10 @@ async fn init(
     let tenant_name = args
         .tenant_name
         .unwrap_or_else(|| latchkey_server::tenant::DEFAULT_TENANT_NAME.to_owned());
-    let (admin, created) = Admin::create(data_dir, key_file, &tenant_name, Env::system())
-        .await
-        .map_err(admin_error)?;
+    let (admin, created) =
+        Admin::create_on(database, data_dir, key_file, &tenant_name, Env::system())
+            .await
+            .map_err(admin_error)?;
     let t = admin.tenant();
     admin.close().await;
     if json {

@@ -26,6 +26,19 @@ pub struct Cli {
     /// (`LoadCredential=latchkey-kek:PATH`), else DIR/secrets.key (created on first start).
     #[arg(long, global = true, env = "LATCHKEY_KEY_FILE", value_name = "FILE")]
     pub key_file: Option<PathBuf>,
+    /// Where the directory is stored: `sqlite` (the default: DIR/latchkey.db) or
+    /// postgres://USER[:PASSWORD]@HOST:PORT/DB (TLS with ?sslmode=verify-full and
+    /// &sslrootcert=FILE), which several replicas may share; every command uses the same.
+    #[arg(long, global = true, env = "LATCHKEY_DATABASE_URL", value_name = "URL")]
+    pub database: Option<String>,
+    /// The most PostgreSQL connections this process opens [default: 16].
+    #[arg(
+        long,
+        global = true,
+        env = "LATCHKEY_DATABASE_MAX_CONNECTIONS",
+        value_name = "N"
+    )]
+    pub database_max_connections: Option<u32>,
     /// Print JSON instead of tables (admin commands).
     #[arg(long, global = true)]
     pub json: bool,

@@ -79,6 +79,8 @@ fn run(cli: cli::Cli) -> anyhow::Result<()> {
             data_dir: cli.data_dir.clone(),
             key_file: cli.key_file.clone(),
             log_format: cli.log_format,
+            database: cli.database.clone(),
+            database_max_connections: cli.database_max_connections,
         },
         &loaded.file,
         &mut report,
@@ -109,8 +111,11 @@ fn run(cli: cli::Cli) -> anyhow::Result<()> {
             }
             cli::Command::Config(cli::ConfigCommand::Check { serve }) => {
                 settings::serve_config(&common, serve, &loaded.file, &mut report)?;
-                let notes =
-                    settings::check::check_paths(&common.data_dir, common.key_file.as_deref())?;
+                let notes = settings::check::check_paths(
+                    &common.data_dir,
+                    common.key_file.as_deref(),
+                    &common.database,
+                )?;
                 settings::check::print(&loaded, &report, &notes, cli.json)
             }
             cli::Command::Storage(cli::StorageCommand::Copy { from, to }) => {
@@ -133,7 +138,14 @@ fn run(cli: cli::Cli) -> anyhow::Result<()> {
                     }
                     other => other,
                 };
-                admin::run(&common.data_dir, key_file.as_deref(), cli.json, other).await
+                admin::run(
+                    &common.database,
+                    &common.data_dir,
+                    key_file.as_deref(),
+                    cli.json,
+                    other,
+                )
+                .await
             }
         }
     })

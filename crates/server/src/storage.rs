@@ -69,6 +69,14 @@ impl OpenStorage {
         }
     }
 
+    /// The administration commands' directory changes and audit search.
+    pub fn admin(&self) -> Arc<dyn AdminStorage> {
+        match self {
+            OpenStorage::Sqlite { storage, .. } => storage.clone(),
+            OpenStorage::Postgres(pg) => pg.clone(),
+        }
+    }
+
     /// The pool's (and SQLite's sign-in writer's) figures now.
     pub fn figures(&self) -> StorageFigures {
         match self {

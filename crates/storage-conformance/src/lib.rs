@@ -16,9 +16,10 @@
 use std::sync::Arc;
 
 use latchkey_storage::directory::DirectoryAdmin;
-use latchkey_storage::{Storage, StorageError, WebStorage};
+use latchkey_storage::{AdminStorage, Storage, StorageError, WebStorage};
 
 pub mod admin_lists;
+pub mod admin_ops;
 pub mod certs;
 pub mod concurrent;
 pub mod directory;
@@ -39,6 +40,8 @@ pub struct Handle {
     pub web: Arc<dyn WebStorage>,
     /// The web administration's paged lists and directory changes on the same database.
     pub directory: Arc<dyn DirectoryAdmin>,
+    /// The administration commands' changes and audit search on the same database.
+    pub admin: Arc<dyn AdminStorage>,
 }
 
 /// A fresh, empty backend under test.
@@ -186,6 +189,12 @@ pub const PROPERTIES: &[&str] = &[
     "race_totp_step_is_used_once",
     "race_prt_renewal_happens_once",
     "race_refresh_token_rotates_once",
+    "admin_renames_and_resets_are_audited",
+    "delete_user_takes_what_is_theirs",
+    "remove_device_takes_what_is_on_it",
+    "clients_are_rotated_and_deleted",
+    "audit_search_filters_and_keeps_the_newest",
+    "race_no_signin_commits_after_the_device_delete",
 ];
 
 /// Runs one check with a fresh backend from `$make` (an `async fn() -> Backend`) on a
@@ -277,5 +286,14 @@ macro_rules! suite {
         $crate::check!($make, concurrent::race_totp_step_is_used_once);
         $crate::check!($make, concurrent::race_prt_renewal_happens_once);
         $crate::check!($make, concurrent::race_refresh_token_rotates_once);
+        $crate::check!($make, admin_ops::admin_renames_and_resets_are_audited);
+        $crate::check!($make, admin_ops::delete_user_takes_what_is_theirs);
+        $crate::check!($make, admin_ops::remove_device_takes_what_is_on_it);
+        $crate::check!($make, admin_ops::clients_are_rotated_and_deleted);
+        $crate::check!($make, admin_ops::audit_search_filters_and_keeps_the_newest);
+        $crate::check!(
+            $make,
+            admin_ops::race_no_signin_commits_after_the_device_delete
+        );
     };
 }

@@ -1,55 +1,24 @@
-//! The administration commands' writes that change or remove whole directory objects
-//! (`latchkeyd tenant rename`, `user enable|delete|reset-password|reset-mfa`, `device
-//! delete`, `client delete|rotate-secret`). Each is one `BEGIN IMMEDIATE` transaction with
-//! its audit line: it commits whole or not at all.
-//!
-//! What a deletion takes with it (Entra ID's model, with one difference, see
-//! [`SqliteStorage::delete_user`]): the object's sessions and credentials are deleted, its
-//! certificates in force are revoked (and stay listed, on the CRL, with the link to the
-//! deleted row cleared), and the audit trail keeps every line that names it.
+//! [`AdminStorage`] on SQLite: the administration commands' writes that change or remove
+//! whole directory objects (`latchkeyd tenant rename`, `user enable|delete|reset-password|
+//! reset-mfa`, `device delete`, `client delete|rotate-secret`), and the audit search of
+//! `latchkeyd audit` (by time through the `audit_by_time` index, user, device, event and
+//! outcome, newest entries kept when a limit applies). Each write is one `BEGIN IMMEDIATE`
+//! transaction with its audit line: it commits whole or not at all. What a deletion takes
+//! with it is described in [`latchkey_storage::admin`].
 
+use sqlx::QueryBuilder;
 use sqlx::{Sqlite, Transaction};
 
 use super::cert::{revoke_where, Holder};
 use super::tx::insert_audit;
 use super::SqliteStorage;
+use async_trait::async_trait;
+use latchkey_storage::admin::{
+    entry_of_row, AdminStorage, AuditEntry, AuditFilter, AuditRow, Removed, SecretRotation,
+    UserDeletion, AUDIT_ENTRY_COLUMNS,
+};
 use latchkey_storage::cert::CASCADE_REASONS;
 use latchkey_storage::{AuditRecord, StorageResult};
-
-/// What `delete_user` did.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum UserDeletion {
-    /// No user with this UPN; nothing written.
-    NoSuchUser,
-    /// The user is the registered owner of this many devices; nothing written.
-    OwnsDevices(u64),
-    /// Deleted, with what went with it.
-    Deleted(Removed),
-}
-
-/// What went with a deleted user or device.
-#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
-pub struct Removed {
-    /// Hello keys deleted.
-    pub hello_keys: u64,
-    /// FIDO2 security keys deleted.
-    pub security_keys: u64,
-    /// Certificates revoked.
-    pub certificates_revoked: u64,
-    /// Primary refresh tokens, browser sessions and application grants deleted.
-    pub sessions: u64,
-}
-
-/// What `rotate_client_secret` found.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum SecretRotation {
-    /// No such client; nothing written.
-    NoSuchClient,
-    /// A public client has no secret; nothing written.
-    Public,
-    /// The new secret's hash is stored.
-    Rotated,
-}
 
 async fn delete_rows(
     tx: &mut Transaction<'static, Sqlite>,
@@ -66,25 +35,9 @@ async fn delete_rows(
 }
 
 impl SqliteStorage {
-    /// Renames the tenant; false if there is no such tenant.
-    pub async fn rename_tenant(
-        &self,
-        tenant: &str,
-        name: &str,
-        audit: &AuditRecord,
-    ) -> StorageResult<bool> {
-        self.delete_one_audited(
-            "UPDATE tenants SET name = $2 WHERE id = $1",
-            tenant,
-            name,
-            audit,
-        )
-        .await
-    }
-
     /// Enables a disabled user (sign-in works again with the same credentials); false if
     /// there is no such user. Certificates revoked when it was disabled stay revoked.
-    pub async fn enable_user(
+    pub(crate) async fn enable_user(
         &self,
         tenant: &str,
         upn: &str,
@@ -99,10 +52,52 @@ impl SqliteStorage {
         .await
     }
 
-    /// Replaces a user's password hash and ends the user's browser sessions (they were
-    /// opened with the old password); false if there is no such user. Hello keys and their
-    /// primary refresh tokens are not password-based and stay.
-    pub async fn reset_password(
+    /// Replaces a user's (sealed) TOTP secret and forgets the last step used, so that only
+    /// codes of the new secret are accepted from now on; false if there is no such user.
+    pub(crate) async fn reset_mfa(
+        &self,
+        tenant: &str,
+        user_id: &str,
+        sealed_secret: &[u8],
+        audit: &AuditRecord,
+    ) -> StorageResult<bool> {
+        let (mut tx, _gate) = self.write().await?;
+        let done = sqlx::query(
+            "UPDATE users SET totp_secret = $3, last_totp_step = NULL \
+             WHERE tenant_id = $1 AND id = $2",
+        )
+        .bind(tenant)
+        .bind(user_id)
+        .bind(sealed_secret)
+        .execute(&mut *tx)
+        .await?;
+        if done.rows_affected() != 1 {
+            return Ok(false);
+        }
+        insert_audit(&mut tx, tenant, audit).await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+}
+
+#[async_trait]
+impl AdminStorage for SqliteStorage {
+    async fn rename_tenant(
+        &self,
+        tenant: &str,
+        name: &str,
+        audit: &AuditRecord,
+    ) -> StorageResult<bool> {
+        self.delete_one_audited(
+            "UPDATE tenants SET name = $2 WHERE id = $1",
+            tenant,
+            name,
+            audit,
+        )
+        .await
+    }
+
+    async fn reset_password(
         &self,
         tenant: &str,
         upn: &str,
@@ -133,41 +128,7 @@ impl SqliteStorage {
         Ok(true)
     }
 
-    /// Replaces a user's (sealed) TOTP secret and forgets the last step used, so that only
-    /// codes of the new secret are accepted from now on; false if there is no such user.
-    pub async fn reset_mfa(
-        &self,
-        tenant: &str,
-        user_id: &str,
-        sealed_secret: &[u8],
-        audit: &AuditRecord,
-    ) -> StorageResult<bool> {
-        let (mut tx, _gate) = self.write().await?;
-        let done = sqlx::query(
-            "UPDATE users SET totp_secret = $3, last_totp_step = NULL \
-             WHERE tenant_id = $1 AND id = $2",
-        )
-        .bind(tenant)
-        .bind(user_id)
-        .bind(sealed_secret)
-        .execute(&mut *tx)
-        .await?;
-        if done.rows_affected() != 1 {
-            return Ok(false);
-        }
-        insert_audit(&mut tx, tenant, audit).await?;
-        tx.commit().await?;
-        Ok(true)
-    }
-
-    /// Deletes a user with its Hello keys (on every device), security keys, primary
-    /// refresh tokens, browser sessions, application codes and refresh tokens, Kerberos
-    /// principal override and group memberships; revokes its certificates in force
-    /// (`cessationOfOperation`), which stay listed without the user. Entra ID keeps a
-    /// deleted user's devices without an owner; a Latchkey device always names its
-    /// registered owner (the join-with-MFA rule reads it), so the user's own devices must
-    /// be deleted first ([`UserDeletion::OwnsDevices`], nothing written).
-    pub async fn delete_user(
+    async fn delete_user(
         &self,
         tenant: &str,
         upn: &str,
@@ -269,11 +230,7 @@ impl SqliteStorage {
         Ok(UserDeletion::Deleted(removed))
     }
 
-    /// Deletes a device with the Hello keys registered on it (any user's), its primary
-    /// refresh tokens, policy sessions, TPM records and group memberships; revokes its
-    /// certificates and its keys' certificates in force (`cessationOfOperation`), which stay
-    /// listed without the device. `None`, with nothing written, if there is no such device.
-    pub async fn delete_device(
+    async fn remove_device(
         &self,
         tenant: &str,
         device_id: &str,
@@ -350,9 +307,7 @@ impl SqliteStorage {
         Ok(Some(removed))
     }
 
-    /// Deletes an application with its authorization codes and refresh tokens (its
-    /// access tokens expire on their own); false if there is no such client.
-    pub async fn delete_client(
+    async fn delete_client(
         &self,
         tenant: &str,
         client_id: &str,
@@ -380,9 +335,7 @@ impl SqliteStorage {
         Ok(true)
     }
 
-    /// Replaces a confidential client's secret hash: the old secret is refused from the
-    /// commit on. Its refresh tokens stay (they need the client's secret to be used).
-    pub async fn rotate_client_secret(
+    async fn rotate_client_secret(
         &self,
         tenant: &str,
         client_id: &str,
@@ -413,5 +366,65 @@ impl SqliteStorage {
         insert_audit(&mut tx, tenant, audit).await?;
         tx.commit().await?;
         Ok(SecretRotation::Rotated)
+    }
+
+    async fn audit_search(
+        &self,
+        tenant: &str,
+        filter: &AuditFilter,
+    ) -> StorageResult<Vec<AuditEntry>> {
+        let mut q = QueryBuilder::new(AUDIT_ENTRY_COLUMNS);
+        q.push(" WHERE tenant_id = ").push_bind(tenant.to_owned());
+        if let Some(since) = filter.since {
+            q.push(" AND at >= ").push_bind(since);
+        }
+        if let Some(until) = filter.until {
+            q.push(" AND at < ").push_bind(until);
+        }
+        if let Some(user) = &filter.user {
+            q.push(" AND (actor = ")
+                .push_bind(user.clone())
+                .push(" OR reason = ")
+                .push_bind(user.clone())
+                .push(")");
+        }
+        if let Some(device) = &filter.device {
+            q.push(" AND device_id = ").push_bind(device.clone());
+        }
+        match filter.event.as_deref().map(|e| (e.strip_suffix('*'), e)) {
+            Some((Some(prefix), _)) => {
+                // A prefix match without LIKE's wildcards: substr compares exactly.
+                q.push(" AND substr(event, 1, ")
+                    .push_bind(i64::try_from(prefix.len()).unwrap_or(i64::MAX))
+                    .push(") = ")
+                    .push_bind(prefix.to_owned());
+            }
+            Some((None, exact)) => {
+                q.push(" AND event = ").push_bind(exact.to_owned());
+            }
+            None => {}
+        }
+        if let Some(outcome) = &filter.outcome {
+            q.push(" AND outcome = ").push_bind(outcome.clone());
+        }
+        q.push(" ORDER BY seq DESC");
+        if let Some(limit) = filter.limit {
+            q.push(" LIMIT ").push_bind(i64::from(limit));
+        }
+        let rows: Vec<AuditRow> = q.build_query_as().fetch_all(&self.pool).await?;
+        let mut entries: Vec<AuditEntry> = rows.into_iter().map(entry_of_row).collect();
+        entries.reverse();
+        Ok(entries)
+    }
+
+    async fn audit_entry(&self, tenant: &str, seq: i64) -> StorageResult<Option<AuditEntry>> {
+        let row: Option<AuditRow> = sqlx::query_as(&format!(
+            "{AUDIT_ENTRY_COLUMNS} WHERE tenant_id = $1 AND seq = $2"
+        ))
+        .bind(tenant)
+        .bind(seq)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(row.map(entry_of_row))
     }
 }

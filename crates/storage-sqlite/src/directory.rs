@@ -5,6 +5,7 @@ use async_trait::async_trait;
 use super::tx::insert_audit;
 use super::SqliteStorage;
 use latchkey_storage::directory::{DirectoryAdmin, MAX_PAGE, MAX_USER_PAGE};
+use latchkey_storage::AdminStorage;
 use latchkey_storage::{AuditRecord, DeviceListing, KeyListing, StorageResult, UserListing};
 
 /// The page query of [`DirectoryAdmin::search_users`]: one range on the UPN, from `$2`
@@ -214,7 +215,7 @@ impl DirectoryAdmin for SqliteStorage {
         device_id: &str,
         audit: &AuditRecord,
     ) -> StorageResult<bool> {
-        Ok(SqliteStorage::delete_device(self, tenant, device_id, audit)
+        Ok(AdminStorage::remove_device(self, tenant, device_id, audit)
             .await?
             .is_some())
     }

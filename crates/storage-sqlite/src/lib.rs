@@ -22,9 +22,8 @@ use latchkey_storage::*;
 /// The figures type lives in the storage layer (every backend reports them).
 pub use latchkey_storage::StorageFigures;
 
-pub mod admin;
+mod admin;
 mod audit;
-pub mod audit_search;
 mod cert;
 mod checkpoint;
 mod context;

@@ -16,7 +16,8 @@ async fn handle(dir: &std::path::Path) -> Handle {
     Handle {
         storage: storage.clone(),
         web: Arc::new(web),
-        directory: storage,
+        directory: storage.clone(),
+        admin: storage,
     }
 }
 

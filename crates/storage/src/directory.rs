@@ -103,7 +103,7 @@ pub trait DirectoryAdmin: Send + Sync {
         device_id: &str,
         audit: &AuditRecord,
     ) -> StorageResult<bool>;
-    /// Deletes a device and what is on it (see `SqliteStorage::delete_device`); false,
+    /// Deletes a device and what is on it (see `AdminStorage::remove_device`); false,
     /// with nothing written, if there is no such device.
     async fn delete_device(
         &self,

@@ -10,6 +10,7 @@
 //! the conformance suite (`latchkey-storage-conformance`) that checks it.
 #![forbid(unsafe_code)]
 
+pub mod admin;
 pub mod audit;
 pub mod cert;
 pub mod contract;
@@ -24,6 +25,7 @@ pub mod web;
 
 use async_trait::async_trait;
 
+pub use admin::AdminStorage;
 pub use cert::CertStorage;
 pub use directory::DirectoryAdmin;
 pub use models::*;

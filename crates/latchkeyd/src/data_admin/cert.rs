@@ -12,7 +12,7 @@ use latchkey_server::certs::describe::{describe, CertificateFields};
 use latchkey_server::certs::{self, crl, serial, template, PkiUrls};
 use latchkey_server::error::ApiError;
 use latchkey_server::storage::cert::{
-    CertStorage, CertTemplateRecord, CertificateRecord, RevokeOutcome, KIND_KDC, STATE_VALID,
+    CertTemplateRecord, CertificateRecord, RevokeOutcome, KIND_KDC, STATE_VALID,
 };
 
 /// The issuing CA and the RA, for `cert authority show`.
@@ -136,12 +136,12 @@ impl Admin {
         &self,
         algorithm: CaAlgorithm,
     ) -> Result<AuthoritySummary, AdminError> {
-        if !certs::create(&self.storage, &self.tenant, &self.env, algorithm).await? {
+        if !certs::create(&*self.storage, &self.tenant, &self.env, algorithm).await? {
             return Err(AdminError::Invalid(
                 "the issuing CA exists already; its algorithm cannot be changed".into(),
             ));
         }
-        let pki = certs::load(&self.storage, &self.tenant)
+        let pki = certs::load(&*self.storage, &self.tenant)
             .await?
             .ok_or_else(|| AdminError::Invalid("the issuing CA was not stored".into()))?;
         self.summarize(&pki).await
@@ -164,7 +164,7 @@ impl Admin {
 
     /// All templates.
     pub async fn cert_templates(&self) -> Result<Vec<Template>, AdminError> {
-        template::all(&self.storage, &self.tenant.id)
+        template::all(&*self.storage, &self.tenant.id)
             .await
             .map_err(cert_error)
     }
@@ -305,7 +305,7 @@ impl Admin {
             RevokeOutcome::AlreadyRevoked => return Err(cert_error(ApiError::CertAlreadyRevoked)),
         }
         if let Ok(pki) = self.pki() {
-            crl::current(&self.storage, &self.tenant.id, pki, now)
+            crl::current(&*self.storage, &self.tenant.id, pki, now)
                 .await
                 .map_err(cert_error)?;
         }
@@ -314,7 +314,7 @@ impl Admin {
 
     /// The current CRL, DER (signed again first when due).
     pub async fn crl(&self) -> Result<Vec<u8>, AdminError> {
-        crl::current(&self.storage, &self.tenant.id, self.pki()?, self.now())
+        crl::current(&*self.storage, &self.tenant.id, self.pki()?, self.now())
             .await
             .map_err(cert_error)
     }

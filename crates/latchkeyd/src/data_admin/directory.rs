@@ -1,15 +1,17 @@
 //! Changing and removing directory objects: `tenant rename`, `user enable|delete|
 //! reset-password|reset-mfa`, `device delete`, `client delete|rotate-secret`, and the key id
 //! prefixes `key delete` accepts. Every change is one transaction with its audit line
-//! (see `storage::sqlite::admin`).
+//! (see `storage::admin`).
 
 use serde::Serialize;
 
 use super::{Admin, AdminError, NewUser};
 use latchkey_server::audit::event;
 use latchkey_server::routes::web::hash_hex;
-use latchkey_server::storage::sqlite::admin::{Removed, SecretRotation, UserDeletion};
-use latchkey_server::storage::{KeyListing, Storage, UserListing};
+use latchkey_server::storage::admin::{
+    AuditEntry, AuditFilter, Removed, SecretRotation, UserDeletion,
+};
+use latchkey_server::storage::{KeyListing, UserListing};
 use latchkey_server::{password, totp};
 
 /// The fewest hexadecimal digits `key delete` accepts as a key id prefix.
@@ -81,7 +83,7 @@ impl Admin {
             .line(event::TENANT_RENAME)
             .note(format!("{} -> {name}", self.tenant.name));
         if !self
-            .storage
+            .admin
             .rename_tenant(&self.tenant.id, name, &line)
             .await?
         {
@@ -95,11 +97,7 @@ impl Admin {
     pub async fn enable_user(&self, upn: &str) -> Result<(), AdminError> {
         let upn = normal_upn(upn);
         let line = self.line(event::USER_ENABLE).note(upn.clone());
-        if !self
-            .storage
-            .enable_user(&self.tenant.id, &upn, &line)
-            .await?
-        {
+        if !self.admin.enable_user(&self.tenant.id, &upn, &line).await? {
             return Err(AdminError::NoSuchUser(upn));
         }
         Ok(())
@@ -122,15 +120,11 @@ impl Admin {
         })
     }
 
-    /// Deletes a user and what is theirs (see `SqliteStorage::delete_user`).
+    /// Deletes a user and what is theirs (see `AdminStorage::delete_user`).
     pub async fn delete_user(&self, upn: &str) -> Result<Removed, AdminError> {
         let upn = normal_upn(upn);
         let line = self.line(event::USER_DELETE).note(upn.clone());
-        match self
-            .storage
-            .delete_user(&self.tenant.id, &upn, &line)
-            .await?
-        {
+        match self.admin.delete_user(&self.tenant.id, &upn, &line).await? {
             UserDeletion::NoSuchUser => Err(AdminError::NoSuchUser(upn)),
             UserDeletion::OwnsDevices(count) => Err(AdminError::UserOwnsDevices { upn, count }),
             UserDeletion::Deleted(removed) => Ok(removed),
@@ -149,7 +143,7 @@ impl Admin {
             .map_err(AdminError::Invalid)?;
         let line = self.line(event::USER_RESET_PASSWORD).note(upn.clone());
         if !self
-            .storage
+            .admin
             .reset_password(&self.tenant.id, &upn, &hash, &line)
             .await?
         {
@@ -172,7 +166,7 @@ impl Admin {
             .map_err(|e| AdminError::Invalid(e.to_string()))?;
         let line = self.line(event::USER_RESET_MFA).note(user.upn.clone());
         if !self
-            .storage
+            .admin
             .reset_mfa(&self.tenant.id, &user.id, &sealed, &line)
             .await?
         {
@@ -184,12 +178,12 @@ impl Admin {
         })
     }
 
-    /// Deletes a device and what is on it (see `SqliteStorage::delete_device`).
+    /// Deletes a device and what is on it (see `AdminStorage::remove_device`).
     pub async fn delete_device(&self, device_id: &str) -> Result<Removed, AdminError> {
         let device_id = device_id.trim();
         let line = self.line(event::DEVICE_DELETE).device(device_id);
-        self.storage
-            .delete_device(&self.tenant.id, device_id, &line)
+        self.admin
+            .remove_device(&self.tenant.id, device_id, &line)
             .await?
             .ok_or_else(|| AdminError::NoSuchDevice(device_id.to_owned()))
     }
@@ -220,7 +214,7 @@ impl Admin {
         let client_id = client_id.trim();
         let line = self.line(event::CLIENT_DELETE).note(client_id.to_owned());
         if !self
-            .storage
+            .admin
             .delete_client(&self.tenant.id, client_id, &line)
             .await?
         {
@@ -237,7 +231,7 @@ impl Admin {
             .line(event::CLIENT_ROTATE_SECRET)
             .note(client_id.to_owned());
         match self
-            .storage
+            .admin
             .rotate_client_secret(&self.tenant.id, client_id, &hash_hex(&secret), &line)
             .await?
         {
@@ -253,19 +247,13 @@ impl Admin {
 
 impl Admin {
     /// The audit entries `filter` selects, oldest first (`latchkeyd audit`).
-    pub async fn audit_search(
-        &self,
-        filter: &latchkey_server::storage::sqlite::audit_search::AuditFilter,
-    ) -> Result<Vec<latchkey_server::storage::sqlite::audit_search::AuditEntry>, AdminError> {
-        Ok(self.storage.audit_search(&self.tenant.id, filter).await?)
+    pub async fn audit_search(&self, filter: &AuditFilter) -> Result<Vec<AuditEntry>, AdminError> {
+        Ok(self.admin.audit_search(&self.tenant.id, filter).await?)
     }
 
     /// One audit entry by its id (`latchkeyd audit show`).
-    pub async fn audit_entry(
-        &self,
-        seq: i64,
-    ) -> Result<latchkey_server::storage::sqlite::audit_search::AuditEntry, AdminError> {
-        self.storage
+    pub async fn audit_entry(&self, seq: i64) -> Result<AuditEntry, AdminError> {
+        self.admin
             .audit_entry(&self.tenant.id, seq)
             .await?
             .ok_or_else(|| AdminError::Invalid(format!("no audit entry {seq}")))

@@ -17,8 +17,6 @@ use serde::Serialize;
 use super::cert::pem;
 use super::{Admin, AdminError};
 use latchkey_server::audit::event;
-use latchkey_server::storage::cert::CertStorage;
-use latchkey_server::storage::Storage;
 
 /// The KDC certificate file.
 pub const KDC_CERT_FILE: &str = "kdc.pem";

@@ -3,15 +3,16 @@
 //! and the service reads devices, keys and users per request, so a change applies at once.
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use latchkey_proto::ErrorCode;
 use serde::Serialize;
 
 use latchkey_server::audit::{self, event};
 use latchkey_server::clock::Env;
-use latchkey_server::storage::sqlite::SqliteStorage;
 use latchkey_server::storage::{
-    AuditRecord, Counts, DeviceListing, KeyListing, Storage, StorageError, User, UserListing,
+    AdminStorage, AuditRecord, Counts, Database, DeviceListing, KeyListing, OpenStorage, Storage,
+    StorageError, User, UserListing,
 };
 use latchkey_server::tenant::{self, SetupError, Tenant, CA_FILE, DEFAULT_TENANT_NAME};
 use latchkey_server::{password, totp};
@@ -28,8 +29,7 @@ mod web;
 
 pub use cert::{pem, AuthoritySummary, CertificateDetails, KdcFiles, TemplateChange};
 pub use directory::{NewSecret, KEY_PREFIX_MIN};
-pub use latchkey_server::storage::sqlite::admin::Removed;
-pub use latchkey_server::storage::sqlite::audit_search::{AuditEntry, AuditFilter};
+pub use latchkey_server::storage::admin::{AuditEntry, AuditFilter, Removed};
 pub use policy::{AdminTokenListing, GpoListing, GroupListing, TargetChange, ADMIN_TOKEN_PREFIX};
 pub use resources::check_resource_uri;
 pub use tpm::MAX_ROOT_FILE as MAX_TPM_ROOT_FILE;
@@ -103,6 +103,17 @@ pub enum AdminError {
     /// A value given is not acceptable.
     #[error("{0}")]
     Invalid(String),
+    /// The database (PostgreSQL) could not be reached or opened; nothing was changed.
+    #[error("cannot open the {kind} database: {detail}; nothing was changed")]
+    DatabaseUnreachable {
+        /// Which backend (never the URL: it may hold a password).
+        kind: &'static str,
+        /// What failed.
+        detail: String,
+    },
+    /// The database URL is not usable (a parameter PostgreSQL's client refuses).
+    #[error("the database URL is not usable: {0}")]
+    DatabaseUrl(String),
     /// A policy operation failed.
     #[error(transparent)]
     Policy(latchkey_server::policy::PolicyServiceError),
@@ -152,6 +163,8 @@ impl AdminError {
             AdminError::PrefixTooShort(_) => ErrorCode::PrefixTooShort,
             AdminError::UserOwnsDevices { .. } => ErrorCode::UserOwnsDevices,
             AdminError::Invalid(_) => ErrorCode::InvalidField,
+            AdminError::DatabaseUnreachable { .. } => ErrorCode::DatabaseUnavailable,
+            AdminError::DatabaseUrl(_) => ErrorCode::ConfigValueInvalid,
             AdminError::Policy(p) => match p {
                 latchkey_server::policy::PolicyServiceError::Malformed(_) => {
                     ErrorCode::SyncMlMalformed
@@ -205,7 +218,10 @@ pub struct NewUser {
 
 /// The administrative interface over one data directory.
 pub struct Admin {
-    storage: SqliteStorage,
+    /// The opened backend (SQLite in the data directory, or PostgreSQL).
+    open: OpenStorage,
+    storage: Arc<dyn Storage>,
+    admin: Arc<dyn AdminStorage>,
     tenant: Tenant,
     env: Env,
     data_dir: PathBuf,
@@ -220,6 +236,7 @@ impl std::fmt::Debug for Admin {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Admin")
             .field("data_dir", &self.data_dir)
+            .field("database", &self.kind())
             .field("tenant", &self.tenant.id)
             .finish()
     }
@@ -251,13 +268,24 @@ impl Admin {
         tenant_name: &str,
         env: Env,
     ) -> Result<(Admin, bool), AdminError> {
-        latchkey_server::data_dir::prepare(data_dir).map_err(SetupError::from)?;
-        let storage = SqliteStorage::open(data_dir)
-            .await
-            .map_err(SetupError::from)?;
+        Admin::create_on(&Database::Sqlite, data_dir, key_file, tenant_name, env).await
+    }
+
+    /// [`Admin::create`] on `database`: SQLite in the data directory, or a PostgreSQL
+    /// database (the data directory then holds `ca.pem` and the default key file, which
+    /// every replica of the tenant must share).
+    pub async fn create_on(
+        database: &Database,
+        data_dir: &Path,
+        key_file: Option<&Path>,
+        tenant_name: &str,
+        env: Env,
+    ) -> Result<(Admin, bool), AdminError> {
+        latchkey_server::data_dir::prepare_for(data_dir, database).map_err(SetupError::from)?;
+        let open = open_storage(database, data_dir).await?;
         let (tenant, created) =
-            tenant::open_or_create(&storage, data_dir, key_file, tenant_name, &env).await?;
-        Admin::finish(storage, tenant, data_dir, env)
+            tenant::open_or_create(&*open.storage(), data_dir, key_file, tenant_name, &env).await?;
+        Admin::finish(open, tenant, data_dir, env)
             .await
             .map(|admin| (admin, created))
     }
@@ -270,6 +298,18 @@ impl Admin {
         key_file: Option<&Path>,
         env: Env,
     ) -> Result<Admin, AdminError> {
+        Admin::open_existing_on(&Database::Sqlite, data_dir, key_file, env).await
+    }
+
+    /// [`Admin::open_existing`] on `database`. The data directory must exist either way
+    /// (it holds `ca.pem` and the default key file); "no database in this directory" is
+    /// SQLite's refusal, and "the database holds no tenant" that of both backends.
+    pub async fn open_existing_on(
+        database: &Database,
+        data_dir: &Path,
+        key_file: Option<&Path>,
+        env: Env,
+    ) -> Result<Admin, AdminError> {
         let missing = |what| AdminError::NoDataDir {
             path: data_dir.to_path_buf(),
             what,
@@ -278,38 +318,58 @@ impl Admin {
             return Err(missing("no such directory"));
         }
         latchkey_server::data_dir::check(data_dir).map_err(SetupError::from)?;
-        let db = data_dir.join(latchkey_server::storage::sqlite::DB_FILE);
-        // An empty file is what a first start that failed before the schema leaves.
-        if std::fs::metadata(&db).map_or(true, |m| !m.is_file() || m.len() == 0) {
-            return Err(missing("no Latchkey database in this directory"));
+        if *database == Database::Sqlite {
+            let db = data_dir.join(latchkey_server::storage::sqlite::DB_FILE);
+            // An empty file is what a first start that failed before the schema leaves.
+            if std::fs::metadata(&db).map_or(true, |m| !m.is_file() || m.len() == 0) {
+                return Err(missing("no Latchkey database in this directory"));
+            }
         }
-        let storage = SqliteStorage::open(data_dir)
-            .await
-            .map_err(SetupError::from)?;
-        if storage.load_tenant().await?.is_none() {
-            storage.close().await;
+        let open = open_storage(database, data_dir).await?;
+        let storage = open.storage();
+        let loaded = match storage.load_tenant().await {
+            Ok(loaded) => loaded,
+            Err(e) => {
+                open.close().await;
+                return Err(e.into());
+            }
+        };
+        if loaded.is_none() {
+            open.close().await;
             return Err(missing("the database holds no tenant"));
         }
         let (tenant, _) =
-            tenant::open_or_create(&storage, data_dir, key_file, DEFAULT_TENANT_NAME, &env).await?;
-        Admin::finish(storage, tenant, data_dir, env).await
+            tenant::open_or_create(&*storage, data_dir, key_file, DEFAULT_TENANT_NAME, &env)
+                .await?;
+        Admin::finish(open, tenant, data_dir, env).await
     }
 
     async fn finish(
-        storage: SqliteStorage,
+        open: OpenStorage,
         tenant: Tenant,
         data_dir: &Path,
         env: Env,
     ) -> Result<Admin, AdminError> {
-        let pki = latchkey_server::certs::load(&storage, &tenant).await?;
+        let storage = open.storage();
+        let pki = latchkey_server::certs::load(&*storage, &tenant).await?;
         Ok(Admin {
+            admin: open.admin(),
             storage,
+            open,
             tenant,
             env,
             data_dir: data_dir.to_path_buf(),
             actor: ADMIN_ACTOR.to_owned(),
             pki,
         })
+    }
+
+    /// Which backend this administrator works on (`sqlite` or `postgres`).
+    pub fn kind(&self) -> &'static str {
+        match self.open {
+            OpenStorage::Sqlite { .. } => "sqlite",
+            OpenStorage::Postgres(_) => "postgres",
+        }
     }
 
     /// Names who acts in the audit lines written from now on (`admin:alice` for the
@@ -521,6 +581,24 @@ impl Admin {
 
     /// Closes the database.
     pub async fn close(self) {
-        self.storage.close().await;
+        self.open.close().await;
+    }
+}
+
+/// Opens `database` (SQLite: in `data_dir`). A PostgreSQL server that does not answer
+/// (refused, unresolvable, TLS failure, no connection within the pool's wait) is
+/// [`AdminError::DatabaseUnreachable`]; a URL its client refuses is
+/// [`AdminError::DatabaseUrl`].
+async fn open_storage(database: &Database, data_dir: &Path) -> Result<OpenStorage, AdminError> {
+    match OpenStorage::open(database, data_dir).await {
+        Ok(open) => Ok(open),
+        Err(e) if *database == Database::Sqlite => Err(SetupError::from(e).into()),
+        Err(StorageError::Database(sqlx::Error::Configuration(e))) => {
+            Err(AdminError::DatabaseUrl(e.to_string()))
+        }
+        Err(e) => Err(AdminError::DatabaseUnreachable {
+            kind: database.kind(),
+            detail: e.to_string(),
+        }),
     }
 }

@@ -4,7 +4,6 @@ use serde::Serialize;
 
 use super::{Admin, AdminError};
 use latchkey_server::error::ApiError;
-use latchkey_server::storage::pin_recovery::PinRecoveryStorage;
 
 /// A PIN-recovery key as `pin-recovery show` lists it (no private material).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -54,7 +53,7 @@ impl Admin {
     /// the new key's id.
     pub async fn pin_recovery_rotate(&self, grace_days: u32) -> Result<String, AdminError> {
         latchkey_server::pin_recovery::rotate(
-            &self.storage,
+            &*self.storage,
             &self.tenant,
             &self.env,
             grace_days,

@@ -14,7 +14,7 @@ use latchkey_server::policy::syncml::{apply_message_checked, Sender, SyncMlRepor
 use latchkey_server::policy::PolicyServiceError;
 use latchkey_server::routes::policy::sha256_hex;
 use latchkey_server::storage::policy::{AdminTokenRow, GpoRow, PolicySessionRow, Versioned};
-use latchkey_server::storage::{PolicyStorage, Storage, StorageError};
+use latchkey_server::storage::StorageError;
 
 /// Prefix of administrator tokens (so a leaked one is recognisable in logs and scanners).
 pub const ADMIN_TOKEN_PREFIX: &str = "lkadm_";
@@ -84,7 +84,7 @@ impl Admin {
         upn: Option<&str>,
     ) -> Result<SyncMlReport, AdminError> {
         Ok(apply_message_checked(
-            &self.storage,
+            &*self.storage,
             &self.tenant.id,
             xml,
             upn,
@@ -101,7 +101,7 @@ impl Admin {
         device_id: Option<&str>,
         upn: Option<&str>,
     ) -> Result<EffectiveReport, AdminError> {
-        Ok(effective(&self.storage, &self.tenant.id, device_id, upn).await?)
+        Ok(effective(&*self.storage, &self.tenant.id, device_id, upn).await?)
     }
 
     /// The tenant's policy version.

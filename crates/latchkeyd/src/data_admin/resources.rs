@@ -3,7 +3,7 @@
 
 use super::{Admin, AdminError};
 use latchkey_server::audit::event;
-use latchkey_server::storage::{Resource, ResourceStorage};
+use latchkey_server::storage::Resource;
 use latchkey_server::tokens::{
     DEFAULT_AUDIENCE, ENROLLMENT_AUDIENCE, ID_TOKEN_AUDIENCE, MAX_AUDIENCE,
 };

@@ -5,7 +5,7 @@
 use super::{Admin, AdminError};
 use latchkey_server::audit::event;
 use latchkey_server::key_report::{key_reports, KeyReport};
-use latchkey_server::storage::tpm::{TpmRoot, TpmStorage};
+use latchkey_server::storage::tpm::TpmRoot;
 use latchkey_server::tpm::{certificate_der, describe_certificate, sha256_hex};
 
 /// The largest certificate file `tpm-roots add` reads.
@@ -77,7 +77,7 @@ impl Admin {
     /// its device and user requires a security device.
     pub async fn key_reports(&self, upn: Option<&str>) -> Result<Vec<KeyReport>, AdminError> {
         let upn = upn.map(|u| u.trim().to_lowercase());
-        key_reports(&self.storage, &self.tenant.id, upn.as_deref())
+        key_reports(&*self.storage, &self.tenant.id, upn.as_deref())
             .await
             .map_err(AdminError::Policy)
     }

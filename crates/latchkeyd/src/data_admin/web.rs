@@ -7,7 +7,6 @@ use super::{Admin, AdminError};
 use latchkey_server::audit::event;
 use latchkey_server::routes::web::hash_hex;
 use latchkey_server::storage::web::{OidcClient, SecurityKeyListing, SecurityKeySettings};
-use latchkey_server::storage::web_sqlite::SqliteWebStorage;
 use latchkey_server::storage::WebStorage;
 
 /// A newly registered application. The secret is shown once and stored hashed.
@@ -62,8 +61,8 @@ fn check_redirect_uri(uri: &str) -> Result<(), AdminError> {
 }
 
 impl Admin {
-    async fn web(&self) -> Result<SqliteWebStorage, AdminError> {
-        Ok(SqliteWebStorage::open(&self.data_dir).await?)
+    async fn web(&self) -> Result<std::sync::Arc<dyn WebStorage>, AdminError> {
+        Ok(self.open.web())
     }
 
     /// Registers an application; confidential unless `public`.
@@ -108,7 +107,6 @@ impl Admin {
             .note(format!("{name} ({client_id})"));
         let web = self.web().await?;
         let stored = web.create_client(&self.tenant.id, &client, &line).await;
-        web.close().await;
         stored?;
         Ok(NewClient {
             client_id,
@@ -122,7 +120,6 @@ impl Admin {
     pub async fn clients(&self) -> Result<Vec<ClientListing>, AdminError> {
         let web = self.web().await?;
         let list = web.list_clients(&self.tenant.id).await;
-        web.close().await;
         Ok(list?
             .into_iter()
             .map(|c| ClientListing {
@@ -148,7 +145,7 @@ impl Admin {
             Some(u) => {
                 let u = u.trim().to_lowercase();
                 let user = latchkey_server::storage::Storage::user_by_upn(
-                    &self.storage,
+                    &*self.storage,
                     &self.tenant.id,
                     &u,
                 )
@@ -162,7 +159,6 @@ impl Admin {
         let list = web
             .list_security_keys(&self.tenant.id, user_id.as_deref())
             .await;
-        web.close().await;
         Ok(list?)
     }
 
@@ -173,7 +169,6 @@ impl Admin {
         let done = web
             .delete_security_key(&self.tenant.id, None, credential_id, &line)
             .await;
-        web.close().await;
         if !done? {
             return Err(AdminError::NoSuchKey(credential_id.to_owned()));
         }
@@ -184,7 +179,6 @@ impl Admin {
     pub async fn security_key_settings(&self) -> Result<SecurityKeyReport, AdminError> {
         let web = self.web().await?;
         let settings = web.security_key_settings(&self.tenant.id).await;
-        web.close().await;
         let report = self.effective_policy(None, None).await?;
         Ok(SecurityKeyReport {
             use_security_key_for_signin: report.policy.use_security_key_for_signin.value,
@@ -228,7 +222,6 @@ impl Admin {
         let stored = web
             .set_security_key_settings(&self.tenant.id, &settings, &line)
             .await;
-        web.close().await;
         stored?;
         self.security_key_settings().await
     }

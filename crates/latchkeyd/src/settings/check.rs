@@ -9,6 +9,7 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 
 use latchkey_proto::ErrorCode;
+use latchkey_server::storage::Database;
 
 use super::{Loaded, Report};
 use crate::coded;
@@ -21,11 +22,26 @@ pub struct Notes {
 }
 
 /// Checks the files the settings name (without reading the key).
-pub fn check_paths(data_dir: &Path, key_file: Option<&Path>) -> anyhow::Result<Notes> {
+pub fn check_paths(
+    data_dir: &Path,
+    key_file: Option<&Path>,
+    database: &Database,
+) -> anyhow::Result<Notes> {
     let mut notes = Notes::default();
+    notes.notes.push(match database {
+        Database::Sqlite => "the database is sqlite, in the data directory".to_owned(),
+        Database::Postgres(options) => format!(
+            "the database is postgres (pool of {} connections; not contacted by this check); \
+             the data directory holds ca.pem and the default key file, which every replica \
+             must share",
+            options.max_connections
+        ),
+    });
     match std::fs::metadata(data_dir) {
         Ok(meta) if meta.is_dir() => {
-            if !data_dir.join(latchkey_server::storage::sqlite::DB_FILE).exists() {
+            if *database == Database::Sqlite
+                && !data_dir.join(latchkey_server::storage::sqlite::DB_FILE).exists()
+            {
                 notes.notes.push(format!(
                     "the data directory {} holds no database yet: serve creates the tenant on its first start",
                     data_dir.display()

@@ -33,6 +33,10 @@ pub struct ConfigFile {
     pub data_dir: Option<PathBuf>,
     /// The key file holding the key-encryption key (every command).
     pub key_file: Option<PathBuf>,
+    /// `sqlite` (the default) or a `postgres://` URL (every command).
+    pub database: Option<String>,
+    /// The most PostgreSQL connections one process opens (every command).
+    pub database_max_connections: Option<u32>,
     /// `latchkeyd serve`'s settings.
     #[serde(default)]
     pub serve: ServeSection,

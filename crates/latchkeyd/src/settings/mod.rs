@@ -5,6 +5,7 @@
 //! exists, else none. docs/configuration.md lists every key.
 
 pub mod check;
+pub mod database;
 pub mod duration;
 pub mod file;
 mod report;
@@ -60,6 +61,8 @@ pub struct Common {
     pub data_dir: PathBuf,
     /// The key file, when one is named (else the systemd credential or DIR/secrets.key).
     pub key_file: Option<PathBuf>,
+    /// Where the directory is stored: SQLite in the data directory, or PostgreSQL.
+    pub database: latchkey_server::storage::Database,
     /// Log format.
     pub log_format: LogFormat,
     /// Log filter from the file (`RUST_LOG` wins over it).
@@ -75,6 +78,10 @@ pub struct CommonOverrides {
     pub key_file: Option<PathBuf>,
     /// `--log-format` / `LATCHKEY_LOG_FORMAT`.
     pub log_format: Option<LogFormat>,
+    /// `--database` / `LATCHKEY_DATABASE_URL`.
+    pub database: Option<String>,
+    /// `--database-max-connections` / `LATCHKEY_DATABASE_MAX_CONNECTIONS`.
+    pub database_max_connections: Option<u32>,
 }
 
 /// Merges the settings every command uses, recording each in `report`.
@@ -91,6 +98,13 @@ pub fn common(
         PathBuf::from(latchkey_server::config::DEFAULT_DATA_DIR),
     );
     let key_file = report.pick_optional("", "key_file", over.key_file, file.key_file.clone());
+    let database = database::pick(
+        over.database,
+        over.database_max_connections,
+        file.database.clone(),
+        file.database_max_connections,
+        report,
+    )?;
     let file_format = file
         .log
         .format
@@ -124,6 +138,7 @@ pub fn common(
     Ok(Common {
         data_dir,
         key_file,
+        database,
         log_format,
         log_level,
     })

@@ -184,6 +184,7 @@ pub fn serve_config(
 
     let mut config = ServerConfig::new(common.data_dir.clone(), listen);
     config.key_file = common.key_file.clone();
+    config.database = common.database.clone();
     config.insecure_http = insecure_http;
     config.public_url = public_url;
     config.tenant_name = tenant_name;
