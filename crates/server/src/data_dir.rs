@@ -12,6 +12,7 @@ use std::path::{Path, PathBuf};
 
 use crate::secrets::key_file::KEY_FILE;
 use crate::storage::sqlite::DB_FILE;
+use crate::storage::Database;
 use crate::tenant::CA_FILE;
 
 /// The data directory is not private, or cannot be prepared.
@@ -67,6 +68,12 @@ fn service_files() -> [String; 6] {
 /// mode, never makes a file others can read. Then checks that the directory and every file
 /// the service keeps in it are private; see [`check`].
 pub fn prepare(dir: &Path) -> Result<(), DataDirError> {
+    prepare_for(dir, &Database::Sqlite)
+}
+
+/// [`prepare`] for `database`: on PostgreSQL the directory holds only `ca.pem` and the
+/// default key file, so no database file is made in it.
+pub fn prepare_for(dir: &Path, database: &Database) -> Result<(), DataDirError> {
     let io = |action, path: &Path| {
         let path = path.to_path_buf();
         move |source| DataDirError::Io {
@@ -86,6 +93,9 @@ pub fn prepare(dir: &Path) -> Result<(), DataDirError> {
             .map_err(io("set permissions on", dir))?;
     }
     check(dir)?;
+    if *database != Database::Sqlite {
+        return Ok(());
+    }
     let db = dir.join(DB_FILE);
     match fs::OpenOptions::new()
         .write(true)

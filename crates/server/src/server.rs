@@ -166,7 +166,7 @@ async fn start_bound(
     env: Env,
     extra: Router<AppState>,
 ) -> Result<RunningServer, StartError> {
-    crate::data_dir::prepare(&config.data_dir).map_err(SetupError::from)?;
+    crate::data_dir::prepare_for(&config.data_dir, &config.database).map_err(SetupError::from)?;
     let opened = OpenStorage::open(&config.database, &config.data_dir)
         .await
         .map_err(SetupError::from)?;

@@ -1,9 +1,9 @@
-//! The storage the service runs on: the traits and records of `latchkey-storage` and the
-//! embedded backend of `latchkey-storage-sqlite`, under the paths the service's modules use
-//! (`storage::Storage`, `storage::sqlite::SqliteStorage`, `storage::web_sqlite`), and the
-//! opened backend the service holds ([`Database`], [`OpenStorage`]). The PostgreSQL crate
-//! (`storage::postgres`) has its pool and schema (what `latchkeyd storage copy` writes);
-//! it becomes a [`Database`] choice when it implements the storage traits.
+//! The storage the service runs on: the traits and records of `latchkey-storage`, the
+//! embedded backend of `latchkey-storage-sqlite` and the PostgreSQL backend of
+//! `latchkey-storage-postgres`, under the paths the service's modules use
+//! (`storage::Storage`, `storage::sqlite::SqliteStorage`, `storage::web_sqlite`,
+//! `storage::postgres::PgStorage`), and the choice between them ([`Database`],
+//! [`OpenStorage`]).
 
 use std::path::Path;
 use std::sync::Arc;
@@ -13,6 +13,7 @@ pub use latchkey_storage_postgres as postgres;
 pub use latchkey_storage_sqlite as sqlite;
 pub use latchkey_storage_sqlite::web_sqlite;
 
+use postgres::{PgOptions, PgStorage};
 use sqlite::SqliteStorage;
 use web_sqlite::SqliteWebStorage;
 
@@ -22,6 +23,35 @@ pub enum Database {
     /// The embedded default: SQLite in the data directory (`DATA_DIR/latchkey.db`).
     #[default]
     Sqlite,
+    /// A PostgreSQL database, which several replicas may share.
+    Postgres(PgOptions),
+}
+
+impl Database {
+    /// The database named by a `--database` value: `postgres://...` or `postgresql://...`
+    /// for PostgreSQL, `sqlite` (or `sqlite:`) for the embedded default; anything else is
+    /// refused with the reason. The URL is checked when the service connects.
+    pub fn parse(value: &str, max_connections: Option<u32>) -> Result<Database, String> {
+        if value == "sqlite" || value == "sqlite:" {
+            return Ok(Database::Sqlite);
+        }
+        if value.starts_with("postgres://") || value.starts_with("postgresql://") {
+            let mut options = PgOptions::new(value);
+            if let Some(max) = max_connections {
+                options.max_connections = max;
+            }
+            return Ok(Database::Postgres(options));
+        }
+        Err("a database is `sqlite` or a postgres://USER@HOST:PORT/DB URL".to_owned())
+    }
+
+    /// Which backend, for logs and messages (never the URL: it may hold a password).
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Database::Sqlite => "sqlite",
+            Database::Postgres(_) => "postgres",
+        }
+    }
 }
 
 /// An opened backend: the handles the service's state holds, all on one database.
@@ -34,6 +64,8 @@ pub enum OpenStorage {
         /// The web side's storage, sharing the pool and the write gate.
         web: Arc<SqliteWebStorage>,
     },
+    /// PostgreSQL: one pool serves every trait.
+    Postgres(Arc<PgStorage>),
 }
 
 impl OpenStorage {
@@ -45,6 +77,9 @@ impl OpenStorage {
                 let web = Arc::new(storage.web_storage());
                 OpenStorage::Sqlite { storage, web }
             }
+            Database::Postgres(options) => {
+                OpenStorage::Postgres(Arc::new(PgStorage::connect(options).await?))
+            }
         })
     }
 
@@ -52,6 +87,7 @@ impl OpenStorage {
     pub fn storage(&self) -> Arc<dyn Storage> {
         match self {
             OpenStorage::Sqlite { storage, .. } => storage.clone(),
+            OpenStorage::Postgres(pg) => pg.clone(),
         }
     }
 
@@ -59,6 +95,7 @@ impl OpenStorage {
     pub fn web(&self) -> Arc<dyn WebStorage> {
         match self {
             OpenStorage::Sqlite { web, .. } => web.clone(),
+            OpenStorage::Postgres(pg) => pg.clone(),
         }
     }
 
@@ -66,6 +103,7 @@ impl OpenStorage {
     pub fn directory(&self) -> Arc<dyn DirectoryAdmin> {
         match self {
             OpenStorage::Sqlite { storage, .. } => storage.clone(),
+            OpenStorage::Postgres(pg) => pg.clone(),
         }
     }
 
@@ -81,6 +119,7 @@ impl OpenStorage {
     pub fn figures(&self) -> StorageFigures {
         match self {
             OpenStorage::Sqlite { storage, .. } => storage.figures(),
+            OpenStorage::Postgres(pg) => pg.figures(),
         }
     }
 
@@ -91,6 +130,7 @@ impl OpenStorage {
                 web.close().await;
                 storage.close().await;
             }
+            OpenStorage::Postgres(pg) => pg.close().await,
         }
     }
 }

@@ -20,7 +20,6 @@ use async_trait::async_trait;
 use sqlx::PgConnection;
 
 use crate::cert::{revoke_where, Holder};
-use crate::retrying;
 use crate::tx::insert_audit;
 use crate::PgStorage;
 use latchkey_storage::cert::CASCADE_REASONS;

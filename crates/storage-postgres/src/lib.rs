@@ -1,20 +1,38 @@
-//! The PostgreSQL storage backend: the connection pool and the schema that every
-//! `latchkeyd` replica of a tenant shares, so that the tenant's keys, nonces, tokens and
-//! limits are the same at every replica.
+//! The PostgreSQL implementation of [`Storage`] (and of [`WebStorage`] and
+//! [`DirectoryAdmin`] on the same pool): one database that every `latchkeyd` replica of a
+//! tenant shares, so that the tenant's keys, nonces, tokens and limits are the same at
+//! every replica.
 //!
-//! This is the backend's first part: connecting (URL with TLS parameters, pool size) and
-//! the schema with its migrations, which `latchkeyd storage copy` fills from a SQLite data
-//! directory. The storage traits' implementation (with the isolation contract's locking,
-//! [`latchkey_storage::contract`]) follows; until then the service cannot run on it.
+//! Transactions run at PostgreSQL's `READ COMMITTED` and meet the isolation contract
+//! ([`latchkey_storage::contract`]) with the means it lists: unique constraints (nonces,
+//! one key per user and device, every `Conflict`), conditional updates re-evaluated on
+//! the newest row (the TOTP step, token renewal, single-use codes, the policy version),
+//! and explicit row locks where a guard reads rows another transaction changes (the
+//! sign-in guard reads the key, device and user `FOR SHARE`). A transaction that
+//! PostgreSQL aborts as a deadlock or serialization failure is run again whole
+//! ([`retry`]). Each module's header says which means its operations use.
 #![forbid(unsafe_code)]
 
 use std::str::FromStr;
 use std::time::Duration;
 
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
-use sqlx::PgPool;
+use sqlx::{PgPool, Postgres, Transaction};
 
 use latchkey_storage::{StorageFigures, StorageResult};
+
+#[macro_use]
+pub mod retry;
+mod admin;
+mod admin_lists;
+mod cert;
+mod directory;
+mod pin_recovery;
+mod policy;
+mod resources;
+mod tpm;
+mod tx;
+mod web;
 
 /// How the service connects to PostgreSQL.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -70,6 +88,11 @@ impl PgStorage {
     /// The pool (for the backend's own tests and tools).
     pub fn pool(&self) -> &PgPool {
         &self.pool
+    }
+
+    /// Begins a `READ COMMITTED` transaction.
+    async fn begin(&self) -> StorageResult<Transaction<'static, Postgres>> {
+        Ok(self.pool.begin().await?)
     }
 
     /// The pool's figures now (no sign-in writer: its figures are 0).

@@ -7,12 +7,9 @@
 //! transaction is dropped (rolled back) with the error.
 
 use latchkey_storage::audit::{stored, MAX_FIELD, MAX_REASON};
-use sqlx::{PgConnection, Postgres, Transaction};
+use sqlx::PgConnection;
 
 use latchkey_storage::{AuditRecord, ConsumedNonce, Prt, StorageError, StorageResult};
-
-/// The transaction every write runs in.
-pub(crate) type Tx = Transaction<'static, Postgres>;
 
 /// Whether `err` is a unique-constraint violation (`23505`).
 pub(crate) fn is_unique_violation(err: &sqlx::Error) -> bool {

@@ -25,11 +25,13 @@ async fn backend() -> Backend {
         storage: storage.clone(),
         web: storage.clone(),
         directory: storage.clone(),
+        admin: storage.clone(),
     };
     let peer = Handle {
         storage: storage.clone(),
         web: storage.clone(),
-        directory: storage,
+        directory: storage.clone(),
+        admin: storage,
     };
     Backend {
         main,

@@ -22,7 +22,8 @@ use latchkey_proto::bcrypt::RsaPublicBlob;
 use latchkey_proto::proof::{proof_message, prt_binding, Purpose};
 use latchkey_server::clock::{Clock, Env, ManualClock, SystemRandom};
 use latchkey_server::state::AppState;
-use latchkey_server::storage::{AuditRecord, Counts};
+use latchkey_server::storage::postgres::PgOptions;
+use latchkey_server::storage::{AuditRecord, Counts, Database};
 use latchkey_server::{RunningServer, ServerConfig};
 use latchkeyd::data_admin::Admin;
 use p256::ecdsa::signature::Signer;
@@ -39,6 +40,31 @@ pub mod raw;
 
 pub const PASSWORD: &str = "correct horse battery";
 
+/// The environment variable that runs the harness on PostgreSQL: `postgres` gives each
+/// [`Harness`] a fresh database on the test process's throwaway cluster
+/// (`latchkey-pg-harness`); unset (or `sqlite`), the embedded default in the data directory.
+pub const DATABASE_VAR: &str = "LATCHKEY_TEST_DATABASE";
+
+/// Whether this run's harnesses are on PostgreSQL ([`DATABASE_VAR`]).
+pub fn on_postgres() -> bool {
+    match std::env::var(DATABASE_VAR).as_deref() {
+        Ok("postgres") => true,
+        Ok("sqlite") | Err(_) => false,
+        Ok(other) => panic!("{DATABASE_VAR}={other}: expected `postgres` or `sqlite`"),
+    }
+}
+
+/// The database of a new harness: a fresh PostgreSQL database, or SQLite.
+pub async fn test_database() -> Database {
+    if !on_postgres() {
+        return Database::Sqlite;
+    }
+    let url = latchkey_pg_harness::PgCluster::fresh_database("harness")
+        .await
+        .expect("a fresh database on the shared PostgreSQL cluster");
+    Database::Postgres(PgOptions::new(url))
+}
+
 pub struct Harness {
     pub dir: tempfile::TempDir,
     pub clock: ManualClock,
@@ -47,6 +73,8 @@ pub struct Harness {
     pub client: reqwest::Client,
     pub admin: Admin,
     pub tenant_id: String,
+    /// Where the service stores its directory ([`test_database`]).
+    pub database: Database,
     configure: Arc<dyn Fn(&mut ServerConfig) + Send + Sync>,
     routes: Router<AppState>,
 }
@@ -83,18 +111,27 @@ impl Harness {
     ) -> Harness {
         let dir = tempfile::tempdir().unwrap();
         let clock = ManualClock::new(OffsetDateTime::now_utc());
+        let database = test_database().await;
         let (server, client) = Self::boot(
             dir.path().join("data"),
+            &database,
             &clock,
             "127.0.0.1:0",
             &configure,
             routes.clone(),
         )
         .await;
-        let admin = Admin::open(&dir.path().join("data"), env(&clock))
-            .await
-            .unwrap();
+        let (admin, _) = Admin::create_on(
+            &database,
+            &dir.path().join("data"),
+            None,
+            latchkey_server::tenant::DEFAULT_TENANT_NAME,
+            env(&clock),
+        )
+        .await
+        .unwrap();
         Harness {
+            database,
             url: server.base_url.clone(),
             tenant_id: server.tenant_id.clone(),
             server: Some(server),
@@ -109,12 +146,14 @@ impl Harness {
 
     async fn boot(
         data: PathBuf,
+        database: &Database,
         clock: &ManualClock,
         listen: &str,
         configure: &dyn Fn(&mut ServerConfig),
         routes: Router<AppState>,
     ) -> (RunningServer, reqwest::Client) {
         let mut config = ServerConfig::new(data, listen.parse().unwrap());
+        config.database = database.clone();
         configure(&mut config);
         let server = latchkey_server::start_with(config, env(clock), routes)
             .await
@@ -136,6 +175,7 @@ impl Harness {
         server.shutdown().await;
         let (server, client) = Self::boot(
             self.dir.path().join("data"),
+            &self.database,
             &self.clock,
             &addr,
             &*self.configure,

@@ -24,7 +24,6 @@ use latchkey_storage::web::{AuthCode, CodeRedemption, Grant, OidcClient, Refresh
 use latchkey_storage::{AuditRecord, StorageResult};
 use sqlx::PgConnection;
 
-use crate::retrying;
 use crate::tx::{conflict_if_duplicate, insert_audit};
 use crate::PgStorage;
 

@@ -25,7 +25,6 @@ use sqlx::postgres::PgArguments;
 use sqlx::{PgConnection, Postgres};
 
 use super::sessions::insert_session;
-use crate::retrying;
 use crate::tx::{consume_nonce, insert_audit};
 use crate::PgStorage;
 

@@ -15,7 +15,6 @@ use latchkey_storage::web::WebSession;
 use latchkey_storage::{AuditRecord, StorageResult, User};
 use sqlx::{FromRow, PgConnection, Row};
 
-use crate::retrying;
 use crate::tx::insert_audit;
 use crate::PgStorage;
 
