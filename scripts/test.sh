@@ -22,9 +22,10 @@ step "Debian packages"
 # systemd: systemd-analyze checks the service unit in packaging/systemd.
 # postgresql-15: latchkey-pg-harness starts throwaway PostgreSQL 15 clusters (initdb,
 # pg_ctl) for the storage tests (docs/storage.md); as root it runs them as `latchkey-test`.
+# jq: picks the server's test binaries out of cargo's JSON for the PostgreSQL pass.
 packages=(openssl ca-certificates chromium pkg-config libtss2-dev swtpm swtpm-tools tpm2-tools
   krb5-kdc krb5-admin-server krb5-pkinit krb5-user opensc gnutls-bin p11-kit openssh-server
-  openssh-client faketime systemd postgresql-15)
+  openssh-client faketime systemd postgresql-15 jq)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -72,6 +73,29 @@ LATCHKEY_DEB_PROFILE=dev bash scripts/test-deb.sh
 step "cargo test"
 cargo test --workspace --no-fail-fast
 
+step "server integration tests on PostgreSQL (in the background, while the next steps run)"
+# The same tests as above, each harness on a fresh database of a throwaway PostgreSQL 15
+# cluster (LATCHKEY_TEST_DATABASE, crates/server/tests/common). Left out: the tests that
+# read SQLite's database file itself (secrets in the file's bytes).
+# The test binaries are run directly, not through cargo, so that cargo's lock on the target
+# directory does not hold up the steps below.
+pg_log="$(mktemp)"
+mapfile -t pg_bins < <(cargo test -p latchkey-server --no-run --message-format=json 2>/dev/null |
+  jq -r 'select(.reason == "compiler-artifact" and .profile.test) | .executable')
+(
+  cd crates/server
+  failed=0
+  for bin in "${pg_bins[@]}"; do
+    echo "== $bin"
+    LATCHKEY_TEST_DATABASE=postgres "$bin" \
+      --skip a_copy_of_the_database_reveals_no_secret \
+      --skip a_data_directory_from_before_sealing_is_sealed_at_its_next_start \
+      --skip a_missing_wrong_or_readable_key_file_is_refused_and_nothing_changes || failed=1
+  done
+  exit "$failed"
+) >"$pg_log" 2>&1 &
+pg_tests=$!
+
 step "TPM tests on swtpm (docs/tpm.md, Device side)"
 cargo test -p latchkey-tpm --features swtpm --no-fail-fast
 
@@ -108,3 +132,12 @@ step "browser tests (headless Chromium, DevTools virtual authenticator)"
 LATCHKEY_SCREENSHOTS="$CARGO_TARGET_DIR/browser-screenshots" node tests/browser/flow.mjs
 LATCHKEY_SCREENSHOTS="$CARGO_TARGET_DIR/browser-screenshots" node tests/browser/admin.mjs
 echo "screenshots: $CARGO_TARGET_DIR/browser-screenshots"
+
+step "server integration tests on PostgreSQL: the result"
+if wait "$pg_tests"; then
+  grep -E '^test result' "$pg_log" | awk '{p += $4; f += $6} END {print p " passed, " f " failed"}'
+else
+  cat "$pg_log"
+  echo "the server's integration tests failed on PostgreSQL (log above)" >&2
+  exit 1
+fi

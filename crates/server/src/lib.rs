@@ -10,6 +10,7 @@
 #![forbid(unsafe_code)]
 
 pub use latchkey_storage::audit;
+pub mod attempts;
 pub mod audit_throttle;
 pub mod certs;
 pub mod clock;

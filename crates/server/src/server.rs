@@ -10,6 +10,7 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
+use crate::attempts::Limiter;
 use crate::clock::Env;
 use crate::config::ServerConfig;
 use crate::conn::{self, Serving};
@@ -220,13 +221,21 @@ async fn start_bound(
         tenant.name.clone(),
         tenant.ca_fingerprint.clone(),
     );
+    // Replicas on one database count sign-in attempts there; one process, in memory.
+    let limiter = Arc::new(match opened.attempts() {
+        Some(shared) => Limiter::Shared {
+            storage: shared,
+            tenant: tenant.id.clone(),
+        },
+        None => Limiter::Local(RateLimiter::new()),
+    });
     let state = AppState {
         directory: opened.directory(),
         storage: storage.clone(),
         tenant: Arc::new(tenant),
         env,
         web: web.clone(),
-        limiter: Arc::new(RateLimiter::new()),
+        limiter,
         passwords: passwords.clone(),
         audit_throttle: Arc::new(crate::audit_throttle::AuditThrottle::new()),
         issuer: Arc::from(base_url.as_str()),
@@ -357,13 +366,29 @@ async fn prune(state: &AppState, audit_retention_days: Option<u32>) {
             0
         }
     };
-    if nonces + prts + web > 0 {
+    let attempts = match &*state.limiter {
+        Limiter::Shared { storage, .. } => {
+            match storage
+                .prune_attempts(tenant, now, &crate::attempts::LIMITS)
+                .await
+            {
+                Ok(n) => n,
+                Err(e) => {
+                    tracing::warn!(target: HOUSEKEEPING, error = %e, "pruning sign-in attempts failed");
+                    0
+                }
+            }
+        }
+        Limiter::Local(_) => 0,
+    };
+    if nonces + prts + web + attempts > 0 {
         tracing::info!(
             target: HOUSEKEEPING,
             nonces,
             prts,
             web,
-            "pruned expired nonces, primary refresh tokens and web sessions/grants"
+            attempts,
+            "pruned expired nonces, primary refresh tokens, web sessions/grants and sign-in attempts"
         );
     } else {
         tracing::debug!(target: HOUSEKEEPING, "housekeeping round: nothing expired");

@@ -2,10 +2,10 @@
 
 use std::sync::Arc;
 
+use crate::attempts::Limiter;
 use crate::audit_throttle::AuditThrottle;
 use crate::clock::Env;
 use crate::password::PasswordGate;
-use crate::ratelimit::RateLimiter;
 use crate::storage::{DirectoryAdmin, Storage, WebStorage};
 use crate::tenant::Tenant;
 
@@ -19,7 +19,7 @@ pub struct AppState {
     /// Clock and RNG.
     pub env: Env,
     /// Failed sign-in throttling.
-    pub limiter: Arc<RateLimiter>,
+    pub limiter: Arc<Limiter>,
     /// Aggregation of repeated failure lines.
     pub audit_throttle: Arc<AuditThrottle>,
     /// The one gate every password verification runs through.

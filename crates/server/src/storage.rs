@@ -115,6 +115,15 @@ impl OpenStorage {
         }
     }
 
+    /// The sign-in attempts shared by every process on the database: PostgreSQL's, for
+    /// replicas; `None` on SQLite, where one process counts them in memory.
+    pub fn attempts(&self) -> Option<Arc<dyn AttemptStorage>> {
+        match self {
+            OpenStorage::Sqlite { .. } => None,
+            OpenStorage::Postgres(pg) => Some(pg.clone()),
+        }
+    }
+
     /// The pool's (and SQLite's sign-in writer's) figures now.
     pub fn figures(&self) -> StorageFigures {
         match self {

@@ -158,10 +158,7 @@ async fn without_any_template_no_certificate() {
     let h = Harness::start().await;
     let e = alice(&h).await;
     let (body, token) = good(&h, &e).await;
-    rusqlite::Connection::open(h.data_dir().join(latchkey_server::storage::sqlite::DB_FILE))
-        .unwrap()
-        .execute("DELETE FROM cert_templates", [])
-        .unwrap();
+    h.sql("DELETE FROM cert_templates").await;
     let before = h.counts().await;
     let r = h.post(ENROLL, &body, Some(&token)).await;
     refused(&h, before, r, "LK-CERT-005").await;

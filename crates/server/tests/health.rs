@@ -23,11 +23,7 @@ async fn readiness_follows_the_database_and_liveness_does_not() {
     assert!(!body.contains(&h.tenant_id));
 
     // The database stops answering the readiness query: a table it reads is gone.
-    let db =
-        rusqlite::Connection::open(h.data_dir().join(latchkey_server::storage::sqlite::DB_FILE))
-            .unwrap();
-    db.execute_batch("ALTER TABLE tenants RENAME TO tenants_away")
-        .unwrap();
+    h.sql("ALTER TABLE tenants RENAME TO tenants_away").await;
     let response = h
         .client
         .get(format!("{}/readyz", h.url))
@@ -51,7 +47,6 @@ async fn readiness_follows_the_database_and_liveness_does_not() {
     assert_eq!(h.get("/healthz").await.0, 200, "still alive");
 
     // Back: ready again, with nothing restarted.
-    db.execute_batch("ALTER TABLE tenants_away RENAME TO tenants")
-        .unwrap();
+    h.sql("ALTER TABLE tenants_away RENAME TO tenants").await;
     assert_eq!(h.get("/readyz").await.0, 200);
 }

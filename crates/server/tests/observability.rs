@@ -342,15 +342,17 @@ async fn counters_move_by_exactly_the_right_amounts_and_labels_stay_bounded() {
         outcome_changes(&before, &after),
         one("latchkey_signins_total{outcome=\"success\",code=\"\"}")
     );
+    // SQLite's sign-in writer takes the write; PostgreSQL has none (its figures stay 0).
+    let writer_writes = if common::on_postgres() { 0.0 } else { 1.0 };
     assert_eq!(
         moved(&before, &after, "latchkey_signin_writer_writes_total"),
-        1.0,
+        writer_writes,
         "{:#?}",
         changes(&before, &after)
     );
     assert_eq!(
         moved(&before, &after, "latchkey_signin_writer_batches_total"),
-        1.0
+        writer_writes
     );
     assert_eq!(
         moved(

@@ -7,11 +7,10 @@ mod common;
 
 use common::*;
 use latchkey_server::clock::Clock;
-use latchkey_server::storage::sqlite::SqliteStorage;
 use latchkey_server::storage::web::{
     AuthCode, Challenge, CodeRedemption, Grant, RefreshGrant, WebSession,
 };
-use latchkey_server::storage::{ConsumedNonce, Prt, Storage, WebStorage};
+use latchkey_server::storage::{ConsumedNonce, Prt};
 
 const DAY: i64 = 24 * 3600;
 
@@ -19,8 +18,8 @@ const DAY: i64 = 24 * 3600;
 async fn only_tokens_and_sessions_expired_before_the_cutoff_are_deleted() {
     let h = Harness::start().await;
     let user = enrolled(&h, "pia@example.com", p256_key()).await;
-    let storage = SqliteStorage::open(&h.data_dir()).await.unwrap();
-    let web = storage.web_storage();
+    let opened = h.open_storage().await;
+    let (storage, web) = (opened.storage(), opened.web());
     let tid = h.tenant_id.clone();
     let now = h.clock.now().unix_timestamp();
     let user_id = storage

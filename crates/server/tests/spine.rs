@@ -98,9 +98,12 @@ async fn join_register_signin_token_renew_leave() {
     let new_prt = renewed["prt"].as_str().unwrap().to_owned();
     assert_error(&h.token(&device, &prt, "api://payroll").await, "LK-PRT-001");
     assert_eq!(h.token(&device, &new_prt, "api://payroll").await.0, 200);
-    // The raw token is never stored.
-    let db = std::fs::read(h.data_dir().join("latchkey.db")).unwrap();
-    assert!(!db.windows(new_prt.len()).any(|w| w == new_prt.as_bytes()));
+    // The raw token is never stored (read in the database file; on PostgreSQL the
+    // token table holds its hash only, checked by the conformance suite).
+    if !common::on_postgres() {
+        let db = std::fs::read(h.data_dir().join("latchkey.db")).unwrap();
+        assert!(!db.windows(new_prt.len()).any(|w| w == new_prt.as_bytes()));
+    }
 
     // Expiry of the primary refresh token, by the clock.
     h.clock.advance(time::Duration::days(15));

@@ -91,11 +91,12 @@ impl PgStorage {
         audit: &AuditRecord,
     ) -> StorageResult<bool> {
         let mut tx = self.begin().await?;
-        let done = sqlx::query("UPDATE users SET disabled = TRUE WHERE tenant_id = $1 AND upn = $2")
-            .bind(tenant)
-            .bind(upn)
-            .execute(&mut *tx)
-            .await?;
+        let done =
+            sqlx::query("UPDATE users SET disabled = TRUE WHERE tenant_id = $1 AND upn = $2")
+                .bind(tenant)
+                .bind(upn)
+                .execute(&mut *tx)
+                .await?;
         if done.rows_affected() != 1 {
             return Ok(false);
         }
@@ -427,8 +428,11 @@ impl Storage for PgStorage {
     }
     async fn list_keys(&self, tenant: &str, upn: Option<&str>) -> StorageResult<Vec<KeyListing>> {
         let query = match upn {
-            None => sqlx::query_as::<_, KeyListing>(concat!(keys_listing!(), " ORDER BY k.created_at, k.key_id"))
-                .bind(tenant),
+            None => sqlx::query_as::<_, KeyListing>(concat!(
+                keys_listing!(),
+                " ORDER BY k.created_at, k.key_id"
+            ))
+            .bind(tenant),
             Some(upn) => sqlx::query_as::<_, KeyListing>(concat!(
                 keys_listing!(),
                 " AND u.upn = $2 ORDER BY k.created_at, k.key_id"

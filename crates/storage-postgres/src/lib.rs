@@ -25,6 +25,7 @@ use latchkey_storage::{StorageFigures, StorageResult};
 pub mod retry;
 mod admin;
 mod admin_lists;
+mod attempts;
 mod cert;
 mod directory;
 mod pin_recovery;

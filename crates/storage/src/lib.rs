@@ -11,6 +11,7 @@
 #![forbid(unsafe_code)]
 
 pub mod admin;
+pub mod attempts;
 pub mod audit;
 pub mod cert;
 pub mod contract;
@@ -26,6 +27,7 @@ pub mod web;
 use async_trait::async_trait;
 
 pub use admin::AdminStorage;
+pub use attempts::AttemptStorage;
 pub use cert::CertStorage;
 pub use directory::DirectoryAdmin;
 pub use models::*;

@@ -154,17 +154,18 @@ pub async fn password(
     let now = state.now();
     let ip = addr.ip();
     let line = audit::line(event::WEB_SIGNIN, now).actor(&upn).source(&ip);
-    let (outcome, reservation) = match state.limiter.reserve(&upn, &ip, now) {
-        Ok(reservation) => (
+    let (outcome, reservation) = match state.limiter.reserve(&upn, &ip, now).await {
+        Ok(Some(reservation)) => (
             check_password(&state, &upn, &form, line.clone()).await,
             Some(reservation),
         ),
-        Err(_) => (Err(ApiError::RateLimited), None),
+        Ok(None) => (Err(ApiError::RateLimited), None),
+        Err(e) => (Err(e.into()), None),
     };
     match outcome {
         Ok((cookie_value, next)) => {
             if let Some(r) = reservation {
-                r.succeeded(state.now());
+                r.succeeded(state.now()).await;
             }
             Ok(see_other(
                 &next,
@@ -178,7 +179,7 @@ pub async fn password(
         }
         Err(err) => {
             if let Some(r) = reservation.filter(|_| counts_as_failure(&err)) {
-                r.failed(state.now());
+                r.failed(state.now()).await;
             }
             let err = latchkey_server::routes::audited(&state, line, err).await;
             if matches!(err, ApiError::Internal(_)) {

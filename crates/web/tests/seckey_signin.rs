@@ -34,25 +34,7 @@ async fn user_with_key(h: &Harness, b: &Browser, upn: &str) -> SecurityKey {
 
 /// Rows of every table of the database.
 async fn rows(h: &Harness) -> Vec<(String, i64)> {
-    let path = h.data_dir().join("latchkey.db");
-    let pool = sqlx::SqlitePool::connect(&format!("sqlite://{}?mode=ro", path.display()))
-        .await
-        .unwrap();
-    let tables: Vec<(String,)> =
-        sqlx::query_as("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")
-            .fetch_all(&pool)
-            .await
-            .unwrap();
-    let mut out = vec![];
-    for (table,) in tables {
-        let (n,): (i64,) = sqlx::query_as(&format!("SELECT COUNT(*) FROM \"{table}\""))
-            .fetch_one(&pool)
-            .await
-            .unwrap();
-        out.push((table, n));
-    }
-    pool.close().await;
-    out
+    h.row_counts().await
 }
 
 /// The options of a begin answer with the parts that differ on every call blanked.

@@ -26,17 +26,19 @@ pub async fn password(
     let line = audit::line(event::PASSWORD_SIGNIN, now)
         .actor(&upn)
         .source(&ip);
-    let Ok(reservation) = state.limiter.reserve(&upn, &ip, now) else {
-        return Err(audited(&state, line, ApiError::RateLimited).await);
+    let reservation = match state.limiter.reserve(&upn, &ip, now).await {
+        Ok(Some(reservation)) => reservation,
+        Ok(None) => return Err(audited(&state, line, ApiError::RateLimited).await),
+        Err(e) => return Err(audited(&state, line, e.into()).await),
     };
     match check(&state, &upn, &req, now, line.clone()).await {
         Ok(token) => {
-            reservation.succeeded(state.now());
+            reservation.succeeded(state.now()).await;
             Ok(axum::Json(token))
         }
         Err(err) => {
             if counts_as_failure(&err) {
-                reservation.failed(state.now());
+                reservation.failed(state.now()).await;
             }
             Err(audited(&state, line, err).await)
         }

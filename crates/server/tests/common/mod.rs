@@ -23,7 +23,7 @@ use latchkey_proto::proof::{proof_message, prt_binding, Purpose};
 use latchkey_server::clock::{Clock, Env, ManualClock, SystemRandom};
 use latchkey_server::state::AppState;
 use latchkey_server::storage::postgres::PgOptions;
-use latchkey_server::storage::{AuditRecord, Counts, Database};
+use latchkey_server::storage::{AuditRecord, Counts, Database, OpenStorage};
 use latchkey_server::{RunningServer, ServerConfig};
 use latchkeyd::data_admin::Admin;
 use p256::ecdsa::signature::Signer;
@@ -226,6 +226,95 @@ impl Harness {
     /// The password gate of the running service (its gauges).
     pub fn passwords(&self) -> latchkey_server::password::PasswordGate {
         self.server.as_ref().unwrap().passwords.clone()
+    }
+
+    /// A second, independent handle on the service's database (its own pool): what an
+    /// administration command or another replica has.
+    pub async fn open_storage(&self) -> OpenStorage {
+        OpenStorage::open(&self.database, &self.data_dir())
+            .await
+            .unwrap()
+    }
+
+    /// Runs `statement` (plain SQL, no parameters) on the service's database behind its
+    /// back, on either backend: how a test breaks or tampers with what is stored.
+    pub async fn sql(&self, statement: &str) {
+        use sqlx::{Connection as _, Executor as _};
+        match &self.database {
+            Database::Sqlite => {
+                let options = sqlx::sqlite::SqliteConnectOptions::new().filename(
+                    self.data_dir()
+                        .join(latchkey_server::storage::sqlite::DB_FILE),
+                );
+                let mut conn = sqlx::SqliteConnection::connect_with(&options)
+                    .await
+                    .unwrap();
+                conn.execute(statement).await.unwrap();
+                conn.close().await.unwrap();
+            }
+            Database::Postgres(options) => {
+                let mut conn = sqlx::PgConnection::connect(&options.url).await.unwrap();
+                conn.execute(statement).await.unwrap();
+                conn.close().await.unwrap();
+            }
+        }
+    }
+
+    /// The row count of every table of the service's database, by table name, read
+    /// behind the service's back on either backend (to show that a request wrote nothing).
+    pub async fn row_counts(&self) -> Vec<(String, i64)> {
+        use sqlx::{Connection as _, Row as _};
+        let (tables_sql, url) = match &self.database {
+            Database::Sqlite => (
+                "SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name",
+                None,
+            ),
+            Database::Postgres(options) => (
+                "SELECT table_name::text FROM information_schema.tables \
+                 WHERE table_schema = 'public' ORDER BY table_name",
+                Some(options.url.clone()),
+            ),
+        };
+        let mut out = vec![];
+        match url {
+            None => {
+                let options = sqlx::sqlite::SqliteConnectOptions::new()
+                    .filename(
+                        self.data_dir()
+                            .join(latchkey_server::storage::sqlite::DB_FILE),
+                    )
+                    .read_only(true);
+                let mut conn = sqlx::SqliteConnection::connect_with(&options)
+                    .await
+                    .unwrap();
+                let tables: Vec<String> = sqlx::query_scalar(tables_sql)
+                    .fetch_all(&mut conn)
+                    .await
+                    .unwrap();
+                for table in tables {
+                    let row = sqlx::query(&format!("SELECT COUNT(*) FROM \"{table}\""))
+                        .fetch_one(&mut conn)
+                        .await
+                        .unwrap();
+                    out.push((table, row.get::<i64, _>(0)));
+                }
+            }
+            Some(url) => {
+                let mut conn = sqlx::PgConnection::connect(&url).await.unwrap();
+                let tables: Vec<String> = sqlx::query_scalar(tables_sql)
+                    .fetch_all(&mut conn)
+                    .await
+                    .unwrap();
+                for table in tables {
+                    let row = sqlx::query(&format!("SELECT COUNT(*) FROM \"{table}\""))
+                        .fetch_one(&mut conn)
+                        .await
+                        .unwrap();
+                    out.push((table, row.get::<i64, _>(0)));
+                }
+            }
+        }
+        out
     }
 
     pub fn data_dir(&self) -> PathBuf {
