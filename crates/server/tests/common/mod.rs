@@ -109,9 +109,17 @@ impl Harness {
         routes: Router<AppState>,
         configure: impl Fn(&mut ServerConfig) + Send + Sync + 'static,
     ) -> Harness {
+        Self::start_on(test_database().await, routes, configure).await
+    }
+
+    /// Starts the service on `database` (whatever [`DATABASE_VAR`] says).
+    pub async fn start_on(
+        database: Database,
+        routes: Router<AppState>,
+        configure: impl Fn(&mut ServerConfig) + Send + Sync + 'static,
+    ) -> Harness {
         let dir = tempfile::tempdir().unwrap();
         let clock = ManualClock::new(OffsetDateTime::now_utc());
-        let database = test_database().await;
         let (server, client) = Self::boot(
             dir.path().join("data"),
             &database,
