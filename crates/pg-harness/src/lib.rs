@@ -23,6 +23,7 @@ use std::time::{Duration, Instant};
 
 use sqlx::{Connection, PgConnection};
 
+mod outage;
 mod shared;
 
 /// Where the PostgreSQL binaries are looked for, in order.
@@ -239,11 +240,7 @@ fn start_blocking() -> Result<PgCluster, HarnessError> {
     let mut last = String::new();
     for _ in 0..PORT_ATTEMPTS {
         let port = free_port()?;
-        let options = format!(
-            "-c listen_addresses=127.0.0.1 -c port={port} -c unix_socket_directories={socket} \
-             -c fsync=off -c synchronous_commit=off -c full_page_writes=off \
-             -c max_connections=200"
-        );
+        let options = server_options(&socket, port);
         let started = cluster.run(
             "pg_ctl",
             &[
@@ -261,6 +258,16 @@ fn start_blocking() -> Result<PgCluster, HarnessError> {
         command: "pg_ctl start".to_owned(),
         detail: format!("{last}\n{}", cluster.log()),
     })
+}
+
+/// The server's settings: loopback on `port`, its socket in `socket`, no durability (a
+/// throwaway cluster), room for many pools.
+fn server_options(socket: &str, port: u16) -> String {
+    format!(
+        "-c listen_addresses=127.0.0.1 -c port={port} -c unix_socket_directories={socket} \
+         -c fsync=off -c synchronous_commit=off -c full_page_writes=off \
+         -c max_connections=200"
+    )
 }
 
 fn bin_dir() -> Result<PathBuf, HarnessError> {
