@@ -15,6 +15,7 @@
     missing_docs
 )]
 
+mod balancer;
 pub mod hello_key;
 pub mod kdc;
 mod otp;
@@ -24,6 +25,7 @@ mod process;
 mod steps;
 mod terminal;
 
+pub use balancer::Balancer;
 pub use otp::Totp;
 pub use peers::{json_field, status_field, verify_with_pyjwt};
 pub use process::{bin, Output, Service};
@@ -35,17 +37,39 @@ use std::path::{Path, PathBuf};
 /// devices, all removed when the test ends.
 pub struct World {
     pub root: tempfile::TempDir,
+    /// The `--database` every admin command and service of this world gets (`None`: the
+    /// embedded SQLite default in the data directory).
+    pub database: Option<String>,
 }
 
 impl World {
     /// A new world whose data directory is created with `latchkeyd init` (admin commands
     /// need an existing one; `serve` then opens it).
     pub fn new() -> Self {
+        Self::on(None)
+    }
+
+    /// A new world on the PostgreSQL database `url` (every admin command and service gets
+    /// `--database url`; the data directory holds `ca.pem` and the key file).
+    pub fn on_database(url: &str) -> Self {
+        Self::on(Some(url.to_owned()))
+    }
+
+    fn on(database: Option<String>) -> Self {
         let world = World {
             root: tempfile::tempdir().expect("temporary directory"),
+            database,
         };
         world.admin(&["init"], "").assert_ok();
         world
+    }
+
+    /// The `--database` arguments of this world (none on SQLite).
+    pub fn database_args(&self) -> Vec<&str> {
+        match &self.database {
+            Some(url) => vec!["--database", url.as_str()],
+            None => vec![],
+        }
     }
 
     pub fn data_dir(&self) -> PathBuf {
@@ -58,7 +82,7 @@ impl World {
 
     /// Starts `latchkeyd serve` on this world's data directory.
     pub fn start_service(&self) -> Service {
-        Service::start(&self.data_dir())
+        Service::start_with(&self.data_dir(), &self.database_args())
     }
 
     /// Runs a `latchkeyd` admin subcommand against this world's data directory.
@@ -66,6 +90,7 @@ impl World {
         let mut all: Vec<String> = args.iter().map(|a| a.to_string()).collect();
         all.push("--data-dir".into());
         all.push(self.data_dir().display().to_string());
+        all.extend(self.database_args().iter().map(|a| a.to_string()));
         process::run(&bin("latchkeyd"), &all, stdin, &[])
     }
 

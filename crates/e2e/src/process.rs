@@ -127,6 +127,11 @@ impl Service {
         Self::start_on(data_dir, "127.0.0.1:0")
     }
 
+    /// Starts the service on a free port with extra `serve` arguments.
+    pub fn start_with(data_dir: &Path, args: &[&str]) -> Service {
+        Self::spawn_with(data_dir, "127.0.0.1:0", Stdio::inherit(), args, &[])
+    }
+
     /// Starts the service on a free port with its standard error (its log) written to
     /// `log`, so a test can read what it logged.
     pub fn start_logged(data_dir: &Path, log: &Path) -> Service {
@@ -149,6 +154,11 @@ impl Service {
     /// Starts the service listening on `listen` (e.g. `0.0.0.0:0`).
     pub fn start_on(data_dir: &Path, listen: &str) -> Service {
         Self::spawn(data_dir, listen, Stdio::inherit())
+    }
+
+    /// [`Service::start_on`] with extra `serve` arguments (e.g. `--database URL`).
+    pub fn start_on_with(data_dir: &Path, listen: &str, args: &[&str]) -> Service {
+        Self::spawn_with(data_dir, listen, Stdio::inherit(), args, &[])
     }
 
     fn spawn(data_dir: &Path, listen: &str, stderr: Stdio) -> Service {
@@ -242,6 +252,11 @@ impl Service {
             );
             std::thread::sleep(Duration::from_millis(20));
         }
+    }
+
+    /// Kills the service with SIGKILL (`kill -9`: no shutdown, no flush) and reaps it.
+    pub fn kill(mut self) {
+        self.stop();
     }
 
     fn stop(&mut self) {
