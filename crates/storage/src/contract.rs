@@ -106,10 +106,12 @@
 //! guard refuses keeps its nonce consumed (the request must be retried with a fresh nonce
 //! anyway).
 //!
-//! ## What a PostgreSQL backend must do
+//! ## How the PostgreSQL backend does it
 //!
-//! PostgreSQL's default `READ COMMITTED` is not enough for the read-then-write operations;
-//! each needs one of:
+//! PostgreSQL's default `READ COMMITTED` alone is not enough for the read-then-write
+//! operations. `latchkey-storage-postgres` runs every transaction at `READ COMMITTED` and
+//! gives each operation one of the first four means below (its module headers say which);
+//! it does not use `SERIALIZABLE`:
 //!
 //! - **Unique constraints** for nonces (`PRIMARY KEY (tenant_id, nonce_id)`: the second
 //!   inserter waits for the first to commit, then gets `23505`, mapped to `NonceReplayed`),
@@ -133,9 +135,18 @@
 //!   (`NonceReplayed`, `Conflict`, `Duplicate`, `AlreadyAnswered`) and goes on writing, and
 //!   a batched commit of several sign-ins where one nonce is replayed, needs
 //!   `INSERT ... ON CONFLICT DO NOTHING` (checking the row count) or a savepoint per item.
-//! - Or **`SERIALIZABLE`** for those transactions, retried on `40001` (serialization
-//!   failure) and `40P01` (deadlock) with the same inputs, a bounded number of times;
-//!   simpler to get right, at the cost of retries under contention on the hot path.
+//! - **Advisory locks** where no row exists to lock: the failed sign-in throttling shared
+//!   by replicas (`attempts`) takes a transaction lock per user and per source, in a fixed
+//!   order, before it counts and inserts.
+//! - A transaction that locks several rows may meet another in a deadlock; PostgreSQL
+//!   aborts one (`40P01`), and it is run again whole with the same inputs, a bounded number
+//!   of times (`retrying!`; `40001` too, should a transaction ever run `SERIALIZABLE`).
+//!   `SERIALIZABLE` for these transactions would be simpler to get right, at the cost of
+//!   retries under contention on the sign-in path.
 //!
-//! Either way the backend runs the conformance suite with two independent handles (pools)
+//! The sign-in's write is one statement: the nonce insert (`ON CONFLICT DO NOTHING`), the
+//! guard (`FOR SHARE` of key, device and user), the token and the audit line as
+//! data-modifying `WITH` parts, so a sign-in costs one round trip.
+//!
+//! The backend runs the conformance suite with two independent handles (pools)
 //! on one database, which is what two replicas are.
