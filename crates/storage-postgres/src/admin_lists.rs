@@ -338,4 +338,4 @@ async fn delete_device_rows(
 }
 
 #[cfg(test)]
-mod plans;
+pub(crate) mod plans;

@@ -19,6 +19,8 @@
 //! PostgreSQL breaks is run again whole.
 
 mod keys;
+#[cfg(test)]
+mod plans;
 mod signin;
 mod upkeep;
 

@@ -23,12 +23,12 @@ use latchkey_storage::{AuditRecord, ConsumedNonce, StorageError, StorageResult};
 
 /// The audit line of `issue_token`, written from the `consumed` step (binds `$1` tenant and
 /// `$4..$11` the line).
-const TOKEN_LINE: &str = "line AS ( \
+pub(crate) const TOKEN_LINE: &str = "line AS ( \
      INSERT INTO audit (tenant_id, at, event, actor, device_id, key_id, source, outcome, reason) \
      SELECT $1, $4, $5, $6, $7, $8, $9, $10, $11 FROM consumed)";
 
 /// `issue_token` for an audience: whether it is known, whether the nonce was consumed.
-const ISSUE_FOR_AUDIENCE: &str = "WITH \
+pub(crate) const ISSUE_FOR_AUDIENCE: &str = "WITH \
      resource AS (SELECT 1 FROM resources WHERE tenant_id = $1 AND uri = $12 FOR SHARE), \
      client AS (SELECT 1 FROM oidc_clients WHERE tenant_id = $1 AND client_id = $12 FOR SHARE), \
      known AS (SELECT (EXISTS (SELECT 1 FROM resource) OR EXISTS (SELECT 1 FROM client)) AS yes), \
@@ -45,7 +45,8 @@ const ISSUE_FOR_SERVICE: &str = "WITH \
          ON CONFLICT DO NOTHING RETURNING 1), ";
 
 /// What both `issue_token` statements return.
-const ISSUE_ANSWER: &str = " SELECT (SELECT yes FROM known), EXISTS (SELECT 1 FROM consumed)";
+pub(crate) const ISSUE_ANSWER: &str =
+    " SELECT (SELECT yes FROM known), EXISTS (SELECT 1 FROM consumed)";
 
 /// Runs the one-row statement `sql` (binds: tenant, `key`) and writes `audit`, in one
 /// transaction; `false`, with nothing written, when it touched no row.

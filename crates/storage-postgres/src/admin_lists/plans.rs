@@ -14,7 +14,7 @@ use crate::PgOptions;
 /// The generic plan of `sql` (parameters of the SQL types `types`) run with the
 /// literals `args`: the plan a prepared statement may settle on, which must serve any
 /// bound (a condition that only a known value makes usable does not count).
-async fn plan(s: &PgStorage, sql: &str, types: &str, args: &str) -> String {
+pub(crate) async fn plan(s: &PgStorage, sql: &str, types: &str, args: &str) -> String {
     let mut conn = s.pool().acquire().await.expect("a connection");
     for set in [
         "SET enable_seqscan = off".to_owned(),

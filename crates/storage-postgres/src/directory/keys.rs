@@ -17,6 +17,13 @@ use latchkey_storage::{AuditRecord, ConsumedNonce, KeyCredential, StorageError, 
 
 use super::KEY_COLUMNS;
 
+/// Locks the device row a registration is for.
+pub(super) const LOCK_DEVICE_SQL: &str =
+    "SELECT 1 FROM devices WHERE tenant_id = $1 AND id = $2 FOR UPDATE";
+/// The user's key on the device, if any.
+pub(super) const KEY_ON_DEVICE_SQL: &str = "SELECT key_id FROM key_credentials \
+     WHERE tenant_id = $1 AND user_id = $2 AND device_id = $3";
+
 /// One attempt of `register_key` (the caller retries it on a deadlock).
 pub(super) async fn register(
     storage: &PgStorage,
@@ -31,20 +38,17 @@ pub(super) async fn register(
     consume_nonce(&mut tx, tenant, nonce).await?;
     // The lock that orders registrations on this device (an unknown device locks nothing;
     // the key's insert then fails on its foreign key).
-    sqlx::query("SELECT 1 FROM devices WHERE tenant_id = $1 AND id = $2 FOR UPDATE")
+    sqlx::query(LOCK_DEVICE_SQL)
         .bind(tenant)
         .bind(&k.device_id)
         .execute(&mut *tx)
         .await?;
-    let replaced: Option<String> = sqlx::query_scalar(
-        "SELECT key_id FROM key_credentials \
-         WHERE tenant_id = $1 AND user_id = $2 AND device_id = $3",
-    )
-    .bind(tenant)
-    .bind(&k.user_id)
-    .bind(&k.device_id)
-    .fetch_optional(&mut *tx)
-    .await?;
+    let replaced: Option<String> = sqlx::query_scalar(KEY_ON_DEVICE_SQL)
+        .bind(tenant)
+        .bind(&k.user_id)
+        .bind(&k.device_id)
+        .fetch_optional(&mut *tx)
+        .await?;
     if let (Some(old), false) = (&replaced, allow_replace) {
         // Dropping the transaction rolls back the nonce consumption too.
         return Err(StorageError::WouldReplace(old.clone()));

@@ -37,7 +37,7 @@ macro_rules! party_columns {
 
 /// The user by UPN, the device by id and the key by id: three primary-key or unique
 /// lookups, each row absent (NULL) when there is none.
-const SIGNIN_SQL: &str = concat!(
+pub(super) const SIGNIN_SQL: &str = concat!(
     "SELECT ",
     party_columns!(),
     " FROM (SELECT 1) AS one \
@@ -48,7 +48,7 @@ const SIGNIN_SQL: &str = concat!(
 
 /// The token by hash with its user, device, and key (the key only while it is still
 /// registered for that user and device).
-const PRT_SQL: &str = concat!(
+pub(super) const PRT_SQL: &str = concat!(
     "SELECT p.token_hash, p.user_id, p.device_id, p.key_id, p.issued_at, p.expires_at, \
      p.revoked, ",
     party_columns!(),
@@ -64,7 +64,7 @@ const PRT_SQL: &str = concat!(
 /// token hash, user, device, key, issued, expires, revoked, then the audit line's at,
 /// event, actor, device, key, source, outcome, reason. Answers whether the nonce was
 /// fresh and whether the token was stored.
-const COMPLETE_SQL: &str = "WITH nonce AS ( \
+pub(super) const COMPLETE_SQL: &str = "WITH nonce AS ( \
        INSERT INTO used_nonces (tenant_id, nonce_id, expires_at) VALUES ($1, $2, $3) \
        ON CONFLICT DO NOTHING RETURNING 1 AS fresh), \
      live AS ( \
