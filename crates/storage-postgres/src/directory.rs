@@ -27,24 +27,14 @@ mod upkeep;
 use sqlx::PgConnection;
 
 use crate::cert::{revoke_where, Holder};
-use crate::tx::{conflict_if_duplicate, consume_nonce, insert_audit};
+use crate::tx::{bind_row, conflict_if_duplicate, consume_nonce, insert_audit};
 use crate::PgStorage;
 use async_trait::async_trait;
 use latchkey_storage::cert::CASCADE_REASONS;
+use latchkey_storage::rows::{
+    ToRow, DEVICE_COLUMNS, INSERT_DEVICE, INSERT_TENANT, INSERT_USER, TENANT_COLUMNS, USER_COLUMNS,
+};
 use latchkey_storage::*;
-
-/// The tenant columns, in `TenantRecord`'s order.
-const TENANT_COLUMNS: &str = "id, name, ca_cert_pem, ca_key_pem, signing_key_pkcs8, \
-     signing_kid, nonce_secret, created_at, secrets_sealed_by";
-/// The user columns, in `User`'s order.
-const USER_COLUMNS: &str = "id, upn, display_name, password_hash, totp_secret, \
-     last_totp_step, disabled, created_at";
-/// The device columns, in `Device`'s order.
-const DEVICE_COLUMNS: &str = "id, display_name, os, join_type, owner_user_id, \
-     joined_with_mfa, public_key_spki, cert_pem, cert_thumbprint, disabled, created_at";
-/// The Hello key columns, in `KeyCredential`'s order.
-const KEY_COLUMNS: &str = "key_id, user_id, device_id, alg, public_key, usage, attestation, \
-     created_at, tpm_manufacturer";
 
 /// The Hello key listing's columns and join, for all keys or one owner's.
 macro_rules! keys_listing {
@@ -225,20 +215,12 @@ impl Storage for PgStorage {
         // Autocommit: the insert does nothing when a tenant exists (the `singleton`
         // constraint admits one row; a concurrent creator's insert waits for the first to
         // commit, then does nothing), and the next statement sees the one that is stored.
-        sqlx::query(
-            "INSERT INTO tenants (id, name, ca_cert_pem, ca_key_pem, signing_key_pkcs8, \
-             signing_kid, nonce_secret, created_at, secrets_sealed_by) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (singleton) DO NOTHING",
+        bind_row(
+            sqlx::query(&format!(
+                "{INSERT_TENANT} ON CONFLICT (singleton) DO NOTHING"
+            )),
+            t.row(),
         )
-        .bind(&t.id)
-        .bind(&t.name)
-        .bind(&t.ca_cert_pem)
-        .bind(&t.ca_key_pem)
-        .bind(&t.signing_key_pkcs8)
-        .bind(&t.signing_kid)
-        .bind(&t.nonce_secret)
-        .bind(t.created_at)
-        .bind(&t.secrets_sealed_by)
         .execute(&self.pool)
         .await?;
         self.load_tenant()
@@ -255,21 +237,9 @@ impl Storage for PgStorage {
     }
     async fn create_user(&self, tenant: &str, u: &User, audit: &AuditRecord) -> StorageResult<()> {
         let mut tx = self.begin().await?;
-        let inserted = sqlx::query(&format!(
-            "INSERT INTO users (tenant_id, {USER_COLUMNS}) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"
-        ))
-        .bind(tenant)
-        .bind(&u.id)
-        .bind(&u.upn)
-        .bind(&u.display_name)
-        .bind(&u.password_hash)
-        .bind(&u.totp_secret)
-        .bind(u.last_totp_step)
-        .bind(u.disabled)
-        .bind(u.created_at)
-        .execute(&mut *tx)
-        .await;
+        let inserted = bind_row(sqlx::query(INSERT_USER).bind(tenant), u.row())
+            .execute(&mut *tx)
+            .await;
         // A duplicate fails the statement; dropping the transaction rolls it back.
         conflict_if_duplicate(inserted, || format!("user {}", u.upn))?;
         insert_audit(&mut tx, tenant, audit).await?;
@@ -354,24 +324,9 @@ impl Storage for PgStorage {
     ) -> StorageResult<()> {
         let mut tx = self.begin().await?;
         consume_nonce(&mut tx, tenant, nonce).await?;
-        sqlx::query(&format!(
-            "INSERT INTO devices (tenant_id, {DEVICE_COLUMNS}) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)"
-        ))
-        .bind(tenant)
-        .bind(&d.id)
-        .bind(&d.display_name)
-        .bind(&d.os)
-        .bind(&d.join_type)
-        .bind(&d.owner_user_id)
-        .bind(d.joined_with_mfa)
-        .bind(&d.public_key_spki)
-        .bind(&d.cert_pem)
-        .bind(&d.cert_thumbprint)
-        .bind(d.disabled)
-        .bind(d.created_at)
-        .execute(&mut *tx)
-        .await?;
+        bind_row(sqlx::query(INSERT_DEVICE).bind(tenant), d.row())
+            .execute(&mut *tx)
+            .await?;
         insert_audit(&mut tx, tenant, audit).await?;
         tx.commit().await?;
         Ok(())

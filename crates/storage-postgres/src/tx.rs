@@ -6,10 +6,32 @@
 //! the operation ([`conflict_if_duplicate`]) may fail the statement, because the
 //! transaction is dropped (rolled back) with the error.
 
-use latchkey_storage::audit::{stored, MAX_FIELD, MAX_REASON};
+use std::borrow::Cow;
+
+use latchkey_storage::rows::{RowValue, ToRow, INSERT_AUDIT, INSERT_PRT};
+use sqlx::postgres::PgArguments;
 use sqlx::PgConnection;
 
 use latchkey_storage::{AuditRecord, ConsumedNonce, Prt, StorageError, StorageResult};
+
+/// A statement with its binds on PostgreSQL.
+pub(crate) type Query<'q> = sqlx::query::Query<'q, sqlx::Postgres, PgArguments>;
+
+/// Binds `values` ([`ToRow`]) in order after what `query` has bound.
+pub(crate) fn bind_row<'q>(mut query: Query<'q>, values: Vec<RowValue<'q>>) -> Query<'q> {
+    for value in values {
+        query = match value {
+            RowValue::Text(Cow::Borrowed(s)) => query.bind(s),
+            RowValue::Text(Cow::Owned(s)) => query.bind(s),
+            RowValue::OptText(s) => query.bind(s.map(Cow::into_owned)),
+            RowValue::Bytes(b) => query.bind(b),
+            RowValue::Int(i) => query.bind(i),
+            RowValue::OptInt(i) => query.bind(i),
+            RowValue::Bool(b) => query.bind(b),
+        };
+    }
+    query
+}
 
 /// Whether `err` is a unique-constraint violation (`23505`).
 pub(crate) fn is_unique_violation(err: &sqlx::Error) -> bool {
@@ -86,21 +108,9 @@ pub(crate) async fn insert_audit(
     tenant: &str,
     a: &AuditRecord,
 ) -> StorageResult<()> {
-    sqlx::query(
-        "INSERT INTO audit (tenant_id, at, event, actor, device_id, key_id, source, outcome, reason) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
-    )
-    .bind(tenant)
-    .bind(a.at)
-    .bind(&a.event)
-    .bind(stored(&a.actor, MAX_FIELD))
-    .bind(stored(&a.device_id, MAX_FIELD))
-    .bind(stored(&a.key_id, MAX_FIELD))
-    .bind(stored(&a.source, MAX_FIELD))
-    .bind(&a.outcome)
-    .bind(stored(&a.reason, MAX_REASON))
-    .execute(conn)
-    .await?;
+    bind_row(sqlx::query(INSERT_AUDIT).bind(tenant), a.row())
+        .execute(conn)
+        .await?;
     Ok(())
 }
 
@@ -122,19 +132,8 @@ pub(crate) async fn insert_prt(
     {
         return Ok(false);
     }
-    sqlx::query(
-        "INSERT INTO prts (tenant_id, token_hash, user_id, device_id, key_id, issued_at, \
-         expires_at, revoked) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-    )
-    .bind(tenant)
-    .bind(&prt.token_hash)
-    .bind(&prt.user_id)
-    .bind(&prt.device_id)
-    .bind(&prt.key_id)
-    .bind(prt.issued_at)
-    .bind(prt.expires_at)
-    .bind(prt.revoked)
-    .execute(conn)
-    .await?;
+    bind_row(sqlx::query(INSERT_PRT).bind(tenant), prt.row())
+        .execute(conn)
+        .await?;
     Ok(true)
 }

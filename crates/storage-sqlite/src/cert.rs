@@ -4,13 +4,14 @@
 use async_trait::async_trait;
 use sqlx::{Sqlite, Transaction};
 
-use super::tx::{consume_nonce, insert_audit, key_is_live};
+use super::tx::{bind_row, consume_nonce, insert_audit, key_is_live};
 use super::SqliteStorage;
 use latchkey_storage::audit::event;
 use latchkey_storage::cert::{
     CertAuthorityRecord, CertStorage, CertTemplateRecord, CertificateRecord, IssueOutcome,
     PkiState, RevokeOutcome, RevokedRow, KIND_USER, STATE_REVOKED, STATE_SUPERSEDED, STATE_VALID,
 };
+use latchkey_storage::rows::{ToRow, INSERT_CERTIFICATE};
 use latchkey_storage::{AuditRecord, ConsumedNonce, StorageResult};
 
 const CERT_COLUMNS: &str = "c.serial, c.kind, c.user_id, u.upn, c.device_id, c.key_id, \
@@ -100,31 +101,9 @@ pub(super) async fn insert_certificate(
     tenant: &str,
     c: &CertificateRecord,
 ) -> StorageResult<()> {
-    let inserted = sqlx::query(
-        "INSERT INTO certificates (tenant_id, serial, kind, user_id, device_id, key_id, \
-         template, subject, not_before, not_after, der, fingerprint, state, revoked_at, \
-         reason, renewed_from, issued_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)",
-    )
-    .bind(tenant)
-    .bind(&c.serial)
-    .bind(&c.kind)
-    .bind(&c.user_id)
-    .bind(&c.device_id)
-    .bind(&c.key_id)
-    .bind(&c.template)
-    .bind(&c.subject)
-    .bind(c.not_before)
-    .bind(c.not_after)
-    .bind(&c.der)
-    .bind(&c.fingerprint)
-    .bind(&c.state)
-    .bind(c.revoked_at)
-    .bind(&c.reason)
-    .bind(&c.renewed_from)
-    .bind(c.issued_at)
-    .execute(&mut **tx)
-    .await;
+    let inserted = bind_row(sqlx::query(INSERT_CERTIFICATE).bind(tenant), c.row())
+        .execute(&mut **tx)
+        .await;
     super::tx::conflict_if_duplicate(inserted, || format!("certificate {}", c.serial))?;
     Ok(())
 }

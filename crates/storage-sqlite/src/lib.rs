@@ -37,14 +37,12 @@ mod tpm;
 mod tx;
 pub mod web_sqlite;
 
-use tx::{conflict_if_duplicate, consume_nonce, disable_device_tx, insert_audit, insert_prt};
-
-const USER_COLUMNS: &str = "id, upn, display_name, password_hash, totp_secret, last_totp_step, \
-     disabled, created_at";
-const DEVICE_COLUMNS: &str = "id, display_name, os, join_type, owner_user_id, joined_with_mfa, \
-     public_key_spki, cert_pem, cert_thumbprint, disabled, created_at";
-const KEY_COLUMNS: &str =
-    "key_id, user_id, device_id, alg, public_key, usage, attestation, created_at, tpm_manufacturer";
+use latchkey_storage::rows::{
+    ToRow, DEVICE_COLUMNS, INSERT_DEVICE, INSERT_KEY, INSERT_TENANT, INSERT_USER, USER_COLUMNS,
+};
+use tx::{
+    bind_row, conflict_if_duplicate, consume_nonce, disable_device_tx, insert_audit, insert_prt,
+};
 
 /// SQLite's `synchronous` setting on every connection: `FULL`, so that a commit the service
 /// acknowledged (a registration, a sign-in) survives a power cut. In WAL mode `NORMAL` may
@@ -180,22 +178,9 @@ impl Storage for SqliteStorage {
         if let Some(existing) = existing {
             return Ok(existing);
         }
-        sqlx::query(
-            "INSERT INTO tenants (id, name, ca_cert_pem, ca_key_pem, signing_key_pkcs8, \
-             signing_kid, nonce_secret, created_at, secrets_sealed_by) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
-        )
-        .bind(&t.id)
-        .bind(&t.name)
-        .bind(&t.ca_cert_pem)
-        .bind(&t.ca_key_pem)
-        .bind(&t.signing_key_pkcs8)
-        .bind(&t.signing_kid)
-        .bind(&t.nonce_secret)
-        .bind(t.created_at)
-        .bind(&t.secrets_sealed_by)
-        .execute(&mut *tx)
-        .await?;
+        bind_row(sqlx::query(INSERT_TENANT), t.row())
+            .execute(&mut *tx)
+            .await?;
         tx.commit().await?;
         Ok(t.clone())
     }
@@ -271,21 +256,9 @@ impl Storage for SqliteStorage {
 
     async fn create_user(&self, tenant: &str, u: &User, audit: &AuditRecord) -> StorageResult<()> {
         let (mut tx, _gate) = self.write().await?;
-        let inserted = sqlx::query(
-            "INSERT INTO users (tenant_id, id, upn, display_name, password_hash, totp_secret, \
-             last_totp_step, disabled, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
-        )
-        .bind(tenant)
-        .bind(&u.id)
-        .bind(&u.upn)
-        .bind(&u.display_name)
-        .bind(&u.password_hash)
-        .bind(&u.totp_secret)
-        .bind(u.last_totp_step)
-        .bind(u.disabled)
-        .bind(u.created_at)
-        .execute(&mut *tx)
-        .await;
+        let inserted = bind_row(sqlx::query(INSERT_USER).bind(tenant), u.row())
+            .execute(&mut *tx)
+            .await;
         conflict_if_duplicate(inserted, || format!("user {}", u.upn))?;
         insert_audit(&mut tx, tenant, audit).await?;
         tx.commit().await?;
@@ -433,24 +406,9 @@ impl Storage for SqliteStorage {
     ) -> StorageResult<()> {
         let (mut tx, _gate) = self.write().await?;
         consume_nonce(&mut tx, tenant, nonce).await?;
-        sqlx::query(&format!(
-            "INSERT INTO devices (tenant_id, {DEVICE_COLUMNS}) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)"
-        ))
-        .bind(tenant)
-        .bind(&d.id)
-        .bind(&d.display_name)
-        .bind(&d.os)
-        .bind(&d.join_type)
-        .bind(&d.owner_user_id)
-        .bind(d.joined_with_mfa)
-        .bind(&d.public_key_spki)
-        .bind(&d.cert_pem)
-        .bind(&d.cert_thumbprint)
-        .bind(d.disabled)
-        .bind(d.created_at)
-        .execute(&mut *tx)
-        .await?;
+        bind_row(sqlx::query(INSERT_DEVICE).bind(tenant), d.row())
+            .execute(&mut *tx)
+            .await?;
         insert_audit(&mut tx, tenant, audit).await?;
         tx.commit().await?;
         Ok(())
@@ -538,22 +496,9 @@ impl Storage for SqliteStorage {
             )
             .await?;
         }
-        let inserted = sqlx::query(&format!(
-            "INSERT INTO key_credentials (tenant_id, {KEY_COLUMNS}) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"
-        ))
-        .bind(tenant)
-        .bind(&k.key_id)
-        .bind(&k.user_id)
-        .bind(&k.device_id)
-        .bind(&k.alg)
-        .bind(&k.public_key)
-        .bind(&k.usage)
-        .bind(&k.attestation)
-        .bind(k.created_at)
-        .bind(&k.tpm_manufacturer)
-        .execute(&mut *tx)
-        .await;
+        let inserted = bind_row(sqlx::query(INSERT_KEY).bind(tenant), k.row())
+            .execute(&mut *tx)
+            .await;
         conflict_if_duplicate(inserted, || format!("key {}", k.key_id))?;
         let mut audit = audit.clone();
         if let Some(old) = &replaced {

@@ -1,9 +1,30 @@
 //! Statements shared by several operations, run inside the caller's transaction.
 
-use latchkey_storage::audit::{stored, MAX_FIELD, MAX_REASON};
+use std::borrow::Cow;
+
+use latchkey_storage::rows::{RowValue, ToRow, INSERT_AUDIT};
 use sqlx::{Sqlite, Transaction};
 
 use latchkey_storage::{AuditRecord, ConsumedNonce, Prt, StorageError, StorageResult};
+
+/// A statement with its binds on SQLite.
+pub(crate) type Query<'q> = sqlx::query::Query<'q, Sqlite, sqlx::sqlite::SqliteArguments<'q>>;
+
+/// Binds `values` ([`ToRow`]) in order after what `query` has bound.
+pub(crate) fn bind_row<'q>(mut query: Query<'q>, values: Vec<RowValue<'q>>) -> Query<'q> {
+    for value in values {
+        query = match value {
+            RowValue::Text(Cow::Borrowed(s)) => query.bind(s),
+            RowValue::Text(Cow::Owned(s)) => query.bind(s),
+            RowValue::OptText(s) => query.bind(s.map(Cow::into_owned)),
+            RowValue::Bytes(b) => query.bind(b),
+            RowValue::Int(i) => query.bind(i),
+            RowValue::OptInt(i) => query.bind(i),
+            RowValue::Bool(b) => query.bind(b),
+        };
+    }
+    query
+}
 
 pub(super) fn is_unique_violation(err: &sqlx::Error) -> bool {
     matches!(err, sqlx::Error::Database(db) if db.is_unique_violation())
@@ -73,21 +94,9 @@ pub(super) async fn insert_audit(
     tenant: &str,
     a: &AuditRecord,
 ) -> StorageResult<()> {
-    sqlx::query(
-        "INSERT INTO audit (tenant_id, at, event, actor, device_id, key_id, source, outcome, reason) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
-    )
-    .bind(tenant)
-    .bind(a.at)
-    .bind(&a.event)
-    .bind(stored(&a.actor, MAX_FIELD))
-    .bind(stored(&a.device_id, MAX_FIELD))
-    .bind(stored(&a.key_id, MAX_FIELD))
-    .bind(stored(&a.source, MAX_FIELD))
-    .bind(&a.outcome)
-    .bind(stored(&a.reason, MAX_REASON))
-    .execute(conn)
-    .await?;
+    bind_row(sqlx::query(INSERT_AUDIT).bind(tenant), a.row())
+        .execute(conn)
+        .await?;
     Ok(())
 }
 
@@ -98,7 +107,7 @@ pub(super) async fn insert_prt(
 ) -> StorageResult<bool> {
     // Guarded insert: only if the key is still registered for this user and device and
     // neither the user nor the device is disabled, all checked inside this transaction.
-    let done = sqlx::query(
+    let guarded = sqlx::query(
         "INSERT INTO prts (tenant_id, token_hash, user_id, device_id, key_id, issued_at, expires_at, revoked) \
          SELECT $1, $2, $3, $4, $5, $6, $7, $8 FROM key_credentials k \
          JOIN devices d ON d.tenant_id = k.tenant_id AND d.id = k.device_id \
@@ -106,17 +115,11 @@ pub(super) async fn insert_prt(
          WHERE k.tenant_id = $1 AND k.key_id = $5 AND k.user_id = $3 AND k.device_id = $4 \
          AND d.disabled = $9 AND u.disabled = $9",
     )
-    .bind(tenant)
-    .bind(&prt.token_hash)
-    .bind(&prt.user_id)
-    .bind(&prt.device_id)
-    .bind(&prt.key_id)
-    .bind(prt.issued_at)
-    .bind(prt.expires_at)
-    .bind(prt.revoked)
-    .bind(false)
-    .execute(&mut **tx)
-    .await?;
+    .bind(tenant);
+    let done = bind_row(guarded, prt.row())
+        .bind(false)
+        .execute(&mut **tx)
+        .await?;
     Ok(done.rows_affected() == 1)
 }
 

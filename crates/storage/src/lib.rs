@@ -20,6 +20,7 @@ mod models;
 pub mod pin_recovery;
 pub mod policy;
 pub mod resources;
+pub mod rows;
 mod secrets_error;
 pub mod tpm;
 pub mod web;

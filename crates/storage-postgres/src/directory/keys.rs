@@ -9,13 +9,12 @@
 //! transaction, nonce included, is rolled back.
 
 use crate::cert::{insert_certificate, revoke_where, Holder};
-use crate::tx::{conflict_if_duplicate, consume_nonce, insert_audit};
+use crate::tx::{bind_row, conflict_if_duplicate, consume_nonce, insert_audit};
 use crate::PgStorage;
 use latchkey_storage::audit::event;
 use latchkey_storage::cert::{CertificateRecord, CASCADE_REASONS};
+use latchkey_storage::rows::{ToRow, INSERT_KEY};
 use latchkey_storage::{AuditRecord, ConsumedNonce, KeyCredential, StorageError, StorageResult};
-
-use super::KEY_COLUMNS;
 
 /// Locks the device row a registration is for.
 pub(super) const LOCK_DEVICE_SQL: &str =
@@ -68,22 +67,9 @@ pub(super) async fn register(
         )
         .await?;
     }
-    let inserted = sqlx::query(&format!(
-        "INSERT INTO key_credentials (tenant_id, {KEY_COLUMNS}) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"
-    ))
-    .bind(tenant)
-    .bind(&k.key_id)
-    .bind(&k.user_id)
-    .bind(&k.device_id)
-    .bind(&k.alg)
-    .bind(&k.public_key)
-    .bind(&k.usage)
-    .bind(&k.attestation)
-    .bind(k.created_at)
-    .bind(&k.tpm_manufacturer)
-    .execute(&mut *tx)
-    .await;
+    let inserted = bind_row(sqlx::query(INSERT_KEY).bind(tenant), k.row())
+        .execute(&mut *tx)
+        .await;
     conflict_if_duplicate(inserted, || format!("key {}", k.key_id))?;
     let mut audit = audit.clone();
     if let Some(old) = &replaced {
