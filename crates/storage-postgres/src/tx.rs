@@ -6,32 +6,11 @@
 //! the operation ([`conflict_if_duplicate`]) may fail the statement, because the
 //! transaction is dropped (rolled back) with the error.
 
-use std::borrow::Cow;
-
-use latchkey_storage::rows::{RowValue, ToRow, INSERT_AUDIT, INSERT_PRT};
-use sqlx::postgres::PgArguments;
+pub(crate) use latchkey_storage::rows::bind_row;
+use latchkey_storage::rows::{ToRow, INSERT_AUDIT, INSERT_PRT};
 use sqlx::PgConnection;
 
 use latchkey_storage::{AuditRecord, ConsumedNonce, Prt, StorageError, StorageResult};
-
-/// A statement with its binds on PostgreSQL.
-pub(crate) type Query<'q> = sqlx::query::Query<'q, sqlx::Postgres, PgArguments>;
-
-/// Binds `values` ([`ToRow`]) in order after what `query` has bound.
-pub(crate) fn bind_row<'q>(mut query: Query<'q>, values: Vec<RowValue<'q>>) -> Query<'q> {
-    for value in values {
-        query = match value {
-            RowValue::Text(Cow::Borrowed(s)) => query.bind(s),
-            RowValue::Text(Cow::Owned(s)) => query.bind(s),
-            RowValue::OptText(s) => query.bind(s.map(Cow::into_owned)),
-            RowValue::Bytes(b) => query.bind(b),
-            RowValue::Int(i) => query.bind(i),
-            RowValue::OptInt(i) => query.bind(i),
-            RowValue::Bool(b) => query.bind(b),
-        };
-    }
-    query
-}
 
 /// Whether `err` is a unique-constraint violation (`23505`).
 pub(crate) fn is_unique_violation(err: &sqlx::Error) -> bool {

@@ -1,30 +1,10 @@
 //! Statements shared by several operations, run inside the caller's transaction.
 
-use std::borrow::Cow;
-
-use latchkey_storage::rows::{RowValue, ToRow, INSERT_AUDIT};
+pub(crate) use latchkey_storage::rows::bind_row;
+use latchkey_storage::rows::{ToRow, INSERT_AUDIT};
 use sqlx::{Sqlite, Transaction};
 
 use latchkey_storage::{AuditRecord, ConsumedNonce, Prt, StorageError, StorageResult};
-
-/// A statement with its binds on SQLite.
-pub(crate) type Query<'q> = sqlx::query::Query<'q, Sqlite, sqlx::sqlite::SqliteArguments<'q>>;
-
-/// Binds `values` ([`ToRow`]) in order after what `query` has bound.
-pub(crate) fn bind_row<'q>(mut query: Query<'q>, values: Vec<RowValue<'q>>) -> Query<'q> {
-    for value in values {
-        query = match value {
-            RowValue::Text(Cow::Borrowed(s)) => query.bind(s),
-            RowValue::Text(Cow::Owned(s)) => query.bind(s),
-            RowValue::OptText(s) => query.bind(s.map(Cow::into_owned)),
-            RowValue::Bytes(b) => query.bind(b),
-            RowValue::Int(i) => query.bind(i),
-            RowValue::OptInt(i) => query.bind(i),
-            RowValue::Bool(b) => query.bind(b),
-        };
-    }
-    query
-}
 
 pub(super) fn is_unique_violation(err: &sqlx::Error) -> bool {
     matches!(err, sqlx::Error::Database(db) if db.is_unique_violation())

@@ -1,10 +1,13 @@
 //! The row mapping both backends share for writing: the column lists and insert
 //! statements of the records (portable SQL: `$n` placeholders, the same tables and columns
 //! on SQLite and PostgreSQL), and each record's values in column order ([`ToRow`]).
-//! Reading goes through the records' `sqlx::FromRow`; a backend binds [`RowValue`]s with
-//! its driver in one function of its own.
+//! Reading goes through the records' `sqlx::FromRow`; writing binds [`RowValue`]s with
+//! [`bind_row`], on either driver ([`PortableDb`]).
 
 use std::borrow::Cow;
+
+use sqlx::query::Query;
+use sqlx::{Database, Postgres, Sqlite};
 
 use crate::audit::{stored, MAX_FIELD, MAX_REASON};
 use crate::cert::CertificateRecord;
@@ -35,6 +38,49 @@ impl<'a> RowValue<'a> {
     fn opt_text(value: &'a Option<String>) -> RowValue<'a> {
         RowValue::OptText(value.as_deref().map(Cow::Borrowed))
     }
+}
+
+/// A database both backends' statements run on: SQLite or PostgreSQL, whose drivers bind
+/// every [`RowValue`].
+pub trait PortableDb: Database {
+    /// Binds one value after what `query` has bound.
+    fn bind_value<'q>(
+        query: Query<'q, Self, <Self as Database>::Arguments<'q>>,
+        value: RowValue<'q>,
+    ) -> Query<'q, Self, <Self as Database>::Arguments<'q>>;
+}
+
+/// Binds each driver's types for [`RowValue`] (the same code for both: the impls differ
+/// only in the database named).
+macro_rules! portable {
+    ($db:ty) => {
+        impl PortableDb for $db {
+            fn bind_value<'q>(
+                query: Query<'q, Self, <Self as Database>::Arguments<'q>>,
+                value: RowValue<'q>,
+            ) -> Query<'q, Self, <Self as Database>::Arguments<'q>> {
+                match value {
+                    RowValue::Text(Cow::Borrowed(s)) => query.bind(s),
+                    RowValue::Text(Cow::Owned(s)) => query.bind(s),
+                    RowValue::OptText(s) => query.bind(s.map(Cow::into_owned)),
+                    RowValue::Bytes(b) => query.bind(b),
+                    RowValue::Int(i) => query.bind(i),
+                    RowValue::OptInt(i) => query.bind(i),
+                    RowValue::Bool(b) => query.bind(b),
+                }
+            }
+        }
+    };
+}
+portable!(Sqlite);
+portable!(Postgres);
+
+/// Binds `values` (a record's [`ToRow`]) in order after what `query` has bound.
+pub fn bind_row<'q, DB: PortableDb>(
+    query: Query<'q, DB, <DB as Database>::Arguments<'q>>,
+    values: Vec<RowValue<'q>>,
+) -> Query<'q, DB, <DB as Database>::Arguments<'q>> {
+    values.into_iter().fold(query, DB::bind_value)
 }
 
 /// A record's values in the column order of its insert statement, after the tenant id.
