@@ -545,7 +545,11 @@ mod tests {
         let mut damaged = Vec::new();
         let mut k = c.clone();
         // Another first byte than the key's own (a random key id starts with 00 once in 256).
-        let prefix = if k.key_id.starts_with("00") { "ff" } else { "00" };
+        let prefix = if k.key_id.starts_with("00") {
+            "ff"
+        } else {
+            "00"
+        };
         k.key_id.replace_range(0..2, prefix);
         damaged.push(k);
         let mut u = c.clone();

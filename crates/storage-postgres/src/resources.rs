@@ -15,11 +15,12 @@
 
 use async_trait::async_trait;
 
-use super::tx::{conflict_if_duplicate, insert_audit};
+use super::tx::{bind_row, conflict_if_duplicate, insert_audit};
 use super::PgStorage;
-use latchkey_storage::audit::{stored, MAX_FIELD, MAX_REASON};
 use latchkey_storage::resources::{Resource, ResourceStorage};
+use latchkey_storage::rows::ToRow;
 use latchkey_storage::{AuditRecord, ConsumedNonce, StorageError, StorageResult};
+use sqlx::Row;
 
 /// The audit line of `issue_token`, written from the `consumed` step (binds `$1` tenant and
 /// `$4..$11` the line).
@@ -136,24 +137,17 @@ impl ResourceStorage for PgStorage {
             ISSUE_FOR_SERVICE
         };
         let sql = format!("{head}{TOKEN_LINE}{ISSUE_ANSWER}");
-        let a = audit;
-        let query = sqlx::query_as::<_, (bool, bool)>(&sql)
+        let head = sqlx::query(&sql)
             .bind(tenant)
             .bind(&nonce.id)
-            .bind(nonce.expires_at)
-            .bind(a.at)
-            .bind(&a.event)
-            .bind(stored(&a.actor, MAX_FIELD))
-            .bind(stored(&a.device_id, MAX_FIELD))
-            .bind(stored(&a.key_id, MAX_FIELD))
-            .bind(stored(&a.source, MAX_FIELD))
-            .bind(&a.outcome)
-            .bind(stored(&a.reason, MAX_REASON));
+            .bind(nonce.expires_at);
+        let query = bind_row(head, audit.row());
         let query = match audience {
             Some(audience) => query.bind(audience),
             None => query,
         };
-        let (known, consumed) = query.fetch_one(&self.pool).await?;
+        let row = query.fetch_one(&self.pool).await?;
+        let (known, consumed): (bool, bool) = (row.try_get(0)?, row.try_get(1)?);
         match (known, consumed) {
             (false, _) => Ok(false),
             (true, true) => Ok(true),

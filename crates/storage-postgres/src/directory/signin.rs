@@ -13,10 +13,9 @@
 use sqlx::postgres::PgRow;
 use sqlx::{PgPool, Row};
 
-use crate::tx::insert_prt;
-use crate::tx::{consume_nonce, insert_audit};
+use crate::tx::{bind_row, consume_nonce, insert_audit, insert_prt};
 use crate::PgStorage;
-use latchkey_storage::audit::{stored, MAX_FIELD, MAX_REASON};
+use latchkey_storage::rows::ToRow;
 use latchkey_storage::{
     AuditRecord, ConsumedNonce, Device, KeyCredential, Prt, PrtContext, SignInContext,
     StorageError, StorageResult, User,
@@ -213,27 +212,14 @@ pub(super) async fn complete(
     prt: &Prt,
     a: &AuditRecord,
 ) -> StorageResult<bool> {
-    let (fresh, stored_token): (bool, bool) = sqlx::query_as(COMPLETE_SQL)
+    let head = sqlx::query(COMPLETE_SQL)
         .bind(tenant)
         .bind(&nonce.id)
-        .bind(nonce.expires_at)
-        .bind(&prt.token_hash)
-        .bind(&prt.user_id)
-        .bind(&prt.device_id)
-        .bind(&prt.key_id)
-        .bind(prt.issued_at)
-        .bind(prt.expires_at)
-        .bind(prt.revoked)
-        .bind(a.at)
-        .bind(&a.event)
-        .bind(stored(&a.actor, MAX_FIELD))
-        .bind(stored(&a.device_id, MAX_FIELD))
-        .bind(stored(&a.key_id, MAX_FIELD))
-        .bind(stored(&a.source, MAX_FIELD))
-        .bind(&a.outcome)
-        .bind(stored(&a.reason, MAX_REASON))
+        .bind(nonce.expires_at);
+    let row = bind_row(bind_row(head, prt.row()), a.row())
         .fetch_one(pool)
         .await?;
+    let (fresh, stored_token): (bool, bool) = (row.try_get(0)?, row.try_get(1)?);
     if !fresh {
         return Err(StorageError::NonceReplayed);
     }
