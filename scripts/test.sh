@@ -82,6 +82,10 @@ step "server integration tests on PostgreSQL (in the background, while the next 
 pg_log="$(mktemp)"
 mapfile -t pg_bins < <(cargo test -p latchkey-server --no-run --message-format=json 2>/dev/null |
   jq -r 'select(.reason == "compiler-artifact" and .profile.test) | .executable')
+if [ "${#pg_bins[@]}" -eq 0 ]; then
+  echo "no test binaries of latchkey-server found for the PostgreSQL pass" >&2
+  exit 1
+fi
 (
   cd crates/server
   failed=0
