@@ -141,14 +141,20 @@ pub async fn start_with(
 /// Undoes a failed first start: the data directory it created, or what it wrote into the
 /// empty one it found.
 fn remove_what_start_wrote(data_dir: &std::path::Path, existed: bool) {
+    // A file that is gone by the time it is removed (SQLite deletes its WAL and
+    // shared-memory files when its last connection closes) is not a failure.
+    let gone_is_fine = |removed: std::io::Result<()>| match removed {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        other => other,
+    };
     let removed = if existed {
         std::fs::read_dir(data_dir).and_then(|entries| {
             for entry in entries {
                 let path = entry?.path();
                 if path.is_dir() {
-                    std::fs::remove_dir_all(&path)?;
+                    gone_is_fine(std::fs::remove_dir_all(&path))?;
                 } else {
-                    std::fs::remove_file(&path)?;
+                    gone_is_fine(std::fs::remove_file(&path))?;
                 }
             }
             Ok(())
@@ -171,6 +177,24 @@ async fn start_bound(
     let opened = OpenStorage::open(&config.database, &config.data_dir)
         .await
         .map_err(SetupError::from)?;
+    let started = start_opened(listener, config, env, extra, opened.clone()).await;
+    if started.is_err() {
+        // Its connections are closed before the caller removes what the start wrote (a
+        // pool dropped unclosed closes them later, and SQLite may write its WAL and
+        // shared-memory files again meanwhile).
+        opened.close().await;
+    }
+    started
+}
+
+/// The rest of a start, on the opened storage.
+async fn start_opened(
+    listener: TcpListener,
+    config: ServerConfig,
+    env: Env,
+    extra: Router<AppState>,
+    opened: OpenStorage,
+) -> Result<RunningServer, StartError> {
     let storage = opened.storage();
     let (tenant, created_tenant) = tenant::open_or_create(
         &*storage,
