@@ -310,3 +310,27 @@ pub struct Counts {
     /// PIN-recovery key pairs (current and superseded).
     pub pin_recovery_keys: i64,
 }
+
+impl Counts {
+    /// Each table counted whole, with the field its row count goes in (the backends run
+    /// `SELECT COUNT(*) FROM table WHERE tenant_id = $1` for each; `live_refresh_tokens`
+    /// is counted apart, with its condition).
+    pub fn tables(&mut self) -> [(&'static str, &mut i64); 14] {
+        [
+            ("users", &mut self.users),
+            ("devices", &mut self.devices),
+            ("key_credentials", &mut self.keys),
+            ("prts", &mut self.prts),
+            ("used_nonces", &mut self.used_nonces),
+            ("audit", &mut self.audit),
+            ("resources", &mut self.resources),
+            ("oidc_refresh_tokens", &mut self.refresh_tokens),
+            ("tpm_roots", &mut self.tpm_roots),
+            ("tpm_activations", &mut self.tpm_activations),
+            ("tpm_devices", &mut self.tpm_devices),
+            ("certificates", &mut self.certificates),
+            ("pin_recovery_answers", &mut self.pin_recovery_answers),
+            ("pin_recovery_keys", &mut self.pin_recovery_keys),
+        ]
+    }
+}

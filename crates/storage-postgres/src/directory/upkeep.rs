@@ -137,22 +137,7 @@ pub(super) async fn counts(storage: &PgStorage, tenant: &str) -> StorageResult<C
         .await?;
     let conn: &mut PgConnection = &mut tx;
     let mut out = Counts::default();
-    for (table, slot) in [
-        ("users", &mut out.users),
-        ("devices", &mut out.devices),
-        ("key_credentials", &mut out.keys),
-        ("prts", &mut out.prts),
-        ("used_nonces", &mut out.used_nonces),
-        ("audit", &mut out.audit),
-        ("resources", &mut out.resources),
-        ("oidc_refresh_tokens", &mut out.refresh_tokens),
-        ("tpm_roots", &mut out.tpm_roots),
-        ("tpm_activations", &mut out.tpm_activations),
-        ("tpm_devices", &mut out.tpm_devices),
-        ("certificates", &mut out.certificates),
-        ("pin_recovery_answers", &mut out.pin_recovery_answers),
-        ("pin_recovery_keys", &mut out.pin_recovery_keys),
-    ] {
+    for (table, slot) in out.tables() {
         *slot = sqlx::query_scalar(&format!(
             "SELECT COUNT(*) FROM {table} WHERE tenant_id = $1"
         ))
