@@ -370,6 +370,22 @@ pub enum UserCommand {
         #[arg(long)]
         qr: bool,
     },
+    /// Create many users from a file in one transaction (all of them or, on any refused
+    /// line, none): CSV with a header naming `upn`, `display_name`, `password_hash`, or
+    /// JSON lines with those members. `password_hash` is an Argon2id PHC string exported
+    /// from another system; empty or absent, the user has no password. Every user gets a
+    /// new TOTP secret; `--enrolment-out` writes their otpauth:// URIs.
+    Import {
+        /// The file (`.csv`, or `.jsonl`/`.ndjson`; otherwise give `--format`).
+        file: PathBuf,
+        /// The file's format, when its name does not say.
+        #[arg(long, value_enum)]
+        format: Option<latchkeyd::data_admin::ImportFormat>,
+        /// Write each user's TOTP enrolment URI (`upn,otpauth_uri`, CSV) to this new file,
+        /// readable by its owner only (it holds secrets; refused if it exists).
+        #[arg(long, value_name = "FILE")]
+        enrolment_out: Option<PathBuf>,
+    },
     /// List users.
     List,
     /// Disable a user.

@@ -80,6 +80,31 @@ pub async fn user(admin: &Admin, json: bool, command: UserCommand) -> anyhow::Re
             print_enrolment(&created, qr);
             Ok(())
         }
+        UserCommand::Import {
+            file,
+            format,
+            enrolment_out,
+        } => {
+            let summary = admin
+                .import_users(&file, format, enrolment_out.as_deref())
+                .await
+                .map_err(admin_error)?;
+            if json {
+                return output::json(&summary);
+            }
+            println!(
+                "imported {} users ({} with a password hash, {} passwordless)",
+                summary.imported, summary.with_password, summary.passwordless
+            );
+            match &summary.enrolment_file {
+                Some(path) => println!("TOTP enrolment URIs: {}", path.display()),
+                None => println!(
+                    "no enrolment file was asked for: give users a TOTP secret with \
+                     `latchkeyd user reset-mfa UPN`"
+                ),
+            }
+            Ok(())
+        }
         UserCommand::List => {
             let users = admin.users().await.map_err(admin_error)?;
             if json {

@@ -257,6 +257,19 @@ error_codes! {
     ClientNotFound = ("LK-ADM-006", 404, "no such application"),
     /// `client rotate-secret` of a public client (it has no secret).
     ClientPublic = ("LK-ADM-007", 409, "a public client has no secret to rotate"),
+    /// `latchkeyd user import`: a line of the file is not acceptable (a bad UPN, display
+    /// name or password hash, a missing or unknown column, a line too long, not UTF-8);
+    /// the message names the line. Nothing was imported.
+    ImportLineInvalid = ("LK-IMP-001", 400, "a line of the import file is not acceptable; nothing was imported"),
+    /// `latchkeyd user import`: a UPN of the file exists already or is listed twice.
+    /// Nothing was imported.
+    ImportUserExists = ("LK-IMP-002", 409, "a user of the import file exists already or is listed twice; nothing was imported"),
+    /// `latchkeyd user import`: the file cannot be read, or its format is not known (give
+    /// `--format`). Nothing was imported.
+    ImportFileUnreadable = ("LK-IMP-003", 400, "the import file cannot be read; nothing was imported"),
+    /// `latchkeyd user import --enrolment-out`: the enrolment file exists already or could
+    /// not be written. Nothing was imported.
+    ImportEnrolmentFailed = ("LK-IMP-004", 409, "the enrolment file exists or could not be written; nothing was imported"),
     /// `latchkeyd storage copy` refused or failed (the message carries its LK-COPY code);
     /// nothing was written to the target.
     StorageCopyFailed = ("LK-ADM-008", 409, "the storage copy did not happen; nothing was written"),

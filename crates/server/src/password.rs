@@ -40,6 +40,67 @@ pub fn verify(stored: &str, password: &str) -> bool {
     }
 }
 
+/// The most memory an imported hash may ask for, KiB (64 MiB: what RFC 9106's second
+/// recommended option and most exporting systems use). Higher would let one sign-in take
+/// the memory budget of several (see [`PasswordGate`]).
+pub const IMPORT_MAX_M_COST_KIB: u32 = 64 * 1024;
+/// The most passes an imported hash may ask for.
+pub const IMPORT_MAX_T_COST: u32 = 10;
+/// The most lanes an imported hash may ask for.
+pub const IMPORT_MAX_P_COST: u32 = 4;
+
+/// Checks a password hash exported from another system (`latchkeyd user import`): a PHC
+/// string of Argon2id version 19 with a salt of at least 8 bytes, an output of 16 to 64
+/// bytes, and costs within the `IMPORT_MAX_*` bounds, so that a sign-in against it costs
+/// no more than the service can bear. The message says what is wrong.
+pub fn check_imported_hash(phc: &str) -> Result<(), String> {
+    let parsed =
+        PasswordHash::new(phc).map_err(|e| format!("not a PHC password hash string ({e})"))?;
+    if parsed.algorithm.as_str() != "argon2id" {
+        return Err(format!(
+            "the hash is {}, not argon2id",
+            parsed.algorithm.as_str()
+        ));
+    }
+    if parsed.version != Some(0x13) {
+        return Err("the hash is not Argon2 version 19 (v=19)".to_owned());
+    }
+    let params = argon2::Params::try_from(&parsed)
+        .map_err(|e| format!("the hash's parameters are not usable ({e})"))?;
+    if params.m_cost() > IMPORT_MAX_M_COST_KIB {
+        return Err(format!(
+            "the hash asks for m={} KiB of memory (at most {IMPORT_MAX_M_COST_KIB})",
+            params.m_cost()
+        ));
+    }
+    if params.t_cost() > IMPORT_MAX_T_COST {
+        return Err(format!(
+            "the hash asks for t={} passes (at most {IMPORT_MAX_T_COST})",
+            params.t_cost()
+        ));
+    }
+    if params.p_cost() > IMPORT_MAX_P_COST {
+        return Err(format!(
+            "the hash asks for p={} lanes (at most {IMPORT_MAX_P_COST})",
+            params.p_cost()
+        ));
+    }
+    let salt_len = parsed
+        .salt
+        .map(|salt| {
+            let mut buf = [0u8; 64];
+            salt.decode_b64(&mut buf).map(<[u8]>::len).unwrap_or(0)
+        })
+        .unwrap_or(0);
+    if salt_len < 8 {
+        return Err("the hash's salt is missing or shorter than 8 bytes".to_owned());
+    }
+    match parsed.hash.map(|h| h.len()) {
+        Some(16..=64) => Ok(()),
+        _ => Err("the hash's output is missing or not 16 to 64 bytes".to_owned()),
+    }
+}
+
 /// Spends the same work as a real verification, for unknown users, so that response time
 /// does not reveal whether a UPN exists.
 pub fn verify_dummy(password: &str) {
@@ -159,6 +220,56 @@ impl PasswordGate {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn hash_with(alg: argon2::Algorithm, m: u32, t: u32, p: u32, salt: &[u8]) -> String {
+        let params = argon2::Params::new(m, t, p, None).unwrap();
+        let salt = SaltString::encode_b64(salt).unwrap();
+        Argon2::new(alg, argon2::Version::V0x13, params)
+            .hash_password(b"exported secret", &salt)
+            .unwrap()
+            .to_string()
+    }
+
+    #[test]
+    fn an_exported_hash_with_its_own_costs_is_accepted_and_verifies() {
+        let other = hash_with(argon2::Algorithm::Argon2id, 8 * 1024, 3, 2, &[9u8; 16]);
+        assert_eq!(check_imported_hash(&other), Ok(()));
+        assert!(verify(&other, "exported secret"));
+        assert!(!verify(&other, "exported secreT"));
+        let ours = hash("x", &[1u8; 16]).unwrap();
+        assert_eq!(check_imported_hash(&ours), Ok(()));
+    }
+
+    #[test]
+    fn an_exported_hash_that_would_cost_too_much_or_is_not_argon2id_is_refused() {
+        let big = format!(
+            "$argon2id$v=19$m={},t=1,p=1$c2FsdHNhbHQ$aGFzaGhhc2hoYXNoaGFzaA",
+            IMPORT_MAX_M_COST_KIB + 1
+        );
+        assert!(check_imported_hash(&big).unwrap_err().contains("m="));
+        let slow = "$argon2id$v=19$m=1024,t=11,p=1$c2FsdHNhbHQ$aGFzaGhhc2hoYXNoaGFzaA";
+        assert!(check_imported_hash(slow).unwrap_err().contains("t=11"));
+        let wide = "$argon2id$v=19$m=1024,t=1,p=5$c2FsdHNhbHQ$aGFzaGhhc2hoYXNoaGFzaA";
+        assert!(check_imported_hash(wide).unwrap_err().contains("p=5"));
+        let argon2i = hash_with(argon2::Algorithm::Argon2i, 1024, 1, 1, &[9u8; 16]);
+        assert!(check_imported_hash(&argon2i)
+            .unwrap_err()
+            .contains("argon2i"));
+        let old = "$argon2id$v=16$m=1024,t=1,p=1$c2FsdHNhbHQ$aGFzaGhhc2hoYXNoaGFzaA";
+        assert!(check_imported_hash(old).unwrap_err().contains("v=19"));
+        let salty = "$argon2id$v=19$m=1024,t=1,p=1$c2FsdA$aGFzaGhhc2hoYXNoaGFzaA";
+        assert!(check_imported_hash(salty).unwrap_err().contains("salt"));
+        let short = "$argon2id$v=19$m=1024,t=1,p=1$c2FsdHNhbHQ$aGFzaA";
+        assert!(check_imported_hash(short).is_err());
+        for junk in [
+            "",
+            "plaintext",
+            "$2b$12$abcdefghijklmnopqrstuu",
+            "$argon2id$",
+        ] {
+            assert!(check_imported_hash(junk).is_err(), "{junk}");
+        }
+    }
 
     #[test]
     fn round_trip() -> Result<(), String> {

@@ -25,6 +25,7 @@ pub mod concurrent;
 pub mod directory;
 pub mod extra;
 pub mod fixtures;
+pub mod import;
 pub mod keys;
 pub mod policy;
 pub mod resources;
@@ -195,6 +196,9 @@ pub const PROPERTIES: &[&str] = &[
     "clients_are_rotated_and_deleted",
     "audit_search_filters_and_keeps_the_newest",
     "race_no_signin_commits_after_the_device_delete",
+    "user_import_commits_every_batch_at_once",
+    "user_import_conflict_keeps_nothing",
+    "user_import_dropped_keeps_nothing",
 ];
 
 /// Runs one check with a fresh backend from `$make` (an `async fn() -> Backend`) on a
@@ -295,5 +299,8 @@ macro_rules! suite {
             $make,
             admin_ops::race_no_signin_commits_after_the_device_delete
         );
+        $crate::check!($make, import::user_import_commits_every_batch_at_once);
+        $crate::check!($make, import::user_import_conflict_keeps_nothing);
+        $crate::check!($make, import::user_import_dropped_keeps_nothing);
     };
 }

@@ -32,7 +32,8 @@ use latchkey_storage::admin::{
     UserDeletion, AUDIT_ENTRY_COLUMNS,
 };
 use latchkey_storage::cert::CASCADE_REASONS;
-use latchkey_storage::{AuditRecord, StorageResult};
+use latchkey_storage::import::BatchImport;
+use latchkey_storage::{AuditRecord, StorageResult, UserImport};
 
 /// Runs `sql` with the tenant as `$1` and `key` as `$2`; returns the rows it changed.
 async fn run(conn: &mut PgConnection, sql: &str, tenant: &str, key: &str) -> StorageResult<u64> {
@@ -266,6 +267,11 @@ impl PgStorage {
 
 #[async_trait]
 impl AdminStorage for PgStorage {
+    async fn begin_user_import(&self, tenant: &str) -> StorageResult<Box<dyn UserImport>> {
+        // Row inserts only: the service keeps running; a concurrent `user add` of the same
+        // UPN waits for the import's row and then conflicts (or the import does).
+        Ok(Box::new(BatchImport::new(self.begin().await?, tenant, ())))
+    }
     async fn rename_tenant(
         &self,
         tenant: &str,

@@ -18,7 +18,8 @@ use latchkey_storage::admin::{
     UserDeletion, AUDIT_ENTRY_COLUMNS,
 };
 use latchkey_storage::cert::CASCADE_REASONS;
-use latchkey_storage::{AuditRecord, StorageResult};
+use latchkey_storage::import::BatchImport;
+use latchkey_storage::{AuditRecord, StorageResult, UserImport};
 
 async fn delete_rows(
     tx: &mut Transaction<'static, Sqlite>,
@@ -82,6 +83,11 @@ impl SqliteStorage {
 
 #[async_trait]
 impl AdminStorage for SqliteStorage {
+    async fn begin_user_import(&self, tenant: &str) -> StorageResult<Box<dyn UserImport>> {
+        // The gate and SQLite's write lock are held until the import ends.
+        let (tx, gate) = self.write().await?;
+        Ok(Box::new(BatchImport::new(tx, tenant, gate)))
+    }
     async fn rename_tenant(
         &self,
         tenant: &str,

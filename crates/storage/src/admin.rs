@@ -18,7 +18,7 @@
 
 use async_trait::async_trait;
 
-use super::{AuditRecord, DirectoryAdmin, StorageResult};
+use super::{AuditRecord, DirectoryAdmin, StorageResult, UserImport};
 
 /// What `delete_user` did.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -123,6 +123,10 @@ pub fn entry_of_row(r: AuditRow) -> AuditEntry {
 /// one service (any backend).
 #[async_trait]
 pub trait AdminStorage: DirectoryAdmin + Send + Sync {
+    /// Opens a bulk user import into `tenant`: one write transaction, committed by
+    /// [`UserImport::commit`] (see [`crate::import`]). On SQLite it holds the database's
+    /// write lock until it is committed or dropped.
+    async fn begin_user_import(&self, tenant: &str) -> StorageResult<Box<dyn UserImport>>;
     /// Renames the tenant; false if there is no such tenant.
     async fn rename_tenant(
         &self,

@@ -48,6 +48,8 @@ pub fn stored(value: &Option<String>, max: usize) -> Option<Cow<'_, str>> {
 pub mod event {
     /// A user was created.
     pub const USER_CREATE: &str = "user_create";
+    /// Users were created in bulk by `latchkeyd user import` (one line per import).
+    pub const USER_IMPORT: &str = "user_import";
     /// A user was disabled.
     pub const USER_DISABLE: &str = "user_disable";
     /// A user was enabled again (admin).

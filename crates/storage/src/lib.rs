@@ -16,6 +16,7 @@ pub mod audit;
 pub mod cert;
 pub mod contract;
 pub mod directory;
+pub mod import;
 mod models;
 pub mod pin_recovery;
 pub mod policy;
@@ -31,6 +32,7 @@ pub use admin::AdminStorage;
 pub use attempts::AttemptStorage;
 pub use cert::CertStorage;
 pub use directory::DirectoryAdmin;
+pub use import::UserImport;
 pub use models::*;
 pub use pin_recovery::PinRecoveryStorage;
 pub use policy::PolicyStorage;
@@ -84,6 +86,12 @@ pub enum StorageError {
     /// Sealing a secret failed while the storage sealed existing secrets.
     #[error(transparent)]
     Secrets(#[from] crate::SecretsError),
+    /// A bulk import was used after one of its batches failed (it holds nothing).
+    #[error("the import failed a batch and holds nothing; start it again")]
+    ImportSpent,
+    /// A bulk import batch larger than [`import::MAX_BATCH`].
+    #[error("an import batch of {0} users (at most {max})", max = import::MAX_BATCH)]
+    BatchTooLarge(usize),
 }
 
 impl StorageError {

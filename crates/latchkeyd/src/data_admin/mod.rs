@@ -19,6 +19,8 @@ use latchkey_server::{password, totp};
 
 pub mod cert;
 mod directory;
+mod import;
+pub mod import_file;
 pub mod kerberos;
 mod pin_recovery;
 mod policy;
@@ -29,6 +31,8 @@ mod web;
 
 pub use cert::{pem, AuthoritySummary, CertificateDetails, KdcFiles, TemplateChange};
 pub use directory::{NewSecret, KEY_PREFIX_MIN};
+pub use import::ImportSummary;
+pub use import_file::ImportFormat;
 pub use latchkey_server::storage::admin::{AuditEntry, AuditFilter, Removed};
 pub use policy::{AdminTokenListing, GpoListing, GroupListing, TargetChange, ADMIN_TOKEN_PREFIX};
 pub use resources::check_resource_uri;
@@ -128,6 +132,18 @@ pub enum AdminError {
         /// The message.
         message: String,
     },
+    /// `user import`: a line of the file is not acceptable (LK-IMP-001).
+    #[error("{0}; nothing was imported")]
+    ImportLine(String),
+    /// `user import`: a UPN exists already or is listed twice (LK-IMP-002).
+    #[error("{0}; nothing was imported")]
+    ImportExists(String),
+    /// `user import`: the file cannot be read or its format is not known (LK-IMP-003).
+    #[error("{0}; nothing was imported")]
+    ImportFile(String),
+    /// `user import --enrolment-out`: the file exists or cannot be written (LK-IMP-004).
+    #[error("the enrolment file {0}; nothing was imported")]
+    ImportEnrolment(String),
     /// The audit export file could not be created or written (LK-AUDIT-001).
     #[error("cannot write the audit export {path}: {source} (nothing was pruned)")]
     Export {
@@ -177,6 +193,10 @@ impl AdminError {
             },
             AdminError::Setup(setup) => setup.code(),
             AdminError::Export { .. } => ErrorCode::AuditExportFailed,
+            AdminError::ImportLine(_) => ErrorCode::ImportLineInvalid,
+            AdminError::ImportExists(_) => ErrorCode::ImportUserExists,
+            AdminError::ImportFile(_) => ErrorCode::ImportFileUnreadable,
+            AdminError::ImportEnrolment(_) => ErrorCode::ImportEnrolmentFailed,
             AdminError::Cert { code, .. } => *code,
         }
     }

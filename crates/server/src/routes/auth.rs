@@ -123,13 +123,17 @@ async fn check(
 
 /// Checks a password through the service's [`crate::password::PasswordGate`] (Argon2 off
 /// the async workers, a bounded number at once); an unknown user costs the same as a
-/// wrong password. Every password check of the service goes through here.
+/// wrong password, and so does a user without a password (imported passwordless: an empty
+/// hash), whom no password signs in. Every password check of the service goes through here.
 pub async fn verify_password(
     state: &AppState,
     user: Option<User>,
     password: Zeroizing<String>,
 ) -> Result<User, ApiError> {
-    let stored = user.as_ref().map(|u| u.password_hash.clone());
+    let stored = user
+        .as_ref()
+        .map(|u| u.password_hash.clone())
+        .filter(|hash| !hash.is_empty());
     let ok = state.passwords.verify(stored, password).await?;
     match user {
         Some(user) if ok => Ok(user),
