@@ -22,6 +22,7 @@ mod otp;
 mod peers;
 pub mod pkinit;
 mod process;
+mod request_balancer;
 mod steps;
 mod terminal;
 
@@ -29,6 +30,7 @@ pub use balancer::Balancer;
 pub use otp::Totp;
 pub use peers::{json_field, status_field, verify_with_pyjwt};
 pub use process::{bin, Output, Service};
+pub use request_balancer::RequestBalancer;
 pub use terminal::Conversation;
 
 use std::path::{Path, PathBuf};

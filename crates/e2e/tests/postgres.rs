@@ -10,7 +10,7 @@
     clippy::indexing_slicing
 )]
 
-use latchkey_e2e::{Balancer, Service, World};
+use latchkey_e2e::{Balancer, RequestBalancer, Service, World};
 
 const PIN: &str = "482916";
 const PASSWORD: &str = "correct horse battery";
@@ -130,6 +130,83 @@ fn storage_copy_moves_the_tenant_and_its_devices_sign_in_without_rejoining() {
         .device("laptop", &["token", "--audience", "api://payroll"], "")
         .assert_ok();
     drop(svc);
+}
+
+/// The real CLI behind a balancer of requests: its sign-in's nonce comes from replica 0,
+/// the sign-in itself is made at replica 1, and the token for an audience comes from
+/// replica 2; after a key delete through the administration, the sign-in is refused at
+/// each replica in turn.
+#[test]
+fn the_cli_signs_in_across_three_replicas_one_step_at_each() {
+    let url = fresh_database("replica_steps");
+    let world = World::on_database(&url);
+    world.admin(&["cert", "authority", "init"], "").assert_ok();
+    let balancer = RequestBalancer::start_routed(
+        &world,
+        3,
+        &[("/v1/nonce", 0), ("/v1/signin", 1), ("/v1/token", 2)],
+    );
+    let server = balancer.url();
+    // Replicas share one public URL: the issuer of every token, whichever replica signs.
+    let mut args = world.database_args();
+    args.extend(["--public-url", server.as_str()]);
+    // Each replica on a port of its own (its URL, as it prints it, is the public one).
+    let _replicas: Vec<Service> = (0..3)
+        .map(|i| {
+            let port = std::net::TcpListener::bind("127.0.0.1:0")
+                .and_then(|l| l.local_addr())
+                .unwrap()
+                .port();
+            let replica =
+                Service::start_on_with(&world.data_dir(), &format!("127.0.0.1:{port}"), &args);
+            balancer.upstream(i, &format!("https://localhost:{port}"));
+            replica
+        })
+        .collect();
+    let alice = world.add_user("alice@example.com", PASSWORD);
+    world
+        .admin(&["resource", "add", "api://payroll"], "")
+        .assert_ok();
+    enrol(
+        &world,
+        &server,
+        "laptop",
+        "alice@example.com",
+        &alice.fresh(),
+    );
+    let before = balancer.hits();
+    signin(&world, "laptop").assert_ok();
+    let after = balancer.hits();
+    assert!(
+        after[0] > before[0] && after[1] > before[1],
+        "the nonce at 0, the sign-in at 1: {before:?} -> {after:?}"
+    );
+    let token = world
+        .device("laptop", &["token", "--audience", "api://payroll"], "")
+        .assert_ok()
+        .stdout
+        .clone();
+    assert!(!token.trim().is_empty(), "a token was printed");
+    let last = balancer.hits();
+    assert!(last[2] > after[2], "the token at 2: {after:?} -> {last:?}");
+
+    let keys = world
+        .admin(&["key", "list", "--json"], "")
+        .assert_ok()
+        .json();
+    let key_id = keys[0]["key_id"].as_str().unwrap().to_owned();
+    world
+        .admin(&["key", "delete", &key_id, "--yes"], "")
+        .assert_ok();
+    for replica in 0..3 {
+        balancer.route("/v1/signin", replica);
+        let seen = balancer.hits();
+        signin(&world, "laptop").assert_error("LK-KEY-001");
+        assert!(
+            balancer.hits()[replica] > seen[replica],
+            "the refused sign-in went to replica {replica}"
+        );
+    }
 }
 
 #[test]
