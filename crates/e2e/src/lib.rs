@@ -29,7 +29,7 @@ mod terminal;
 pub use balancer::Balancer;
 pub use otp::Totp;
 pub use peers::{json_field, status_field, verify_with_pyjwt};
-pub use process::{bin, Output, Service};
+pub use process::{bin, run, Output, Service};
 pub use request_balancer::RequestBalancer;
 pub use terminal::Conversation;
 

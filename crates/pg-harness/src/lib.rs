@@ -25,6 +25,9 @@ use sqlx::{Connection, PgConnection};
 
 mod outage;
 mod shared;
+mod tls;
+
+pub use tls::foreign_ca;
 
 /// Where the PostgreSQL binaries are looked for, in order.
 pub const BIN_DIRS: &[&str] = &["/usr/local/bin", "/usr/lib/postgresql/15/bin"];
@@ -85,12 +88,20 @@ pub struct PgCluster {
     bin: PathBuf,
     run_as: Option<String>,
     port: u16,
+    /// Whether the server syncs its commits to disk (see [`PgCluster::start_durable`]).
+    durable: bool,
 }
 
 impl PgCluster {
     /// Creates, starts and waits for a cluster, and creates the database [`DATABASE`].
     pub async fn start() -> Result<PgCluster, HarnessError> {
-        let started = tokio::task::spawn_blocking(start_blocking)
+        Self::start_prepared(false, |_| Ok(())).await
+    }
+
+    /// Creates a cluster, runs `prepare` on it before its first start, starts it, waits
+    /// for it and creates the database [`DATABASE`].
+    async fn start_prepared(durable: bool, prepare: Prepare) -> Result<PgCluster, HarnessError> {
+        let started = tokio::task::spawn_blocking(move || start_blocking_with(durable, prepare))
             .await
             .map_err(|e| HarnessError::Command {
                 command: "starting the cluster".to_owned(),
@@ -99,6 +110,13 @@ impl PgCluster {
         started.wait_ready().await?;
         started.create_database(DATABASE).await?;
         Ok(started)
+    }
+
+    /// Like [`PgCluster::start`], but the server syncs every commit to disk, as a
+    /// production server does (for benchmarks that compare with SQLite's
+    /// `synchronous=FULL`).
+    pub async fn start_durable() -> Result<PgCluster, HarnessError> {
+        Self::start_prepared(true, |_| Ok(())).await
     }
 
     /// The loopback port the server listens on.
@@ -188,6 +206,16 @@ impl PgCluster {
     fn data(&self) -> PathBuf {
         self.dir.path().join("data")
     }
+
+    /// Hands `path` (written by this process) to the cluster's user, as the server needs
+    /// for its own files.
+    fn give(&self, path: &Path) -> Result<(), HarnessError> {
+        if let Some(user) = &self.run_as {
+            let (uid, gid) = ids_of(user)?;
+            std::os::unix::fs::chown(path, Some(uid), Some(gid))?;
+        }
+        Ok(())
+    }
 }
 
 impl Drop for PgCluster {
@@ -199,7 +227,12 @@ impl Drop for PgCluster {
     }
 }
 
-fn start_blocking() -> Result<PgCluster, HarnessError> {
+/// What is done to a new cluster between `initdb` and its first start.
+type Prepare = fn(&PgCluster) -> Result<(), HarnessError>;
+
+/// Creates a cluster, runs `prepare` on it between `initdb` and the first start (to write
+/// settings and files into its data directory), and starts it.
+fn start_blocking_with(durable: bool, prepare: Prepare) -> Result<PgCluster, HarnessError> {
     let bin = bin_dir()?;
     let run_as = if rustix::process::geteuid().is_root() {
         Some(ensure_user()?)
@@ -216,6 +249,7 @@ fn start_blocking() -> Result<PgCluster, HarnessError> {
         bin,
         run_as,
         port: 0,
+        durable,
     };
     let data = cluster.data().to_string_lossy().into_owned();
     checked(
@@ -234,13 +268,14 @@ fn start_blocking() -> Result<PgCluster, HarnessError> {
             ],
         ),
     )?;
+    prepare(&cluster)?;
     let socket = cluster.dir.path().to_string_lossy().into_owned();
     let log = cluster.dir.path().join("server.log");
     let log = log.to_string_lossy().into_owned();
     let mut last = String::new();
     for _ in 0..PORT_ATTEMPTS {
         let port = free_port()?;
-        let options = server_options(&socket, port);
+        let options = server_options(&socket, port, cluster.durable);
         let started = cluster.run(
             "pg_ctl",
             &[
@@ -260,13 +295,17 @@ fn start_blocking() -> Result<PgCluster, HarnessError> {
     })
 }
 
-/// The server's settings: loopback on `port`, its socket in `socket`, no durability (a
-/// throwaway cluster), room for many pools.
-fn server_options(socket: &str, port: u16) -> String {
+/// The server's settings: loopback on `port`, its socket in `socket`, room for many pools,
+/// and, unless `durable`, no durability (a throwaway cluster).
+fn server_options(socket: &str, port: u16, durable: bool) -> String {
+    let durability = if durable {
+        "-c fsync=on -c synchronous_commit=on -c full_page_writes=on"
+    } else {
+        "-c fsync=off -c synchronous_commit=off -c full_page_writes=off"
+    };
     format!(
         "-c listen_addresses=127.0.0.1 -c port={port} -c unix_socket_directories={socket} \
-         -c fsync=off -c synchronous_commit=off -c full_page_writes=off \
-         -c max_connections=200"
+         {durability} -c max_connections=200"
     )
 }
 

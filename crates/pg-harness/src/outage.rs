@@ -21,7 +21,7 @@ impl PgCluster {
         let data = self.data().to_string_lossy().into_owned();
         let socket = self.dir().to_string_lossy().into_owned();
         let log = self.dir().join("server.log").to_string_lossy().into_owned();
-        let options = server_options(&socket, self.port());
+        let options = server_options(&socket, self.port(), self.durable);
         checked(
             "pg_ctl start",
             self.run(

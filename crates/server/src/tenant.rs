@@ -66,6 +66,9 @@ impl SetupError {
             | SetupError::KeyFile(KeyFileError::Malformed { .. })
             | SetupError::KeyFile(KeyFileError::NotPrivate { .. }) => ErrorCode::KeyFileUnusable,
             SetupError::Secrets(_) => ErrorCode::SealedSecretInvalid,
+            // The database did not answer, or its TLS certificate was not trusted: what
+            // the administration commands report for the same failure.
+            SetupError::Storage(e) if e.is_unavailable() => ErrorCode::DatabaseUnavailable,
             _ => ErrorCode::Internal,
         }
     }
