@@ -1,18 +1,28 @@
-//! The HTTP side: a pooled HTTPS client trusting the tenant CA, and JSON posts.
+//! The HTTP side: a pooled HTTPS client trusting the tenant CA, and JSON posts. With
+//! several replicas each request goes to the next one in turn (reqwest keeps each
+//! replica's connections alive in its own pool).
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
 
 use anyhow::{bail, Context, Result};
 use serde::{de::DeserializeOwned, Serialize};
 
-/// A client for one service.
+/// A client for the service's replicas.
 #[derive(Clone)]
 pub struct Api {
     http: reqwest::Client,
-    base: String,
+    /// The replicas' base URLs.
+    bases: Arc<Vec<String>>,
+    /// The next replica a request goes to (modulo their number).
+    next: Arc<AtomicUsize>,
 }
 
 impl Api {
-    /// Connects to `base` (https) trusting only the CA in `ca_pem`.
-    pub fn new(base: &str, ca_pem: &[u8], pool: usize) -> Result<Self> {
+    /// Connects to the replicas at `bases` (https) trusting only the CA in `ca_pem`,
+    /// keeping up to `pool` idle connections to each.
+    pub fn new(bases: &[String], ca_pem: &[u8], pool: usize) -> Result<Self> {
+        anyhow::ensure!(!bases.is_empty(), "no service URL");
         let ca = reqwest::Certificate::from_pem(ca_pem).context("tenant CA")?;
         let http = reqwest::Client::builder()
             .tls_built_in_root_certs(false)
@@ -22,7 +32,13 @@ impl Api {
             .context("HTTP client")?;
         Ok(Api {
             http,
-            base: base.trim_end_matches('/').to_string(),
+            bases: Arc::new(
+                bases
+                    .iter()
+                    .map(|b| b.trim_end_matches('/').to_string())
+                    .collect(),
+            ),
+            next: Arc::new(AtomicUsize::new(0)),
         })
     }
 
@@ -34,7 +50,9 @@ impl Api {
         body: &B,
         bearer: Option<&str>,
     ) -> Result<R> {
-        let mut req = self.http.post(format!("{}{}", self.base, path)).json(body);
+        let n = self.next.fetch_add(1, Ordering::Relaxed) % self.bases.len();
+        let base = self.bases.get(n).context("no service URL")?;
+        let mut req = self.http.post(format!("{base}{path}")).json(body);
         if let Some(token) = bearer {
             req = req.bearer_auth(token);
         }

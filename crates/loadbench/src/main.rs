@@ -1,7 +1,9 @@
 //! `latchkey-loadbench`: drives Hello sign-ins and key registrations against a real
-//! `latchkeyd` (started here, HTTPS on loopback, SQLite in a temporary data directory) from
+//! `latchkeyd` (started here, HTTPS on loopback, SQLite in a temporary data directory, or
+//! PostgreSQL with `--database`, behind which `--replicas` processes share the load) from
 //! many concurrent simulated devices, and prints throughput and latency percentiles as a
-//! Markdown table for docs/PERFORMANCE.md.
+//! Markdown table for docs/PERFORMANCE.md. `--seed-users` and `--seed-keys` first fill the
+//! directory (`src/seed.rs`), so that the phases run among a million users.
 //!
 //! On a small machine the load generator shares the cores with the service, and an
 //! RSA-2048 *signature* costs the client far more than its *verification* costs the
@@ -27,7 +29,12 @@
 mod client;
 mod costs;
 mod cpu;
+mod database;
+mod enrol;
+mod fleet;
+mod rss;
 mod runner;
+mod seed;
 mod sim;
 mod stats;
 mod tpmdev;
@@ -38,11 +45,12 @@ use std::time::Instant;
 
 use anyhow::{bail, Context, Result};
 use clap::Parser;
-use latchkey_proto::api::{auth, device, key, signin};
-use latchkey_proto::b64;
-use latchkey_proto::proof::{self, Purpose};
+use latchkey_proto::api::{auth, key, signin};
+use latchkey_proto::proof::Purpose;
 
 use client::Api;
+use enrol::{signin_request, token_request};
+use fleet::Fleet;
 use sim::{DeviceKeyKind, SimDevice};
 use stats::Summary;
 use wire::Pool;
@@ -97,6 +105,22 @@ struct Args {
     /// control for `--tpm-devices` runs, whose service idles while the swtpm signs).
     #[arg(long, default_value_t = 0)]
     idle_before_signins: u64,
+    /// Where the service keeps its directory: `sqlite` (the data directory), `postgres` (a
+    /// throwaway PostgreSQL 15 cluster started here) or the `postgres://` URL of an
+    /// existing, empty database.
+    #[arg(long, default_value = "sqlite")]
+    database: database::Choice,
+    /// `latchkeyd serve` processes sharing the database (PostgreSQL only); the clients
+    /// send each request to the next one in turn.
+    #[arg(long, default_value_t = 1)]
+    replicas: usize,
+    /// Passwordless users imported with `latchkeyd user import` before the phases.
+    #[arg(long, default_value_t = 0)]
+    seed_users: usize,
+    /// Devices with a Hello key each, written into the database before the phases and
+    /// spread over the seeded users.
+    #[arg(long, default_value_t = 0)]
+    seed_keys: usize,
 }
 
 const PASSWORD: &str = "load-bench-password";
@@ -140,21 +164,37 @@ async fn run(args: Args) -> Result<()> {
             args.signins
         );
     }
+    if args.replicas == 0 {
+        bail!("--replicas must be at least 1");
+    }
+    if args.replicas > 1 && matches!(args.database, database::Choice::Sqlite) {
+        bail!(
+            "--replicas {} needs PostgreSQL (--database postgres or a postgres:// URL): \
+             replicas share one database, and SQLite's belongs to one process",
+            args.replicas
+        );
+    }
+    seed::check(args.seed_users, args.seed_keys)?;
     let (costs, cost_line) = costs::measure(2_000, args.device_key)?;
     if args.costs_only {
         println!("{}", costs.join("\n"));
         return Ok(());
     }
-    let world = latchkey_e2e::World::new();
-    let svc = world.start_service();
-    let pid = svc.pid();
+    // Declared before the world and the replicas, so that it is dropped after them.
+    let backend = database::Backend::open(&args.database).await?;
+    let world = backend.world();
+    let mut fleet = Fleet::start(&world, args.replicas, backend.postmaster())?;
     let ca = std::fs::read(world.ca_file()).context("reading the tenant CA")?;
-    let api = Api::new(&svc.url, &ca, args.concurrency)?;
-    let wire = Pool::new(&svc.url, &ca)?;
+    let api = Api::new(&fleet.urls, &ca, args.concurrency)?;
+    let wire = Pool::new(&fleet.urls, &ca)?;
     let tenant: latchkey_proto::api::tenant::TenantInfo =
-        reqwest_get_json(&svc.url, &ca, "/v1/tenant").await?;
+        reqwest_get_json(&fleet.urls[0], &ca, "/v1/tenant").await?;
     let tid = tenant.tenant_id.clone();
-    eprintln!("service {} tenant {tid}", svc.url);
+    eprintln!(
+        "service {} tenant {tid} on {}",
+        fleet.urls.join(" "),
+        backend.name()
+    );
     let mut bench_tpm = if args.tpm_devices > 0 {
         let t = tpmdev::BenchTpm::start()?;
         t.trust_in(&world);
@@ -181,6 +221,23 @@ async fn run(args: Args) -> Result<()> {
             .await?;
         tokens.push((upn, t.token));
     }
+    let mut notes = vec![backend.note(&world, fleet.replicas()).await?];
+    let owner = (tokens[0].0.as_str(), tokens[0].1.as_str());
+    let seeded = seed::run(
+        &backend,
+        &world,
+        &api,
+        &tid,
+        owner,
+        args.device_key,
+        args.seed_users,
+        args.seed_keys,
+    )
+    .await?;
+    if !seeded.is_empty() {
+        fleet.sample_memory("seeding");
+    }
+    notes.extend(seeded);
 
     let t0 = Instant::now();
     let mut tpm_keys = Vec::new();
@@ -206,7 +263,6 @@ async fn run(args: Args) -> Result<()> {
     );
     let tpm_indices: Vec<usize> = (0..tpm_keys.len()).collect();
     let sw_indices: Vec<usize> = (tpm_keys.len()..devices.len()).collect();
-    let mut notes = Vec::new();
 
     let mut table = vec![Summary::header().to_string()];
 
@@ -215,7 +271,7 @@ async fn run(args: Args) -> Result<()> {
     let tokens = Arc::new(tokens);
     let (api2, tid2, toks, devs) = (api.clone(), tid.clone(), tokens.clone(), devices.clone());
     let indices: Vec<usize> = (0..devices.len()).collect();
-    let cpu0 = cpu::Snapshot::take(pid);
+    let cpu0 = fleet.cpu();
     let (summary, _) = runner::closed_loop(
         "device join (live)",
         indices,
@@ -225,33 +281,27 @@ async fn run(args: Args) -> Result<()> {
             async move {
                 let dev = &devs[*i];
                 let token = &toks.iter().find(|(u, _)| *u == dev.upn).context("token")?.1;
-                let nonce = api.nonce(Purpose::Join).await?;
-                let spki = dev.device_spki_b64();
-                let sig = dev.device_sign(Purpose::Join, &nonce, &[&tid, &spki])?;
-                let req = device::JoinRequest {
-                    nonce,
-                    display_name: "bench".into(),
-                    os: "bench".into(),
-                    join_type: device::JoinType::Cloud,
-                    device_public_key: spki,
-                    signature: sig,
-                };
-                let r: device::JoinResponse =
-                    api.post("/v1/devices/join", &req, Some(token)).await?;
-                dev.device_id
-                    .set(r.device_id)
-                    .map_err(|_| anyhow::anyhow!("device joined twice"))
+                enrol::join(&api, &tid, dev, token).await
             }
         },
     )
     .await;
-    table.push(summary.row_with_cpu(cpu0.since(pid)));
+    table.push(fleet.finish(&summary, &cpu0).0);
     anyhow::ensure!(summary.failed == 0, "some devices failed to join");
 
     // TPM devices: activation, then their attested registrations (made beforehand).
     if let Some(t) = bench_tpm.as_mut() {
-        let row = tpmdev::registrations(t, &api, &wire, &tid, &devices, &tpm_indices, &tokens, pid)
-            .await?;
+        let row = tpmdev::registrations(
+            t,
+            &api,
+            &wire,
+            &tid,
+            &devices,
+            &tpm_indices,
+            &tokens,
+            &mut fleet,
+        )
+        .await?;
         table.push(row);
     }
 
@@ -267,23 +317,7 @@ async fn run(args: Args) -> Result<()> {
         &devices,
         &sw_indices,
         &tid,
-        |dev, nonce, tid| {
-            let fields = [tid, dev.id(), dev.upn.as_str(), dev.key_id.as_str()];
-            Ok(key::RegisterKeyRequest {
-                device_id: dev.id().to_string(),
-                upn: dev.upn.clone(),
-                nonce: nonce.to_string(),
-                public_key: key::PublicKey {
-                    alg: key::KeyAlgorithm::Rsa,
-                    data: b64::encode(&dev.hello_blob),
-                },
-                device_signature: dev.device_sign(Purpose::RegisterKey, nonce, &fields)?,
-                key_signature: dev.hello_sign(Purpose::RegisterKey, nonce, &fields)?,
-                tpm_attestation: None,
-                certificate_request: None,
-                pin_reset: false,
-            })
-        },
+        enrol::register_request,
     )
     .await?;
     // Re-registering replaces a device's key, which needs a fresh MFA: each request carries
@@ -296,7 +330,7 @@ async fn run(args: Args) -> Result<()> {
         })
         .collect::<Result<Vec<_>>>()?;
     let wire2 = wire.clone();
-    let cpu0 = cpu::Snapshot::take(pid);
+    let cpu0 = fleet.cpu();
     let (summary, _) = runner::closed_loop(
         "key registration (pre-signed, software keys)",
         regs,
@@ -312,7 +346,7 @@ async fn run(args: Args) -> Result<()> {
     )
     .await;
     if !sw_indices.is_empty() {
-        table.push(summary.row_with_cpu(cpu0.since(pid)));
+        table.push(fleet.finish(&summary, &cpu0).0);
     }
 
     // Nonce issue throughput, then sign-ins with pre-signed assertions: the TPM devices'
@@ -365,7 +399,7 @@ async fn run(args: Args) -> Result<()> {
         tokio::time::sleep(std::time::Duration::from_secs(args.idle_before_signins)).await;
     }
     let wire2 = wire.clone();
-    let cpu0 = cpu::Snapshot::take(pid);
+    let cpu0 = fleet.cpu();
     let (summary, answers) = runner::closed_loop(
         "Hello sign-in (pre-signed)",
         signins,
@@ -376,16 +410,24 @@ async fn run(args: Args) -> Result<()> {
         },
     )
     .await;
-    let signin_cpu = cpu0.since(pid);
-    table.push(summary.row_with_cpu(signin_cpu));
+    let (row, signin_cpu) = fleet.finish(&summary, &cpu0);
+    table.push(row);
     anyhow::ensure!(summary.failed == 0, "some sign-ins failed");
     let checked = tpmdev::check_amr(&devices, &answers)?;
-    if let Some(service) = signin_cpu.0 {
-        let us = service.as_secs_f64() * 1e6 / summary.ok.max(1) as f64;
+    if let Some(service) = signin_cpu.service {
+        let per = |cpu: std::time::Duration| cpu.as_secs_f64() * 1e6 / summary.ok.max(1) as f64;
+        let us = per(service);
+        let summed = match fleet.replicas() {
+            1 => String::new(),
+            n => format!(" (summed over {n} replicas)"),
+        };
+        let database = signin_cpu.database.map_or(String::new(), |db| {
+            format!("; PostgreSQL CPU {:.0} µs per sign-in", per(db))
+        });
         notes.push(format!(
             "closed-loop sign-in: {} sign-ins, {} of them TPM-signed (swtpm) by {} TPM devices \
-             with attested keys; service CPU {us:.0} µs per sign-in = {:.2} × the cost line \
-             ({cost_line:.1} µs, \"one sign-in, {:?} device key\")",
+             with attested keys; service CPU {us:.0} µs per sign-in{summed} = {:.2} × the cost \
+             line ({cost_line:.1} µs, \"one sign-in, {:?} device key\"){database}",
             signin_count,
             checked.tpm,
             args.tpm_devices,
@@ -407,7 +449,7 @@ async fn run(args: Args) -> Result<()> {
     let token_requests = presign_tokens(&api, prts, &devices, &tid).await?;
     let token_requests = prepare(&wire, "/v1/token", &token_requests)?;
     let wire2 = wire.clone();
-    let cpu0 = cpu::Snapshot::take(pid);
+    let cpu0 = fleet.cpu();
     let (summary, _) = runner::closed_loop(
         "token for an audience",
         token_requests,
@@ -422,7 +464,7 @@ async fn run(args: Args) -> Result<()> {
         },
     )
     .await;
-    table.push(summary.row_with_cpu(cpu0.since(pid)));
+    table.push(fleet.finish(&summary, &cpu0).0);
 
     if sw_indices.is_empty() {
         notes.push(
@@ -430,7 +472,7 @@ async fn run(args: Args) -> Result<()> {
              with software devices only)"
                 .to_owned(),
         );
-        print_results(&table, &notes, &costs);
+        print_results(&table, &mut notes, &costs, &fleet, &wire);
         return Ok(());
     }
 
@@ -448,7 +490,7 @@ async fn run(args: Args) -> Result<()> {
     .await?;
     let paced = prepare(&wire, "/v1/signin", &paced)?;
     let wire2 = wire.clone();
-    let cpu0 = cpu::Snapshot::take(pid);
+    let cpu0 = fleet.cpu();
     let summary = runner::open_loop(
         &format!("Hello sign-in at {:.0}/s (open loop)", args.rate),
         paced,
@@ -463,14 +505,14 @@ async fn run(args: Args) -> Result<()> {
         },
     )
     .await;
-    table.push(summary.row_with_cpu(cpu0.since(pid)));
+    table.push(fleet.finish(&summary, &cpu0).0);
 
     // The whole flow live: nonce, sign (client RSA), sign-in, token; software devices.
     let picks: Vec<usize> = (0..args.live)
         .map(|i| sw_indices[i % sw_indices.len()])
         .collect();
     let (api2, tid2, devs) = (api.clone(), tid.clone(), devices.clone());
-    let cpu0 = cpu::Snapshot::take(pid);
+    let cpu0 = fleet.cpu();
     let (summary, _) = runner::closed_loop(
         "full flow live: nonce+sign+sign-in+token",
         picks,
@@ -491,13 +533,21 @@ async fn run(args: Args) -> Result<()> {
         },
     )
     .await;
-    table.push(summary.row_with_cpu(cpu0.since(pid)));
+    table.push(fleet.finish(&summary, &cpu0).0);
 
-    print_results(&table, &notes, &costs);
+    print_results(&table, &mut notes, &costs, &fleet, &wire);
     Ok(())
 }
 
-fn print_results(table: &[String], notes: &[String], costs: &[String]) {
+/// Prints the table, the notes (with the service's closing notes) and the cost table.
+fn print_results(
+    table: &[String],
+    notes: &mut Vec<String>,
+    costs: &[String],
+    fleet: &Fleet,
+    wire: &Pool,
+) {
+    notes.extend(fleet.closing_notes(wire));
     println!("{}", table.join("\n"));
     println!();
     for n in notes {
@@ -521,35 +571,6 @@ fn prepare<B: serde::Serialize>(
     bodies: &[B],
 ) -> Result<Vec<wire::Prepared>> {
     bodies.iter().map(|b| wire.post_json(path, b)).collect()
-}
-
-fn signin_request(dev: &SimDevice, nonce: &str, tid: &str) -> Result<signin::SignInRequest> {
-    let fields = [tid, dev.id(), dev.upn.as_str(), dev.key_id.as_str()];
-    Ok(signin::SignInRequest {
-        upn: dev.upn.clone(),
-        device_id: dev.id().to_string(),
-        key_id: dev.key_id.clone(),
-        nonce: nonce.to_string(),
-        assertion: dev.hello_sign(Purpose::SignIn, nonce, &fields)?,
-        device_signature: dev.device_sign(Purpose::SignIn, nonce, &fields)?,
-    })
-}
-
-fn token_request(
-    dev: &SimDevice,
-    prt: String,
-    nonce: &str,
-    tid: &str,
-) -> Result<signin::TokenRequest> {
-    let binding = proof::prt_binding(&prt);
-    let fields = [tid, dev.id(), binding.as_str(), BENCH_AUDIENCE];
-    Ok(signin::TokenRequest {
-        device_signature: Some(dev.device_sign(Purpose::Token, nonce, &fields)?),
-        prt,
-        audience: BENCH_AUDIENCE.into(),
-        device_id: Some(dev.id().to_string()),
-        nonce: Some(nonce.to_string()),
-    })
 }
 
 /// Fetches a `token` nonce per primary refresh token (untimed) and signs the token

@@ -29,7 +29,7 @@ use latchkey_tpm::{Endorsement, KeyBlob, Tpm, TpmInfo};
 use crate::client::Api;
 use crate::sim::SimDevice;
 use crate::wire::Pool;
-use crate::{cpu, fetch_nonces, runner};
+use crate::{fetch_nonces, runner};
 
 /// The Hello keys' authorisation value (the PIN).
 const PIN: &[u8] = b"246810";
@@ -289,7 +289,7 @@ pub async fn registrations(
     devices: &[SimDevice],
     tpm_indices: &[usize],
     tokens: &[(String, String)],
-    pid: u32,
+    fleet: &mut crate::fleet::Fleet,
 ) -> Result<String> {
     let t0 = Instant::now();
     let mut aiks = Vec::with_capacity(tpm_indices.len());
@@ -314,7 +314,7 @@ pub async fn registrations(
         regs.push(wire.post_json_with("/v1/keys", &req, Some(token))?);
     }
     let wire2 = wire.clone();
-    let cpu0 = cpu::Snapshot::take(pid);
+    let cpu0 = fleet.cpu();
     let (summary, answers) = runner::closed_loop(
         "key registration (pre-signed, TPM-attested)",
         regs,
@@ -325,7 +325,7 @@ pub async fn registrations(
         },
     )
     .await;
-    let row = summary.row_with_cpu(cpu0.since(pid));
+    let row = fleet.finish(&summary, &cpu0).0;
     anyhow::ensure!(summary.failed == 0, "some TPM key registrations failed");
     if let Some(a) = answers.iter().find(|a| a.attestation != "tpm") {
         bail!(

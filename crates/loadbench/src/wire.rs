@@ -7,7 +7,11 @@
 //! Here each connection is a TLS stream owned by whoever holds it: a request is one
 //! write of bytes serialised beforehand, the answer is read on the same task, its head parsed
 //! by `httparse` (hyper's parser), its body read to its `Content-Length`.
+//!
+//! With several replicas (`--replicas`) each request goes to the next replica in turn, on
+//! one of that replica's kept-alive connections (a new one when none is idle).
 
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use anyhow::{bail, Context, Result};
@@ -25,13 +29,27 @@ const MAX_HEADERS: usize = 32;
 #[derive(Debug, Clone)]
 pub struct Prepared(Vec<u8>);
 
-/// Connections to one service, kept open and handed out one at a time.
+/// Connections to the service's replicas, kept open and handed out one at a time.
 #[derive(Clone)]
 pub struct Pool {
     connector: TlsConnector,
-    addr: String,
+    /// The `Host` of every request: the first replica's `host:port` (the service checks
+    /// no host, and behind a balancer every replica would see the same one).
+    host: String,
     name: ServerName<'static>,
-    idle: Arc<Mutex<Vec<Conn>>>,
+    replicas: Arc<Vec<Replica>>,
+    /// The next replica a request goes to (modulo their number).
+    next: Arc<AtomicUsize>,
+}
+
+/// One replica's address, idle connections and counters.
+struct Replica {
+    addr: String,
+    idle: Mutex<Vec<Conn>>,
+    /// Requests sent to it.
+    requests: AtomicU64,
+    /// Connections opened to it.
+    connections: AtomicU64,
 }
 
 /// One kept-alive connection with its read buffer.
@@ -41,14 +59,23 @@ struct Conn {
 }
 
 impl Pool {
-    /// Connections to the service at `url` (`https://IP:PORT`) trusting only the CA in
-    /// `ca_pem`.
-    pub fn new(url: &str, ca_pem: &[u8]) -> Result<Pool> {
-        let addr = url
-            .strip_prefix("https://")
-            .context("the service URL is not https")?
-            .trim_end_matches('/');
-        let host = addr.rsplit_once(':').map_or(addr, |(host, _)| host);
+    /// Connections to the replicas at `urls` (`https://HOST:PORT` each, one host name for
+    /// all) trusting only the CA in `ca_pem`.
+    pub fn new(urls: &[String], ca_pem: &[u8]) -> Result<Pool> {
+        let addrs = urls
+            .iter()
+            .map(|url| {
+                Ok(url
+                    .strip_prefix("https://")
+                    .context("the service URL is not https")?
+                    .trim_end_matches('/')
+                    .to_owned())
+            })
+            .collect::<Result<Vec<String>>>()?;
+        let addr = addrs.first().context("no service URL")?.clone();
+        let host = addr
+            .rsplit_once(':')
+            .map_or(addr.as_str(), |(host, _)| host);
         let mut roots = rustls::RootCertStore::empty();
         for cert in CertificateDer::pem_slice_iter(ca_pem) {
             roots
@@ -63,10 +90,34 @@ impl Pool {
         .with_no_client_auth();
         Ok(Pool {
             connector: TlsConnector::from(Arc::new(config)),
-            addr: addr.to_string(),
             name: ServerName::try_from(host.to_string())?,
-            idle: Arc::new(Mutex::new(Vec::new())),
+            host: addr,
+            replicas: Arc::new(
+                addrs
+                    .into_iter()
+                    .map(|addr| Replica {
+                        addr,
+                        idle: Mutex::new(Vec::new()),
+                        requests: AtomicU64::new(0),
+                        connections: AtomicU64::new(0),
+                    })
+                    .collect(),
+            ),
+            next: Arc::new(AtomicUsize::new(0)),
         })
+    }
+
+    /// Requests sent and connections opened so far, per replica.
+    pub fn spread(&self) -> Vec<(u64, u64)> {
+        self.replicas
+            .iter()
+            .map(|r| {
+                (
+                    r.requests.load(Ordering::Relaxed),
+                    r.connections.load(Ordering::Relaxed),
+                )
+            })
+            .collect()
     }
 
     /// `POST path` with `body` as JSON, serialised now to be sent later.
@@ -88,7 +139,7 @@ impl Pool {
         let mut bytes = format!(
             "POST {path} HTTP/1.1\r\nhost: {}\r\ncontent-type: application/json\r\n\
              {authorization}content-length: {}\r\n\r\n",
-            self.addr,
+            self.host,
             json.len()
         )
         .into_bytes();
@@ -96,13 +147,17 @@ impl Pool {
         Ok(Prepared(bytes))
     }
 
-    /// Sends `request` on an idle connection (a new one if none is idle) and returns the
-    /// status and body; the connection goes back to the pool when the answer was whole.
+    /// Sends `request` to the next replica on an idle connection (a new one if none is
+    /// idle) and returns the status and body; the connection goes back to that replica's
+    /// idle ones when the answer was whole.
     pub async fn send(&self, request: &Prepared) -> Result<(u16, Vec<u8>)> {
-        let idle = self.idle.lock().unwrap_or_else(|p| p.into_inner()).pop();
+        let n = self.next.fetch_add(1, Ordering::Relaxed) % self.replicas.len();
+        let replica = &self.replicas[n];
+        replica.requests.fetch_add(1, Ordering::Relaxed);
+        let idle = replica.idle.lock().unwrap_or_else(|p| p.into_inner()).pop();
         let (mut conn, reused) = match idle {
             Some(conn) => (conn, true),
-            None => (self.connect().await?, false),
+            None => (self.connect(replica).await?, false),
         };
         let answer = match conn.exchange(&request.0).await {
             Ok(answer) => answer,
@@ -111,12 +166,13 @@ impl Pool {
             // answer was never read by it, so the request goes again on a new one, as
             // HTTP clients do.
             Err(_) if reused && conn.buf.is_empty() => {
-                conn = self.connect().await?;
+                conn = self.connect(replica).await?;
                 conn.exchange(&request.0).await?
             }
             Err(e) => return Err(e),
         };
-        self.idle
+        replica
+            .idle
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .push(conn);
@@ -133,8 +189,9 @@ impl Pool {
         serde_json::from_slice(&body).context("decoding the answer")
     }
 
-    async fn connect(&self) -> Result<Conn> {
-        let tcp = TcpStream::connect(&self.addr).await?;
+    async fn connect(&self, replica: &Replica) -> Result<Conn> {
+        replica.connections.fetch_add(1, Ordering::Relaxed);
+        let tcp = TcpStream::connect(&replica.addr).await?;
         tcp.set_nodelay(true)?;
         let tls = self.connector.connect(self.name.clone(), tcp).await?;
         Ok(Conn {
