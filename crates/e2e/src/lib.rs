@@ -23,6 +23,7 @@ mod peers;
 pub mod pkinit;
 mod process;
 mod request_balancer;
+pub mod signin_load;
 mod steps;
 mod terminal;
 
