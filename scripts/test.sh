@@ -139,11 +139,11 @@ LATCHKEY_SCREENSHOTS="$CARGO_TARGET_DIR/browser-screenshots" node tests/browser/
 LATCHKEY_SCREENSHOTS="$CARGO_TARGET_DIR/browser-screenshots" node tests/browser/admin.mjs
 echo "screenshots: $CARGO_TARGET_DIR/browser-screenshots"
 
-step "server integration tests on PostgreSQL: the result"
+step "server and web integration tests on PostgreSQL: the result"
 if wait "$pg_tests"; then
   grep -E '^test result' "$pg_log" | awk '{p += $4; f += $6} END {print p " passed, " f " failed"}'
 else
   cat "$pg_log"
-  echo "the server's integration tests failed on PostgreSQL (log above)" >&2
+  echo "the server's or the web's integration tests failed on PostgreSQL (log above)" >&2
   exit 1
 fi
