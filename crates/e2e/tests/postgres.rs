@@ -61,6 +61,17 @@ fn enrol(world: &World, server: &str, device: &str, upn: &str, otp: &str) {
 }
 
 /// `latchkey signin` on `device` with [`PIN`].
+/// Alice, her device `laptop` joined at `server` with Hello set up, and the resource
+/// `api://payroll`; returns her TOTP generator.
+fn alice_on_her_laptop(world: &World, server: &str) -> latchkey_e2e::Totp {
+    let alice = world.add_user("alice@example.com", PASSWORD);
+    world
+        .admin(&["resource", "add", "api://payroll"], "")
+        .assert_ok();
+    enrol(world, server, "laptop", "alice@example.com", &alice.fresh());
+    alice
+}
+
 fn signin(world: &World, device: &str) -> latchkey_e2e::Output {
     world.device(device, &["signin", "--pin-stdin"], &format!("{PIN}\n"))
 }
@@ -152,17 +163,7 @@ fn the_cli_signs_in_across_three_replicas_one_step_at_each() {
             replica
         })
         .collect();
-    let alice = world.add_user("alice@example.com", PASSWORD);
-    world
-        .admin(&["resource", "add", "api://payroll"], "")
-        .assert_ok();
-    enrol(
-        &world,
-        &server,
-        "laptop",
-        "alice@example.com",
-        &alice.fresh(),
-    );
+    alice_on_her_laptop(&world, &server);
     let before = balancer.hits();
     signin(&world, "laptop").assert_ok();
     let after = balancer.hits();
@@ -213,19 +214,9 @@ fn three_replicas_behind_a_balancer_serve_the_cli() {
     let balancer = Balancer::start(replicas.iter().map(Service::addr).collect());
     let server = balancer.url();
 
-    let alice = world.add_user("alice@example.com", PASSWORD);
-    world
-        .admin(&["resource", "add", "api://payroll"], "")
-        .assert_ok();
     // Each command is its own process and connection: join, setup, sign-in and token
     // land on different replicas.
-    enrol(
-        &world,
-        &server,
-        "laptop",
-        "alice@example.com",
-        &alice.fresh(),
-    );
+    alice_on_her_laptop(&world, &server);
     signin(&world, "laptop").assert_ok();
     world
         .device("laptop", &["token", "--audience", "api://payroll"], "")
