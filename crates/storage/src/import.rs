@@ -16,11 +16,11 @@ use sqlx::Database;
 
 use sqlx::Row;
 
-use crate::rows::{bind_row, PortableDb, RowValue, ToRow, INSERT_AUDIT};
+use crate::rows::{bind_row, PortableDb, RowValue, ToRow, INSERT_AUDIT, USER_COLUMNS};
 use crate::{AuditRecord, StorageError, StorageResult, User};
 
-/// The most users one batch statement inserts: 9 values each, well under SQLite's and
-/// PostgreSQL's limits on bound values per statement.
+/// The most users one batch statement inserts: 8 values each and the tenant, well under
+/// SQLite's and PostgreSQL's limits on bound values per statement.
 pub const MAX_BATCH: usize = 500;
 
 /// An import in progress: an open write transaction of the backend.
@@ -39,17 +39,15 @@ pub trait UserImport: Send {
 /// each one inserted; a row whose UPN is taken is skipped, which the caller finds by
 /// comparing what came back with what it sent (the same SQL on SQLite and PostgreSQL).
 pub fn insert_users_sql(rows: usize) -> String {
-    let mut sql = String::from(
-        "INSERT INTO users (tenant_id, id, upn, display_name, password_hash, totp_secret, \
-         last_totp_step, disabled, created_at) VALUES ",
-    );
+    let columns = USER_COLUMNS.split(',').count();
+    let mut sql = format!("INSERT INTO users (tenant_id, {USER_COLUMNS}) VALUES ");
     let mut next = 2;
     for row in 0..rows {
         if row > 0 {
             sql.push_str(", ");
         }
         sql.push_str("($1");
-        for _ in 0..8 {
+        for _ in 0..columns {
             sql.push_str(&format!(", ${next}"));
             next += 1;
         }

@@ -11,8 +11,6 @@ use latchkey_server::password;
 
 /// The longest line accepted, in bytes (a UPN, a display name and a hash fit many times).
 pub const MAX_LINE: usize = 4096;
-/// The longest UPN, in bytes (as `user add`).
-pub const MAX_UPN: usize = 256;
 /// The longest display name, in characters.
 pub const MAX_DISPLAY_NAME: usize = 256;
 
@@ -254,16 +252,9 @@ fn checked(
     display_name: Option<String>,
     hash: Option<String>,
 ) -> Result<ImportRow, FileError> {
-    let upn = upn.trim().to_lowercase();
-    if upn.is_empty()
-        || upn.len() > MAX_UPN
-        || upn.chars().any(|c| c.is_whitespace() || c.is_control())
-        || !upn.contains('@')
-    {
-        return Err(at(
-            line,
-            format!("`{upn}` is not a user principal name (user@domain, at most {MAX_UPN} bytes)"),
-        ));
+    let upn = super::principal_name(upn).map_err(|what| at(line, what))?;
+    if upn.chars().any(char::is_control) {
+        return Err(at(line, format!("`{upn}` holds control characters")));
     }
     let display_name = match display_name.map(|d| d.trim().to_owned()) {
         Some(d) if !d.is_empty() => d,

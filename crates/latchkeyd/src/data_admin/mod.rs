@@ -202,6 +202,21 @@ impl AdminError {
     }
 }
 
+/// The longest user principal name `user add` and `user import` accept, in bytes.
+pub const MAX_UPN: usize = 256;
+
+/// The user principal name rule of `user add` and `user import`: `raw` trimmed and
+/// lowercased, at most [`MAX_UPN`] bytes, no whitespace, an `@`; the message says why not.
+pub(crate) fn principal_name(raw: &str) -> Result<String, String> {
+    let upn = raw.trim().to_lowercase();
+    if upn.len() > MAX_UPN || upn.chars().any(char::is_whitespace) || !upn.contains('@') {
+        return Err(format!(
+            "`{upn}` is not a user principal name (user@domain, at most {MAX_UPN} bytes)"
+        ));
+    }
+    Ok(upn)
+}
+
 /// The password rule of `user add` and `user reset-password`.
 pub(crate) fn check_password(password: &str) -> Result<(), AdminError> {
     if password.chars().count() < 8 {
@@ -426,12 +441,7 @@ impl Admin {
         password: &str,
         display_name: Option<&str>,
     ) -> Result<NewUser, AdminError> {
-        let upn = upn.trim().to_lowercase();
-        if upn.len() > 256 || upn.chars().any(char::is_whitespace) || !upn.contains('@') {
-            return Err(AdminError::Invalid(format!(
-                "`{upn}` is not a user principal name (user@domain)"
-            )));
-        }
+        let upn = principal_name(upn).map_err(AdminError::Invalid)?;
         check_password(password)?;
         let rng_error = |_| AdminError::Invalid("the random number generator failed".into());
         let salt = self.env.random::<16>().map_err(rng_error)?;
