@@ -16,7 +16,6 @@ use axum::response::Response;
 use latchkey_server::clock::Env;
 use latchkey_server::storage::{Database, OpenStorage};
 use latchkey_server::tenant::{self, DEFAULT_TENANT_NAME};
-use rustls_pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
 use tokio::net::TcpListener;
 use tokio_rustls::TlsAcceptor;
 
@@ -99,9 +98,12 @@ impl RequestBalancer {
                             app.oneshot(req.map(Body::new)).await
                         }
                     });
-                    let _ = hyper::server::conn::http1::Builder::new()
-                        .serve_connection(hyper_util::rt::TokioIo::new(tls), service)
-                        .await;
+                    // HTTP/1.1 or HTTP/2, whichever the client's ALPN chose.
+                    let _ = hyper_util::server::conn::auto::Builder::new(
+                        hyper_util::rt::TokioExecutor::new(),
+                    )
+                    .serve_connection(hyper_util::rt::TokioIo::new(tls), service)
+                    .await;
                 });
             }
         });
@@ -147,7 +149,9 @@ impl RequestBalancer {
     }
 }
 
-/// A TLS acceptor with a `localhost` certificate from the tenant's issuing CA.
+/// The service's own TLS acceptor ([`latchkey_server::tls::acceptor`]): a `localhost`
+/// certificate from the tenant's issuing CA, loaded from the data directory as the service
+/// loads it.
 async fn tls_of_tenant(world: &World) -> TlsAcceptor {
     let database = match &world.database {
         Some(url) => Database::parse(url, None).expect("the world's database URL"),
@@ -167,26 +171,8 @@ async fn tls_of_tenant(world: &World) -> TlsAcceptor {
         .expect("the tenant's CAs")
         .expect("the issuing CA (made by the service's first start)");
     open.close().await;
-    let server = pki
-        .issuing
-        .issue_server_certificate("localhost", env.clock.now())
-        .expect("a server certificate");
-    let chain = vec![
-        CertificateDer::from(server.certificate.der.clone()),
-        CertificateDer::from(pki.issuing.cert_der().to_vec()),
-        CertificateDer::from(tenant.ca.cert_der().to_vec()),
-    ];
-    let key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(server.key_pkcs8_der.to_vec()));
-    let mut config = rustls::ServerConfig::builder_with_provider(Arc::new(
-        rustls::crypto::ring::default_provider(),
-    ))
-    .with_safe_default_protocol_versions()
-    .expect("TLS versions")
-    .with_no_client_auth()
-    .with_single_cert(chain, key)
-    .expect("the balancer's certificate");
-    config.alpn_protocols = vec![b"http/1.1".to_vec()];
-    TlsAcceptor::from(Arc::new(config))
+    latchkey_server::tls::acceptor(&tenant.ca, &pki.issuing, "localhost", env.clock.now())
+        .expect("the balancer's TLS acceptor")
 }
 
 /// Headers of one hop, not passed on.

@@ -21,6 +21,22 @@ impl World {
         totp: &Totp,
         join_type: &str,
     ) -> Output {
+        let out = self.try_join(svc, device, upn, password, totp, join_type);
+        out.assert_ok();
+        out
+    }
+
+    /// The `latchkey join` of [`World::join_as`], its output unchecked (for a join that
+    /// must be refused).
+    pub fn try_join(
+        &self,
+        svc: &Service,
+        device: &str,
+        upn: &str,
+        password: &str,
+        totp: &Totp,
+        join_type: &str,
+    ) -> Output {
         let ca = self.ca_file().display().to_string();
         let otp = totp.fresh();
         let args = [
@@ -37,9 +53,7 @@ impl World {
             "--join-type",
             join_type,
         ];
-        let out = self.device(device, &args, &format!("{password}\n"));
-        out.assert_ok();
-        out
+        self.device(device, &args, &format!("{password}\n"))
     }
 
     /// The tenant id (`latchkeyd tenant show`).

@@ -13,7 +13,7 @@
 use std::path::{Path, PathBuf};
 
 use argon2::password_hash::{PasswordHasher, SaltString};
-use latchkey_e2e::{Totp, World};
+use latchkey_e2e::{Service, Totp, World};
 
 const EXPORTED_PASSWORD: &str = "exported from the old directory";
 const PIN: &str = "482916";
@@ -61,25 +61,8 @@ fn import(world: &World, file: &Path, extra: &[&str]) -> latchkey_e2e::Output {
 }
 
 /// A device of `upn` joins with `password`, sets Hello up and signs in.
-fn join_and_sign_in(world: &World, url: &str, upn: &str, password: &str, otp: &str) {
-    let ca = world.ca_file().display().to_string();
-    let join = [
-        "join",
-        "--server",
-        url,
-        "--user",
-        upn,
-        "--password-stdin",
-        "--otp",
-        otp,
-        "--ca",
-        &ca,
-        "--join-type",
-        "cloud",
-    ];
-    world
-        .device("laptop", &join, &format!("{password}\n"))
-        .assert_ok();
+fn join_and_sign_in(world: &World, svc: &Service, upn: &str, password: &str, totp: &Totp) {
+    world.join(svc, "laptop", upn, password, totp);
     world
         .device(
             "laptop",
@@ -141,33 +124,22 @@ fn imported_users_sign_in_as_their_hashes_say(world: &World) {
     let moved_totp = totp_of(&enrolment, "moved@example.com");
     join_and_sign_in(
         world,
-        &svc.url,
+        &svc,
         "moved@example.com",
         EXPORTED_PASSWORD,
-        &moved_totp.fresh(),
+        &moved_totp,
     );
     // The passwordless user: no password signs in, not even an empty one.
     let nobody = totp_of(&enrolment, "passwordless@example.com");
-    let ca = world.ca_file().display().to_string();
     for password in ["", "anything at all"] {
         world
-            .device(
+            .try_join(
+                &svc,
                 "kiosk",
-                &[
-                    "join",
-                    "--server",
-                    &svc.url,
-                    "--user",
-                    "passwordless@example.com",
-                    "--password-stdin",
-                    "--otp",
-                    &nobody.fresh(),
-                    "--ca",
-                    &ca,
-                    "--join-type",
-                    "cloud",
-                ],
-                &format!("{password}\n"),
+                "passwordless@example.com",
+                password,
+                &nobody,
+                "cloud",
             )
             .assert_error("LK-AUTH-001");
     }
